@@ -1,0 +1,1 @@
+"""Command-line subcommands, one module each; `tui_recepcion.cli` wires them."""

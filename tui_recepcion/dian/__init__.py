@@ -1,0 +1,1 @@
+"""DIAN electronic documents: from raw email bytes to documents or a failure reason."""

@@ -1,0 +1,1 @@
+"""Mail provider plugins: hook specifications, the provider model and built-in providers."""
