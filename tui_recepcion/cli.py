@@ -20,9 +20,7 @@ EXIT_USAGE = 2
 
 
 def _command_modules() -> tuple[ModuleType, ...]:
-    from tui_recepcion.commands import validar
-
-    return (validar,)
+    return ()
 
 
 def build_parser() -> argparse.ArgumentParser:
