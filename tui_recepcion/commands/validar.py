@@ -1,0 +1,35 @@
+"""`tui-recepcion validar`: every problem of the configuration file, with key and line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from tui_recepcion.config import resolve_config_path, validate_config
+from tui_recepcion.errors import ConfigError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "validar",
+        help="valida el archivo de configuración",
+        description="Valida el archivo de configuración y muestra cada problema con su clave y su línea.",
+    )
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    path = resolve_config_path(args.config)
+    try:
+        problems = validate_config(path)
+    except ConfigError as error:
+        print(error, file=sys.stderr)
+        return 1
+    if not problems:
+        print(f"{path}: configuración válida.")
+        return 0
+    for problem in problems:
+        print(problem)
+    count = len(problems)
+    print(f"{count} problema{'s' if count != 1 else ''} en {path}.", file=sys.stderr)
+    return 1
