@@ -20,7 +20,9 @@ EXIT_USAGE = 2
 
 
 def _command_modules() -> tuple[ModuleType, ...]:
-    return ()
+    from tui_recepcion.commands import documentos, importar, mensajes
+
+    return (importar, documentos, mensajes)
 
 
 def build_parser() -> argparse.ArgumentParser:
