@@ -256,3 +256,12 @@ def test_raw_8bit_and_unknown_charset_headers() -> None:
     result = extract_message(raw)
     assert result.subject == "Facturación año"
     assert result.sender is not None and "a@b.co" in result.sender
+
+
+def test_long_comment_before_the_root_is_not_a_doctype(factory: SampleFactory) -> None:
+    generated = factory.document()
+    declaration, _, body = generated.xml.partition(b"?>")
+    commented = declaration + b"?>\n<!-- " + b"generado por el ERP " * 500 + b"-->\n" + body
+    assert reason(extract_file("f.xml", commented)) is None
+    hidden = b"<!-- " + b"x" * 10_000 + b" -->" + external_entity()
+    assert reason(extract_file("f.xml", hidden)) == Reason.XML_INVALIDO

@@ -91,18 +91,18 @@ def _walk(data: bytes, name: str, limits: Limits, budget: Budget, origin: str, d
         raise LimitExceeded(f"Hay archivos ZIP anidados a más de {limits.max_zip_depth} niveles.")
     declared = _declared_entry_count(data)
     if declared is None:
-        out.problems.append((Reason.ZIP_CORRUPTO, f"«{name}» no es un ZIP legible (falta el directorio central)."))
+        out.problems.append((Reason.ZIP_CORRUPTO, f"«{_display(name)}» no es un ZIP legible (falta el directorio central)."))
         return
     if declared > limits.max_zip_entries:
-        raise LimitExceeded(f"«{name}» declara {declared} entradas; el máximo es {limits.max_zip_entries}.")
+        raise LimitExceeded(f"«{_display(name)}» declara {declared} entradas; el máximo es {limits.max_zip_entries}.")
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
         entries = archive.infolist()
     except Exception as error:  # zipfile raises many types for hostile input
-        out.problems.append((Reason.ZIP_CORRUPTO, f"«{name}» está dañado ({type(error).__name__})."))
+        out.problems.append((Reason.ZIP_CORRUPTO, f"«{_display(name)}» está dañado ({type(error).__name__})."))
         return
     if len(entries) > limits.max_zip_entries:
-        raise LimitExceeded(f"«{name}» tiene {len(entries)} entradas; el máximo es {limits.max_zip_entries}.")
+        raise LimitExceeded(f"«{_display(name)}» tiene {len(entries)} entradas; el máximo es {limits.max_zip_entries}.")
     with archive:
         for index, info in enumerate(entries):
             if info.is_dir():

@@ -13,7 +13,7 @@ from types import MappingProxyType
 from tui_recepcion.dian import archive, mime, subject, ubl
 from tui_recepcion.dian.archive import Blob, Budget, LimitExceeded, sniff
 from tui_recepcion.dian.limits import DEFAULT_LIMITS, Limits
-from tui_recepcion.dian.model import Document, Extraction, Failure, SavedFile
+from tui_recepcion.dian.model import Document, Extraction, Failure, HintMismatch, SavedFile, SubjectHint
 from tui_recepcion.dian.reasons import Reason
 from tui_recepcion.dian.xml import XmlRejected
 
@@ -26,14 +26,15 @@ def extract_message(raw: bytes, *, receiver_nit: str | None = None,
     """Documents in one raw RFC 5322 message, or the reason there are none."""
     headers = mime.Headers(None, None, None, None)
     try:
-        message = mime.parse_message(raw[: limits.max_message_bytes])
-        headers = mime.read_headers(message, limits)
         if len(raw) > limits.max_message_bytes:
+            headers = mime.read_headers(mime.parse_headers(raw), limits)
             return _with_headers(
                 _failure(Reason.ZIP_EXCEDE_LIMITES,
                          f"El correo ocupa {len(raw)} bytes; el máximo es {limits.max_message_bytes}."),
                 headers,
             )
+        message = mime.parse_message(raw)
+        headers = mime.read_headers(message, limits)
         collector = _Collector(limits, receiver_nit)
         for part in mime.iter_parts(message, limits):
             collector.add(part.name, part.data, origin=f"p{len(collector.seen_names)}")
@@ -204,7 +205,8 @@ def _internal(error: BaseException) -> Extraction:
     return _failure(Reason.ERROR_INTERNO, f"Error interno al procesar ({type(error).__name__}).")
 
 
-def _with_headers(result: Extraction, headers: mime.Headers, *, hint=None, mismatches=()) -> Extraction:
+def _with_headers(result: Extraction, headers: mime.Headers, *, hint: SubjectHint | None = None,
+                  mismatches: tuple[HintMismatch, ...] = ()) -> Extraction:
     return Extraction(
         documents=result.documents,
         failure=result.failure,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import email
 import email.header
+import email.parser
 import email.utils
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -38,8 +39,16 @@ class Part:
     data: bytes = field(repr=False)
 
 
+_HEADER_SCAN_BYTES = 256 * 1024
+
+
 def parse_message(raw: bytes) -> Message:
     return email.message_from_bytes(raw, policy=compat32)
+
+
+def parse_headers(raw: bytes) -> Message:
+    """Only the header block (from the start of `raw`), for messages too large to parse."""
+    return email.parser.BytesHeaderParser(policy=compat32).parsebytes(raw[:_HEADER_SCAN_BYTES])
 
 
 def read_headers(message: Message, limits: Limits) -> Headers:
@@ -67,7 +76,7 @@ def iter_parts(message: Message, limits: Limits) -> Iterator[Part]:
         if part.is_multipart():
             continue
         content_type = _content_type(part)
-        name = _filename(part, limits)
+        name = _filename(part)
         if not name and content_type in _BODY_TYPES:
             continue
         data = part.get_payload(decode=True)
@@ -132,12 +141,13 @@ def _content_type(part: Message) -> str:
         return "application/octet-stream"
 
 
-def _filename(part: Message, limits: Limits) -> str:
+def _filename(part: Message) -> str:
+    """The attachment name (RFC 2231 or RFC 2047 encoded), for display only."""
     try:
         raw = part.get_filename()
     except Exception:
-        raw = None
-    return decode_header_value(raw, 255) or "" if raw else ""
+        return ""
+    return (decode_header_value(raw, 255) or "") if raw else ""
 
 
 def _parse_date(text: str | None) -> datetime | None:

@@ -277,6 +277,8 @@ def _clean(text: str | None) -> str:
     """Whitespace collapsed, control characters dropped, length bounded."""
     if not text:
         return ""
+    if text.isprintable() and "  " not in text and text == text.strip():
+        return _clip(text, _MAX_FIELD_CHARS)  # the common case, without a per-character pass
     return _clip(" ".join("".join(ch if ch.isprintable() else " " for ch in text[: _MAX_FIELD_CHARS * 2]).split()), _MAX_FIELD_CHARS)
 
 

@@ -26,7 +26,8 @@ _BOMS = (
 )
 # Prolog items that may precede the root element: declaration/PIs, comments, whitespace.
 _PROLOG_ITEM = re.compile(r"\s+|<\?.*?\?>|<!--.*?-->", re.DOTALL)
-_PROLOG_SCAN_CHARS = 64 * 1024
+_PROLOG_HEAD_BYTES = 4 * 1024
+_PROLOG_SCAN_BYTES = 128 * 1024
 
 # lxml parsers must not be used by two threads at once: keep one set per thread.
 _local = threading.local()
@@ -62,24 +63,36 @@ def looks_like_xml(data: bytes) -> bool:
     return head.lstrip().startswith(b"<")
 
 
-def _prolog_text(data: bytes) -> str:
-    head = data[:_PROLOG_SCAN_CHARS * 2]
+def _prolog_text(head: bytes) -> str:
     for bom, encoding in _BOMS:
         if head.startswith(bom):
             return head[len(bom):].decode(encoding, errors="replace")
     return head.decode("latin-1")  # only ASCII markup matters in the prolog
 
 
-def _has_doctype(data: bytes) -> bool:
-    """True when a `<!DOCTYPE` (or any other `<!` declaration) precedes the root element."""
-    text = _prolog_text(data)
+def _skip_prolog(text: str) -> int:
     position = 0
     while position < len(text):
         match = _PROLOG_ITEM.match(text, position)
         if match is None:
             break
         position = match.end()
-    return text.startswith("<!", position)
+    return position
+
+
+def _has_doctype(data: bytes) -> bool:
+    """True when a `<!DOCTYPE` (or any other `<!` declaration) precedes the root element.
+
+    Prologs are short, so a small head is read first; a wider one only when an item of
+    the prolog runs past it. A prolog longer than the widest head counts as a DOCTYPE.
+    """
+    for size in (_PROLOG_HEAD_BYTES, _PROLOG_SCAN_BYTES):
+        text = _prolog_text(data[:size])
+        position = _skip_prolog(text)
+        cut_short = len(data) > size and (position == len(text) or text.startswith(("<!--", "<?"), position))
+        if not cut_short:
+            return text.startswith("<!", position)
+    return True
 
 
 def parse(data: bytes, *, max_bytes: int, force_utf8: bool = False) -> etree._Element:
