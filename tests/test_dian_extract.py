@@ -139,7 +139,7 @@ def test_subject_hint_matches_xml(factory: SampleFactory, subject_style: str) ->
 
 def test_subject_disagreeing_with_xml_is_recorded_not_fatal(factory: SampleFactory) -> None:
     generated = factory.document()
-    raw = factory.email(f"900000001;OTRA EMPRESA;XX1;01;Otra",
+    raw = factory.email("900000001;OTRA EMPRESA;XX1;01;Otra",
                         [Attachment("f.zip", build_zip([("f.xml", factory.container(generated))]))])
     result = extract_message(raw)
     assert result.ok
