@@ -1,0 +1,236 @@
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+import threading
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from tui_recepcion.dian.extract import extract_file, extract_message
+from tui_recepcion.dian.model import Extraction, Failure
+from tui_recepcion.dian.reasons import Reason
+from tui_recepcion.dian.samples import SampleFactory, build_zip
+from tui_recepcion.store import (
+    SCHEMA_VERSION,
+    DocumentFilter,
+    MessageFilter,
+    Store,
+    StoreError,
+)
+
+
+@pytest.fixture
+def store(tmp_path: Path):
+    with Store.open(tmp_path / "db" / "recepcion.db", tmp_path / "documentos") as opened:
+        yield opened
+
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def test_migrates_an_empty_file_and_uses_wal(tmp_path: Path) -> None:
+    path = tmp_path / "nuevo.db"
+    path.touch()
+    with Store.open(path) as store:
+        assert store.schema_version() == SCHEMA_VERSION
+        assert store.journal_mode() == "wal"
+    raw = sqlite3.connect(path)
+    tables = {row[0] for row in raw.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert {"messages", "documents", "events", "alerts"} <= tables
+    raw.close()
+    with Store.open(path) as again:  # reopening runs no migration twice
+        assert again.schema_version() == SCHEMA_VERSION
+
+
+def test_newer_schema_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "futuro.db"
+    raw = sqlite3.connect(path)
+    raw.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    raw.close()
+    with pytest.raises(StoreError, match="más nueva"):
+        Store.open(path)
+
+
+def test_not_a_database(tmp_path: Path) -> None:
+    path = tmp_path / "basura.db"
+    path.write_bytes(b"esto no es sqlite" * 100)
+    with pytest.raises(StoreError):
+        Store.open(path)
+
+
+def test_record_outcome_stores_documents_files_and_ledger(store: Store, factory: SampleFactory) -> None:
+    mail = factory.document_email(style="zip")
+    extraction = extract_message(mail.raw)
+    result = store.record_outcome("principal", "imap:7:1", extraction, sha(mail.raw), "Procesados")
+    assert result.added == mail.cufes and result.duplicates == () and not result.already_recorded
+    entry = result.entry
+    assert (entry.status, entry.reason, entry.destination, entry.cufes) == ("procesado", None, "Procesados", mail.cufes)
+    assert entry.message_id == extraction.message_id and entry.subject == extraction.subject
+    (row,) = store.documents()
+    assert row.document == extraction.documents[0]  # every field round-trips, amounts exactly
+    assert row.message_id == extraction.message_id
+    assert row.xml_path is not None and row.pdf_path is not None
+    assert row.xml_path.read_bytes() == extraction.files[mail.cufes[0]][0].data
+    assert row.pdf_path.read_bytes().startswith(b"%PDF-")
+    # Generated names under documents/<account>/YYYY/MM, never names from the mail.
+    relative = row.xml_path.relative_to(store.documents_dir)
+    issue = row.document.issue_date
+    assert relative.parts[:3] == ("principal", f"{issue:%Y}", f"{issue:%m}")
+    assert relative.name == f"{mail.cufes[0][:16]}-factura.xml"
+
+
+def test_same_document_twice_is_stored_once(store: Store, factory: SampleFactory) -> None:
+    generated = factory.document()
+    container = factory.container(generated)
+    first = extract_file("a.xml", container)
+    second = extract_file("b.zip", build_zip([("otro-nombre.xml", container)]))
+    store.record_outcome("principal", "imap:1:1", first, sha(b"1"), "Procesados")
+    result = store.record_outcome("principal", "imap:1:2", second, sha(b"2"), "Procesados")
+    assert result.added == () and result.duplicates == (generated.cufe,)
+    assert result.entry.status == "procesado"  # a duplicate is not a failure
+    assert store.document_count() == 1
+    # Another account keeps its own copy.
+    store.record_outcome("otra", "imap:1:1", first, sha(b"1"), "Procesados")
+    assert store.document_count() == 2 and store.document_count("otra") == 1
+
+
+def test_record_outcome_is_idempotent(store: Store, factory: SampleFactory) -> None:
+    mail = factory.document_email()
+    extraction = extract_message(mail.raw)
+    first = store.record_outcome("principal", "pop3:UIDL1", extraction, sha(mail.raw), "respaldo")
+    failed = Extraction(failure=Failure(Reason.ZIP_CORRUPTO, "otro"))
+    again = store.record_outcome("principal", "pop3:UIDL1", failed, "otro-hash", "Fallidos")
+    assert again.already_recorded and again.entry == first.entry
+    assert again.added == () and store.document_count() == 1
+    assert len(store.messages()) == 1
+
+
+def test_failures_are_recorded_with_reason(store: Store) -> None:
+    failed = Extraction(failure=Failure(Reason.SIN_ADJUNTOS, "El correo no trae adjuntos."), message_id="<m@x>",
+                        subject="Hola")
+    result = store.record_outcome("principal", "imap:1:9", failed, sha(b"x"), "Fallidos")
+    entry = result.entry
+    assert (entry.status, entry.reason, entry.detail, entry.cufes) == ("fallido", "sin_adjuntos",
+                                                                       "El correo no trae adjuntos.", ())
+    assert store.messages(MessageFilter(status="fallido")) == [entry]
+    assert store.messages(MessageFilter(status="procesado")) == []
+    assert store.message_counts() == {"principal": {"procesado": 0, "fallido": 1}}
+
+
+def test_empty_extraction_without_failure_is_a_programming_error(store: Store) -> None:
+    with pytest.raises(ValueError):
+        store.record_outcome("principal", "k", Extraction(), "h")
+    assert store.messages() == []
+
+
+def test_lookup_and_hash(store: Store) -> None:
+    failed = Extraction(failure=Failure(Reason.SIN_ADJUNTOS, "x"))
+    for uid in range(1, 1201):
+        store.record_outcome("principal", f"imap:5:{uid}", failed, f"hash{uid}", "Fallidos")
+    keys = [f"imap:5:{uid}" for uid in range(0, 1300)]
+    found = store.lookup_messages("principal", keys)
+    assert set(found) == {f"imap:5:{uid}" for uid in range(1, 1201)}
+    assert store.lookup_messages("otra", keys) == {}
+    assert store.find_by_hash("principal", "hash7").source_key == "imap:5:7"
+    assert store.find_by_hash("principal", "nope") is None
+
+
+def test_mark_forwarded_and_disposed(store: Store) -> None:
+    failed = Extraction(failure=Failure(Reason.SIN_ADJUNTOS, "x"))
+    for key in ("pop3:a", "pop3:b", "pop3:c"):
+        store.record_outcome("principal", key, failed, key, None)
+    assert store.mark_forwarded("principal", "pop3:a")
+    stamp = store.get_message("principal", "pop3:a").forwarded_at
+    assert stamp is not None
+    store.mark_forwarded("principal", "pop3:a")  # a second forward keeps the first time
+    assert store.get_message("principal", "pop3:a").forwarded_at == stamp
+    assert not store.mark_forwarded("principal", "pop3:zzz")
+    assert store.mark_disposed("principal", ["pop3:a", "pop3:b", "pop3:zzz"], "respaldo") == 2
+    entries = store.lookup_messages("principal", ["pop3:a", "pop3:b", "pop3:c"])
+    assert entries["pop3:a"].disposed_at and entries["pop3:a"].destination == "respaldo"
+    assert entries["pop3:b"].disposed_at and entries["pop3:c"].disposed_at is None
+
+
+def test_event_log_is_ordered_and_bounded(tmp_path: Path) -> None:
+    with Store.open(tmp_path / "e.db", max_events=100) as store:
+        assert store.last_event_id() == 0
+        for batch in range(10):
+            last = store.append_events(("principal", "mensaje", {"n": batch * 30 + i, "monto": Decimal("1.50")})
+                                       for i in range(30))
+        assert last == 300 == store.last_event_id()
+        assert store.event_count() == 100
+        events = store.events_after(0, limit=1000)
+        assert [event.id for event in events] == list(range(201, 301))
+        assert events[-1].payload == {"n": 299, "monto": "1.50"}
+        assert [event.id for event in store.events_after(295, limit=3)] == [296, 297, 298]
+
+
+def test_documents_filters(store: Store, factory: SampleFactory) -> None:
+    from tui_recepcion.dian.samples import SUPPLIERS
+
+    alamos = next(s for s in SUPPLIERS if "ÁLAMOS" in s.name)
+    docs = [factory.document(supplier=alamos), factory.document(supplier=SUPPLIERS[0]),
+            factory.document("CreditNote", supplier=SUPPLIERS[0])]
+    for index, generated in enumerate(docs):
+        extraction = extract_file("f.xml", factory.container(generated))
+        store.record_outcome("principal" if index < 2 else "otra", f"k{index}", extraction, f"h{index}", "P")
+    numbers = lambda rows: [row.document.number for row in rows]  # noqa: E731
+    assert numbers(store.documents(DocumentFilter(supplier="alamos"))) == [docs[0].number]  # accents, case
+    assert numbers(store.documents(DocumentFilter(supplier=f"{alamos.nit}-{alamos.dv}"))) == [docs[0].number]
+    assert numbers(store.documents(DocumentFilter(tipo="91"))) == [docs[2].number]
+    assert numbers(store.documents(DocumentFilter(account="principal"))) == [docs[0].number, docs[1].number]
+    first_day = docs[1].issue.date()
+    assert all(row.document.issue_date >= first_day for row in store.documents(DocumentFilter(since=first_day)))
+    assert store.documents(DocumentFilter(until=date(2000, 1, 1))) == []
+    assert store.documents(DocumentFilter(supplier="100%_")) == []
+
+
+def test_amounts_round_trip_exactly(store: Store, factory: SampleFactory) -> None:
+    generated = factory.document()
+    xml = generated.xml.replace(f">{generated.total:.2f}</cbc:PayableAmount>".encode(),
+                                b">123456789012345.6789</cbc:PayableAmount>")
+    store.record_outcome("principal", "k", extract_file("f.xml", xml), "h", None)
+    (row,) = store.documents()
+    assert row.document.total == Decimal("123456789012345.6789")
+    assert str(row.document.total) == "123456789012345.6789"
+    raw = sqlite3.connect(store.path)
+    assert raw.execute("SELECT typeof(total), total FROM documents").fetchone() == ("text", "123456789012345.6789")
+    raw.close()
+
+
+def test_account_names_never_escape_the_documents_folder(store: Store, factory: SampleFactory) -> None:
+    extraction = extract_file("f.xml", factory.container(factory.document()))
+    store.record_outcome("../../fuera", "k", extraction, "h", None)
+    (row,) = store.documents()
+    assert row.xml_path.resolve().is_relative_to(store.documents_dir.resolve())
+
+
+def test_concurrent_writers_share_the_database(tmp_path: Path) -> None:
+    """Two processes' worth of connections (one per thread) write without 'database is locked'."""
+    path = tmp_path / "c.db"
+    Store.open(path).close()
+    errors: list[BaseException] = []
+
+    def writer(account: str) -> None:
+        try:
+            with Store.open(path) as store:
+                for i in range(50):
+                    store.record_outcome(account, f"k{i}", Extraction(failure=Failure(Reason.SIN_ADJUNTOS, "x")),
+                                         f"h{i}", None)
+                    store.append_events([(account, "mensaje", {"i": i})])
+        except BaseException as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=writer, args=(name,)) for name in ("a", "b", "c")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    with Store.open(path) as store:
+        assert store.message_counts() == {name: {"procesado": 0, "fallido": 50} for name in "abc"}
+        assert store.event_count() == 150

@@ -1,0 +1,50 @@
+"""Why a message could not be processed: stable codes and their Spanish descriptions.
+
+The codes are part of the public contract (`mensajes --formato json`, the README, the
+ledger), so they never change once released. `REASONS` is the single source the README
+and its test read.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Reason(StrEnum):
+    SIN_ADJUNTOS = "sin_adjuntos"
+    ZIP_CORRUPTO = "zip_corrupto"
+    ZIP_SIN_XML = "zip_sin_xml"
+    ZIP_EXCEDE_LIMITES = "zip_excede_limites"
+    XML_INVALIDO = "xml_invalido"
+    XML_NO_DIAN = "xml_no_dian"
+    DOCUMENTO_EMBEBIDO_INVALIDO = "documento_embebido_invalido"
+    SIN_CUFE = "sin_cufe"
+    RECEPTOR_NO_COINCIDE = "receptor_no_coincide"
+    RECHAZADO_DIAN = "rechazado_dian"
+    ERROR_INTERNO = "error_interno"
+
+
+REASONS: dict[str, str] = {
+    Reason.SIN_ADJUNTOS: "El correo no trae ningún adjunto ZIP ni XML.",
+    Reason.ZIP_CORRUPTO: "El archivo ZIP está dañado, cifrado o usa un método de compresión no admitido.",
+    Reason.ZIP_SIN_XML: "El archivo ZIP no contiene ningún XML.",
+    Reason.ZIP_EXCEDE_LIMITES: (
+        "Un adjunto, archivo comprimido o XML supera los límites de seguridad "
+        "(tamaño, proporción de compresión, número de entradas o anidamiento)."
+    ),
+    Reason.XML_INVALIDO: "El XML está mal formado o contiene construcciones prohibidas (DOCTYPE, entidades).",
+    Reason.XML_NO_DIAN: "El XML no es un documento electrónico DIAN (AttachedDocument, Invoice, CreditNote o DebitNote).",
+    Reason.DOCUMENTO_EMBEBIDO_INVALIDO: (
+        "El documento electrónico (embebido en el contenedor o adjunto) es inválido, "
+        "le faltan datos obligatorios o no concuerda con su contenedor."
+    ),
+    Reason.SIN_CUFE: "El documento no tiene un CUFE/CUDE válido (96 caracteres hexadecimales).",
+    Reason.RECEPTOR_NO_COINCIDE: "El documento está dirigido a un NIT distinto del configurado para la cuenta.",
+    Reason.RECHAZADO_DIAN: "La respuesta de la DIAN que acompaña el documento no es de validación (código distinto de 02).",
+    Reason.ERROR_INTERNO: "Error interno al procesar el mensaje; se conserva para revisión.",
+}
+
+
+def describe(code: str) -> str:
+    """The Spanish description of a reason code (the code itself if unknown)."""
+    return REASONS.get(code, code)

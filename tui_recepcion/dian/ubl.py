@@ -1,0 +1,290 @@
+"""UBL 2.1 as DIAN uses it: AttachedDocument containers and bare Invoice/CreditNote/DebitNote.
+
+Children are matched by local name (`{*}`), so old test files with other namespace
+prefixes or URIs parse alike; the root must carry the real UBL namespace. Number, dates
+and amounts always come from the signed document, never from the container.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from decimal import Decimal
+
+from lxml import etree
+
+from tui_recepcion.dian import xml
+from tui_recepcion.dian.limits import Limits
+from tui_recepcion.dian.model import (
+    CREDIT_NOTE,
+    DEBIT_NOTE,
+    INVOICE,
+    Document,
+    Party,
+    Reference,
+    Tax,
+)
+from tui_recepcion.dian.reasons import Reason
+
+ATTACHED_DOCUMENT = "AttachedDocument"
+APPLICATION_RESPONSE = "ApplicationResponse"
+_UBL_PREFIX = "urn:oasis:names:specification:ubl:schema:xsd:"
+_DOCUMENT_KINDS = (INVOICE, CREDIT_NOTE, DEBIT_NOTE)
+_KNOWN_ROOTS = (*_DOCUMENT_KINDS, ATTACHED_DOCUMENT, APPLICATION_RESPONSE)
+
+VALIDATED = "02"
+CUFE_RE = re.compile(r"^[0-9a-f]{96}$")
+_AMOUNT_RE = re.compile(r"^[+-]?\d{1,20}(\.\d{1,10})?$")
+_MAX_FIELD_CHARS = 300
+
+
+class DianProblem(Exception):
+    """An XML that is not a usable DIAN document; `code` is a reason code."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+
+
+def root_kind(root: etree._Element) -> str | None:
+    """`Invoice`, `CreditNote`, `DebitNote`, `AttachedDocument`, `ApplicationResponse` or None."""
+    if not isinstance(root.tag, str):
+        return None
+    name = etree.QName(root)
+    if name.localname in _KNOWN_ROOTS and name.namespace == f"{_UBL_PREFIX}{name.localname}-2":
+        return name.localname
+    return None
+
+
+def parse_dian_xml(data: bytes, *, limits: Limits) -> Document:
+    """The document in an AttachedDocument or a bare Invoice/CreditNote/DebitNote.
+
+    Raises `xml.XmlRejected` for bytes that are not acceptable XML and `DianProblem`
+    for XML that is not a valid DIAN document.
+    """
+    root = xml.parse(data, max_bytes=limits.max_xml_bytes)
+    kind = root_kind(root)
+    if kind == ATTACHED_DOCUMENT:
+        return _parse_container(root, limits)
+    if kind in _DOCUMENT_KINDS:
+        return _parse_document(root, kind, dian_validation=None)
+    local = etree.QName(root).localname if isinstance(root.tag, str) else "?"
+    raise DianProblem(Reason.XML_NO_DIAN, f"La raíz del XML es «{_clip(local, 60)}», que no es un documento DIAN.")
+
+
+def _parse_container(root: etree._Element, limits: Limits) -> Document:
+    description = root.find("{*}Attachment/{*}ExternalReference/{*}Description")
+    embedded_text = (description.text or "").strip() if description is not None else ""
+    if not embedded_text:
+        raise DianProblem(
+            Reason.DOCUMENTO_EMBEBIDO_INVALIDO,
+            "El contenedor no trae el documento (Attachment/ExternalReference/Description vacío).",
+        )
+    try:
+        inner = xml.parse(embedded_text.encode("utf-8"), max_bytes=limits.max_xml_bytes, force_utf8=True)
+    except xml.XmlRejected as error:
+        if error.code == Reason.ZIP_EXCEDE_LIMITES:
+            raise
+        raise DianProblem(Reason.DOCUMENTO_EMBEBIDO_INVALIDO, f"El documento embebido no es XML válido: {error.detail}") from None
+    kind = root_kind(inner)
+    if kind not in _DOCUMENT_KINDS:
+        raise DianProblem(
+            Reason.DOCUMENTO_EMBEBIDO_INVALIDO,
+            "El contenedor no trae una factura ni una nota crédito o débito.",
+        )
+    reference = root.find("{*}ParentDocumentLineReference/{*}DocumentReference")
+    validation, response_cufe = _dian_response(reference, limits)
+    document = _parse_document(inner, kind, dian_validation=validation)
+    container_cufe = _text(reference, "{*}UUID") if reference is not None else None
+    for other, where in ((container_cufe, "el contenedor"), (response_cufe, "la respuesta de la DIAN")):
+        if other and other.lower() != document.cufe:
+            raise DianProblem(
+                Reason.DOCUMENTO_EMBEBIDO_INVALIDO,
+                f"El CUFE de {where} no coincide con el del documento {document.number}.",
+            )
+    return document
+
+
+def _dian_response(reference: etree._Element | None, limits: Limits) -> tuple[str | None, str | None]:
+    """DIAN's verdict on the document: (response code, CUFE it refers to)."""
+    if reference is None:
+        return None, None
+    code = response_cufe = None
+    description = reference.find("{*}Attachment/{*}ExternalReference/{*}Description")
+    text = (description.text or "").strip() if description is not None else ""
+    if text:
+        try:
+            response = xml.parse(text.encode("utf-8"), max_bytes=limits.max_xml_bytes, force_utf8=True)
+        except xml.XmlRejected:
+            response = None  # fall back to the container's summary below
+        if response is not None and root_kind(response) == APPLICATION_RESPONSE:
+            code = _text(response, "{*}DocumentResponse/{*}Response/{*}ResponseCode")
+            response_cufe = _text(response, "{*}DocumentResponse/{*}DocumentReference/{*}UUID")
+    if code is None:
+        code = _text(reference, "{*}ResultOfVerification/{*}ValidationResultCode")
+    return normalize_response_code(code), response_cufe
+
+
+def normalize_response_code(code: str | None) -> str | None:
+    """DIAN writes "02" or "002" for the same verdict."""
+    if code is None:
+        return None
+    return code.lstrip("0").zfill(2) if code.isdigit() else code
+
+
+def _parse_document(root: etree._Element, kind: str, *, dian_validation: str | None) -> Document:
+    number = _text(root, "{*}ID")
+    if not number:
+        raise _invalid("no tiene número (cbc:ID)")
+    cufe = (_text(root, "{*}UUID") or "").lower()
+    if not cufe:
+        raise DianProblem(Reason.SIN_CUFE, f"El documento {number} no tiene CUFE/CUDE (cbc:UUID).")
+    if not CUFE_RE.match(cufe):
+        raise DianProblem(Reason.SIN_CUFE, f"El CUFE/CUDE del documento {number} no tiene 96 caracteres hexadecimales.")
+    issue_date = _date(_text(root, "{*}IssueDate"))
+    if issue_date is None:
+        raise _invalid(f"el documento {number} no tiene una fecha de emisión válida")
+    if kind == INVOICE:
+        tipo = _text(root, "{*}InvoiceTypeCode") or "01"
+        totals_tag, fallback_tag = "{*}LegalMonetaryTotal", "{*}RequestedMonetaryTotal"
+    elif kind == CREDIT_NOTE:
+        tipo = "91"
+        totals_tag, fallback_tag = "{*}LegalMonetaryTotal", "{*}RequestedMonetaryTotal"
+    else:
+        tipo = "92"  # DebitNote has no type-code element
+        totals_tag, fallback_tag = "{*}RequestedMonetaryTotal", "{*}LegalMonetaryTotal"
+    totals = root.find(totals_tag)
+    if totals is None:
+        totals = root.find(fallback_tag)
+    total = _amount(totals, "{*}PayableAmount", number) if totals is not None else None
+    if total is None:
+        raise _invalid(f"el documento {number} no tiene valor a pagar (PayableAmount)")
+    supplier = _party(root.find("{*}AccountingSupplierParty/{*}Party"))
+    if supplier is None:
+        raise _invalid(f"el documento {number} no identifica al emisor")
+    customer = _party(root.find("{*}AccountingCustomerParty/{*}Party"))
+    if customer is None:
+        raise _invalid(f"el documento {number} no identifica al adquiriente")
+    return Document(
+        kind=kind,
+        tipo=tipo,
+        number=number,
+        cufe=cufe,
+        issue_date=issue_date,
+        supplier=supplier,
+        customer=customer,
+        currency=_text(root, "{*}DocumentCurrencyCode") or "COP",
+        total=total,
+        environment=_text(root, "{*}ProfileExecutionID"),
+        issue_time=_text(root, "{*}IssueTime"),
+        due_date=_date(_text(root, "{*}DueDate")),
+        subtotal=_amount(totals, "{*}LineExtensionAmount", number),
+        tax_base=_amount(totals, "{*}TaxExclusiveAmount", number),
+        tax_inclusive=_amount(totals, "{*}TaxInclusiveAmount", number),
+        # Direct children only: `.//TaxTotal` would add every line's taxes again.
+        taxes=tuple(_tax(element, number) for element in root.iterfind("{*}TaxTotal")),
+        withholdings=tuple(_tax(element, number) for element in root.iterfind("{*}WithholdingTaxTotal")),
+        dian_validation=dian_validation,
+        reference=_reference(root) if kind != INVOICE else None,
+    )
+
+
+def _party(party: etree._Element | None) -> Party | None:
+    if party is None:
+        return None
+    company_id = None
+    for path in ("{*}PartyTaxScheme/{*}CompanyID", "{*}PartyLegalEntity/{*}CompanyID", "{*}PartyIdentification/{*}ID"):
+        element = party.find(path)
+        if element is not None and _clean(element.text):
+            company_id = element
+            break
+    if company_id is None:
+        return None
+    nit, dv = split_nit(_clean(company_id.text))
+    name = (
+        _text(party, "{*}PartyTaxScheme/{*}RegistrationName")
+        or _text(party, "{*}PartyLegalEntity/{*}RegistrationName")
+        or _text(party, "{*}PartyName/{*}Name")
+        or ""
+    )
+    dv = _clean(company_id.get("schemeID")) or dv
+    return Party(nit=nit, name=name, dv=dv or None, id_scheme=_clean(company_id.get("schemeName")) or None)
+
+
+def split_nit(value: str) -> tuple[str, str | None]:
+    """`"900.123.456-7"` → `("900123456", "7")`; anything else is kept, minus spaces and dots."""
+    compact = re.sub(r"[\s.]", "", value)
+    match = re.fullmatch(r"(\d+)-(\d)", compact)
+    if match:
+        return match.group(1), match.group(2)
+    return compact, None
+
+
+def _tax(total: etree._Element, number: str) -> Tax:
+    amount = _amount(total, "{*}TaxAmount", number)
+    scheme = total.find("{*}TaxSubtotal/{*}TaxCategory/{*}TaxScheme")
+    code = (_text(scheme, "{*}ID") if scheme is not None else None) or "ZZ"
+    name = (_text(scheme, "{*}Name") if scheme is not None else None) or code
+    if amount is None:
+        amount = sum(
+            (_amount(sub, "{*}TaxAmount", number) or Decimal("0") for sub in total.iterfind("{*}TaxSubtotal")),
+            Decimal("0"),
+        )
+    return Tax(code=code, name=name, amount=amount)
+
+
+def _reference(root: etree._Element) -> Reference | None:
+    billing = root.find("{*}BillingReference/{*}InvoiceDocumentReference")
+    if billing is not None:
+        number = _text(billing, "{*}ID")
+        if number:
+            cufe = _text(billing, "{*}UUID")
+            return Reference(number=number, cufe=cufe.lower() if cufe else None,
+                             issue_date=_date(_text(billing, "{*}IssueDate")))
+    number = _text(root, "{*}DiscrepancyResponse/{*}ReferenceID")
+    return Reference(number=number) if number else None
+
+
+def _amount(parent: etree._Element | None, path: str, number: str) -> Decimal | None:
+    if parent is None:
+        return None
+    text = _text(parent, path)
+    if text is None:
+        return None
+    if not _AMOUNT_RE.match(text):
+        raise _invalid(f"el documento {number} tiene un valor no numérico en {path.removeprefix('{*}')}")
+    return Decimal(text)
+
+
+def _date(text: str | None) -> date | None:
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text[:10])
+    except ValueError:
+        return None
+
+
+def _text(parent: etree._Element, path: str) -> str | None:
+    element = parent.find(path)
+    if element is None:
+        return None
+    return _clean(element.text) or None
+
+
+def _clean(text: str | None) -> str:
+    """Whitespace collapsed, control characters dropped, length bounded."""
+    if not text:
+        return ""
+    if text.isprintable() and "  " not in text and text == text.strip():
+        return _clip(text, _MAX_FIELD_CHARS)  # the common case, without a per-character pass
+    return _clip(" ".join("".join(ch if ch.isprintable() else " " for ch in text[: _MAX_FIELD_CHARS * 2]).split()), _MAX_FIELD_CHARS)
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _invalid(what: str) -> DianProblem:
+    return DianProblem(Reason.DOCUMENTO_EMBEBIDO_INVALIDO, f"Documento incompleto: {what}.")

@@ -1,0 +1,709 @@
+"""The local store: message ledger, documents, event log and alert state.
+
+All SQL of the project lives here, behind the `Store` methods, so that a server database
+can replace SQLite later. SQLite runs in WAL mode so the TUI can read while a headless
+service writes; `busy_timeout` absorbs short write contention between processes.
+
+Threads: one `Store` may be shared by several threads; every call holds the store's
+lock for its whole duration (one connection, serialized). For parallel readers open one
+`Store` per thread instead.
+
+Crash safety: `record_outcome` writes the document files first (generated names, atomic
+rename) and then commits documents and ledger row in one transaction. A crash before the
+commit leaves at most an orphan file that the retry overwrites; the message is disposed
+of only after the commit, so nothing is lost and no document is stored twice.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+import re
+import sqlite3
+import tempfile
+import threading
+import unicodedata
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
+
+from tui_recepcion.dian.model import Document, Extraction, Party, Reference, SavedFile, Tax
+from tui_recepcion.dian.ubl import split_nit
+from tui_recepcion.errors import RecepcionError
+
+STATUS_PROCESSED = "procesado"
+STATUS_FAILED = "fallido"
+DEFAULT_MAX_EVENTS = 50_000
+BUSY_TIMEOUT_MS = 5_000
+
+_KIND_SLUGS = {"Invoice": "factura", "CreditNote": "nota-credito", "DebitNote": "nota-debito"}
+
+# Each step runs in its own transaction and bumps PRAGMA user_version by one.
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        """CREATE TABLE messages (
+            id INTEGER PRIMARY KEY,
+            account TEXT NOT NULL,
+            source_key TEXT NOT NULL,
+            message_id TEXT,
+            subject TEXT,
+            sender TEXT,
+            raw_sha256 TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('procesado', 'fallido')),
+            reason TEXT,
+            detail TEXT,
+            destination TEXT,
+            cufes TEXT NOT NULL DEFAULT '[]',
+            created_at TEXT NOT NULL,
+            forwarded_at TEXT,
+            disposed_at TEXT,
+            UNIQUE (account, source_key)
+        )""",
+        "CREATE INDEX messages_by_hash ON messages (account, raw_sha256)",
+        "CREATE INDEX messages_by_status ON messages (account, status)",
+        """CREATE TABLE documents (
+            id INTEGER PRIMARY KEY,
+            account TEXT NOT NULL,
+            cufe TEXT NOT NULL,
+            message_row INTEGER REFERENCES messages (id),
+            kind TEXT NOT NULL,
+            tipo TEXT NOT NULL,
+            number TEXT NOT NULL,
+            environment TEXT,
+            issue_date TEXT NOT NULL,
+            issue_time TEXT,
+            due_date TEXT,
+            supplier_nit TEXT NOT NULL,
+            supplier_dv TEXT,
+            supplier_scheme TEXT,
+            supplier_name TEXT NOT NULL,
+            supplier_search TEXT NOT NULL,
+            customer_nit TEXT NOT NULL,
+            customer_dv TEXT,
+            customer_scheme TEXT,
+            customer_name TEXT NOT NULL,
+            currency TEXT NOT NULL,
+            subtotal TEXT,
+            tax_base TEXT,
+            tax_inclusive TEXT,
+            tax_total TEXT NOT NULL,
+            withholding_total TEXT NOT NULL,
+            total TEXT NOT NULL,
+            taxes TEXT NOT NULL,
+            withholdings TEXT NOT NULL,
+            dian_validation TEXT,
+            reference_number TEXT,
+            reference_cufe TEXT,
+            reference_date TEXT,
+            xml_path TEXT,
+            pdf_path TEXT,
+            created_at TEXT NOT NULL,
+            UNIQUE (account, cufe)
+        )""",
+        "CREATE INDEX documents_by_date ON documents (account, issue_date)",
+        "CREATE INDEX documents_by_supplier ON documents (supplier_nit)",
+        """CREATE TABLE events (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            account TEXT,
+            at TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            payload TEXT NOT NULL
+        )""",
+    ),
+    (
+        # Generic state for alerts (expiry notices and the like): one row per thing to alert on.
+        """CREATE TABLE alerts (
+            id INTEGER PRIMARY KEY,
+            account TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            key TEXT NOT NULL,
+            state TEXT NOT NULL DEFAULT 'pendiente',
+            sent_at TEXT,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            last_error TEXT,
+            updated_at TEXT NOT NULL,
+            UNIQUE (account, kind, key)
+        )""",
+    ),
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class StoreError(RecepcionError):
+    """The database cannot be opened, read or written; the message is Spanish."""
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerEntry:
+    """One processed message: where it came from, its outcome and what became of it."""
+
+    account: str
+    source_key: str
+    message_id: str | None
+    subject: str | None
+    status: str
+    reason: str | None
+    destination: str | None
+    cufes: tuple[str, ...]
+    created_at: datetime
+    forwarded_at: datetime | None
+    disposed_at: datetime | None
+    sender: str | None = None
+    detail: str | None = None
+    raw_sha256: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RecordResult:
+    entry: LedgerEntry
+    added: tuple[str, ...] = ()
+    """CUFEs stored by this call."""
+    duplicates: tuple[str, ...] = ()
+    """CUFEs the account already had (not a failure)."""
+    already_recorded: bool = False
+    """The (account, source_key) was in the ledger already; nothing changed."""
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentRow:
+    account: str
+    document: Document
+    message_id: str | None
+    source_key: str | None
+    xml_path: Path | None
+    pdf_path: Path | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentFilter:
+    account: str | None = None
+    since: date | None = None
+    until: date | None = None
+    supplier: str | None = None
+    """A NIT (dots, spaces and check digit tolerated) or part of the issuer's name."""
+    tipo: str | None = None
+    limit: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MessageFilter:
+    account: str | None = None
+    status: str | None = None
+    limit: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EventRow:
+    id: int
+    account: str | None
+    at: datetime
+    kind: str
+    payload: dict[str, Any]
+
+
+def _translated(method: Callable[P, R]) -> Callable[P, R]:
+    """Turn sqlite3 errors (locked, disk full, corrupt) into a Spanish `StoreError`."""
+
+    @functools.wraps(method)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(*args, **kwargs)
+        except sqlite3.Error as error:
+            raise StoreError(f"Error de la base de datos: {error}") from error
+
+    return wrapper
+
+
+class Store:
+    """The SQLite store. Create with `Store.open(...)`; use as a context manager."""
+
+    def __init__(self, connection: sqlite3.Connection, path: Path, documents_dir: Path | None,
+                 max_events: int) -> None:
+        self._db = connection
+        self.path = path
+        self.documents_dir = documents_dir
+        self.max_events = max_events
+        self._lock = threading.RLock()
+        self._column_cache: dict[str, list[str]] = {}
+
+    @classmethod
+    def open(cls, path: Path, documents_dir: Path | None = None, *,
+             max_events: int = DEFAULT_MAX_EVENTS) -> Store:
+        path = Path(path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            connection = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+                                         check_same_thread=False)
+        except (OSError, sqlite3.Error) as error:
+            raise StoreError(f"No se puede abrir la base de datos {path}: {error}") from None
+        store = cls(connection, path, documents_dir, max_events)
+        try:
+            store._configure()
+            store._migrate()
+        except sqlite3.Error as error:
+            connection.close()
+            raise StoreError(f"La base de datos {path} no se puede usar: {error}") from None
+        except StoreError:
+            connection.close()
+            raise
+        return store
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # ---- setup -----------------------------------------------------------------------
+
+    def _configure(self) -> None:
+        self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        mode = self._db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if str(mode).lower() != "wal":
+            raise StoreError(f"La base de datos {self.path} no admite el modo WAL (modo actual: {mode}).")
+        self._db.execute("PRAGMA synchronous = NORMAL")
+        self._db.execute("PRAGMA foreign_keys = ON")
+
+    def _migrate(self) -> None:
+        with self._lock:
+            version = self.schema_version()
+            if version > SCHEMA_VERSION:
+                raise StoreError(
+                    f"La base de datos {self.path} es de una versión más nueva del programa "
+                    f"(esquema {version}, este programa conoce hasta el {SCHEMA_VERSION})."
+                )
+            for number in range(version, SCHEMA_VERSION):
+                with self._transaction():
+                    # Re-read inside the write lock: another process may have migrated.
+                    if self.schema_version() > number:
+                        continue
+                    for statement in MIGRATIONS[number]:
+                        self._db.execute(statement)
+                    self._db.execute(f"PRAGMA user_version = {number + 1}")
+
+    def schema_version(self) -> int:
+        return int(self._db.execute("PRAGMA user_version").fetchone()[0])
+
+    def journal_mode(self) -> str:
+        return str(self._db.execute("PRAGMA journal_mode").fetchone()[0])
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    # ---- the ledger ------------------------------------------------------------------
+
+    @_translated
+    def lookup_messages(self, account: str, source_keys: Iterable[str]) -> dict[str, LedgerEntry]:
+        """Ledger entries for the given source keys (absent keys are simply missing)."""
+        keys = list(dict.fromkeys(source_keys))
+        found: dict[str, LedgerEntry] = {}
+        with self._lock:
+            # SQLite caps bound parameters; 500 per query stays well below every build's limit.
+            for start in range(0, len(keys), 500):
+                batch = keys[start : start + 500]
+                marks = ",".join("?" * len(batch))
+                rows = self._db.execute(
+                    f"SELECT * FROM messages WHERE account = ? AND source_key IN ({marks})", (account, *batch)
+                ).fetchall()
+                for row in rows:
+                    entry = _ledger_entry(row, self._columns("messages"))
+                    found[entry.source_key] = entry
+        return found
+
+    @_translated
+    def get_message(self, account: str, source_key: str) -> LedgerEntry | None:
+        return self.lookup_messages(account, [source_key]).get(source_key)
+
+    @_translated
+    def find_by_hash(self, account: str, raw_sha256: str) -> LedgerEntry | None:
+        """The latest ledger entry for identical raw bytes (e.g. after a UIDVALIDITY change)."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT * FROM messages WHERE account = ? AND raw_sha256 = ? ORDER BY id DESC LIMIT 1",
+                (account, raw_sha256),
+            ).fetchone()
+            return _ledger_entry(row, self._columns("messages")) if row else None
+
+    @_translated
+    def record_outcome(self, account: str, source_key: str, extraction: Extraction, raw_sha256: str,
+                       destination: str | None = None) -> RecordResult:
+        """Store the documents and the ledger row of one message in one transaction.
+
+        A CUFE the account already has counts as a duplicate, not a failure. Idempotent:
+        an (account, source_key) already in the ledger is returned unchanged.
+        """
+        if not extraction.ok and extraction.failure is None:
+            raise ValueError("an extraction without documents must carry a failure")
+        with self._transaction():
+            existing = self.get_message(account, source_key)
+            if existing is not None:
+                return RecordResult(existing, already_recorded=True)
+            failure = None if extraction.ok else extraction.failure
+            now = _now()
+            cursor = self._db.execute(
+                """INSERT INTO messages (account, source_key, message_id, subject, sender, raw_sha256, status,
+                   reason, detail, destination, cufes, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)""",
+                (account, source_key, extraction.message_id, extraction.subject, extraction.sender, raw_sha256,
+                 STATUS_PROCESSED if failure is None else STATUS_FAILED,
+                 str(failure.code) if failure else None, failure.detail if failure else None,
+                 destination, json.dumps(list(extraction.cufes)), now),
+            )
+            added: list[str] = []
+            duplicates: list[str] = []
+            for document in extraction.documents:
+                if self._db.execute("SELECT 1 FROM documents WHERE account = ? AND cufe = ?",
+                                    (account, document.cufe)).fetchone():
+                    duplicates.append(document.cufe)
+                    continue
+                paths = self._save_files(account, document, extraction.files.get(document.cufe, ()))
+                self._insert_document(account, document, cursor.lastrowid, paths, now)
+                added.append(document.cufe)
+            entry = self.get_message(account, source_key)
+            assert entry is not None  # inserted above, in this transaction
+            return RecordResult(entry, tuple(added), tuple(duplicates))
+
+    @_translated
+    def mark_forwarded(self, account: str, source_key: str) -> bool:
+        """Record that a POP3 message reached the backup address (before DELE)."""
+        with self._transaction():
+            cursor = self._db.execute(
+                "UPDATE messages SET forwarded_at = COALESCE(forwarded_at, ?) WHERE account = ? AND source_key = ?",
+                (_now(), account, source_key),
+            )
+            return cursor.rowcount > 0
+
+    @_translated
+    def mark_disposed(self, account: str, source_keys: Iterable[str], destination: str | None = None) -> int:
+        """Record that messages were moved or deleted at the source; returns how many rows."""
+        now = _now()
+        with self._transaction():
+            count = 0
+            for key in source_keys:
+                cursor = self._db.execute(
+                    """UPDATE messages SET disposed_at = ?, destination = COALESCE(?, destination)
+                       WHERE account = ? AND source_key = ?""",
+                    (now, destination, account, key),
+                )
+                count += cursor.rowcount
+            return count
+
+    @_translated
+    def messages(self, filters: MessageFilter = MessageFilter()) -> list[LedgerEntry]:
+        clauses, params = [], []
+        if filters.account:
+            clauses.append("account = ?")
+            params.append(filters.account)
+        if filters.status:
+            clauses.append("status = ?")
+            params.append(filters.status)
+        sql = "SELECT * FROM messages" + _where(clauses) + " ORDER BY id"
+        if filters.limit:
+            sql += f" LIMIT {int(filters.limit)}"
+        with self._lock:
+            columns = self._columns("messages")
+            return [_ledger_entry(row, columns) for row in self._db.execute(sql, params)]
+
+    @_translated
+    def message_counts(self) -> dict[str, dict[str, int]]:
+        """{account: {"procesado": n, "fallido": m}}."""
+        counts: dict[str, dict[str, int]] = {}
+        with self._lock:
+            for account, status, count in self._db.execute(
+                "SELECT account, status, COUNT(*) FROM messages GROUP BY account, status"
+            ):
+                counts.setdefault(account, {STATUS_PROCESSED: 0, STATUS_FAILED: 0})[status] = count
+        return counts
+
+    # ---- documents -------------------------------------------------------------------
+
+    @_translated
+    def documents(self, filters: DocumentFilter = DocumentFilter()) -> list[DocumentRow]:
+        clauses, params = [], []
+        if filters.account:
+            clauses.append("d.account = ?")
+            params.append(filters.account)
+        if filters.since:
+            clauses.append("d.issue_date >= ?")
+            params.append(filters.since.isoformat())
+        if filters.until:
+            clauses.append("d.issue_date <= ?")
+            params.append(filters.until.isoformat())
+        if filters.tipo:
+            clauses.append("d.tipo = ?")
+            params.append(filters.tipo)
+        if filters.supplier:
+            nit, _ = split_nit(filters.supplier.strip())
+            if nit.isdigit():
+                clauses.append("d.supplier_nit = ?")
+                params.append(nit)
+            else:
+                clauses.append("d.supplier_search LIKE ? ESCAPE '\\'")
+                params.append(f"%{_like_escape(search_key(filters.supplier))}%")
+        sql = ("SELECT d.*, m.message_id AS m_message_id, m.source_key AS m_source_key FROM documents d "
+               "LEFT JOIN messages m ON m.id = d.message_row" + _where(clauses)
+               + " ORDER BY d.issue_date, d.issue_time, d.id")
+        if filters.limit:
+            sql += f" LIMIT {int(filters.limit)}"
+        with self._lock:
+            cursor = self._db.execute(sql, params)
+            columns = [description[0] for description in cursor.description]
+            return [_document_row(dict(zip(columns, row))) for row in cursor]
+
+    @_translated
+    def document_count(self, account: str | None = None) -> int:
+        with self._lock:
+            if account is None:
+                return int(self._db.execute("SELECT COUNT(*) FROM documents").fetchone()[0])
+            return int(self._db.execute("SELECT COUNT(*) FROM documents WHERE account = ?",
+                                        (account,)).fetchone()[0])
+
+    def _insert_document(self, account: str, document: Document, message_row: int | None,
+                         paths: dict[str, Path], now: str) -> None:
+        reference = document.reference
+        values = {
+            "account": account,
+            "cufe": document.cufe,
+            "message_row": message_row,
+            "kind": document.kind,
+            "tipo": document.tipo,
+            "number": document.number,
+            "environment": document.environment,
+            "issue_date": document.issue_date.isoformat(),
+            "issue_time": document.issue_time,
+            "due_date": document.due_date.isoformat() if document.due_date else None,
+            "supplier_nit": document.supplier.nit,
+            "supplier_dv": document.supplier.dv,
+            "supplier_scheme": document.supplier.id_scheme,
+            "supplier_name": document.supplier.name,
+            "supplier_search": search_key(document.supplier.name),
+            "customer_nit": document.customer.nit,
+            "customer_dv": document.customer.dv,
+            "customer_scheme": document.customer.id_scheme,
+            "customer_name": document.customer.name,
+            "currency": document.currency,
+            "subtotal": _decimal_text(document.subtotal),
+            "tax_base": _decimal_text(document.tax_base),
+            "tax_inclusive": _decimal_text(document.tax_inclusive),
+            "tax_total": str(document.tax_total),
+            "withholding_total": str(document.withholding_total),
+            "total": str(document.total),
+            "taxes": _taxes_json(document.taxes),
+            "withholdings": _taxes_json(document.withholdings),
+            "dian_validation": document.dian_validation,
+            "reference_number": reference.number if reference else None,
+            "reference_cufe": reference.cufe if reference else None,
+            "reference_date": reference.issue_date.isoformat() if reference and reference.issue_date else None,
+            "xml_path": str(paths["xml"]) if "xml" in paths else None,
+            "pdf_path": str(paths["pdf"]) if "pdf" in paths else None,
+            "created_at": now,
+        }
+        columns = ", ".join(values)
+        marks = ", ".join("?" * len(values))
+        self._db.execute(f"INSERT INTO documents ({columns}) VALUES ({marks})", tuple(values.values()))
+
+    def _save_files(self, account: str, document: Document, files: Iterable[SavedFile]) -> dict[str, Path]:
+        """Write a document's files under generated names; never a name from the mail."""
+        if self.documents_dir is None:
+            return {}
+        folder = (self.documents_dir / _safe_account(account) / f"{document.issue_date:%Y}"
+                  / f"{document.issue_date:%m}")
+        stem = f"{document.cufe[:16]}-{_KIND_SLUGS.get(document.kind, 'documento')}"
+        paths: dict[str, Path] = {}
+        for saved in files:
+            if saved.kind in paths:
+                continue
+            folder.mkdir(parents=True, exist_ok=True)
+            target = folder / f"{stem}.{saved.kind}"
+            _write_atomically(target, saved.data)
+            paths[saved.kind] = target
+        return paths
+
+    # ---- events ----------------------------------------------------------------------
+
+    @_translated
+    def append_events(self, events: Iterable[tuple[str | None, str, dict[str, Any]]]) -> int:
+        """Append (account, kind, payload) events; returns the last id. Old events beyond
+        `max_events` are pruned in the same transaction (a primary-key range delete)."""
+        rows = [(account, _now(), kind, json.dumps(payload, ensure_ascii=False, default=str))
+                for account, kind, payload in events]
+        with self._transaction():
+            if rows:
+                self._db.executemany("INSERT INTO events (account, at, kind, payload) VALUES (?,?,?,?)", rows)
+            last = self._last_event_id()
+            if rows:
+                self._db.execute("DELETE FROM events WHERE id <= ?", (last - self.max_events,))
+            return last
+
+    @_translated
+    def events_after(self, last_id: int, limit: int = 1000) -> list[EventRow]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, account, at, kind, payload FROM events WHERE id > ? ORDER BY id LIMIT ?",
+                (last_id, limit),
+            ).fetchall()
+        return [EventRow(row[0], row[1], datetime.fromisoformat(row[2]), row[3], json.loads(row[4])) for row in rows]
+
+    @_translated
+    def last_event_id(self) -> int:
+        with self._lock:
+            return self._last_event_id()
+
+    @_translated
+    def event_count(self) -> int:
+        with self._lock:
+            return int(self._db.execute("SELECT COUNT(*) FROM events").fetchone()[0])
+
+    def _last_event_id(self) -> int:
+        # sqlite_sequence keeps the high-water mark even when every row was pruned.
+        row = self._db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'events'").fetchone()
+        return int(row[0]) if row else 0
+
+    # ---- helpers ---------------------------------------------------------------------
+
+    def _columns(self, table: str) -> list[str]:
+        if table not in self._column_cache:
+            self._column_cache[table] = [row[1] for row in self._db.execute(f"PRAGMA table_info({table})")]
+        return self._column_cache[table]
+
+
+def search_key(text: str) -> str:
+    """Case- and accent-insensitive form of a name, for searching."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def _ledger_entry(row: tuple, columns: list[str]) -> LedgerEntry:
+    values = dict(zip(columns, row))
+    return LedgerEntry(
+        account=values["account"],
+        source_key=values["source_key"],
+        message_id=values["message_id"],
+        subject=values["subject"],
+        status=values["status"],
+        reason=values["reason"],
+        destination=values["destination"],
+        cufes=tuple(json.loads(values["cufes"] or "[]")),
+        created_at=datetime.fromisoformat(values["created_at"]),
+        forwarded_at=_datetime(values["forwarded_at"]),
+        disposed_at=_datetime(values["disposed_at"]),
+        sender=values["sender"],
+        detail=values["detail"],
+        raw_sha256=values["raw_sha256"],
+    )
+
+
+def _document_row(values: dict[str, Any]) -> DocumentRow:
+    reference = None
+    if values["reference_number"]:
+        reference = Reference(values["reference_number"], values["reference_cufe"],
+                              _date(values["reference_date"]))
+    document = Document(
+        kind=values["kind"],
+        tipo=values["tipo"],
+        number=values["number"],
+        cufe=values["cufe"],
+        issue_date=date.fromisoformat(values["issue_date"]),
+        supplier=Party(values["supplier_nit"], values["supplier_name"], values["supplier_dv"],
+                       values["supplier_scheme"]),
+        customer=Party(values["customer_nit"], values["customer_name"], values["customer_dv"],
+                       values["customer_scheme"]),
+        currency=values["currency"],
+        total=Decimal(values["total"]),
+        environment=values["environment"],
+        issue_time=values["issue_time"],
+        due_date=_date(values["due_date"]),
+        subtotal=_decimal(values["subtotal"]),
+        tax_base=_decimal(values["tax_base"]),
+        tax_inclusive=_decimal(values["tax_inclusive"]),
+        taxes=_taxes(values["taxes"]),
+        withholdings=_taxes(values["withholdings"]),
+        dian_validation=values["dian_validation"],
+        reference=reference,
+    )
+    return DocumentRow(
+        account=values["account"],
+        document=document,
+        message_id=values["m_message_id"],
+        source_key=values["m_source_key"],
+        xml_path=Path(values["xml_path"]) if values["xml_path"] else None,
+        pdf_path=Path(values["pdf_path"]) if values["pdf_path"] else None,
+        created_at=datetime.fromisoformat(values["created_at"]),
+    )
+
+
+def _taxes_json(taxes: Iterable[Tax]) -> str:
+    return json.dumps([[tax.code, tax.name, str(tax.amount)] for tax in taxes], ensure_ascii=False)
+
+
+def _taxes(text: str) -> tuple[Tax, ...]:
+    return tuple(Tax(code, name, Decimal(amount)) for code, name, amount in json.loads(text))
+
+
+def _decimal_text(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def _decimal(text: str | None) -> Decimal | None:
+    return None if text is None else Decimal(text)
+
+
+def _date(text: str | None) -> date | None:
+    return date.fromisoformat(text) if text else None
+
+
+def _datetime(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def _where(clauses: list[str]) -> str:
+    return (" WHERE " + " AND ".join(clauses)) if clauses else ""
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _safe_account(account: str) -> str:
+    """A folder name for an account id: plain characters only; a short hash keeps
+    distinct ids apart when cleaning changed them."""
+    clean = re.sub(r"[^A-Za-z0-9_-]", "_", account)[:48].strip("_") or "cuenta"
+    if clean != account:
+        clean += "-" + hashlib.sha256(account.encode()).hexdigest()[:8]
+    return clean
+
+
+def _write_atomically(target: Path, data: bytes) -> None:
+    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=target.suffix)
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
