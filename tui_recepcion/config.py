@@ -159,14 +159,6 @@ def resolve_config_path(cli_value: str | os.PathLike[str] | None) -> Path:
     return default_config_path()
 
 
-def database_path(config: Config) -> Path:
-    return config.general.database or platformdirs.user_data_path(APP_NAME) / "recepcion.db"
-
-
-def documents_path(config: Config) -> Path:
-    return config.general.documents_dir or platformdirs.user_data_path(APP_NAME) / "documentos"
-
-
 # --- Syntax checks shared with the form ------------------------------------------------------
 
 _HOST_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")

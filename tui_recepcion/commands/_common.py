@@ -7,6 +7,7 @@ import sys
 from datetime import date
 
 from tui_recepcion import paths
+from tui_recepcion.config import Config, load_config_or_empty, resolve_config_path
 from tui_recepcion.output import FORMATS
 from tui_recepcion.store import Store
 
@@ -21,10 +22,19 @@ def add_format_argument(parser: argparse.ArgumentParser) -> None:
                         help="formato de salida: tabla (80 columnas), csv o json")
 
 
+def config_for(args: argparse.Namespace) -> Config:
+    """The configuration named by --config or the environment; an absent file is empty.
+
+    Raises ConfigError (with every problem) when the file exists but is invalid.
+    """
+    return load_config_or_empty(resolve_config_path(args.config))
+
+
 def open_store(args: argparse.Namespace, *, with_documents: bool = False) -> Store:
-    """Open the store named by the arguments; raises `StoreError` with a Spanish message."""
-    documents = paths.documents_dir(getattr(args, "carpeta_documentos", None)) if with_documents else None
-    return Store.open(paths.database_path(args.base_datos), documents)
+    """Open the store named by the arguments or the config; raises a RecepcionError subclass."""
+    config = config_for(args)
+    documents = paths.documents_dir(config, getattr(args, "carpeta_documentos", None)) if with_documents else None
+    return Store.open(paths.database_path(config, getattr(args, "base_datos", None)), documents)
 
 
 def iso_date(text: str) -> date:
