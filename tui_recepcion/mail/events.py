@@ -1,0 +1,130 @@
+"""Typed events the engine emits while it works.
+
+Each event goes to the caller's `emit` callback (the TUI turns it into a Textual message)
+and to the store's event log, so a dashboard can follow a headless service on the same
+machine. `to_payload`/`from_payload` are the log's JSON form; they carry no secret.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, ClassVar, Literal
+
+EngineState = Literal["inactivo", "conectando", "procesando", "esperando", "error"]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Event:
+    kind: ClassVar[str] = "evento"
+    account: str
+    at: datetime = field(default_factory=_now)
+
+    def to_payload(self) -> dict[str, Any]:
+        payload = dataclasses.asdict(self)
+        payload.pop("account")
+        payload["at"] = self.at.isoformat()
+        return payload
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StateChanged(Event):
+    kind: ClassVar[str] = "estado"
+    state: EngineState
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PassStarted(Event):
+    kind: ClassVar[str] = "pasada_iniciada"
+    pending: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DocumentSummary:
+    """What the dashboard's table shows of one stored document."""
+
+    cufe: str
+    tipo: str
+    numero: str
+    nit_emisor: str
+    nombre_emisor: str
+    total: str  # a decimal string, never a float
+    duplicated: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MessageHandled(Event):
+    """A message's outcome was committed to the store (before it is moved or forwarded)."""
+
+    kind: ClassVar[str] = "mensaje"
+    source_key: str
+    message_id: str | None
+    subject: str | None
+    status: Literal["procesado", "fallido"]
+    reason: str | None
+    reason_detail: str | None
+    destination: str
+    documents: tuple[DocumentSummary, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MessagesDisposed(Event):
+    """Messages left the inbox: moved to a folder, or forwarded and deleted."""
+
+    kind: ClassVar[str] = "dispuestos"
+    count: int
+    destination: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PassFinished(Event):
+    kind: ClassVar[str] = "pasada_terminada"
+    processed: int
+    failed: int
+    duplicates: int
+    remaining: int
+    seconds: float
+    cancelled: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EngineProblem(Event):
+    """Something stopped or interrupted processing; `transient` problems are retried."""
+
+    kind: ClassVar[str] = "problema"
+    code: str
+    message: str
+    transient: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AlertSent(Event):
+    kind: ClassVar[str] = "alerta"
+    alert: str
+    recipient: str
+    detail: str = ""
+
+
+EVENT_TYPES: dict[str, type[Event]] = {
+    cls.kind: cls for cls in (StateChanged, PassStarted, MessageHandled, MessagesDisposed, PassFinished, EngineProblem, AlertSent)
+}
+
+
+def event_from_payload(kind: str, account: str, payload: dict[str, Any]) -> Event | None:
+    """Rebuild an event from the log; None for kinds this version does not know."""
+    cls = EVENT_TYPES.get(kind)
+    if cls is None:
+        return None
+    values = dict(payload)
+    values["account"] = account
+    values["at"] = datetime.fromisoformat(values["at"]) if "at" in values else _now()
+    if cls is MessageHandled:
+        values["documents"] = tuple(DocumentSummary(**document) for document in values.get("documents", ()))
+    known = {f.name for f in dataclasses.fields(cls)}
+    return cls(**{key: value for key, value in values.items() if key in known})
