@@ -1,0 +1,49 @@
+"""The message sent to the backup address: the original bytes, intact, with the outcome.
+
+POP3 has no folders, so the backup mailbox is where the mail lives after processing. The
+forward prepends RFC 5322 `Resent-*` fields and our own `X-Recepcion-*` fields to the
+original message; everything after them is the original, byte for byte, so the backup copy
+can be imported again (`tui-recepcion importar`) and signatures over the body still hold.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from email.utils import format_datetime, make_msgid
+
+from tui_recepcion.mail.source import Status
+
+STATUS_HEADER = "X-Recepcion-Estado"
+REASON_HEADER = "X-Recepcion-Motivo"
+ACCOUNT_HEADER = "X-Recepcion-Cuenta"
+
+
+def _header(name: str, value: str) -> bytes:
+    # Values come from our own codes and addresses; strip line breaks so none can inject a header.
+    clean = " ".join(value.split())
+    return f"{name}: {clean}\r\n".encode("utf-8")
+
+
+def forwarded_message(
+    raw: bytes,
+    *,
+    status: Status,
+    reason: str | None,
+    account_id: str,
+    resent_from: str,
+    resent_to: str,
+    now: datetime,
+) -> bytes:
+    """`raw` with the outcome prepended; the original bytes follow unchanged."""
+    domain = resent_from.rpartition("@")[2] or "tui-recepcion.local"
+    fields = [
+        _header("Resent-Date", format_datetime(now)),
+        _header("Resent-From", resent_from),
+        _header("Resent-To", resent_to),
+        _header("Resent-Message-ID", make_msgid("reenvio", domain=domain)),
+        _header(STATUS_HEADER, status),
+        _header(ACCOUNT_HEADER, account_id),
+    ]
+    if reason:
+        fields.append(_header(REASON_HEADER, reason))
+    return b"".join(fields) + raw
