@@ -1,0 +1,102 @@
+"""Loopback sockets for tests: free ports, a refused port, a silent server, a TLS-only server."""
+
+from __future__ import annotations
+
+import socket
+import socketserver
+import ssl
+import subprocess
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+LOOPBACK = "127.0.0.1"
+
+
+def free_port() -> int:
+    """A port free right now (the caller binds it soon after; collisions are very unlikely)."""
+    with socket.socket() as probe:
+        probe.bind((LOOPBACK, 0))
+        return probe.getsockname()[1]
+
+
+@contextmanager
+def closed_port() -> Iterator[int]:
+    """A port that refuses connections: bound (so no one else takes it) but not listening."""
+    with socket.socket() as holder:
+        holder.bind((LOOPBACK, 0))
+        yield holder.getsockname()[1]
+
+
+@contextmanager
+def silent_server() -> Iterator[int]:
+    """A port that accepts TCP connections and then never says a word.
+
+    The kernel completes the handshake from the listen backlog, so a client connects
+    and then waits for a greeting (or a TLS ServerHello) that never comes.
+    """
+    with socket.socket() as listener:
+        listener.bind((LOOPBACK, 0))
+        listener.listen(16)
+        yield listener.getsockname()[1]
+
+
+def _accepts(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def wait_until_listening(
+    host: str,
+    ports: Iterable[int],
+    timeout: float,
+    process: subprocess.Popen[bytes] | None = None,
+) -> None:
+    """Poll until every port accepts a connection; RuntimeError if `process` dies or time runs out."""
+    pending = set(ports)
+    deadline = time.monotonic() + timeout
+    while True:
+        pending = {port for port in pending if not _accepts(host, port)}
+        if not pending:
+            return
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"el proceso terminó con código {process.returncode}")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"los puertos {sorted(pending)} no aceptaron conexiones en {timeout} s")
+        if process is not None:
+            try:  # doubles as the pause between polls and as the exit check
+                process.wait(timeout=0.02)
+            except subprocess.TimeoutExpired:
+                pass
+        else:
+            time.sleep(0.02)  # pause between polls of a real condition, not synchronisation
+
+
+@contextmanager
+def tls_handshake_server(cert: Path, key: Path) -> Iterator[int]:
+    """A port that only performs a TLS handshake with `cert`, for certificate-failure tests."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+
+    class Handshake(socketserver.BaseRequestHandler):
+        def handle(self) -> None:
+            try:
+                with context.wrap_socket(self.request, server_side=True):
+                    pass
+            except (ssl.SSLError, OSError):
+                pass  # the client rejecting the certificate is the point
+
+    with socketserver.ThreadingTCPServer((LOOPBACK, 0), Handshake) as server:
+        server.daemon_threads = True
+        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+        thread.start()
+        try:
+            yield server.server_address[1]
+        finally:
+            server.shutdown()
+            thread.join()

@@ -1,0 +1,122 @@
+"""A real SMTP server (aiosmtpd) on loopback that records what it receives.
+
+Two flavours, both requiring AUTH (PLAIN/LOGIN) over TLS like a submission server:
+STARTTLS on a plain port (like 587) and implicit TLS (like 465). Tests read the received
+messages, clear them, and wait for a number of them with a condition and a deadline.
+"""
+
+from __future__ import annotations
+
+import ssl
+import threading
+from dataclasses import dataclass
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+
+from tests.servers.certs import ServerCertificate
+from tests.servers.net import LOOPBACK, free_port
+
+
+@dataclass(frozen=True, slots=True)
+class SmtpUser:
+    username: str
+    password: str
+
+
+SMTP_USER = SmtpUser("envios@prueba.co", "Clave-Smtp-5d81!")
+
+
+@dataclass(frozen=True, slots=True)
+class ReceivedMessage:
+    mail_from: str
+    rcpt_tos: tuple[str, ...]
+    raw: bytes  # the DATA bytes as the client sent them (dot-unstuffed)
+    auth_user: str | None
+
+
+class _Recorder:
+    """aiosmtpd handler: keeps every message and wakes whoever waits for it."""
+
+    def __init__(self) -> None:
+        self.received: list[ReceivedMessage] = []
+        self.changed = threading.Condition()
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        auth = session.auth_data
+        message = ReceivedMessage(
+            mail_from=envelope.mail_from or "",
+            rcpt_tos=tuple(envelope.rcpt_tos),
+            raw=bytes(envelope.original_content or b""),
+            auth_user=auth.decode() if isinstance(auth, bytes) else None,
+        )
+        with self.changed:
+            self.received.append(message)
+            self.changed.notify_all()
+        return "250 OK"
+
+
+class SmtpServer:
+    """One aiosmtpd controller; `implicit_tls=True` speaks TLS from the first byte."""
+
+    host = LOOPBACK
+
+    def __init__(self, cert: ServerCertificate, *, implicit_tls: bool, user: SmtpUser = SMTP_USER):
+        self.user = user
+        self.implicit_tls = implicit_tls
+        self.port = free_port()
+        self._recorder = _Recorder()
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(cert.cert, cert.key)
+        # aiosmtpd only counts STARTTLS as TLS for `auth_require_tls`; on an implicit-TLS
+        # port every byte is encrypted already, so the check must be off there.
+        tls: dict[str, object] = (
+            {"ssl_context": context, "auth_require_tls": False}
+            if implicit_tls
+            else {"tls_context": context, "require_starttls": True, "auth_require_tls": True}
+        )
+        self._controller = Controller(
+            self._recorder,
+            hostname=LOOPBACK,
+            port=self.port,
+            server_hostname="smtp.prueba.co",
+            authenticator=self._authenticate,
+            auth_required=True,
+            **tls,
+        )
+
+    def _authenticate(
+        self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, auth_data: object
+    ) -> AuthResult:
+        valid = (
+            mechanism in ("PLAIN", "LOGIN")
+            and isinstance(auth_data, LoginPassword)
+            and auth_data.login.decode() == self.user.username
+            and auth_data.password.decode() == self.user.password
+        )
+        # handled=False makes aiosmtpd answer 535 itself on failure.
+        return AuthResult(success=valid, handled=False, auth_data=auth_data.login if valid else None)
+
+    def start(self) -> None:
+        self._controller.start()
+
+    def stop(self) -> None:
+        self._controller.stop()
+
+    def messages(self) -> list[ReceivedMessage]:
+        with self._recorder.changed:
+            return list(self._recorder.received)
+
+    def clear(self) -> None:
+        with self._recorder.changed:
+            self._recorder.received.clear()
+
+    def wait_for(self, count: int, timeout: float = 10.0) -> list[ReceivedMessage]:
+        """Block until at least `count` messages arrived; AssertionError after `timeout` s."""
+        with self._recorder.changed:
+            if not self._recorder.changed.wait_for(lambda: len(self._recorder.received) >= count, timeout):
+                raise AssertionError(
+                    f"el servidor SMTP recibió {len(self._recorder.received)} mensajes de {count} "
+                    f"esperados en {timeout} s"
+                )
+            return list(self._recorder.received)
