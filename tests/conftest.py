@@ -95,8 +95,10 @@ def clean_dovecot_con_prefijo(dovecot_con_prefijo: DovecotServer) -> DovecotServ
     return dovecot_con_prefijo
 
 
-def _run_smtp(certs: TestCertificates, *, implicit_tls: bool) -> Iterator[SmtpServer]:
-    server = SmtpServer(certs.server, implicit_tls=implicit_tls)
+def _run_smtp(
+    certs: TestCertificates, *, implicit_tls: bool, offer_starttls: bool = True
+) -> Iterator[SmtpServer]:
+    server = SmtpServer(certs.server, implicit_tls=implicit_tls, offer_starttls=offer_starttls)
     server.start()
     try:
         yield server
@@ -114,6 +116,12 @@ def smtp_server(tls_certs: TestCertificates) -> Iterator[SmtpServer]:
 def smtps_server(tls_certs: TestCertificates) -> Iterator[SmtpServer]:
     """SMTP submission over implicit TLS (like port 465)."""
     yield from _run_smtp(tls_certs, implicit_tls=True)
+
+
+@pytest.fixture(scope="session")
+def smtp_sin_starttls_server(tls_certs: TestCertificates) -> Iterator[SmtpServer]:
+    """SMTP that offers neither STARTTLS nor AUTH (a misconfigured or wrong port)."""
+    yield from _run_smtp(tls_certs, implicit_tls=False, offer_starttls=False)
 
 
 @pytest.fixture
@@ -147,9 +155,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     """On failure, attach what each Dovecot the test used logged since its mailbox was reset."""
     report = yield
     if report.failed:
-        for value in getattr(item, "funcargs", {}).values():
-            if isinstance(value, DovecotServer):
-                report.sections.append(
-                    (f"registro de {value.options.name}", value.log_since_reset() or "(vacío)")
-                )
+        values = getattr(item, "funcargs", {}).values()
+        servers = {id(v): v for v in values if isinstance(v, DovecotServer)}  # clean_x is x
+        for server in servers.values():
+            report.sections.append(
+                (f"registro de {server.options.name}", server.log_since_reset() or "(vacío)")
+            )
     return report

@@ -11,6 +11,7 @@ from email.message import EmailMessage
 
 import pytest
 from imapclient import IMAPClient
+from imapclient.exceptions import LoginError
 
 from tests.servers.certs import TestCertificates
 from tests.servers.dovecot import RECEPCION, RESPALDO, DovecotError, DovecotServer, SIN_STARTTLS
@@ -55,7 +56,7 @@ def test_imap_login_implicit_tls(clean_dovecot: DovecotServer, client_tls: ssl.S
 
 def test_imap_rejects_wrong_password(clean_dovecot: DovecotServer) -> None:
     client = IMAPClient(clean_dovecot.host, clean_dovecot.ports.imap, ssl=False, timeout=5)
-    with pytest.raises(Exception, match="AUTHENTICATIONFAILED"):
+    with pytest.raises(LoginError, match="AUTHENTICATIONFAILED"):
         client.login(RECEPCION.address, "otra")
 
 

@@ -71,7 +71,7 @@ class CertificateAuthority:
     def __init__(self, directory: Path, common_name: str) -> None:
         self.directory = directory
         self.cert = directory / "ca.pem"
-        self._key = directory / "ca.key"
+        self.key = directory / "ca.key"
         self._serials = itertools.count(1)
         (directory / "issued").mkdir(parents=True)
         (directory / "index.txt").write_text("")
@@ -80,7 +80,7 @@ class CertificateAuthority:
         extensions = itertools.chain.from_iterable(("-addext", e) for e in _CA_EXTENSIONS)
         _openssl(
             "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-            "-nodes", "-keyout", self._key, "-out", self.cert, "-days", "3",
+            "-nodes", "-keyout", self.key, "-out", self.cert, "-days", "3",
             "-subj", f"/CN={common_name}", *extensions,
         )
 

@@ -46,6 +46,8 @@ class MailUser:
 
 RECEPCION = MailUser("recepcion@prueba.co", "Clave-Recepcion-7f3a!")
 RESPALDO = MailUser("respaldo@prueba.co", "Clave-Respaldo-92c1!")
+# Spanish passwords have ñ and tildes: LOGIN cannot carry them, SASL PLAIN (UTF-8) can.
+TILDES = MailUser("tildes@prueba.co", "Contraseña-Añejo-ü9")
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +79,16 @@ class DovecotPorts:
     pop3: int
     imaps: int | None  # None when the variant has no TLS
     pop3s: int | None
+
+    def port_for(self, protocol: str, security: str) -> int:
+        """The port for `protocol` ("imap"/"pop3") and `security` ("ssl"/"starttls"/"ninguna")."""
+        port = {
+            ("imap", "ssl"): self.imaps,
+            ("pop3", "ssl"): self.pop3s,
+        }.get((protocol, security), self.imap if protocol == "imap" else self.pop3)
+        if port is None:
+            raise ValueError(f"esta variante de Dovecot no tiene {protocol} con {security}")
+        return port
 
     def all(self) -> tuple[int, ...]:
         return tuple(p for p in (self.imap, self.pop3, self.imaps, self.pop3s) if p is not None)
@@ -229,6 +241,21 @@ def render_users(users: Iterable[MailUser], paths: DovecotPaths, uid: int, gid: 
 _MAILDIR_FLAGS = {"\\Draft": "D", "\\Flagged": "F", "\\Answered": "R", "\\Seen": "S", "\\Deleted": "T"}
 
 
+def _require_dovecot() -> tuple[str, int, int]:
+    """The dovecot binary and the mail user's uid/gid, or a DovecotError saying what to install."""
+    binary = shutil.which("dovecot")
+    try:
+        owner = pwd.getpwnam("dovecot")
+    except KeyError:
+        owner = None
+    if binary is None or owner is None:
+        raise DovecotError(
+            "Dovecot no está instalado (falta el binario `dovecot` o el usuario `dovecot`): "
+            "instale dovecot-imapd y dovecot-pop3d; las pruebas de integración lo necesitan."
+        )
+    return binary, owner.pw_uid, owner.pw_gid
+
+
 class DovecotServer:
     """One running Dovecot variant; `start()` then `stop()` (fixtures do both)."""
 
@@ -238,13 +265,12 @@ class DovecotServer:
         self,
         options: DovecotOptions,
         cert: ServerCertificate,
-        users: tuple[MailUser, ...] = (RECEPCION, RESPALDO),
+        users: tuple[MailUser, ...] = (RECEPCION, RESPALDO, TILDES),
     ) -> None:
         self.options = options
         self.users = users
         self._cert = cert
-        owner = pwd.getpwnam("dovecot")
-        self._uid, self._gid = owner.pw_uid, owner.pw_gid
+        self._binary, self._uid, self._gid = _require_dovecot()
         self._process: subprocess.Popen[bytes] | None = None
         self._log_mark = 0
         self._names = count()
@@ -265,12 +291,6 @@ class DovecotServer:
     # lifecycle
 
     def start(self) -> None:
-        binary = shutil.which("dovecot")
-        if binary is None:
-            raise DovecotError(
-                "No se encontró el binario `dovecot`: instale dovecot-imapd y dovecot-pop3d "
-                "(las pruebas de integración lo necesitan; .ci/run los instala)."
-            )
         for user in self.users:
             self._make_dir(self.paths.home(user))
         self.paths.users.write_text(render_users(self.users, self.paths, self._uid, self._gid))
@@ -279,7 +299,7 @@ class DovecotServer:
         )
         with self.paths.stderr.open("wb") as stderr:
             self._process = subprocess.Popen(
-                [binary, "-F", "-c", str(self.paths.config)],
+                [self._binary, "-F", "-c", str(self.paths.config)],
                 stdin=subprocess.DEVNULL,
                 stdout=stderr,
                 stderr=stderr,
@@ -367,12 +387,11 @@ class DovecotServer:
     # delivery and inspection
 
     def _make_dir(self, path: Path) -> None:
-        for missing in reversed([path, *path.parents]):
-            if not missing.exists():
-                missing.mkdir(mode=0o700)
-                os.chown(missing, self._uid, self._gid)
-            if missing == path:
-                break
+        """mkdir -p, giving every directory it creates to the mail user."""
+        for directory in reversed([path, *path.parents]):
+            if not directory.exists():
+                directory.mkdir(mode=0o700)
+                os.chown(directory, self._uid, self._gid)
 
     def deliver(
         self,
@@ -412,7 +431,7 @@ class DovecotServer:
         """A logged-in IMAP session on the plaintext port, for the test side."""
         client = IMAPClient(HOST, self.ports.imap, ssl=False, timeout=10)
         try:
-            client.login(user.address, user.password)
+            client.plain_login(user.address, user.password)
             yield client
         finally:
             try:

@@ -1,4 +1,4 @@
-"""Loopback sockets for tests: free ports, a refused port, a silent server, a TLS-only server."""
+"""Loopback stand-ins: free and refused ports, a silent server, a TLS-only and a scripted server."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import ssl
 import subprocess
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -78,20 +78,17 @@ def wait_until_listening(
 
 
 @contextmanager
-def tls_handshake_server(cert: Path, key: Path) -> Iterator[int]:
-    """A port that only performs a TLS handshake with `cert`, for certificate-failure tests."""
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(cert, key)
+def _threaded_server(handle: Callable[[socket.socket], None]) -> Iterator[int]:
+    """Serve each connection with `handle` on a thread; yields the port."""
 
-    class Handshake(socketserver.BaseRequestHandler):
+    class Handler(socketserver.BaseRequestHandler):
         def handle(self) -> None:
             try:
-                with context.wrap_socket(self.request, server_side=True):
-                    pass
-            except (ssl.SSLError, OSError):
-                pass  # the client rejecting the certificate is the point
+                handle(self.request)
+            except OSError:
+                pass  # the client hanging up first is fine
 
-    with socketserver.ThreadingTCPServer((LOOPBACK, 0), Handshake) as server:
+    with socketserver.ThreadingTCPServer((LOOPBACK, 0), Handler) as server:
         server.daemon_threads = True
         thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
         thread.start()
@@ -100,3 +97,41 @@ def tls_handshake_server(cert: Path, key: Path) -> Iterator[int]:
         finally:
             server.shutdown()
             thread.join()
+
+
+@contextmanager
+def tls_handshake_server(cert: Path, key: Path) -> Iterator[int]:
+    """A port that only performs a TLS handshake with `cert`, for certificate-failure tests."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+
+    def handshake(connection: socket.socket) -> None:
+        with context.wrap_socket(connection, server_side=True):
+            pass  # ssl.SSLError (an OSError) when the client rejects the certificate
+
+    with _threaded_server(handshake) as port:
+        yield port
+
+
+@contextmanager
+def scripted_server(greeting: bytes, answers: Callable[[bytes], bytes | None]) -> Iterator[int]:
+    """A line-based server: sends `greeting`, then `answers(line)` for each line; None hangs up."""
+
+    def converse(connection: socket.socket) -> None:
+        connection.sendall(greeting)
+        with connection.makefile("rb") as lines:
+            for line in lines:
+                answer = answers(line)
+                if answer is None:
+                    return
+                connection.sendall(answer)
+
+    with _threaded_server(converse) as port:
+        yield port
+
+
+@contextmanager
+def hangup_server() -> Iterator[int]:
+    """A port that accepts each connection and closes it at once, before any greeting."""
+    with _threaded_server(lambda connection: None) as port:
+        yield port

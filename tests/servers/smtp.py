@@ -25,6 +25,7 @@ class SmtpUser:
 
 
 SMTP_USER = SmtpUser("envios@prueba.co", "Clave-Smtp-5d81!")
+SMTP_USER_TILDES = SmtpUser("envíos@prueba.co", "Contraseña-Envío-3ñ")
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +49,7 @@ class _Recorder:
             mail_from=envelope.mail_from or "",
             rcpt_tos=tuple(envelope.rcpt_tos),
             raw=bytes(envelope.original_content or b""),
-            auth_user=auth.decode() if isinstance(auth, bytes) else None,
+            auth_user=auth.decode(errors="replace") if isinstance(auth, bytes) else None,
         )
         with self.changed:
             self.received.append(message)
@@ -57,12 +58,22 @@ class _Recorder:
 
 
 class SmtpServer:
-    """One aiosmtpd controller; `implicit_tls=True` speaks TLS from the first byte."""
+    """One aiosmtpd controller; `implicit_tls=True` speaks TLS from the first byte.
+
+    With `offer_starttls=False` (and no implicit TLS) it offers neither STARTTLS nor AUTH.
+    """
 
     host = LOOPBACK
 
-    def __init__(self, cert: ServerCertificate, *, implicit_tls: bool, user: SmtpUser = SMTP_USER):
-        self.user = user
+    def __init__(
+        self,
+        cert: ServerCertificate,
+        *,
+        implicit_tls: bool,
+        offer_starttls: bool = True,
+        users: tuple[SmtpUser, ...] = (SMTP_USER, SMTP_USER_TILDES),
+    ) -> None:
+        self.users = users
         self.implicit_tls = implicit_tls
         self.port = free_port()
         self._recorder = _Recorder()
@@ -70,11 +81,13 @@ class SmtpServer:
         context.load_cert_chain(cert.cert, cert.key)
         # aiosmtpd only counts STARTTLS as TLS for `auth_require_tls`; on an implicit-TLS
         # port every byte is encrypted already, so the check must be off there.
-        tls: dict[str, object] = (
-            {"ssl_context": context, "auth_require_tls": False}
-            if implicit_tls
-            else {"tls_context": context, "require_starttls": True, "auth_require_tls": True}
-        )
+        tls: dict[str, object]
+        if implicit_tls:
+            tls = {"ssl_context": context, "auth_require_tls": False}
+        elif offer_starttls:
+            tls = {"tls_context": context, "require_starttls": True, "auth_require_tls": True}
+        else:  # a server that never offers STARTTLS (and so never AUTH)
+            tls = {"auth_require_tls": True}
         self._controller = Controller(
             self._recorder,
             hostname=LOOPBACK,
@@ -91,8 +104,8 @@ class SmtpServer:
         valid = (
             mechanism in ("PLAIN", "LOGIN")
             and isinstance(auth_data, LoginPassword)
-            and auth_data.login.decode() == self.user.username
-            and auth_data.password.decode() == self.user.password
+            and SmtpUser(auth_data.login.decode(errors="replace"), auth_data.password.decode(errors="replace"))
+            in self.users
         )
         # handled=False makes aiosmtpd answer 535 itself on failure.
         return AuthResult(success=valid, handled=False, auth_data=auth_data.login if valid else None)
