@@ -14,7 +14,7 @@ from imapclient import IMAPClient
 from imapclient.exceptions import LoginError
 
 from tests.servers.certs import TestCertificates
-from tests.servers.dovecot import RECEPCION, RESPALDO, DovecotError, DovecotServer, SIN_STARTTLS
+from tests.servers.dovecot import RECEPCION, RESPALDO, SIN_STARTTLS, DovecotError, DovecotServer
 from tests.servers.net import tls_handshake_server
 from tests.servers.smtp import SMTP_USER, SmtpServer
 
@@ -48,7 +48,9 @@ def test_imap_login_starttls(clean_dovecot: DovecotServer, client_tls: ssl.SSLCo
 
 
 def test_imap_login_implicit_tls(clean_dovecot: DovecotServer, client_tls: ssl.SSLContext) -> None:
-    client = IMAPClient("localhost", clean_dovecot.ports.imaps, ssl=True, ssl_context=client_tls, timeout=5)
+    client = IMAPClient(
+        "localhost", clean_dovecot.ports.imaps, ssl=True, ssl_context=client_tls, timeout=5
+    )
     client.login(RESPALDO.address, RESPALDO.password)
     assert client.socket().version() in ("TLSv1.2", "TLSv1.3")
     client.logout()
@@ -70,7 +72,9 @@ def test_delivered_messages_are_visible_over_imap(clean_dovecot: DovecotServer) 
 
 
 def test_deliver_with_flags_into_a_new_folder(clean_dovecot: DovecotServer) -> None:
-    clean_dovecot.deliver(RECEPCION, [_message("leído")], "Procesados", flags=["\\Seen", "\\Flagged"])
+    clean_dovecot.deliver(
+        RECEPCION, [_message("leído")], "Procesados", flags=["\\Seen", "\\Flagged"]
+    )
     assert "Procesados" in clean_dovecot.folders(RECEPCION)
     [stored] = clean_dovecot.messages(RECEPCION, "Procesados")
     assert {"\\Seen", "\\Flagged"} <= stored.flags
@@ -140,10 +144,14 @@ def test_variant_without_move_keeps_uidplus(clean_dovecot_sin_move: DovecotServe
 
 def test_variant_without_starttls(clean_dovecot_sin_starttls: DovecotServer) -> None:
     assert clean_dovecot_sin_starttls.ports.imaps is None
-    client = IMAPClient(clean_dovecot_sin_starttls.host, clean_dovecot_sin_starttls.ports.imap, ssl=False, timeout=5)
+    client = IMAPClient(
+        clean_dovecot_sin_starttls.host, clean_dovecot_sin_starttls.ports.imap, ssl=False, timeout=5
+    )
     assert b"STARTTLS" not in client.capabilities()
     client.shutdown()
-    pop = poplib.POP3(clean_dovecot_sin_starttls.host, clean_dovecot_sin_starttls.ports.pop3, timeout=5)
+    pop = poplib.POP3(
+        clean_dovecot_sin_starttls.host, clean_dovecot_sin_starttls.ports.pop3, timeout=5
+    )
     assert "STLS" not in pop.capa()
     pop.quit()
 
@@ -181,7 +189,9 @@ def _email(subject: str) -> EmailMessage:
     return message
 
 
-def test_smtp_starttls_with_auth_receives_mail(clean_smtp: SmtpServer, client_tls: ssl.SSLContext) -> None:
+def test_smtp_starttls_with_auth_receives_mail(
+    clean_smtp: SmtpServer, client_tls: ssl.SSLContext
+) -> None:
     with smtplib.SMTP("localhost", clean_smtp.port, timeout=5) as client:
         client.starttls(context=client_tls)
         client.login(SMTP_USER.username, SMTP_USER.password)
@@ -193,10 +203,14 @@ def test_smtp_starttls_with_auth_receives_mail(clean_smtp: SmtpServer, client_tl
     assert b"Subject: por starttls" in received.raw
 
 
-def test_smtp_implicit_tls_receives_mail(clean_smtps: SmtpServer, client_tls: ssl.SSLContext) -> None:
+def test_smtp_implicit_tls_receives_mail(
+    clean_smtps: SmtpServer, client_tls: ssl.SSLContext
+) -> None:
     with smtplib.SMTP_SSL("localhost", clean_smtps.port, timeout=5, context=client_tls) as client:
         client.login(SMTP_USER.username, SMTP_USER.password)
-        client.sendmail("envios@prueba.co", ["a@prueba.co", "b@prueba.co"], b"Subject: crudo\r\n\r\nx\r\n")
+        client.sendmail(
+            "envios@prueba.co", ["a@prueba.co", "b@prueba.co"], b"Subject: crudo\r\n\r\nx\r\n"
+        )
     [received] = clean_smtps.wait_for(1)
     assert received.rcpt_tos == ("a@prueba.co", "b@prueba.co")
     assert received.raw == b"Subject: crudo\r\n\r\nx\r\n"
@@ -246,4 +260,6 @@ def test_tls_handshake_server_presents_its_certificate(tls_certs: TestCertificat
                 assert tls.version() in ("TLSv1.2", "TLSv1.3")
         with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
             with pytest.raises(ssl.SSLCertVerificationError):
-                ssl.create_default_context(cafile=str(tls_certs.ca_file)).wrap_socket(raw, server_hostname="localhost")
+                ssl.create_default_context(cafile=str(tls_certs.ca_file)).wrap_socket(
+                    raw, server_hostname="localhost"
+                )

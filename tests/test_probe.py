@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 
 from tests.servers.certs import TestCertificates
@@ -64,7 +61,9 @@ def test_imap_starttls_sees_folders_and_leaves_mail_unread(
     assert all("\\Seen" not in m.flags for m in clean_dovecot.messages(RECEPCION))
 
 
-def test_imap_without_move(clean_dovecot_sin_move: DovecotServer, tls_certs: TestCertificates) -> None:
+def test_imap_without_move(
+    clean_dovecot_sin_move: DovecotServer, tls_certs: TestCertificates
+) -> None:
     report = _probe(clean_dovecot_sin_move, "imap", "ssl", tls_certs.ca_file)
     assert report.imap is not None and not report.imap.has_move and report.imap.has_uidplus
     assert "Capacidades: MOVE no, UIDPLUS sí, IDLE sí" in report.lines()
@@ -99,7 +98,9 @@ def test_plaintext_probe_when_allowed(clean_dovecot: DovecotServer) -> None:
 
 
 @pytest.mark.parametrize("security", ["ssl", "starttls"])
-def test_pop3_report(clean_dovecot: DovecotServer, tls_certs: TestCertificates, security: str) -> None:
+def test_pop3_report(
+    clean_dovecot: DovecotServer, tls_certs: TestCertificates, security: str
+) -> None:
     clean_dovecot.deliver(RECEPCION, [MESSAGE] * 3)
     report = _probe(clean_dovecot, "pop3", security, tls_certs.ca_file)
     pop3 = report.pop3
@@ -112,7 +113,9 @@ def test_pop3_report(clean_dovecot: DovecotServer, tls_certs: TestCertificates, 
     assert f"Mensajes en el buzón: 3 ({3 * len(MESSAGE)} bytes)" in lines
     assert "Identificadores UIDL: 3" in lines
     # nothing deleted or marked read
-    assert [m.flags & {"\\Seen", "\\Deleted"} for m in clean_dovecot.messages(RECEPCION)] == [set()] * 3
+    assert [m.flags & {"\\Seen", "\\Deleted"} for m in clean_dovecot.messages(RECEPCION)] == [
+        set()
+    ] * 3
 
 
 # --- failures -----------------------------------------------------------------------
@@ -127,9 +130,13 @@ def _failure(endpoint: Endpoint, protocol: str, secret: Secret = PASSWORD) -> Co
 
 
 @PROTOCOLS
-def test_wrong_password(clean_dovecot: DovecotServer, tls_certs: TestCertificates, protocol: str) -> None:
+def test_wrong_password(
+    clean_dovecot: DovecotServer, tls_certs: TestCertificates, protocol: str
+) -> None:
     wrong = Secret("no-es-la-clave-123")
-    problem = _failure(dovecot_endpoint(clean_dovecot, protocol, "ssl", tls_certs.ca_file), protocol, wrong)
+    problem = _failure(
+        dovecot_endpoint(clean_dovecot, protocol, "ssl", tls_certs.ca_file), protocol, wrong
+    )
     assert isinstance(problem, AuthenticationFailed)
     assert problem.code == "credenciales_invalidas" and not problem.transient
     assert f"rechazó el usuario «{RECEPCION.address}» o la contraseña" in str(problem)
@@ -138,7 +145,9 @@ def test_wrong_password(clean_dovecot: DovecotServer, tls_certs: TestCertificate
 
 @PROTOCOLS
 def test_closed_port(closed_port: int, tls_certs: TestCertificates, protocol: str) -> None:
-    problem = _failure(Endpoint("127.0.0.1", closed_port, "ssl", ca_file=tls_certs.ca_file), protocol)
+    problem = _failure(
+        Endpoint("127.0.0.1", closed_port, "ssl", ca_file=tls_certs.ca_file), protocol
+    )
     assert problem.code == "conexion_rechazada" and problem.transient
     assert f"rechazó la conexión {protocol.upper()} en el puerto {closed_port}" in str(problem)
 
@@ -206,11 +215,3 @@ def test_unknown_protocol_is_a_config_error(tls_certs: TestCertificates) -> None
 )
 def test_namespace_folder_names(namespace: ImapNamespace, name: str, expected: str) -> None:
     assert namespace.folder(name) == expected
-
-
-def test_transport_and_probe_do_not_import_textual() -> None:
-    code = (
-        "import sys, tui_recepcion.mail.probe, tui_recepcion.mail.transport; "
-        "sys.exit('textual' in sys.modules)"
-    )
-    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0

@@ -5,11 +5,10 @@ from __future__ import annotations
 import base64
 import imaplib
 import logging
-import poplib
 import socket
 import ssl
 import traceback
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -125,7 +124,9 @@ def test_non_ascii_passwords_log_in_everywhere(
     assert clean_smtp.wait_for(1)[0].auth_user == SMTP_USER_TILDES.username
 
 
-def test_password_with_a_newline_is_refused_without_sending_it(clean_dovecot: DovecotServer) -> None:
+def test_password_with_a_newline_is_refused_without_sending_it(
+    clean_dovecot: DovecotServer,
+) -> None:
     client = connect_imap(dovecot_endpoint(clean_dovecot, "imap", "ninguna", None))
     with pytest.raises(AuthenticationFailed, match="salto de línea al final"):
         login_imap(client, RECEPCION.address, Secret(RECEPCION.password + "\n"))
@@ -135,7 +136,9 @@ def test_password_with_a_newline_is_refused_without_sending_it(clean_dovecot: Do
 
 
 def test_plaintext_when_explicitly_allowed(clean_dovecot: DovecotServer) -> None:
-    client = connect_imap(dovecot_endpoint(clean_dovecot, "imap", "ninguna", None, allow_plaintext=True))
+    client = connect_imap(
+        dovecot_endpoint(clean_dovecot, "imap", "ninguna", None, allow_plaintext=True)
+    )
     assert negotiated_tls(client) is None
     login_imap(client, RECEPCION.address, Secret(RECEPCION.password))
     client.logout()
@@ -189,8 +192,12 @@ def test_smtp_wrong_password(clean_smtp: SmtpServer, tls_certs: TestCertificates
     assert WRONG.reveal() not in _all_text(caught.value)
 
 
-def test_smtp_without_starttls_aborts(smtp_sin_starttls_server: SmtpServer, tls_certs: TestCertificates) -> None:
-    endpoint = Endpoint(TEST_HOST, smtp_sin_starttls_server.port, "starttls", ca_file=tls_certs.ca_file)
+def test_smtp_without_starttls_aborts(
+    smtp_sin_starttls_server: SmtpServer, tls_certs: TestCertificates
+) -> None:
+    endpoint = Endpoint(
+        TEST_HOST, smtp_sin_starttls_server.port, "starttls", ca_file=tls_certs.ca_file
+    )
     with pytest.raises(ConnectionProblem) as caught:
         connect_smtp(endpoint)
     assert caught.value.code == "starttls_no_ofrecido"
@@ -200,9 +207,8 @@ def test_smtp_without_starttls_aborts(smtp_sin_starttls_server: SmtpServer, tls_
 
 
 def _certificate_problem(cert: Path, key: Path, ca_file: Path | None) -> ConnectionProblem:
-    with tls_handshake_server(cert, key) as port:
-        with pytest.raises(ConnectionProblem) as caught:
-            connect_imap(Endpoint(TEST_HOST, port, "ssl", ca_file=ca_file, timeout=5))
+    with tls_handshake_server(cert, key) as port, pytest.raises(ConnectionProblem) as caught:
+        connect_imap(Endpoint(TEST_HOST, port, "ssl", ca_file=ca_file, timeout=5))
     assert caught.value.code == "certificado_no_confiable"
     assert not caught.value.transient
     assert f"{TEST_HOST}:{port}" in str(caught.value)
@@ -230,8 +236,10 @@ def test_self_signed_certificate(tls_certs: TestCertificates) -> None:
 
 
 def test_expired_certificate(tls_certs: TestCertificates) -> None:
-    now = datetime.now(timezone.utc)
-    expired = tls_certs.ca.issue(not_before=now - timedelta(days=30), not_after=now - timedelta(days=1))
+    now = datetime.now(UTC)
+    expired = tls_certs.ca.issue(
+        not_before=now - timedelta(days=30), not_after=now - timedelta(days=1)
+    )
     assert "vencido" in str(_certificate_problem(expired.cert, expired.key, tls_certs.ca_file))
 
 
@@ -244,7 +252,9 @@ def test_certificate_for_another_name(tls_certs: TestCertificates) -> None:
 def test_ssl_against_a_plaintext_port_is_a_tls_failure(
     clean_dovecot: DovecotServer, tls_certs: TestCertificates
 ) -> None:
-    endpoint = Endpoint(TEST_HOST, clean_dovecot.ports.imap, "ssl", ca_file=tls_certs.ca_file, timeout=5)
+    endpoint = Endpoint(
+        TEST_HOST, clean_dovecot.ports.imap, "ssl", ca_file=tls_certs.ca_file, timeout=5
+    )
     with pytest.raises(ConnectionProblem) as caught:
         connect_imap(endpoint)
     assert caught.value.code == "tls_fallido"
@@ -255,9 +265,8 @@ def test_ssl_against_a_plaintext_port_is_a_tls_failure(
 
 
 def test_server_that_hangs_up_is_a_lost_connection() -> None:
-    with hangup_server() as port:
-        with pytest.raises(ConnectionProblem) as caught:
-            connect_pop3(Endpoint("127.0.0.1", port, "ninguna", allow_plaintext=True, timeout=5))
+    with hangup_server() as port, pytest.raises(ConnectionProblem) as caught:
+        connect_pop3(Endpoint("127.0.0.1", port, "ninguna", allow_plaintext=True, timeout=5))
     assert caught.value.code == "conexion_perdida"
     assert caught.value.transient
 
@@ -271,7 +280,9 @@ def test_server_echoing_the_password_is_scrubbed() -> None:
         return b"+OK\r\n"
 
     with scripted_server(b"+OK listo\r\n", answer) as port:
-        client = connect_pop3(Endpoint("127.0.0.1", port, "ninguna", allow_plaintext=True, timeout=5))
+        client = connect_pop3(
+            Endpoint("127.0.0.1", port, "ninguna", allow_plaintext=True, timeout=5)
+        )
         with pytest.raises(AuthenticationFailed) as caught:
             login_pop3(client, "recepcion@prueba.co", secret)
         client.close()
@@ -286,7 +297,9 @@ def test_temporary_login_failure_is_transient_not_bad_credentials() -> None:
         return b"+OK\r\n"
 
     with scripted_server(b"+OK listo\r\n", answer) as port:
-        client = connect_pop3(Endpoint("127.0.0.1", port, "ninguna", allow_plaintext=True, timeout=5))
+        client = connect_pop3(
+            Endpoint("127.0.0.1", port, "ninguna", allow_plaintext=True, timeout=5)
+        )
         with pytest.raises(ConnectionProblem) as caught:
             login_pop3(client, "recepcion@prueba.co", Secret("x"))
         client.close()

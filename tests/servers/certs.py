@@ -11,7 +11,7 @@ import itertools
 import shutil
 import subprocess
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 DEFAULT_SANS = ("DNS:localhost", "IP:127.0.0.1")
@@ -56,7 +56,7 @@ def _openssl(*args: str | Path, cwd: Path | None = None) -> None:
 
 
 def _openssl_date(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y%m%d%H%M%SZ")
+    return moment.astimezone(UTC).strftime("%Y%m%d%H%M%SZ")
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,9 +79,22 @@ class CertificateAuthority:
         (directory / "openssl.cnf").write_text(_CA_CONFIG.format(directory=directory))
         extensions = itertools.chain.from_iterable(("-addext", e) for e in _CA_EXTENSIONS)
         _openssl(
-            "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-            "-nodes", "-keyout", self.key, "-out", self.cert, "-days", "3",
-            "-subj", f"/CN={common_name}", *extensions,
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            self.key,
+            "-out",
+            self.cert,
+            "-days",
+            "3",
+            "-subj",
+            f"/CN={common_name}",
+            *extensions,
         )
 
     def issue(
@@ -93,7 +106,7 @@ class CertificateAuthority:
         not_after: datetime | None = None,
     ) -> ServerCertificate:
         """Sign a server certificate; `sans` entries look like `DNS:name` or `IP:addr`."""
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         not_before = not_before or now - timedelta(hours=1)
         not_after = not_after or now + timedelta(days=2)
         stem = self.directory / f"server-{next(self._serials)}"
@@ -107,13 +120,36 @@ class CertificateAuthority:
             f"subjectAltName={','.join(sans)}\n"
         )
         _openssl(
-            "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-            "-nodes", "-keyout", key, "-out", csr, "-subj", f"/CN={common_name}",
+            "req",
+            "-new",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            key,
+            "-out",
+            csr,
+            "-subj",
+            f"/CN={common_name}",
         )
         _openssl(
-            "ca", "-batch", "-notext", "-config", self.directory / "openssl.cnf",
-            "-in", csr, "-out", cert, "-extfile", ext,
-            "-startdate", _openssl_date(not_before), "-enddate", _openssl_date(not_after),
+            "ca",
+            "-batch",
+            "-notext",
+            "-config",
+            self.directory / "openssl.cnf",
+            "-in",
+            csr,
+            "-out",
+            cert,
+            "-extfile",
+            ext,
+            "-startdate",
+            _openssl_date(not_before),
+            "-enddate",
+            _openssl_date(not_after),
         )
         return ServerCertificate(cert=cert, key=key)
 

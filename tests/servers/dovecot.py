@@ -15,13 +15,12 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import count
 from pathlib import Path
 
@@ -189,7 +188,9 @@ namespace inbox {{
 def _listener(name: str, port: int | None, tls: bool = False) -> str:
     if port is None:
         return ""
-    return f"  inet_listener {name} {{\n    port = {port}\n    ssl = {'yes' if tls else 'no'}\n  }}\n"
+    return (
+        f"  inet_listener {name} {{\n    port = {port}\n    ssl = {'yes' if tls else 'no'}\n  }}\n"
+    )
 
 
 def _services_section(ports: DovecotPorts) -> str:
@@ -215,7 +216,11 @@ def _protocol_section(options: DovecotOptions) -> str:
 
 
 def render_config(
-    options: DovecotOptions, paths: DovecotPaths, ports: DovecotPorts, cert: ServerCertificate, mail_uid: int
+    options: DovecotOptions,
+    paths: DovecotPaths,
+    ports: DovecotPorts,
+    cert: ServerCertificate,
+    mail_uid: int,
 ) -> str:
     sections = [
         _base_section(paths, mail_uid),
@@ -238,12 +243,19 @@ def render_users(users: Iterable[MailUser], paths: DovecotPaths, uid: int, gid: 
 # --- the server ----------------------------------------------------------------------
 
 # Maildir info flags, in the alphabetical order the spec requires.
-_MAILDIR_FLAGS = {"\\Draft": "D", "\\Flagged": "F", "\\Answered": "R", "\\Seen": "S", "\\Deleted": "T"}
+_MAILDIR_FLAGS = {
+    "\\Draft": "D",
+    "\\Flagged": "F",
+    "\\Answered": "R",
+    "\\Seen": "S",
+    "\\Deleted": "T",
+}
 
 
 def _require_dovecot() -> tuple[str, int, int]:
     """The dovecot binary and the mail user's uid/gid, or a DovecotError saying what to install."""
-    binary = shutil.which("dovecot")
+    # Debian installs it in /usr/sbin, which a non-login PATH may lack.
+    binary = shutil.which("dovecot") or shutil.which("dovecot", path="/usr/sbin:/usr/local/sbin")
     try:
         owner = pwd.getpwnam("dovecot")
     except KeyError:
@@ -364,7 +376,9 @@ class DovecotServer:
             stderr = self.paths.stderr.read_text(errors="replace").strip()
         except FileNotFoundError:
             stderr = ""
-        return f"--- salida de dovecot ---\n{stderr}\n--- registro de dovecot ---\n{self.log_tail()}"
+        return (
+            f"--- salida de dovecot ---\n{stderr}\n--- registro de dovecot ---\n{self.log_tail()}"
+        )
 
     # names
 
@@ -381,7 +395,7 @@ class DovecotServer:
         prefix = self.options.namespace_prefix
         if prefix and not mailbox.startswith(prefix):
             raise ValueError(f"{mailbox!r} no está bajo el prefijo {prefix!r}")
-        relative = mailbox[len(prefix):]
+        relative = mailbox[len(prefix) :]
         return self.paths.maildir(user) / ("." + relative.replace(self.options.separator, "."))
 
     # delivery and inspection
@@ -479,10 +493,22 @@ class DovecotPool:
 
     def get(self, options: DovecotOptions) -> DovecotServer:
         if options not in self._servers:
-            server = DovecotServer(options, self._cert)
-            server.start()  # DovecotError carries the log tail
-            self._servers[options] = server
+            self._servers[options] = self._start(options)
         return self._servers[options]
+
+    def _start(self, options: DovecotOptions) -> DovecotServer:
+        attempts_left = 3
+        while True:
+            server = DovecotServer(options, self._cert)
+            try:
+                server.start()  # DovecotError carries the log tail
+                return server
+            except DovecotError as exc:
+                # Another process may take a "free" port before Dovecot binds it: new ports.
+                attempts_left -= 1
+                if "Address already in use" not in str(exc) or not attempts_left:
+                    raise
+                server.stop()
 
     def stop_all(self) -> None:
         servers = list(self._servers.values())

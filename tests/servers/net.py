@@ -67,7 +67,9 @@ def wait_until_listening(
         if process is not None and process.poll() is not None:
             raise RuntimeError(f"el proceso terminó con código {process.returncode}")
         if time.monotonic() > deadline:
-            raise RuntimeError(f"los puertos {sorted(pending)} no aceptaron conexiones en {timeout} s")
+            raise RuntimeError(
+                f"los puertos {sorted(pending)} no aceptaron conexiones en {timeout} s"
+            )
         if process is not None:
             try:  # doubles as the pause between polls and as the exit check
                 process.wait(timeout=0.02)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ssl
 import threading
 from dataclasses import dataclass
+from typing import Any
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
@@ -81,7 +82,7 @@ class SmtpServer:
         context.load_cert_chain(cert.cert, cert.key)
         # aiosmtpd only counts STARTTLS as TLS for `auth_require_tls`; on an implicit-TLS
         # port every byte is encrypted already, so the check must be off there.
-        tls: dict[str, object]
+        tls: dict[str, Any]
         if implicit_tls:
             tls = {"ssl_context": context, "auth_require_tls": False}
         elif offer_starttls:
@@ -101,14 +102,14 @@ class SmtpServer:
     def _authenticate(
         self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, auth_data: object
     ) -> AuthResult:
-        valid = (
-            mechanism in ("PLAIN", "LOGIN")
-            and isinstance(auth_data, LoginPassword)
-            and SmtpUser(auth_data.login.decode(errors="replace"), auth_data.password.decode(errors="replace"))
-            in self.users
-        )
         # handled=False makes aiosmtpd answer 535 itself on failure.
-        return AuthResult(success=valid, handled=False, auth_data=auth_data.login if valid else None)
+        if mechanism not in ("PLAIN", "LOGIN") or not isinstance(auth_data, LoginPassword):
+            return AuthResult(success=False, handled=False)
+        login, password = (part.decode(errors="replace") for part in auth_data)
+        valid = SmtpUser(login, password) in self.users
+        return AuthResult(
+            success=valid, handled=False, auth_data=auth_data.login if valid else None
+        )
 
     def start(self) -> None:
         self._controller.start()
@@ -127,7 +128,9 @@ class SmtpServer:
     def wait_for(self, count: int, timeout: float = 10.0) -> list[ReceivedMessage]:
         """Block until at least `count` messages arrived; AssertionError after `timeout` s."""
         with self._recorder.changed:
-            if not self._recorder.changed.wait_for(lambda: len(self._recorder.received) >= count, timeout):
+            if not self._recorder.changed.wait_for(
+                lambda: len(self._recorder.received) >= count, timeout
+            ):
                 raise AssertionError(
                     f"el servidor SMTP recibió {len(self._recorder.received)} mensajes de {count} "
                     f"esperados en {timeout} s"

@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, NoReturn
+from typing import Literal, NoReturn, TypeAlias
 
 from imapclient import IMAPClient
 from imapclient.exceptions import LoginError
@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 
 Security = Literal["ssl", "starttls", "ninguna"]
 SECURITIES: tuple[Security, ...] = ("ssl", "starttls", "ninguna")
-MailClient = IMAPClient | poplib.POP3 | smtplib.SMTP
+MailClient: TypeAlias = IMAPClient | poplib.POP3 | smtplib.SMTP
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +62,9 @@ class Endpoint:
                 f"La seguridad «{self.security}» no es válida: use ssl, starttls o ninguna."
             )
         if not self.timeout > 0:
-            raise ConfigError(f"El tiempo de espera {self.timeout} no es válido: debe ser positivo.")
+            raise ConfigError(
+                f"El tiempo de espera {self.timeout} no es válido: debe ser positivo."
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +100,11 @@ def tls_context(endpoint: Endpoint) -> ssl.SSLContext:
         try:
             context.load_verify_locations(cafile=str(endpoint.ca_file))
         except (OSError, ssl.SSLError) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "no contiene certificados PEM válidos"
+            reason = (
+                exc.strerror
+                if isinstance(exc, OSError) and exc.strerror
+                else "no contiene certificados PEM válidos"
+            )
             raise ConnectionProblem(
                 "certificados_ca_invalidos",
                 f"No se pudo cargar el archivo de certificados_ca «{endpoint.ca_file}»: {reason}.",
@@ -128,7 +134,9 @@ def _context_for(endpoint: Endpoint, protocol: str) -> ssl.SSLContext | None:
             "STARTTLS, o active permitir_sin_cifrado = true si de verdad lo necesita.",
             transient=False,
         )
-    log.warning("Conexión %s sin cifrado con %s:%d (permitida)", protocol, endpoint.host, endpoint.port)
+    log.warning(
+        "Conexión %s sin cifrado con %s:%d (permitida)", protocol, endpoint.host, endpoint.port
+    )
     return None
 
 
@@ -176,7 +184,9 @@ def _is_lost_connection(exc: Exception) -> bool:
 
 
 def _certificate_problem(exc: ssl.SSLCertVerificationError, peer: _Peer) -> ConnectionProblem:
-    reason = _CERTIFICATE_REASONS.get(exc.verify_code, exc.verify_message or exc.reason or "motivo desconocido")
+    reason = _CERTIFICATE_REASONS.get(
+        exc.verify_code, exc.verify_message or exc.reason or "motivo desconocido"
+    )
     return ConnectionProblem(
         "certificado_no_confiable",
         f"El certificado del servidor {peer.where} no es de confianza: {reason}. "
@@ -422,9 +432,13 @@ def connect_smtp(endpoint: Endpoint) -> smtplib.SMTP:
             )
         else:
             client = smtplib.SMTP(
-                endpoint.host, endpoint.port, local_hostname=local_hostname, timeout=endpoint.timeout
+                endpoint.host,
+                endpoint.port,
+                local_hostname=local_hostname,
+                timeout=endpoint.timeout,
             )
         try:
+            assert client.sock is not None  # the constructor connected
             client.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             client.ehlo()
             if endpoint.security == "starttls":
@@ -481,12 +495,16 @@ def _smtp_plain_utf8(client: smtplib.SMTP, peer: _Peer, username: str, password:
         raise _no_plain_for_utf8(peer)
     blob = base64.b64encode(b"\0" + username.encode() + b"\0" + password.encode()).decode("ascii")
     code, reply = client.docmd("AUTH", "PLAIN " + blob)
+    if code == 334:  # a server that wants the credentials after an empty challenge
+        code, reply = client.docmd(blob)
     if code != 235:
         raise smtplib.SMTPAuthenticationError(code, reply)
 
 
 def login_smtp(client: smtplib.SMTP, username: str, secret: Secret) -> None:
-    peer = _Peer("SMTP", getattr(client, "_host", "?"), client.sock.getpeername()[1] if client.sock else 0)
+    peer = _Peer(
+        "SMTP", getattr(client, "_host", "?"), client.sock.getpeername()[1] if client.sock else 0
+    )
     password = _usable_password(secret, username)
     with _server_errors(peer, secret):
         try:
