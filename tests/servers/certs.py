@@ -45,11 +45,11 @@ _CA_EXTENSIONS = (
 )
 
 
-def _openssl(*args: str | Path, cwd: Path | None = None) -> None:
+def _openssl(*args: str | Path) -> None:
     if shutil.which("openssl") is None:
         raise RuntimeError("openssl no está instalado: las pruebas TLS lo necesitan")
     result = subprocess.run(
-        ["openssl", *map(str, args)], cwd=cwd, capture_output=True, text=True, check=False
+        ["openssl", *map(str, args)], capture_output=True, text=True, check=False
     )
     if result.returncode != 0:
         raise RuntimeError(f"openssl {args[0]} falló:\n{result.stderr}")

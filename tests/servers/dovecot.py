@@ -81,10 +81,10 @@ class DovecotPorts:
 
     def port_for(self, protocol: str, security: str) -> int:
         """The port for `protocol` ("imap"/"pop3") and `security` ("ssl"/"starttls"/"ninguna")."""
-        port = {
-            ("imap", "ssl"): self.imaps,
-            ("pop3", "ssl"): self.pop3s,
-        }.get((protocol, security), self.imap if protocol == "imap" else self.pop3)
+        if security == "ssl":
+            port = self.imaps if protocol == "imap" else self.pop3s
+        else:  # STARTTLS and plaintext share the ordinary port
+            port = self.imap if protocol == "imap" else self.pop3
         if port is None:
             raise ValueError(f"esta variante de Dovecot no tiene {protocol} con {security}")
         return port
@@ -416,7 +416,8 @@ class DovecotServer:
     ) -> int:
         """Write raw messages straight into the Maildir; returns how many were written.
 
-        Messages without flags land in `new/` (unseen, as an MTA would deliver them).
+        `mailbox` is the server-visible name (see `mailbox_name`); a missing folder is
+        created. Messages without flags land in `new/`, unseen, as an MTA delivers them.
         """
         folder = self._folder_dir(user, mailbox)
         for sub in ("cur", "new", "tmp"):
@@ -477,7 +478,8 @@ class DovecotServer:
         return [
             StoredMessage(
                 uid=uid,
-                flags=frozenset(f.decode() for f in item[b"FLAGS"]),
+                # \Recent only says this session is the first to look; it is noise here.
+                flags=frozenset(f.decode() for f in item[b"FLAGS"]) - {"\\Recent"},
                 raw=item[b"BODY[]"],
             )
             for uid, item in sorted(data.items())

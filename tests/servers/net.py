@@ -52,10 +52,7 @@ def _accepts(host: str, port: int) -> bool:
 
 
 def wait_until_listening(
-    host: str,
-    ports: Iterable[int],
-    timeout: float,
-    process: subprocess.Popen[bytes] | None = None,
+    host: str, ports: Iterable[int], timeout: float, process: subprocess.Popen[bytes]
 ) -> None:
     """Poll until every port accepts a connection; RuntimeError if `process` dies or time runs out."""
     pending = set(ports)
@@ -64,19 +61,16 @@ def wait_until_listening(
         pending = {port for port in pending if not _accepts(host, port)}
         if not pending:
             return
-        if process is not None and process.poll() is not None:
+        if process.poll() is not None:
             raise RuntimeError(f"el proceso terminó con código {process.returncode}")
         if time.monotonic() > deadline:
             raise RuntimeError(
                 f"los puertos {sorted(pending)} no aceptaron conexiones en {timeout} s"
             )
-        if process is not None:
-            try:  # doubles as the pause between polls and as the exit check
-                process.wait(timeout=0.02)
-            except subprocess.TimeoutExpired:
-                pass
-        else:
-            time.sleep(0.02)  # pause between polls of a real condition, not synchronisation
+        try:  # the pause between polls, which also notices the process exiting
+            process.wait(timeout=0.02)
+        except subprocess.TimeoutExpired:
+            pass
 
 
 @contextmanager

@@ -1,8 +1,9 @@
 """A real SMTP server (aiosmtpd) on loopback that records what it receives.
 
-Two flavours, both requiring AUTH (PLAIN/LOGIN) over TLS like a submission server:
-STARTTLS on a plain port (like 587) and implicit TLS (like 465). Tests read the received
-messages, clear them, and wait for a number of them with a condition and a deadline.
+Submission servers that require AUTH (PLAIN/LOGIN) over TLS: STARTTLS on a plain port
+(like 587) or implicit TLS (like 465); and, for failure tests, one that offers neither
+STARTTLS nor AUTH. Tests read the received messages, clear them, and wait for a number
+of them with a condition and a deadline.
 """
 
 from __future__ import annotations
