@@ -1,8 +1,13 @@
+"""Shared fixtures for the whole suite."""
+
 from __future__ import annotations
 
 import pytest
 
 from tui_recepcion.dian.samples import DEFAULT_RECEIVER, SampleFactory
+
+# Real mail servers on loopback (Dovecot, aiosmtpd) and clean mailboxes: see the module.
+pytest_plugins = ("tests.servers.fixtures",)
 
 
 @pytest.fixture

@@ -1,0 +1,165 @@
+"""Pytest plugin with the mail-server fixtures; tests/conftest.py loads it.
+
+Servers are session-scoped and start lazily, the first time a test asks for them.
+The `clean_*` fixtures are function-scoped: they empty the server's mailboxes (or the
+SMTP inbox) before the test and hand back the same server. A Dovecot that cannot start
+is a setup error carrying its log, never a skip.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.servers import net
+from tests.servers.certs import TestCertificates, make_test_certificates
+from tests.servers.dovecot import (
+    CON_PREFIJO,
+    DEFAULT,
+    SIN_MOVE,
+    SIN_STARTTLS,
+    DovecotPool,
+    DovecotServer,
+)
+from tests.servers.smtp import SmtpServer
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # aiosmtpd warns when AUTH is allowed without STARTTLS; on the implicit-TLS server
+    # the whole connection is encrypted, so the warning does not apply.
+    config.addinivalue_line(
+        "filterwarnings", "ignore:Requiring AUTH while not requiring TLS:UserWarning"
+    )
+
+
+@pytest.fixture(scope="session")
+def tls_certs(tmp_path_factory: pytest.TempPathFactory) -> TestCertificates:
+    return make_test_certificates(tmp_path_factory.mktemp("certs"))
+
+
+@pytest.fixture(scope="session")
+def dovecot_pool(tls_certs: TestCertificates) -> Iterator[DovecotPool]:
+    """Starts Dovecot variants on first use (a failure is a setup error, never a skip)."""
+    pool = DovecotPool(tls_certs.server)
+    try:
+        yield pool
+    finally:
+        pool.stop_all()
+
+
+@pytest.fixture(scope="session")
+def dovecot(dovecot_pool: DovecotPool) -> DovecotServer:
+    """Full Dovecot: IMAP (+STARTTLS), IMAPS, POP3 (+STLS), POP3S; MOVE, UIDPLUS, IDLE."""
+    return dovecot_pool.get(DEFAULT)
+
+
+@pytest.fixture(scope="session")
+def dovecot_sin_move(dovecot_pool: DovecotPool) -> DovecotServer:
+    """Dovecot whose IMAP capabilities lack MOVE (UIDPLUS and IDLE remain)."""
+    return dovecot_pool.get(SIN_MOVE)
+
+
+@pytest.fixture(scope="session")
+def dovecot_sin_starttls(dovecot_pool: DovecotPool) -> DovecotServer:
+    """Dovecot with `ssl = no`: plaintext IMAP and POP3 only, STARTTLS never offered."""
+    return dovecot_pool.get(SIN_STARTTLS)
+
+
+@pytest.fixture(scope="session")
+def dovecot_con_prefijo(dovecot_pool: DovecotPool) -> DovecotServer:
+    """Dovecot whose personal namespace is `INBOX.` with `.` as the hierarchy delimiter."""
+    return dovecot_pool.get(CON_PREFIJO)
+
+
+@pytest.fixture
+def clean_dovecot(dovecot: DovecotServer) -> DovecotServer:
+    dovecot.reset()
+    return dovecot
+
+
+@pytest.fixture
+def clean_dovecot_sin_move(dovecot_sin_move: DovecotServer) -> DovecotServer:
+    dovecot_sin_move.reset()
+    return dovecot_sin_move
+
+
+@pytest.fixture
+def clean_dovecot_sin_starttls(dovecot_sin_starttls: DovecotServer) -> DovecotServer:
+    dovecot_sin_starttls.reset()
+    return dovecot_sin_starttls
+
+
+@pytest.fixture
+def clean_dovecot_con_prefijo(dovecot_con_prefijo: DovecotServer) -> DovecotServer:
+    dovecot_con_prefijo.reset()
+    return dovecot_con_prefijo
+
+
+def _run_smtp(
+    certs: TestCertificates, *, implicit_tls: bool, offer_starttls: bool = True
+) -> Iterator[SmtpServer]:
+    server = SmtpServer(certs.server, implicit_tls=implicit_tls, offer_starttls=offer_starttls)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def smtp_server(tls_certs: TestCertificates) -> Iterator[SmtpServer]:
+    """SMTP submission with STARTTLS required before AUTH (like port 587)."""
+    yield from _run_smtp(tls_certs, implicit_tls=False)
+
+
+@pytest.fixture(scope="session")
+def smtps_server(tls_certs: TestCertificates) -> Iterator[SmtpServer]:
+    """SMTP submission over implicit TLS (like port 465)."""
+    yield from _run_smtp(tls_certs, implicit_tls=True)
+
+
+@pytest.fixture(scope="session")
+def smtp_sin_starttls_server(tls_certs: TestCertificates) -> Iterator[SmtpServer]:
+    """SMTP that offers neither STARTTLS nor AUTH (a misconfigured or wrong port)."""
+    yield from _run_smtp(tls_certs, implicit_tls=False, offer_starttls=False)
+
+
+@pytest.fixture
+def clean_smtp(smtp_server: SmtpServer) -> SmtpServer:
+    smtp_server.clear()
+    return smtp_server
+
+
+@pytest.fixture
+def clean_smtps(smtps_server: SmtpServer) -> SmtpServer:
+    smtps_server.clear()
+    return smtps_server
+
+
+@pytest.fixture
+def closed_port() -> Iterator[int]:
+    """A loopback port that refuses connections (a mail service that is down)."""
+    with net.closed_port() as port:
+        yield port
+
+
+@pytest.fixture
+def silent_port() -> Iterator[int]:
+    """A loopback port that accepts connections and never answers (for timeouts)."""
+    with net.silent_server() as port:
+        yield port
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """On failure, attach what each Dovecot the test used logged since its mailbox was reset."""
+    report = yield
+    if report.failed:
+        values = getattr(item, "funcargs", {}).values()
+        servers = {id(v): v for v in values if isinstance(v, DovecotServer)}  # clean_x is x
+        for server in servers.values():
+            report.sections.append(
+                (f"registro de {server.options.name}", server.log_since_reset() or "(vacío)")
+            )
+    return report

@@ -1,0 +1,139 @@
+"""A real SMTP server (aiosmtpd) on loopback that records what it receives.
+
+Submission servers that require AUTH (PLAIN/LOGIN) over TLS: STARTTLS on a plain port
+(like 587) or implicit TLS (like 465); and, for failure tests, one that offers neither
+STARTTLS nor AUTH. Tests read the received messages, clear them, and wait for a number
+of them with a condition and a deadline.
+"""
+
+from __future__ import annotations
+
+import ssl
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+
+from tests.servers.certs import ServerCertificate
+from tests.servers.net import LOOPBACK, free_port
+
+
+@dataclass(frozen=True, slots=True)
+class SmtpUser:
+    username: str
+    password: str
+
+
+SMTP_USER = SmtpUser("envios@prueba.co", "Clave-Smtp-5d81!")
+SMTP_USER_TILDES = SmtpUser("envíos@prueba.co", "Contraseña-Envío-3ñ")
+
+
+@dataclass(frozen=True, slots=True)
+class ReceivedMessage:
+    mail_from: str
+    rcpt_tos: tuple[str, ...]
+    raw: bytes  # the DATA bytes as the client sent them (dot-unstuffed)
+    auth_user: str | None
+
+
+class _Recorder:
+    """aiosmtpd handler: keeps every message and wakes whoever waits for it."""
+
+    def __init__(self) -> None:
+        self.received: list[ReceivedMessage] = []
+        self.changed = threading.Condition()
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        auth = session.auth_data
+        message = ReceivedMessage(
+            mail_from=envelope.mail_from or "",
+            rcpt_tos=tuple(envelope.rcpt_tos),
+            raw=bytes(envelope.original_content or b""),
+            auth_user=auth.decode(errors="replace") if isinstance(auth, bytes) else None,
+        )
+        with self.changed:
+            self.received.append(message)
+            self.changed.notify_all()
+        return "250 OK"
+
+
+class SmtpServer:
+    """One aiosmtpd controller; `implicit_tls=True` speaks TLS from the first byte.
+
+    With `offer_starttls=False` (and no implicit TLS) it offers neither STARTTLS nor AUTH.
+    """
+
+    host = LOOPBACK
+
+    def __init__(
+        self,
+        cert: ServerCertificate,
+        *,
+        implicit_tls: bool,
+        offer_starttls: bool = True,
+        users: tuple[SmtpUser, ...] = (SMTP_USER, SMTP_USER_TILDES),
+    ) -> None:
+        self.users = users
+        self.implicit_tls = implicit_tls
+        self.port = free_port()
+        self._recorder = _Recorder()
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(cert.cert, cert.key)
+        # aiosmtpd only counts STARTTLS as TLS for `auth_require_tls`; on an implicit-TLS
+        # port every byte is encrypted already, so the check must be off there.
+        tls: dict[str, Any]
+        if implicit_tls:
+            tls = {"ssl_context": context, "auth_require_tls": False}
+        elif offer_starttls:
+            tls = {"tls_context": context, "require_starttls": True, "auth_require_tls": True}
+        else:  # a server that never offers STARTTLS (and so never AUTH)
+            tls = {"auth_require_tls": True}
+        self._controller = Controller(
+            self._recorder,
+            hostname=LOOPBACK,
+            port=self.port,
+            server_hostname="smtp.prueba.co",
+            authenticator=self._authenticate,
+            auth_required=True,
+            **tls,
+        )
+
+    def _authenticate(
+        self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, auth_data: object
+    ) -> AuthResult:
+        # handled=False makes aiosmtpd answer 535 itself on failure.
+        if mechanism not in ("PLAIN", "LOGIN") or not isinstance(auth_data, LoginPassword):
+            return AuthResult(success=False, handled=False)
+        login, password = (part.decode(errors="replace") for part in auth_data)
+        valid = SmtpUser(login, password) in self.users
+        return AuthResult(
+            success=valid, handled=False, auth_data=auth_data.login if valid else None
+        )
+
+    def start(self) -> None:
+        self._controller.start()
+
+    def stop(self) -> None:
+        self._controller.stop()
+
+    def messages(self) -> list[ReceivedMessage]:
+        with self._recorder.changed:
+            return list(self._recorder.received)
+
+    def clear(self) -> None:
+        with self._recorder.changed:
+            self._recorder.received.clear()
+
+    def wait_for(self, count: int, timeout: float = 10.0) -> list[ReceivedMessage]:
+        """Block until at least `count` messages arrived; AssertionError after `timeout` s."""
+        with self._recorder.changed:
+            if not self._recorder.changed.wait_for(
+                lambda: len(self._recorder.received) >= count, timeout
+            ):
+                raise AssertionError(
+                    f"el servidor SMTP recibió {len(self._recorder.received)} mensajes de {count} "
+                    f"esperados en {timeout} s"
+                )
+            return list(self._recorder.received)

@@ -1,0 +1,532 @@
+"""Connections to mail servers: TLS policy, connect and log in, and one error vocabulary.
+
+Every connection verifies certificates (system CAs plus an optional extra bundle), checks
+the host name, requires TLS 1.2 or newer, and has a socket timeout. STARTTLS that is not
+offered or fails aborts the connection; plaintext needs an explicit opt-in. Whatever goes
+wrong becomes a `ConnectionProblem` with a stable code and a Spanish message that never
+contains the secret.
+
+OAuth2 (XOAUTH2) logins belong beside `login_imap`/`login_pop3`/`login_smtp`: wrap the
+exchange in `_server_errors(peer, secret)` and classify rejections with `_rejected_login`
+so they raise the same `AuthenticationFailed`.
+"""
+
+from __future__ import annotations
+
+import base64
+import imaplib
+import logging
+import poplib
+import re
+import smtplib
+import socket
+import ssl
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, NoReturn, TypeAlias
+
+from imapclient import IMAPClient
+from imapclient.exceptions import LoginError
+
+from tui_recepcion.errors import ConfigError
+from tui_recepcion.mail.errors import AuthenticationFailed, ConnectionProblem
+from tui_recepcion.secrets import Secret
+
+log = logging.getLogger(__name__)
+
+Security = Literal["ssl", "starttls", "ninguna"]
+SECURITIES: tuple[Security, ...] = ("ssl", "starttls", "ninguna")
+MailClient: TypeAlias = IMAPClient | poplib.POP3 | smtplib.SMTP
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """Where a mail service listens and how to secure the connection to it."""
+
+    host: str
+    port: int
+    security: Security
+    ca_file: Path | None = None  # extra CA bundle (`certificados_ca`); system CAs stay trusted
+    allow_plaintext: bool = False  # `permitir_sin_cifrado`; required for security "ninguna"
+    timeout: float = 30.0  # seconds, for connecting and for every read
+
+    def __post_init__(self) -> None:
+        if not self.host or self.host != self.host.strip():
+            raise ConfigError(f"El servidor «{self.host}» no es un nombre de host válido.")
+        if not 1 <= self.port <= 65535:
+            raise ConfigError(f"El puerto {self.port} no es válido: debe estar entre 1 y 65535.")
+        if self.security not in SECURITIES:
+            raise ConfigError(
+                f"La seguridad «{self.security}» no es válida: use ssl, starttls o ninguna."
+            )
+        if not self.timeout > 0:
+            raise ConfigError(
+                f"El tiempo de espera {self.timeout} no es válido: debe ser positivo."
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class TlsInfo:
+    version: str  # e.g. "TLSv1.3"
+    cipher: str  # e.g. "TLS_AES_256_GCM_SHA384"
+
+
+@dataclass(frozen=True, slots=True)
+class _Peer:
+    """What error messages need to say where the failure happened."""
+
+    protocol: str  # "IMAP", "POP3" or "SMTP"
+    host: str
+    port: int
+    timeout: float | None = None
+
+    @property
+    def where(self) -> str:
+        return f"{self.protocol} {self.host}:{self.port}"
+
+
+# --- TLS --------------------------------------------------------------------------
+
+
+def tls_context(endpoint: Endpoint) -> ssl.SSLContext:
+    """A verifying client context: system CAs plus `ca_file`, host name checked, TLS >= 1.2."""
+    context = ssl.create_default_context()
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.check_hostname = True
+    context.verify_mode = ssl.CERT_REQUIRED
+    if endpoint.ca_file is not None:
+        try:
+            context.load_verify_locations(cafile=str(endpoint.ca_file))
+        except (OSError, ssl.SSLError) as exc:
+            reason = (
+                exc.strerror
+                if isinstance(exc, OSError) and exc.strerror
+                else "no contiene certificados PEM válidos"
+            )
+            raise ConnectionProblem(
+                "certificados_ca_invalidos",
+                f"No se pudo cargar el archivo de certificados_ca «{endpoint.ca_file}»: {reason}.",
+                transient=False,
+            ) from exc
+    return context
+
+
+def negotiated_tls(client: MailClient) -> TlsInfo | None:
+    """The TLS version and cipher of a connected client, or None if it is in plaintext."""
+    sock = client.socket() if isinstance(client, IMAPClient) else client.sock
+    if not isinstance(sock, ssl.SSLSocket):
+        return None
+    cipher = sock.cipher()
+    return TlsInfo(version=sock.version() or "?", cipher=cipher[0] if cipher else "?")
+
+
+def _context_for(endpoint: Endpoint, protocol: str) -> ssl.SSLContext | None:
+    """The TLS context to use, or None for an allowed plaintext connection."""
+    if endpoint.security != "ninguna":
+        return tls_context(endpoint)
+    if not endpoint.allow_plaintext:
+        raise ConnectionProblem(
+            "sin_cifrado_no_permitido",
+            f"La conexión {protocol} con {endpoint.host}:{endpoint.port} sería sin cifrado "
+            "(seguridad «ninguna»): la contraseña viajaría legible por la red. Elija SSL/TLS o "
+            "STARTTLS, o active permitir_sin_cifrado = true si de verdad lo necesita.",
+            transient=False,
+        )
+    log.warning(
+        "Conexión %s sin cifrado con %s:%d (permitida)", protocol, endpoint.host, endpoint.port
+    )
+    return None
+
+
+# --- error translation --------------------------------------------------------------
+
+_CERTIFICATE_REASONS = {
+    9: "el certificado todavía no es válido (revise también la fecha y hora de este equipo)",
+    10: "el certificado está vencido",
+    18: "el certificado es autofirmado",
+    19: "la cadena termina en una autoridad autofirmada que este equipo no reconoce",
+    20: "lo emitió una autoridad certificadora que este equipo no reconoce",
+    21: "lo emitió una autoridad certificadora que este equipo no reconoce",
+    23: "el certificado fue revocado",
+    62: "el certificado no corresponde al nombre del servidor",
+    64: "el certificado no corresponde a la dirección IP del servidor",
+}
+
+# Response codes that mean "try again later", not "wrong password".
+_TEMPORARY_MARKERS = ("[UNAVAILABLE]", "[SYS/TEMP]", "[IN-USE]", "[LOGIN-DELAY]", "[INUSE]")
+
+
+def _server_text(exc: BaseException, secret: Secret | None = None) -> str:
+    """The server's words from an exception, short, on one line and without the secret."""
+    if isinstance(exc, smtplib.SMTPResponseException):
+        error = exc.smtp_error
+        text = f"{exc.smtp_code} {error.decode(errors='replace') if isinstance(error, bytes) else error}"
+    else:
+        text = " ".join(
+            a.decode(errors="replace") if isinstance(a, bytes) else str(a) for a in exc.args
+        )
+    quoted = re.fullmatch(r"b(['\"])(.*)\1", text, flags=re.DOTALL)  # imapclient's str(bytes)
+    if quoted:
+        text = quoted.group(2)
+    text = " ".join(text.split())[:200] or type(exc).__name__
+    if secret is not None and secret.reveal():
+        text = text.replace(secret.reveal(), "********")
+    return text
+
+
+def _is_lost_connection(exc: Exception) -> bool:
+    """The server went away mid-conversation (each library says it differently)."""
+    if isinstance(exc, (imaplib.IMAP4.abort, smtplib.SMTPServerDisconnected, EOFError)):
+        return True
+    return isinstance(exc, poplib.error_proto) and _server_text(exc).endswith("EOF")
+
+
+def _certificate_problem(exc: ssl.SSLCertVerificationError, peer: _Peer) -> ConnectionProblem:
+    reason = _CERTIFICATE_REASONS.get(
+        exc.verify_code, exc.verify_message or exc.reason or "motivo desconocido"
+    )
+    return ConnectionProblem(
+        "certificado_no_confiable",
+        f"El certificado del servidor {peer.where} no es de confianza: {reason}. "
+        "Si la empresa usa su propia autoridad certificadora, indique su archivo PEM en "
+        "«certificados_ca»; la verificación no se desactiva.",
+        transient=False,
+    )
+
+
+def _translate(exc: Exception, peer: _Peer, secret: Secret | None) -> ConnectionProblem | None:
+    """The ConnectionProblem for a low-level failure, or None if it is not a connection failure."""
+    if isinstance(exc, socket.gaierror):
+        return ConnectionProblem(
+            "host_desconocido",
+            f"No se encontró el servidor «{peer.host}»: el nombre no existe en DNS o no hay "
+            "conexión a internet. Revise el campo Servidor.",
+            transient=exc.errno == socket.EAI_AGAIN,
+        )
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return _certificate_problem(exc, peer)
+    if isinstance(exc, ssl.SSLError):
+        return ConnectionProblem(
+            "tls_fallido",
+            f"Falló la negociación TLS con {peer.where} ({exc.reason or _server_text(exc)}). "
+            "Revise que el protocolo de seguridad corresponda al puerto: SSL/TLS habla cifrado "
+            "desde el primer byte (p. ej. 993, 995, 465); STARTTLS empieza sin cifrar (143, 110, 587).",
+            transient=False,
+        )
+    if isinstance(exc, TimeoutError):
+        seconds = f"{peer.timeout:g}".replace(".", ",")  # decimal comma, as read in Colombia
+        waited = f" en {seconds} s" if peer.timeout else " a tiempo"
+        return ConnectionProblem(
+            "tiempo_agotado",
+            f"El servidor {peer.where} no respondió{waited}. Revise el puerto, el protocolo de "
+            "seguridad (un puerto SSL/TLS no saluda a quien espera STARTTLS) y el cortafuegos.",
+            transient=True,
+        )
+    if isinstance(exc, ConnectionRefusedError):
+        return ConnectionProblem(
+            "conexion_rechazada",
+            f"El servidor {peer.host} rechazó la conexión {peer.protocol} en el puerto {peer.port}: "
+            "revise el puerto o si el servicio está activo.",
+            transient=True,
+        )
+    # SMTPException derives from OSError, so protocol answers are sorted out first.
+    if _is_lost_connection(exc):
+        return ConnectionProblem(
+            "conexion_perdida",
+            f"Se perdió la conexión con {peer.where}: {_server_text(exc, secret)}.",
+            transient=True,
+        )
+    if isinstance(exc, (imaplib.IMAP4.error, poplib.error_proto, smtplib.SMTPException)):
+        text = _server_text(exc, secret)
+        temporary = any(m in text.upper() for m in _TEMPORARY_MARKERS) or (
+            isinstance(exc, smtplib.SMTPResponseException) and 400 <= exc.smtp_code < 500
+        )
+        return ConnectionProblem(
+            "protocolo",
+            f"Respuesta inesperada del servidor {peer.where}: {text}",
+            transient=temporary,
+        )
+    if isinstance(exc, OSError):  # reset, broken pipe, unreachable network
+        return ConnectionProblem(
+            "conexion_perdida",
+            f"Falló la comunicación con {peer.where}: {exc.strerror or _server_text(exc)}.",
+            transient=True,
+        )
+    return None
+
+
+@contextmanager
+def _server_errors(peer: _Peer, secret: Secret | None = None) -> Iterator[None]:
+    """Translate connection failures inside the block into ConnectionProblem.
+
+    With a secret (a login), the original exception is not chained, so no traceback can
+    carry what the server or the library said about the credentials.
+    """
+    try:
+        yield
+    except ConnectionProblem:
+        raise
+    except Exception as exc:
+        problem = _translate(exc, peer, secret)
+        if problem is None:
+            raise
+        if secret is not None:
+            raise problem from None
+        raise problem from exc
+
+
+@contextmanager
+def connection_errors(endpoint: Endpoint, protocol: str) -> Iterator[None]:
+    """For engine code talking to a connected server: failures become ConnectionProblem."""
+    with _server_errors(_Peer(protocol, endpoint.host, endpoint.port, endpoint.timeout)):
+        yield
+
+
+def _starttls_missing(peer: _Peer) -> ConnectionProblem:
+    return ConnectionProblem(
+        "starttls_no_ofrecido",
+        f"El servidor {peer.where} no ofrece STARTTLS: la conexión se canceló para no enviar "
+        "la contraseña sin cifrar. Revise el puerto o elija SSL/TLS.",
+        transient=False,
+    )
+
+
+def _rejected_login(peer: _Peer, username: str, text: str) -> NoReturn:
+    """Raise for a login the server refused; call it from the `except` that caught the refusal."""
+    upper = text.upper()
+    if any(marker in upper for marker in _TEMPORARY_MARKERS):
+        raise ConnectionProblem(
+            "protocolo",
+            f"El servidor {peer.where} no pudo iniciar la sesión de «{username}» por un problema "
+            f"temporal ({text}); se reintentará más tarde.",
+            transient=True,
+        ) from None
+    if "[PRIVACYREQUIRED]" in upper:
+        raise ConnectionProblem(
+            "protocolo",
+            f"El servidor {peer.where} exige una conexión cifrada para iniciar sesión ({text}).",
+            transient=False,
+        ) from None
+    # `from None`: the library's exception is not kept, so no traceback repeats the exchange.
+    raise AuthenticationFailed(
+        f"El servidor {peer.where} rechazó el usuario «{username}» o la contraseña "
+        f"(respuesta: {text}). "
+        "Revise ambos; no se reintentará automáticamente para no bloquear la cuenta."
+    ) from None
+
+
+def _usable_password(secret: Secret, username: str) -> str:
+    """The secret's value, refused before any server sees it if it cannot be sent."""
+    password = secret.reveal()
+    if any(c in password for c in "\r\n\0"):
+        raise AuthenticationFailed(
+            f"La contraseña de «{username}» contiene saltos de línea u otros caracteres de "
+            "control; revise cómo se guardó (por ejemplo, un salto de línea al final del archivo)."
+        )
+    return password
+
+
+def _needs_utf8(username: str, password: str) -> bool:
+    # LOGIN (IMAP) and smtplib's AUTH only carry ASCII; SASL PLAIN carries UTF-8.
+    return not (username + password).isascii()
+
+
+def _no_plain_for_utf8(peer: _Peer) -> ConnectionProblem:
+    return ConnectionProblem(
+        "protocolo",
+        f"El usuario o la contraseña tienen caracteres fuera de ASCII (tildes, ñ) y el servidor "
+        f"{peer.where} no ofrece AUTH PLAIN, el único método que los transmite.",
+        transient=False,
+    )
+
+
+def close_quietly(client: MailClient) -> None:
+    """Drop a connection without a goodbye, ignoring errors (it has usually failed already)."""
+    try:
+        if isinstance(client, IMAPClient):
+            client.shutdown()
+        else:
+            client.close()
+    except Exception:  # the error that led here is the one worth reporting
+        log.debug("Error al cerrar una conexión que ya había fallado", exc_info=True)
+
+
+# --- connect ------------------------------------------------------------------------
+
+
+def connect_imap(endpoint: Endpoint) -> IMAPClient:
+    """A connected IMAP client with TLS established as `endpoint.security` says; not logged in."""
+    peer = _Peer("IMAP", endpoint.host, endpoint.port, endpoint.timeout)
+    context = _context_for(endpoint, peer.protocol)
+    log.debug("Conectando a %s (%s)", peer.where, endpoint.security)
+    with _server_errors(peer):
+        client = IMAPClient(
+            endpoint.host,
+            endpoint.port,
+            ssl=endpoint.security == "ssl",
+            ssl_context=context,
+            timeout=endpoint.timeout,
+        )
+        try:
+            if endpoint.security == "starttls":
+                if not client.has_capability("STARTTLS"):
+                    raise _starttls_missing(peer)
+                client.starttls(context)
+        except BaseException:
+            close_quietly(client)
+            raise
+    return client
+
+
+def _pop3_capabilities(client: poplib.POP3) -> dict[str, list[str]]:
+    try:
+        return client.capa()
+    except poplib.error_proto:  # CAPA is optional (RFC 2449); its absence is an answer
+        return {}
+
+
+def connect_pop3(endpoint: Endpoint) -> poplib.POP3:
+    """A connected POP3 client (POP3_SSL for ssl, STLS for starttls); not logged in."""
+    peer = _Peer("POP3", endpoint.host, endpoint.port, endpoint.timeout)
+    context = _context_for(endpoint, peer.protocol)
+    log.debug("Conectando a %s (%s)", peer.where, endpoint.security)
+    with _server_errors(peer):
+        if endpoint.security == "ssl":
+            client: poplib.POP3 = poplib.POP3_SSL(
+                endpoint.host, endpoint.port, timeout=endpoint.timeout, context=context
+            )
+        else:
+            client = poplib.POP3(endpoint.host, endpoint.port, timeout=endpoint.timeout)
+        try:
+            if endpoint.security == "starttls":
+                if "STLS" not in _pop3_capabilities(client):
+                    raise _starttls_missing(peer)
+                client.stls(context)
+        except BaseException:
+            close_quietly(client)
+            raise
+    return client
+
+
+def connect_smtp(endpoint: Endpoint) -> smtplib.SMTP:
+    """A connected SMTP client after EHLO (SMTP_SSL for ssl, STARTTLS for starttls); not logged in.
+
+    TCP_NODELAY is on: smtplib writes the end of DATA separately, and Nagle's algorithm
+    with delayed ACKs would add ~40 ms to every forwarded message (design §5).
+    """
+    peer = _Peer("SMTP", endpoint.host, endpoint.port, endpoint.timeout)
+    context = _context_for(endpoint, peer.protocol)
+    # smtplib's default EHLO name comes from getfqdn(), a reverse DNS lookup that can stall.
+    local_hostname = socket.gethostname() or "localhost"
+    log.debug("Conectando a %s (%s)", peer.where, endpoint.security)
+    with _server_errors(peer):
+        if endpoint.security == "ssl":
+            client: smtplib.SMTP = smtplib.SMTP_SSL(
+                endpoint.host,
+                endpoint.port,
+                local_hostname=local_hostname,
+                timeout=endpoint.timeout,
+                context=context,
+            )
+        else:
+            client = smtplib.SMTP(
+                endpoint.host,
+                endpoint.port,
+                local_hostname=local_hostname,
+                timeout=endpoint.timeout,
+            )
+        try:
+            assert client.sock is not None  # the constructor connected
+            client.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            client.ehlo()
+            if endpoint.security == "starttls":
+                if not client.has_extn("starttls"):
+                    raise _starttls_missing(peer)
+                client.starttls(context=context)
+                client.ehlo()
+        except BaseException:
+            close_quietly(client)
+            raise
+    return client
+
+
+# --- log in (basic authentication) ----------------------------------------------------
+
+
+def login_imap(client: IMAPClient, username: str, secret: Secret) -> None:
+    peer = _Peer("IMAP", client.host, client.port)
+    password = _usable_password(secret, username)
+    with _server_errors(peer, secret):
+        try:
+            if not _needs_utf8(username, password):
+                client.login(username, password)
+            elif client.has_capability("AUTH=PLAIN"):
+                client.plain_login(username, password)
+            else:
+                raise _no_plain_for_utf8(peer)
+        except LoginError as exc:
+            _rejected_login(peer, username, _server_text(exc, secret))
+    log.debug("Sesión IMAP iniciada como %s en %s", username, peer.where)
+
+
+def login_pop3(client: poplib.POP3, username: str, secret: Secret) -> None:
+    peer = _Peer("POP3", client.host, client.port)
+    password = _usable_password(secret, username)
+    with _server_errors(peer, secret):
+        try:
+            client.user(username)  # poplib sends UTF-8, so USER/PASS carry any password
+            client.pass_(password)
+        except poplib.error_proto as exc:
+            text = _server_text(exc, secret)
+            if text.endswith("EOF"):
+                raise
+            _rejected_login(peer, username, text.removeprefix("-ERR").strip())
+    log.debug("Sesión POP3 iniciada como %s en %s", username, peer.where)
+
+
+def _smtp_plain_utf8(client: smtplib.SMTP, peer: _Peer, username: str, password: str) -> None:
+    """AUTH PLAIN with UTF-8 credentials, which smtplib's login() cannot encode."""
+    client.ehlo_or_helo_if_needed()
+    if not client.has_extn("auth"):
+        raise smtplib.SMTPNotSupportedError("AUTH")
+    if "PLAIN" not in client.esmtp_features["auth"].upper().split():
+        raise _no_plain_for_utf8(peer)
+    blob = base64.b64encode(b"\0" + username.encode() + b"\0" + password.encode()).decode("ascii")
+    code, reply = client.docmd("AUTH", "PLAIN " + blob)
+    if code == 334:  # a server that wants the credentials after an empty challenge
+        code, reply = client.docmd(blob)
+    if code != 235:
+        raise smtplib.SMTPAuthenticationError(code, reply)
+
+
+def login_smtp(client: smtplib.SMTP, username: str, secret: Secret) -> None:
+    peer = _Peer(
+        "SMTP", getattr(client, "_host", "?"), client.sock.getpeername()[1] if client.sock else 0
+    )
+    password = _usable_password(secret, username)
+    with _server_errors(peer, secret):
+        try:
+            if _needs_utf8(username, password):
+                _smtp_plain_utf8(client, peer, username, password)
+            else:
+                client.login(username, password)
+        except smtplib.SMTPNotSupportedError:
+            raise ConnectionProblem(
+                "protocolo",
+                f"El servidor {peer.where} no ofrece autenticación (AUTH) en esta conexión; "
+                "suele exigir STARTTLS o SSL/TLS antes.",
+                transient=False,
+            ) from None
+        except smtplib.SMTPAuthenticationError as exc:
+            text = _server_text(exc, secret)
+            if 400 <= exc.smtp_code < 500:
+                raise ConnectionProblem(
+                    "protocolo",
+                    f"El servidor {peer.where} no pudo autenticar a «{username}» por un problema "
+                    f"temporal ({text}); se reintentará más tarde.",
+                    transient=True,
+                ) from None
+            _rejected_login(peer, username, text)
+    log.debug("Sesión SMTP iniciada como %s en %s", username, peer.where)
