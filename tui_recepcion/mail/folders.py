@@ -47,3 +47,18 @@ def folder_exists(existing: tuple[str, ...] | list[str], server_name: str) -> bo
     if server_name.upper() == "INBOX":
         return any(name.upper() == "INBOX" for name in existing)
     return server_name in existing
+
+
+def ensure_folders(client: IMAPClient, configured: tuple[str, ...]) -> dict[str, str]:
+    """Create (and subscribe) the configured folders that are missing.
+
+    Returns configured name → server name, so the ledger can keep the configured name.
+    """
+    namespace = imap_namespace(client)
+    existing = [name for _flags, _delimiter, name in client.list_folders()]
+    server_names = {name: namespace.folder(name) for name in configured}
+    for server_name in server_names.values():
+        if not folder_exists(existing, server_name):
+            client.create_folder(server_name)
+            client.subscribe_folder(server_name)
+    return server_names

@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, NoReturn, TypeAlias
+from typing import Any, Literal, NoReturn, TypeAlias
 
 from imapclient import IMAPClient
 from imapclient.exceptions import LoginError
@@ -387,6 +387,37 @@ def _pop3_capabilities(client: poplib.POP3) -> dict[str, list[str]]:
         return {}
 
 
+# poplib refuses lines over 2048 bytes, yet real mail carries longer ones (unwrapped HTML,
+# long base64 lines). A message it cannot RETR would stay in the mailbox forever, so allow
+# long lines while still bounding what one line may cost.
+POP3_MAX_LINE = 4 * 1024 * 1024
+
+
+class _LongLines:
+    file: Any
+
+    def _getline(self) -> tuple[bytes, int]:
+        line = self.file.readline(POP3_MAX_LINE + 1)
+        if len(line) > POP3_MAX_LINE:
+            raise poplib.error_proto("línea demasiado larga")
+        if not line:
+            raise poplib.error_proto("-ERR EOF")
+        octets = len(line)
+        if line[-2:] == b"\r\n":
+            return line[:-2], octets
+        if line[:1] == b"\r":
+            return line[1:-1], octets
+        return line[:-1], octets
+
+
+class Pop3(_LongLines, poplib.POP3):
+    pass
+
+
+class Pop3Ssl(_LongLines, poplib.POP3_SSL):
+    pass
+
+
 def connect_pop3(endpoint: Endpoint) -> poplib.POP3:
     """A connected POP3 client (POP3_SSL for ssl, STLS for starttls); not logged in."""
     peer = _Peer("POP3", endpoint.host, endpoint.port, endpoint.timeout)
@@ -394,11 +425,11 @@ def connect_pop3(endpoint: Endpoint) -> poplib.POP3:
     log.debug("Conectando a %s (%s)", peer.where, endpoint.security)
     with _server_errors(peer):
         if endpoint.security == "ssl":
-            client: poplib.POP3 = poplib.POP3_SSL(
+            client: poplib.POP3 = Pop3Ssl(
                 endpoint.host, endpoint.port, timeout=endpoint.timeout, context=context
             )
         else:
-            client = poplib.POP3(endpoint.host, endpoint.port, timeout=endpoint.timeout)
+            client = Pop3(endpoint.host, endpoint.port, timeout=endpoint.timeout)
         try:
             if endpoint.security == "starttls":
                 if "STLS" not in _pop3_capabilities(client):
