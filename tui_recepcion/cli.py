@@ -20,7 +20,9 @@ EXIT_USAGE = 2
 
 
 def _command_modules() -> tuple[ModuleType, ...]:
-    return ()
+    from tui_recepcion.commands import proveedores
+
+    return (proveedores,)
 
 
 def build_parser() -> argparse.ArgumentParser:
