@@ -325,7 +325,7 @@ def load_registry(
             name = getattr(plugin, "__name__", type(plugin).__name__)
         registry._load_plugin(name, BUILTIN_ORIGIN, load)
     if entry_points is None:
-        entry_points = importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
+        entry_points = installed_entry_points()
     for entry_point in entry_points:
         distribution_name, origin = _distribution(entry_point)
         if blocked & {entry_point.name, distribution_name}:
@@ -334,6 +334,11 @@ def load_registry(
         registry._load_plugin(entry_point.name, origin, entry_point.load)
     registry._collect_providers()
     return registry
+
+
+def installed_entry_points() -> Iterable[EntryPointLike]:
+    """The `tui_recepcion` entry points of every installed distribution."""
+    return importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
 
 
 @functools.cache
