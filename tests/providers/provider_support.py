@@ -214,6 +214,11 @@ class MailListener:
 
     def close(self) -> None:
         self._stop.set()
+        # close() alone does not wake a thread blocked in accept(); shutdown() does.
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
         self.sock.close()
         self._thread.join(timeout=5)
 
