@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from provider_support import provider_plugin_code
+
 from tui_recepcion.cli import main
 from tui_recepcion.providers import manager
 

@@ -5,13 +5,15 @@ from __future__ import annotations
 import socket
 import threading
 
+import dns.exception
 import dns.message
 import dns.rcode
 import dns.rdatatype
 import dns.rrset
+import dns.resolver
 import pytest
-
 from provider_support import closed_port
+
 from tui_recepcion.providers import (
     DiscoveredServer,
     DnsResolver,
@@ -289,5 +291,18 @@ def test_dns_resolver_reads_srv_records(dns_server):
 
 
 def test_dns_resolver_resolves_host_addresses():
+    # /etc/hosts only: no query leaves the machine.
     assert ("127.0.0.1", 993) in DnsResolver().addresses("localhost", 993)
-    assert DnsResolver().addresses("no-existe.invalid", 993) == []
+
+
+def test_dns_resolver_without_system_configuration_answers_nothing_instead_of_crashing(monkeypatch):
+    def no_configuration(self, *args, **kwargs):
+        raise dns.resolver.NoResolverConfiguration("sin resolv.conf")
+
+    monkeypatch.setattr(dns.resolver.Resolver, "read_resolv_conf", no_configuration)
+    resolver = DnsResolver(0.5)
+
+    with pytest.raises(dns.exception.DNSException):
+        resolver.srv("_imaps._tcp.ejemplo.test")
+    resolver.addresses = lambda host, port: []  # keep the system resolver out of the test
+    assert discover_servers("ejemplo.test", resolver, 0.5, make_ssl_context()) == []

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
 from provider_support import provider_plugin_code
+
 from tui_recepcion.providers import (
     BLOCK_ENV_VAR,
     ProviderError,
@@ -303,8 +303,9 @@ class Claims:
 
     @hookimpl
     def recepcion_register_providers(self):
-        from tui_recepcion.providers.outlook import OUTLOOK
         import dataclasses
+
+        from tui_recepcion.providers.outlook import OUTLOOK
 
         return [dataclasses.replace(OUTLOOK, id="acme", name="Acme")]
 

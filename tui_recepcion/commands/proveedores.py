@@ -66,7 +66,7 @@ def providers_as_json(registry: ProviderRegistry) -> list[dict[str, Any]]:
                 protocol: _server_json(provider.server(protocol)) for protocol in PROTOCOLS
             },
             "alternativas": [
-                {"protocolo": alt.protocol, **_server_json(alt.server), "nota": alt.note}
+                {"protocolo": alt.protocol, **_server_fields(alt.server), "nota": alt.note}
                 for alt in provider.alternatives
             ],
             "descubrimiento_automatico": provider.autodiscover,
@@ -78,8 +78,10 @@ def providers_as_json(registry: ProviderRegistry) -> list[dict[str, Any]]:
 
 
 def _server_json(server: ServerDefaults | None) -> dict[str, Any] | None:
-    if server is None:
-        return None
+    return None if server is None else _server_fields(server)
+
+
+def _server_fields(server: ServerDefaults) -> dict[str, Any]:
     return {"servidor": server.host, "puerto": server.port, "seguridad": server.security}
 
 
@@ -97,10 +99,10 @@ def print_table(registry: ProviderRegistry, out: TextIO) -> None:
     widths = [max(len(row[i]) for row in [headers, *rows]) for i in range(len(headers))]
 
     def line(cells: tuple[str, ...]) -> str:
-        return "  ".join(cell.ljust(width) for cell, width in zip(cells, widths)).rstrip()
+        return "  ".join(cell.ljust(width) for cell, width in zip(cells, widths, strict=True)).rstrip()
 
     print(line(headers), file=out)
-    for row, provider in zip(rows, registry.providers.values()):
+    for row, provider in zip(rows, registry.providers.values(), strict=True):
         print(line(row), file=out)
         servers = [
             (protocol, server, "" if index == 0 and provider.server(protocol) else "  (alternativa)")
@@ -109,7 +111,7 @@ def print_table(registry: ProviderRegistry, out: TextIO) -> None:
         ]
         addresses = [f"{server.host}:{server.port}" for _, server, _ in servers]
         width = max(map(len, addresses), default=0)
-        for (protocol, server, mark), address in zip(servers, addresses):
+        for (protocol, server, mark), address in zip(servers, addresses, strict=True):
             print(
                 f"    {protocol:<4}  {address:<{width}}  {SECURITY_LABELS[server.security]}{mark}",
                 file=out,

@@ -88,8 +88,8 @@ class Discovery:
     def best(self, protocol: Protocol) -> DiscoveredServer | None:
         """The first confirmed server for `protocol`, else the first one found at all."""
         candidates = self.for_protocol(protocol)
-        confirmed = [found for found in candidates if found.verified]
-        return (confirmed or list(candidates) or [None])[0]
+        first = candidates[0] if candidates else None
+        return next((found for found in candidates if found.verified), first)
 
 
 def order_srv_records(
@@ -120,7 +120,7 @@ def discover_servers(
         [_srv_lookup(resolver, f"{service.name}.{domain}") for service in SRV_SERVICES],
         timeout,
     )
-    answers = {service: records or [] for service, records in zip(SRV_SERVICES, lookups)}
+    answers = {service: records or [] for service, records in zip(SRV_SERVICES, lookups, strict=True)}
 
     candidates: list[tuple[Protocol, ServerDefaults, Source, str]] = []
     for protocol in PROTOCOLS:
@@ -161,7 +161,7 @@ def discover_servers(
         timeout,
     )
     found: list[DiscoveredServer] = []
-    for (protocol, server, source, detail), result in zip(candidates, probes):
+    for (protocol, server, source, detail), result in zip(candidates, probes, strict=True):
         result = result or ProbeResult(False, "tiempo de espera agotado")
         # A guessed name is only a suggestion once it answered; an SRV record is the
         # domain's own statement, kept even when this machine cannot reach it.

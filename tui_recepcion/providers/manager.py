@@ -18,7 +18,8 @@ import ssl
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol as TypingProtocol
+from typing import Any, Literal
+from typing import Protocol as TypingProtocol
 
 import pluggy
 

@@ -67,7 +67,12 @@ class DnsResolver:
     ) -> None:
         self._timeout = timeout
         if nameservers is None:
-            self._resolver = dns.resolver.Resolver()
+            try:
+                self._resolver = dns.resolver.Resolver()
+            except dns.resolver.NoResolverConfiguration:
+                # No resolv.conf: every SRV query fails (NoNameservers) and discovery
+                # falls back to host names, which getaddrinfo may still resolve.
+                self._resolver = dns.resolver.Resolver(configure=False)
         else:
             self._resolver = dns.resolver.Resolver(configure=False)
             self._resolver.nameservers = list(nameservers)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from importlib.metadata import version
 
 import pytest
-
 import tui_recepcion_zoho
+
 from tui_recepcion.providers import ServerDefaults
 from tui_recepcion.testing import check_installed_plugin, check_plugin, check_provider
 
