@@ -21,6 +21,7 @@ from tui_recepcion.providers.manager import (
     DEFAULT_PLUGINS,
     ProviderRegistry,
     load_registry,
+    plugin_name,
 )
 from tui_recepcion.providers.model import Provider
 from tui_recepcion.providers.validation import provider_problems
@@ -69,7 +70,7 @@ def check_plugin(plugin: object) -> ProviderRegistry:
     """
     registry = load_registry(plugins=(*DEFAULT_PLUGINS, plugin), entry_points=(), environ={})
     assert_no_failures(registry)
-    name = getattr(plugin, "__name__", type(plugin).__name__)
+    name = plugin_name(plugin)
     if not any(registry.plugin(pid) == name for pid in registry.providers):
         raise ProviderCheckError(
             f"El complemento {name} no registró ningún proveedor: "

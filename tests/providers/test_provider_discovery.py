@@ -15,6 +15,7 @@ import pytest
 from provider_support import closed_port
 
 from tui_recepcion.providers import (
+    DEFAULT_PLUGINS,
     DiscoveredServer,
     DnsResolver,
     ProviderError,
@@ -219,8 +220,7 @@ def test_registry_discover_returns_generic_suggestions_and_isolates_failing_plug
     resolver, mail_listener, pki
 ):
     resolver.point("imap.ejemplo.test", 993, mail_listener("imap", "ssl"))
-    registry = load_registry(entry_points=[])
-    registry._load_plugin("descubre-mal", "externo", FailingDiscovery)
+    registry = load_registry(plugins=[*DEFAULT_PLUGINS, FailingDiscovery()], entry_points=[])
 
     discovery = registry.discover("ana@Ejemplo.Test", timeout=TIMEOUT, resolver=resolver, ca_file=str(pki.ca_file))
 

@@ -320,11 +320,9 @@ def load_registry(
     for plugin in DEFAULT_PLUGINS if plugins is None else plugins:
         if isinstance(plugin, str):
             load = functools.partial(importlib.import_module, plugin)
-            name = plugin
         else:
-            load = functools.partial(lambda obj: obj, plugin)  # already loaded
-            name = getattr(plugin, "__name__", type(plugin).__name__)
-        registry._load_plugin(name, BUILTIN_ORIGIN, load)
+            load = functools.partial(lambda loaded: loaded, plugin)  # nothing to import
+        registry._load_plugin(plugin_name(plugin), BUILTIN_ORIGIN, load)
     if entry_points is None:
         entry_points = installed_entry_points()
     for entry_point in entry_points:
@@ -335,6 +333,13 @@ def load_registry(
         registry._load_plugin(entry_point.name, origin, entry_point.load)
     registry._collect_providers()
     return registry
+
+
+def plugin_name(plugin: str | object) -> str:
+    """The name an injected plugin is registered under: its module name, else its type's."""
+    if isinstance(plugin, str):
+        return plugin
+    return getattr(plugin, "__name__", type(plugin).__name__)
 
 
 def installed_entry_points() -> Iterable[EntryPointLike]:
@@ -359,11 +364,13 @@ def email_domain(email: str) -> str:
 
 
 def _distribution(entry_point: EntryPointLike) -> tuple[str | None, str]:
+    """(name, "name version") of the package that declared the entry point."""
     dist = getattr(entry_point, "dist", None)
-    if dist is None:
+    try:
+        name = dist.metadata["Name"] if dist is not None else None
+        return (name, f"{name} {dist.version}") if name else (None, UNKNOWN_ORIGIN)
+    except Exception:  # broken metadata must not stop the loading of other plugins
         return None, UNKNOWN_ORIGIN
-    name = dist.metadata["Name"]
-    return name, f"{name} {dist.version}"
 
 
 def _describe(error: BaseException) -> str:
