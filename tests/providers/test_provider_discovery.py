@@ -9,8 +9,8 @@ import dns.exception
 import dns.message
 import dns.rcode
 import dns.rdatatype
-import dns.rrset
 import dns.resolver
+import dns.rrset
 import pytest
 from provider_support import closed_port
 
