@@ -20,9 +20,9 @@ EXIT_USAGE = 2
 
 
 def _command_modules() -> tuple[ModuleType, ...]:
-    from tui_recepcion.commands import documentos, importar, mensajes, validar
+    from tui_recepcion.commands import documentos, importar, mensajes, proveedores, validar
 
-    return (validar, importar, documentos, mensajes)
+    return (validar, proveedores, importar, documentos, mensajes)
 
 
 def build_parser() -> argparse.ArgumentParser:
