@@ -8,6 +8,7 @@ Textual is imported only by the commands that open the TUI.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from types import ModuleType
@@ -20,9 +21,9 @@ EXIT_USAGE = 2
 
 
 def _command_modules() -> tuple[ModuleType, ...]:
-    from tui_recepcion.commands import documentos, importar, mensajes, proveedores, validar
+    from tui_recepcion.commands import documentos, importar, mensajes, probar, procesar, proveedores, validar
 
-    return (validar, proveedores, importar, documentos, mensajes)
+    return (validar, probar, procesar, proveedores, importar, documentos, mensajes)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -54,3 +55,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("Interrumpido.", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader (e.g. `| head`) went away: not an error; silence the flush at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
