@@ -70,7 +70,7 @@ class Pipeline:
         emit: Emit = lambda event: None,
         cancel: threading.Event | None = None,
         checkpoint: Checkpoint = _no_checkpoint,
-        batch_size: int = BATCH_SIZE,
+        batch_size: int | None = None,
         extract: Callable[..., Extraction] = extract_message,
     ) -> None:
         self.account_id = account_id
@@ -79,7 +79,7 @@ class Pipeline:
         self.receiver_nit = receiver_nit
         self.cancel = cancel or threading.Event()
         self.checkpoint = checkpoint
-        self.batch_size = batch_size
+        self.batch_size = batch_size or BATCH_SIZE
         self._extract = extract
         self._emit_callback = emit
         self._pending_events: list[Event] = []
