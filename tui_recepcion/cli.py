@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from types import ModuleType
 
-from tui_recepcion import __version__
+from tui_recepcion import __version__, cli_spanish
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -27,11 +27,12 @@ def _command_modules() -> tuple[ModuleType, ...]:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    cli_spanish.install()
     parser = argparse.ArgumentParser(
         prog="tui-recepcion",
         description="Recepción de facturas electrónicas DIAN por correo electrónico.",
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}", help="muestra la versión y termina")
     parser.add_argument(
         "--config",
         metavar="RUTA",
