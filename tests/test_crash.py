@@ -61,7 +61,7 @@ def assert_store_converged(engine: Engine, mails) -> None:
     assert sorted(row.document.cufe for row in documents) == sorted(cufes)
 
 
-IMAP_POINTS = [("after_fetch", 1), ("after_fetch", 6), ("after_commit", 1), ("after_commit", 6),
+IMAP_POINTS = [("after_fetch", 1), ("after_fetch", 3), ("after_commit", 1), ("after_commit", 3),
                ("after_dispose", 1), ("after_dispose", 2), ("before_quit", 1)]
 
 
@@ -82,7 +82,7 @@ def test_imap_converges_after_sigkill(
     assert sorted(failed) == sorted(crlf(m.raw) for m in mails if m.expected_reason)
 
 
-POP3_POINTS = [("after_fetch", 1), ("after_fetch", 6), ("after_commit", 3), ("after_forward", 1),
+POP3_POINTS = [("after_fetch", 1), ("after_fetch", 3), ("after_commit", 2), ("after_forward", 1),
                ("after_forward", 6), ("after_dispose", 2), ("before_quit", 1)]
 
 

@@ -25,7 +25,7 @@ import sqlite3
 import tempfile
 import threading
 import unicodedata
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
@@ -160,6 +160,19 @@ class LedgerEntry:
     sender: str | None = None
     detail: str | None = None
     raw_sha256: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """One message's result, ready to be recorded by `Store.record_outcomes`."""
+
+    source_key: str
+    extraction: Extraction
+    raw_sha256: str
+    destination: str | None = None
+    saved_files: Mapping[str, Mapping[str, Path]] | None = None
+    """cufe → kind → path when the caller already wrote the files with
+    `save_document_files`; None lets the store write them."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -354,35 +367,75 @@ class Store:
         A CUFE the account already has counts as a duplicate, not a failure. Idempotent:
         an (account, source_key) already in the ledger is returned unchanged.
         """
-        if not extraction.ok and extraction.failure is None:
-            raise ValueError("an extraction without documents must carry a failure")
+        return self.record_outcomes(account, [Outcome(source_key, extraction, raw_sha256, destination)])[0]
+
+    @_translated
+    def record_outcomes(self, account: str, outcomes: Sequence[Outcome]) -> list[RecordResult]:
+        """Record a batch of messages in ONE transaction (a commit per message would cost
+        more than the rest of the work); same rules as `record_outcome`, results in order."""
+        for outcome in outcomes:
+            if not outcome.extraction.ok and outcome.extraction.failure is None:
+                raise ValueError("an extraction without documents must carry a failure")
+        results: list[RecordResult] = []
         with self._transaction():
-            existing = self.get_message(account, source_key)
-            if existing is not None:
-                return RecordResult(existing, already_recorded=True)
-            failure = None if extraction.ok else extraction.failure
+            recorded = self.lookup_messages(account, [outcome.source_key for outcome in outcomes])
+            stored = self._stored_cufes(account, [cufe for o in outcomes for cufe in o.extraction.cufes])
             now = _now()
-            cursor = self._db.execute(
-                """INSERT INTO messages (account, source_key, message_id, subject, sender, raw_sha256, status,
-                   reason, detail, destination, cufes, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)""",
-                (account, source_key, extraction.message_id, extraction.subject, extraction.sender, raw_sha256,
-                 STATUS_PROCESSED if failure is None else STATUS_FAILED,
-                 str(failure.code) if failure else None, failure.detail if failure else None,
-                 destination, json.dumps(list(extraction.cufes)), now),
-            )
-            added: list[str] = []
-            duplicates: list[str] = []
-            for document in extraction.documents:
-                if self._db.execute("SELECT 1 FROM documents WHERE account = ? AND cufe = ?",
-                                    (account, document.cufe)).fetchone():
-                    duplicates.append(document.cufe)
+            for outcome in outcomes:
+                existing = recorded.get(outcome.source_key)
+                if existing is not None:
+                    results.append(RecordResult(existing, already_recorded=True))
                     continue
-                paths = self._save_files(account, document, extraction.files.get(document.cufe, ()))
-                self._insert_document(account, document, cursor.lastrowid, paths, now)
-                added.append(document.cufe)
-            entry = self.get_message(account, source_key)
-            assert entry is not None  # inserted above, in this transaction
-            return RecordResult(entry, tuple(added), tuple(duplicates))
+                result = self._insert_outcome(account, outcome, stored, now)
+                recorded[outcome.source_key] = result.entry
+                results.append(result)
+        return results
+
+    def _stored_cufes(self, account: str, cufes: list[str]) -> set[str]:
+        found: set[str] = set()
+        for start in range(0, len(cufes), 500):
+            batch = cufes[start : start + 500]
+            marks = ",".join("?" * len(batch))
+            rows = self._db.execute(
+                f"SELECT cufe FROM documents WHERE account = ? AND cufe IN ({marks})", (account, *batch)
+            )
+            found.update(row[0] for row in rows)
+        return found
+
+    def _insert_outcome(self, account: str, outcome: Outcome, stored: set[str], now: str) -> RecordResult:
+        """Insert one ledger row and its new documents; `stored` grows with what is added."""
+        extraction = outcome.extraction
+        failure = None if extraction.ok else extraction.failure
+        status = STATUS_PROCESSED if failure is None else STATUS_FAILED
+        cursor = self._db.execute(
+            """INSERT INTO messages (account, source_key, message_id, subject, sender, raw_sha256, status,
+               reason, detail, destination, cufes, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)""",
+            (account, outcome.source_key, extraction.message_id, extraction.subject, extraction.sender,
+             outcome.raw_sha256, status, str(failure.code) if failure else None,
+             failure.detail if failure else None, outcome.destination, json.dumps(list(extraction.cufes)), now),
+        )
+        added: list[str] = []
+        duplicates: list[str] = []
+        for document in extraction.documents:
+            if document.cufe in stored:
+                duplicates.append(document.cufe)
+                continue
+            if outcome.saved_files is not None:
+                paths = dict(outcome.saved_files.get(document.cufe, {}))
+            else:
+                paths = save_document_files(self.documents_dir, account, document,
+                                            extraction.files.get(document.cufe, ()))
+            self._insert_document(account, document, cursor.lastrowid, paths, now)
+            stored.add(document.cufe)
+            added.append(document.cufe)
+        entry = LedgerEntry(
+            account=account, source_key=outcome.source_key, message_id=extraction.message_id,
+            subject=extraction.subject, status=status, reason=str(failure.code) if failure else None,
+            destination=outcome.destination, cufes=tuple(extraction.cufes),
+            created_at=datetime.fromisoformat(now), forwarded_at=None, disposed_at=None,
+            sender=extraction.sender, detail=failure.detail if failure else None, raw_sha256=outcome.raw_sha256,
+        )
+        return RecordResult(entry, tuple(added), tuple(duplicates))
 
     @_translated
     def mark_forwarded(self, account: str, source_key: str) -> bool:
@@ -522,23 +575,6 @@ class Store:
         columns = ", ".join(values)
         marks = ", ".join("?" * len(values))
         self._db.execute(f"INSERT INTO documents ({columns}) VALUES ({marks})", tuple(values.values()))
-
-    def _save_files(self, account: str, document: Document, files: Iterable[SavedFile]) -> dict[str, Path]:
-        """Write a document's files under generated names; never a name from the mail."""
-        if self.documents_dir is None:
-            return {}
-        folder = (self.documents_dir / _safe_account(account) / f"{document.issue_date:%Y}"
-                  / f"{document.issue_date:%m}")
-        stem = f"{document.cufe[:16]}-{_KIND_SLUGS.get(document.kind, 'documento')}"
-        paths: dict[str, Path] = {}
-        for saved in files:
-            if saved.kind in paths:
-                continue
-            folder.mkdir(parents=True, exist_ok=True)
-            target = folder / f"{stem}.{saved.kind}"
-            _write_atomically(target, saved.data)
-            paths[saved.kind] = target
-        return paths
 
     # ---- events ----------------------------------------------------------------------
 
@@ -696,6 +732,28 @@ def _safe_account(account: str) -> str:
     if clean != account:
         clean += "-" + hashlib.sha256(account.encode()).hexdigest()[:8]
     return clean
+
+
+def save_document_files(documents_dir: Path | None, account: str, document: Document,
+                        files: Iterable[SavedFile]) -> dict[str, Path]:
+    """Write a document's files under generated names (never a name from the mail).
+
+    No SQL: the engine may call this from worker processes before the batch is recorded.
+    A crash before the commit leaves at most a file the retry overwrites with the same name.
+    """
+    if documents_dir is None:
+        return {}
+    folder = documents_dir / _safe_account(account) / f"{document.issue_date:%Y}" / f"{document.issue_date:%m}"
+    stem = f"{document.cufe[:16]}-{_KIND_SLUGS.get(document.kind, 'documento')}"
+    paths: dict[str, Path] = {}
+    for saved in files:
+        if saved.kind in paths:
+            continue
+        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / f"{stem}.{saved.kind}"
+        _write_atomically(target, saved.data)
+        paths[saved.kind] = target
+    return paths
 
 
 def _write_atomically(target: Path, data: bytes) -> None:
