@@ -20,9 +20,9 @@ EXIT_USAGE = 2
 
 
 def _command_modules() -> tuple[ModuleType, ...]:
-    from tui_recepcion.commands import documentos, importar, mensajes, proveedores, validar
+    from tui_recepcion.commands import alertas, documentos, importar, mensajes, proveedores, validar
 
-    return (validar, proveedores, importar, documentos, mensajes)
+    return (validar, proveedores, importar, documentos, mensajes, alertas)
 
 
 def build_parser() -> argparse.ArgumentParser:
