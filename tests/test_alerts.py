@@ -271,6 +271,14 @@ def test_expired_shared_credentials_cannot_send_and_say_why(
     assert "Contraseña-Vencida" not in pending.last_error
 
 
+def test_an_account_without_smtp_server_records_why(store: Store, account: Account, clock: Clock) -> None:
+    """The generic provider has no SMTP defaults: the account needs its own [smtp] table."""
+    clock.set(bogota_noon(EXPIRY - timedelta(days=5)))
+    (status,) = Alerts(store, clock=clock).evaluate([replace(account, smtp=None)])
+    assert status.send_failed
+    assert "no tiene servidor SMTP: agregue [cuentas.principal.smtp]" in status.pending[0].last_error
+
+
 def test_a_claim_left_by_a_dead_process_expires(store: Store, account: Account, clean_smtp: SmtpServer,
                                                 clock: Clock) -> None:
     clock.set(bogota_noon(EXPIRY - timedelta(days=5)))

@@ -35,7 +35,7 @@ from tui_recepcion import alert_messages
 from tui_recepcion.alert_messages import Envelope
 from tui_recepcion.config import Account
 from tui_recepcion.errors import RecepcionError
-from tui_recepcion.mail.account import smtp_sender, smtp_session
+from tui_recepcion.mail.account import smtp_endpoint, smtp_sender, smtp_session
 from tui_recepcion.mail.errors import AuthenticationFailed
 from tui_recepcion.mail.events import AlertSent, Event
 from tui_recepcion.providers import shared_registry
@@ -91,6 +91,7 @@ def send_with_account_smtp(account: Account, message: EmailMessage) -> None:
     """Send through the account's SMTP: its [smtp] table, else its provider's server."""
     defaults = None if account.smtp is not None else shared_registry().require(account.provider).smtp
     recipients = [address.addr_spec for address in message["To"].addresses]
+    smtp_endpoint(account, defaults)  # a missing SMTP server is the problem to report, before any secret
     with smtp_session(account, defaults) as session:
         session.send(recipients, message.as_bytes(policy=SMTP))
 
