@@ -209,13 +209,9 @@ class Alerts:
                 compose = alert_messages.expiry_notice if kind == EXPIRY_NOTICE else alert_messages.expiry_final
                 self._deliver(account, kind, expiry.isoformat(), retry_now=retry_now,
                               build=lambda envelope: compose(account, envelope, expiry, days_left))
-        incident = self._open_incident(account)
+        incident = _open_incident(self._store.alert_records(account.id))
         if incident is not None:
             self._deliver_incident(account, incident, retry_now=retry_now)
-
-    def _open_incident(self, account: Account) -> AlertRecord | None:
-        records = self._store.alert_records(account.id)
-        return next((r for r in reversed(records) if r.kind == AUTH_FAILURE and r.closed_at is None), None)
 
     def _deliver_incident(self, account: Account, incident: AlertRecord, *, retry_now: bool) -> None:
         if account.notify_email is None or incident.state != ALERT_PENDING:
@@ -256,7 +252,7 @@ class Alerts:
         today = today_for(account, now)
         expiry_key = expiry.isoformat() if expiry is not None else None
         current = {r.kind: r for r in records if r.kind in (EXPIRY_NOTICE, EXPIRY_FINAL) and r.key == expiry_key}
-        incident = next((r for r in reversed(records) if r.kind == AUTH_FAILURE and r.closed_at is None), None)
+        incident = _open_incident(records)
         zone = account.tzinfo
 
         def local(moment: datetime | None) -> datetime | None:
@@ -291,6 +287,10 @@ class Alerts:
         if now.tzinfo is None:
             raise ValueError("the alerts clock must return timezone-aware datetimes")
         return now
+
+
+def _open_incident(records: list[AlertRecord]) -> AlertRecord | None:
+    return next((r for r in reversed(records) if r.kind == AUTH_FAILURE and r.closed_at is None), None)
 
 
 def _send_error(account: Account, error: Exception) -> str:

@@ -262,7 +262,6 @@ class AlertClaim:
     key: str
     token: str
     attempt: int
-    detail: str | None
 
 
 def _translated(method: Callable[P, R]) -> Callable[P, R]:
@@ -649,7 +648,7 @@ class Store:
 
     @_translated
     def claim_alert(self, account: str, kind: str, key: str, *, now: datetime, lease: timedelta,
-                    detail: str | None = None, ignore_backoff: bool = False) -> AlertClaim | None:
+                    ignore_backoff: bool = False) -> AlertClaim | None:
         """Claim the pending alert (account, kind, key), creating it if new.
 
         None when it was sent or skipped already, its incident is closed, another sender
@@ -657,9 +656,9 @@ class Store:
         """
         with self._transaction():
             self._db.execute(
-                """INSERT OR IGNORE INTO alerts (account, kind, key, state, detail, created_at, updated_at)
-                   VALUES (?,?,?,?,?,?,?)""",
-                (account, kind, key, ALERT_PENDING, detail, _stamp(now), _stamp(now)),
+                """INSERT OR IGNORE INTO alerts (account, kind, key, state, created_at, updated_at)
+                   VALUES (?,?,?,?,?,?)""",
+                (account, kind, key, ALERT_PENDING, _stamp(now), _stamp(now)),
             )
             record = self._alert_record(account, kind, key)
             assert record is not None  # inserted above if it was missing
@@ -673,7 +672,7 @@ class Store:
                    WHERE account = ? AND kind = ? AND key = ?""",
                 (token, _stamp(now + lease), _stamp(now), account, kind, key),
             )
-            return AlertClaim(account, kind, key, token, record.attempts + 1, record.detail)
+            return AlertClaim(account, kind, key, token, record.attempts + 1)
 
     @_translated
     def alert_sent(self, claim: AlertClaim, *, now: datetime, recipient: str) -> None:
