@@ -151,7 +151,9 @@ def test_after_downtime_only_what_is_still_due_is_sent(store: Store, account: Ac
     clock.set(bogota_noon(EXPIRY + timedelta(days=2)))
     (status,) = alerts.evaluate([account])
     assert subjects(clean_smtp) == [f"Alerta: la contraseña del buzón {MAILBOX} venció el 31 de marzo de 2027"]
-    assert "(hace 2 días)" in body(parsed(clean_smtp.messages()[0]))
+    late = body(parsed(clean_smtp.messages()[0]))
+    assert "venció el miércoles 31 de marzo de 2027 (hace 2 días)" in late
+    assert "Con la contraseña vencida, tui-recepcion no puede iniciar sesión" in late
     assert status.first_alert_skipped and status.first_alert_sent_at is None and status.final_alert_sent_at
     alerts.evaluate([account])
     assert len(clean_smtp.messages()) == 1

@@ -90,7 +90,7 @@ def expiry_final(account: Account, envelope: Envelope, expiry: date, days_left: 
                    f"{weekday_date(expiry)} ({days_phrase(days_left)}).")
     body = [
         opening,
-        _consequence(),
+        _consequence(expired=days_left < 0),
         "Qué hacer ahora:\n" + _steps(account),
         "Si ya cambió la contraseña y la actualizó en tui-recepcion, basta con actualizar la Fecha Expiración.",
     ]
@@ -127,9 +127,10 @@ def clean_reason(reason: str) -> str:
 # ---- building blocks -------------------------------------------------------------------------
 
 
-def _consequence() -> str:
-    return ("Cuando venza, tui-recepcion no podrá iniciar sesión en el buzón y dejará de procesar las facturas "
-            "que lleguen (quedan en el buzón, no se pierden, hasta que se corrija).")
+def _consequence(*, expired: bool = False) -> str:
+    when = "Con la contraseña vencida, tui-recepcion no puede" if expired else "Cuando venza, tui-recepcion no podrá"
+    return (f"{when} iniciar sesión en el buzón ni procesar las facturas que lleguen (quedan en el buzón, no se "
+            "pierden, hasta que se corrija).")
 
 
 def _steps(account: Account, *, check_login: bool = False) -> str:
