@@ -25,10 +25,11 @@ import sqlite3
 import tempfile
 import threading
 import unicodedata
+import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
@@ -39,6 +40,9 @@ from tui_recepcion.errors import RecepcionError
 
 STATUS_PROCESSED = "procesado"
 STATUS_FAILED = "fallido"
+ALERT_PENDING = "pendiente"
+ALERT_SENT = "enviada"
+ALERT_SKIPPED = "omitida"
 DEFAULT_MAX_EVENTS = 50_000
 BUSY_TIMEOUT_MS = 5_000
 
@@ -131,6 +135,19 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             UNIQUE (account, kind, key)
         )""",
     ),
+    (
+        # Alert delivery: a claim (owner and lease) so two processes never send the same
+        # alert, a retry time after a failed send, and incident bookkeeping.
+        "ALTER TABLE alerts ADD COLUMN created_at TEXT",
+        "UPDATE alerts SET created_at = updated_at",
+        "ALTER TABLE alerts ADD COLUMN closed_at TEXT",
+        "ALTER TABLE alerts ADD COLUMN detail TEXT",
+        "ALTER TABLE alerts ADD COLUMN recipient TEXT",
+        "ALTER TABLE alerts ADD COLUMN next_attempt_at TEXT",
+        "ALTER TABLE alerts ADD COLUMN claimed_by TEXT",
+        "ALTER TABLE alerts ADD COLUMN claimed_until TEXT",
+        "CREATE INDEX alerts_open ON alerts (account, kind) WHERE closed_at IS NULL",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -222,6 +239,42 @@ class EventRow:
     at: datetime
     kind: str
     payload: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRecord:
+    """One alert's delivery state: pending (maybe claimed, maybe failed), sent or skipped.
+
+    Incidents (alerts about a condition that starts and ends) also have `closed_at`."""
+
+    account: str
+    kind: str
+    key: str
+    state: str
+    created_at: datetime
+    attempts: int
+    last_error: str | None
+    next_attempt_at: datetime | None
+    claimed_until: datetime | None
+    sent_at: datetime | None
+    recipient: str | None
+    detail: str | None
+    closed_at: datetime | None
+
+    def claimed_at(self, now: datetime) -> bool:
+        """True while a sender's claim on this alert has not expired."""
+        return self.claimed_until is not None and self.claimed_until > now
+
+
+@dataclass(frozen=True, slots=True)
+class AlertClaim:
+    """The right to send one alert now; only its holder records a failure."""
+
+    account: str
+    kind: str
+    key: str
+    token: str
+    attempt: int
 
 
 def _translated(method: Callable[P, R]) -> Callable[P, R]:
@@ -616,6 +669,130 @@ class Store:
         row = self._db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'events'").fetchone()
         return int(row[0]) if row else 0
 
+    # ---- alerts ----------------------------------------------------------------------
+    #
+    # Claim-then-send: `claim_alert` marks a pending alert as being sent, with a lease, in a
+    # write transaction, so of two processes only one gets the claim. A process that dies
+    # while sending leaves a claim that simply expires; the alert is then claimable again.
+
+    @_translated
+    def alert_records(self, account: str) -> list[AlertRecord]:
+        """Every alert row of an account, oldest first (history included)."""
+        with self._lock:
+            rows = self._db.execute("SELECT * FROM alerts WHERE account = ? ORDER BY id", (account,)).fetchall()
+            return [_alert_record(row, self._columns("alerts")) for row in rows]
+
+    @_translated
+    def claim_alert(self, account: str, kind: str, key: str, *, now: datetime, lease: timedelta,
+                    ignore_backoff: bool = False) -> AlertClaim | None:
+        """Claim the pending alert (account, kind, key), creating it if new.
+
+        None when it was sent or skipped already, its incident is closed, another sender
+        holds an unexpired claim, or (unless `ignore_backoff`) its retry time is not due.
+        """
+        with self._transaction():
+            self._db.execute(
+                """INSERT OR IGNORE INTO alerts (account, kind, key, state, created_at, updated_at)
+                   VALUES (?,?,?,?,?,?)""",
+                (account, kind, key, ALERT_PENDING, _stamp(now), _stamp(now)),
+            )
+            record = self._alert_record(account, kind, key)
+            assert record is not None  # inserted above if it was missing
+            if record.state != ALERT_PENDING or record.closed_at is not None or record.claimed_at(now):
+                return None
+            if not ignore_backoff and record.next_attempt_at is not None and record.next_attempt_at > now:
+                return None
+            token = uuid.uuid4().hex
+            self._db.execute(
+                """UPDATE alerts SET claimed_by = ?, claimed_until = ?, attempts = attempts + 1, updated_at = ?
+                   WHERE account = ? AND kind = ? AND key = ?""",
+                (token, _stamp(now + lease), _stamp(now), account, kind, key),
+            )
+            return AlertClaim(account, kind, key, token, record.attempts + 1)
+
+    @_translated
+    def alert_sent(self, claim: AlertClaim, *, now: datetime, recipient: str) -> None:
+        """Record a delivered alert (even if its claim expired meanwhile: it *was* sent)."""
+        with self._transaction():
+            self._db.execute(
+                """UPDATE alerts SET state = ?, sent_at = ?, recipient = ?, last_error = NULL,
+                   next_attempt_at = NULL, claimed_by = NULL, claimed_until = NULL, updated_at = ?
+                   WHERE account = ? AND kind = ? AND key = ? AND state = ?""",
+                (ALERT_SENT, _stamp(now), recipient, _stamp(now), claim.account, claim.kind, claim.key, ALERT_PENDING),
+            )
+
+    @_translated
+    def alert_failed(self, claim: AlertClaim, *, now: datetime, error: str, retry_at: datetime) -> None:
+        """Record a failed send and when to retry; releases the claim if still ours."""
+        with self._transaction():
+            self._db.execute(
+                """UPDATE alerts SET last_error = ?, next_attempt_at = ?, claimed_by = NULL, claimed_until = NULL,
+                   updated_at = ? WHERE account = ? AND kind = ? AND key = ? AND claimed_by = ?""",
+                (error, _stamp(retry_at), _stamp(now), claim.account, claim.kind, claim.key, claim.token),
+            )
+
+    @_translated
+    def skip_alert(self, account: str, kind: str, key: str, *, now: datetime) -> None:
+        """Mark a pending, unclaimed alert as no longer worth sending (superseded)."""
+        with self._transaction():
+            record = self._alert_record(account, kind, key)
+            if record is None:
+                self._db.execute(
+                    """INSERT INTO alerts (account, kind, key, state, created_at, updated_at)
+                       VALUES (?,?,?,?,?,?)""",
+                    (account, kind, key, ALERT_SKIPPED, _stamp(now), _stamp(now)),
+                )
+            elif record.state == ALERT_PENDING and not record.claimed_at(now):
+                self._db.execute(
+                    "UPDATE alerts SET state = ?, updated_at = ? WHERE account = ? AND kind = ? AND key = ?",
+                    (ALERT_SKIPPED, _stamp(now), account, kind, key),
+                )
+
+    @_translated
+    def open_incident(self, account: str, kind: str, *, now: datetime, detail: str) -> AlertRecord:
+        """The account's open incident of this kind, opened now (keyed by a sequence
+        number) when there is none; `detail` describes the incident that opens."""
+        with self._transaction():
+            record = self._open_incident(account, kind)
+            if record is not None:
+                return record
+            (count,) = self._db.execute("SELECT COUNT(*) FROM alerts WHERE account = ? AND kind = ?",
+                                        (account, kind)).fetchone()
+            key = str(count + 1)
+            self._db.execute(
+                """INSERT INTO alerts (account, kind, key, state, detail, created_at, updated_at)
+                   VALUES (?,?,?,?,?,?,?)""",
+                (account, kind, key, ALERT_PENDING, detail, _stamp(now), _stamp(now)),
+            )
+            created = self._alert_record(account, kind, key)
+            assert created is not None
+            return created
+
+    @_translated
+    def close_incidents(self, account: str, kind: str, *, now: datetime) -> int:
+        """Close the account's open incidents of this kind; a read when none is open."""
+        with self._lock:
+            if self._open_incident(account, kind) is None:
+                return 0
+            with self._transaction():
+                cursor = self._db.execute(
+                    "UPDATE alerts SET closed_at = ?, updated_at = ? WHERE account = ? AND kind = ? AND closed_at IS NULL",
+                    (_stamp(now), _stamp(now), account, kind),
+                )
+                return cursor.rowcount
+
+    def _open_incident(self, account: str, kind: str) -> AlertRecord | None:
+        row = self._db.execute(
+            "SELECT * FROM alerts WHERE account = ? AND kind = ? AND closed_at IS NULL ORDER BY id DESC LIMIT 1",
+            (account, kind),
+        ).fetchone()
+        return _alert_record(row, self._columns("alerts")) if row else None
+
+    def _alert_record(self, account: str, kind: str, key: str) -> AlertRecord | None:
+        row = self._db.execute("SELECT * FROM alerts WHERE account = ? AND kind = ? AND key = ?",
+                               (account, kind, key)).fetchone()
+        return _alert_record(row, self._columns("alerts")) if row else None
+
     # ---- helpers ---------------------------------------------------------------------
 
     def _columns(self, table: str) -> list[str]:
@@ -647,6 +824,25 @@ def _ledger_entry(row: tuple, columns: list[str]) -> LedgerEntry:
         sender=values["sender"],
         detail=values["detail"],
         raw_sha256=values["raw_sha256"],
+    )
+
+
+def _alert_record(row: tuple, columns: list[str]) -> AlertRecord:
+    values = dict(zip(columns, row))
+    return AlertRecord(
+        account=values["account"],
+        kind=values["kind"],
+        key=values["key"],
+        state=values["state"],
+        created_at=datetime.fromisoformat(values["created_at"] or values["updated_at"]),
+        attempts=values["attempts"],
+        last_error=values["last_error"],
+        next_attempt_at=_datetime(values["next_attempt_at"]),
+        claimed_until=_datetime(values["claimed_until"]),
+        sent_at=_datetime(values["sent_at"]),
+        recipient=values["recipient"],
+        detail=values["detail"],
+        closed_at=_datetime(values["closed_at"]),
     )
 
 
@@ -715,6 +911,13 @@ def _datetime(text: str | None) -> datetime | None:
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def _stamp(moment: datetime) -> str:
+    """An aware moment as stored: UTC, milliseconds (so stored stamps compare as text too)."""
+    if moment.tzinfo is None:
+        raise ValueError("alert timestamps must be timezone-aware")
+    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds")
 
 
 def _where(clauses: list[str]) -> str:
