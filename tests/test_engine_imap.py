@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import email
+import email.policy
 import json
 from pathlib import Path
 
@@ -183,3 +185,22 @@ def test_the_service_processes_new_mail_within_seconds_with_idle(tmp_path: Path,
             service.join(timeout=10)
         assert not service.is_alive()
     assert clean_dovecot.messages(RECEPCION) == []
+
+
+def test_an_authentication_failure_alerts_once_per_incident(
+    tmp_path: Path, clean_dovecot: DovecotServer, tls_certs, smtp_server, capsys: pytest.CaptureFixture[str]
+) -> None:
+    smtp_server.clear()
+    account = write_account(
+        tmp_path, clean_dovecot, tls_certs, password="vencida", smtp=smtp_server,
+        extra={"correo_notificacion": "tecnico@empresa.co"},
+    )
+    argv = ["--config", str(account.config_path), "procesar", "--una-vez"]
+    assert cli.main(argv) == 1
+    assert cli.main(argv) == 1  # the same incident: no second alert
+    alerts = smtp_server.wait_for(1)
+    assert len(smtp_server.messages()) == 1
+    assert alerts[0].rcpt_tos == ("tecnico@empresa.co",)
+    parsed = email.message_from_bytes(alerts[0].raw, policy=email.policy.default)
+    assert parsed["Subject"].startswith("Alerta: no se pudo iniciar sesión en el buzón recepcion@prueba.co")
+    assert "enviada a tecnico@empresa.co" in capsys.readouterr().out

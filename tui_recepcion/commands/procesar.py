@@ -18,10 +18,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TextIO
 
+from tui_recepcion.alerts import Alerts
 from tui_recepcion.commands._common import load_accounts
 from tui_recepcion.config import Account, Config
 from tui_recepcion.errors import RecepcionError
-from tui_recepcion.mail.events import Event, MessageHandled, PassFinished
+from tui_recepcion.mail.events import AlertSent, Event, MessageHandled, PassFinished
 from tui_recepcion.mail.service import AccountProcessor, Engine
 
 log = logging.getLogger("tui_recepcion")
@@ -61,6 +62,9 @@ class Printer:
     def __call__(self, event: Event) -> None:
         if isinstance(event, MessageHandled):
             self._message(event)
+        elif isinstance(event, AlertSent):
+            with self._lock:
+                print(f"Alerta «{event.alert}» de la cuenta «{event.account}» enviada a {event.recipient}.", file=self.out, flush=True)
         elif isinstance(event, PassFinished):
             with self._lock:
                 self.duplicates += event.duplicates
@@ -116,17 +120,22 @@ def _one_pass(engine: Engine, accounts: list[Account], printer: Printer) -> int:
         for account in accounts:
             if cancel.is_set():
                 break
+            alerts = Alerts(engine.store, emit=printer)
             try:
-                AccountProcessor(engine, account, emit=printer, cancel=cancel).run_pass()
+                AccountProcessor(engine, account, emit=printer, cancel=cancel, alerts=alerts).run_pass()
             except RecepcionError as error:
                 print(f"Error en la cuenta «{account.id}»: {error}", file=sys.stderr)
                 status = 1
+            alerts.evaluate([account])
     return status
 
 
 def _serve(engine: Engine, accounts: list[Account], printer: Printer) -> int:
     cancel = threading.Event()
-    processors = [AccountProcessor(engine, account, emit=printer, cancel=cancel) for account in accounts]
+    processors = [
+        AccountProcessor(engine, account, emit=printer, cancel=cancel, alerts=Alerts(engine.store, emit=printer))
+        for account in accounts
+    ]
     threads = [
         threading.Thread(target=processor.serve, name=f"cuenta-{processor.account.id}", daemon=True)
         for processor in processors

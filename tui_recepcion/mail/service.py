@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from tui_recepcion import paths
+from tui_recepcion.alerts import Alerts
 from tui_recepcion.config import Account, Config
 from tui_recepcion.errors import RecepcionError
 from tui_recepcion.mail.account import build_source
@@ -99,6 +100,7 @@ class AccountProcessor:
         source_factory: SourceFactory | None = None,
         checkpoint: Checkpoint = _no_checkpoint,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        alerts: Alerts | None = None,
     ) -> None:
         self.engine = engine
         self.account = account
@@ -110,8 +112,7 @@ class AccountProcessor:
         self._checkpoint = checkpoint
         self._clock = clock
         self._failures = 0
-        self.on_login_succeeded: Callable[[Account], None] = lambda account: None
-        self.on_auth_failed: Callable[[Account, str], None] = lambda account, reason: None
+        self.alerts = alerts
 
     def _emit(self, event: Event) -> None:
         self._emit_callback(event)
@@ -147,7 +148,8 @@ class AccountProcessor:
             self._report(problem)
             raise problem from error
         self._failures = 0
-        self.on_login_succeeded(self.account)
+        if self.alerts is not None:
+            self.alerts.login_succeeded(self.account)  # closes an open authentication incident
         return result
 
     def _report(self, problem: RecepcionError) -> None:
@@ -156,8 +158,8 @@ class AccountProcessor:
             EngineProblem(account=self.account.id, code=code, message=str(problem), transient=is_transient(problem))
         )
         self._log_event(StateChanged(account=self.account.id, state="error", detail=str(problem)))
-        if isinstance(problem, AuthenticationFailed):
-            self.on_auth_failed(self.account, str(problem))
+        if isinstance(problem, AuthenticationFailed) and self.alerts is not None:
+            self.alerts.authentication_failed(self.account, str(problem))
 
     def cycle(self) -> CycleOutcome:
         """One service cycle: a pass, then how long to wait according to how it went."""
@@ -175,11 +177,12 @@ class AccountProcessor:
             return CycleOutcome(None, backoff_delay(self._failures), problem)
         return CycleOutcome(result, interval)
 
-    def serve(self, after_cycle: Callable[[], None] = lambda: None) -> None:
-        """Process until `cancel` is set; `after_cycle` runs after each cycle (alerts)."""
+    def serve(self) -> None:
+        """Process until `cancel` is set, evaluating the account's alerts every cycle."""
         while not self.cancel.is_set():
             outcome = self.cycle()
-            after_cycle()
+            if self.alerts is not None:
+                self.alerts.evaluate([self.account])
             if self.cancel.is_set():
                 break
             next_run = self._clock() + outcome.wait
