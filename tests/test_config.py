@@ -354,3 +354,16 @@ def test_validar_accepts_a_valid_file_through_the_environment(tmp_path: Path, mo
 def test_validar_reports_a_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["--config", str(tmp_path / "nada.toml"), "validar"]) == 1
     assert "No existe el archivo de configuración" in capsys.readouterr().err
+
+
+def test_cli_speaks_spanish(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as raised:
+        cli.main(["--help"])
+    assert raised.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith("uso: tui-recepcion")
+    assert "opciones:" in out and "muestra esta ayuda y termina" in out
+    with pytest.raises(SystemExit) as raised:
+        cli.main(["documentos", "--formato", "xml"])
+    assert raised.value.code == 2
+    assert "opción inválida" in capsys.readouterr().err

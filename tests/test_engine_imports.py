@@ -13,7 +13,7 @@ import pytest
 import tui_recepcion
 
 REPO = Path(__file__).resolve().parents[1]
-ENGINE_ROOTS = ("config", "secrets", "errors", "toml_lines", "mail", "dian", "providers", "store", "alerts")
+ENGINE_ROOTS = ("config", "secrets", "errors", "toml_lines", "mail", "dian", "providers", "store", "alerts", "alert_messages")
 
 
 def engine_modules() -> list[str]:

@@ -3,7 +3,7 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 import threading
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -14,6 +14,7 @@ from tui_recepcion.dian.model import Extraction, Failure
 from tui_recepcion.dian.reasons import Reason
 from tui_recepcion.dian.samples import SampleFactory, build_zip
 from tui_recepcion.store import (
+    MIGRATIONS,
     SCHEMA_VERSION,
     DocumentFilter,
     MessageFilter,
@@ -234,3 +235,79 @@ def test_concurrent_writers_share_the_database(tmp_path: Path) -> None:
     with Store.open(path) as store:
         assert store.message_counts() == {name: {"procesado": 0, "fallido": 50} for name in "abc"}
         assert store.event_count() == 150
+
+
+# ---- alert state ---------------------------------------------------------------------------
+
+T0 = datetime(2027, 3, 26, 12, 0, tzinfo=UTC)
+LEASE = timedelta(minutes=10)
+
+
+def test_alerts_table_is_migrated_from_schema_2_keeping_rows(tmp_path: Path) -> None:
+    path = tmp_path / "v2.db"
+    raw = sqlite3.connect(path)
+    for statement in (*MIGRATIONS[0], *MIGRATIONS[1]):
+        raw.execute(statement)
+    raw.execute("INSERT INTO alerts (account, kind, key, state, updated_at) VALUES "
+                "('principal', 'vencimiento_aviso', '2027-03-31', 'enviada', '2027-03-26T12:00:00.000+00:00')")
+    raw.execute("PRAGMA user_version = 2")
+    raw.commit()
+    raw.close()
+    with Store.open(path) as store:
+        assert store.schema_version() == SCHEMA_VERSION
+        (record,) = store.alert_records("principal")
+        assert (record.state, record.created_at, record.closed_at) == ("enviada", T0, None)
+        # A sent alert is never claimed again.
+        assert store.claim_alert("principal", "vencimiento_aviso", "2027-03-31", now=T0, lease=LEASE) is None
+
+
+def test_alert_claims_are_exclusive_until_they_expire(store: Store) -> None:
+    claim = store.claim_alert("a", "k", "1", now=T0, lease=LEASE)
+    assert claim is not None and claim.attempt == 1
+    assert store.claim_alert("a", "k", "1", now=T0 + timedelta(minutes=9), lease=LEASE) is None
+    (record,) = store.alert_records("a")
+    assert record.claimed_at(T0) and record.attempts == 1 and record.state == "pendiente"
+    # The holder died: after the lease anyone may claim it, and the late holder's failure
+    # no longer overwrites the new claim.
+    second = store.claim_alert("a", "k", "1", now=T0 + LEASE, lease=LEASE)
+    assert second is not None and second.attempt == 2
+    store.alert_failed(claim, now=T0 + LEASE, error="tarde", retry_at=T0 + LEASE)
+    assert store.alert_records("a")[0].last_error is None
+    store.alert_sent(second, now=T0 + LEASE, recipient="t@e.co")
+    (record,) = store.alert_records("a")
+    assert (record.state, record.sent_at, record.recipient, record.claimed_until) == ("enviada", T0 + LEASE,
+                                                                                      "t@e.co", None)
+
+
+def test_a_failed_alert_waits_for_its_retry_time(store: Store) -> None:
+    claim = store.claim_alert("a", "k", "1", now=T0, lease=LEASE)
+    assert claim is not None
+    store.alert_failed(claim, now=T0, error="SMTP caído", retry_at=T0 + timedelta(minutes=5))
+    (record,) = store.alert_records("a")
+    assert (record.last_error, record.next_attempt_at, record.claimed_until) == (
+        "SMTP caído", T0 + timedelta(minutes=5), None)
+    assert store.claim_alert("a", "k", "1", now=T0 + timedelta(minutes=4), lease=LEASE) is None
+    assert store.claim_alert("a", "k", "1", now=T0 + timedelta(minutes=4), lease=LEASE, ignore_backoff=True)
+
+
+def test_skipping_leaves_claimed_and_sent_alerts_alone(store: Store) -> None:
+    store.skip_alert("a", "nuevo", "1", now=T0)
+    assert store.claim_alert("a", "reclamado", "1", now=T0, lease=LEASE)
+    store.skip_alert("a", "reclamado", "1", now=T0)
+    states = {record.kind: record.state for record in store.alert_records("a")}
+    assert states == {"nuevo": "omitida", "reclamado": "pendiente"}
+    assert store.claim_alert("a", "nuevo", "1", now=T0, lease=LEASE) is None
+
+
+def test_incidents_open_once_and_close(store: Store) -> None:
+    first = store.open_incident("a", "acceso", now=T0, detail="uno")
+    again = store.open_incident("a", "acceso", now=T0 + timedelta(minutes=1), detail="dos")
+    assert again == first and first.detail == "uno" and first.key == "1"
+    assert store.close_incidents("a", "acceso", now=T0) == 1
+    assert store.close_incidents("a", "acceso", now=T0) == 0
+    # Same instant, new incident: it gets its own key, the closed one stays as history.
+    second = store.open_incident("a", "acceso", now=T0, detail="tres")
+    assert second.key == "2" and second.closed_at is None
+    assert [(r.key, r.closed_at) for r in store.alert_records("a")] == [("1", T0), ("2", None)]
+    closed = store.alert_records("a")[0]
+    assert store.claim_alert("a", "acceso", closed.key, now=T0, lease=LEASE) is None

@@ -8,11 +8,12 @@ Textual is imported only by the commands that open the TUI.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from types import ModuleType
 
-from tui_recepcion import __version__
+from tui_recepcion import __version__, cli_spanish
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -20,17 +21,28 @@ EXIT_USAGE = 2
 
 
 def _command_modules() -> tuple[ModuleType, ...]:
-    from tui_recepcion.commands import autorizar, documentos, importar, mensajes, proveedores, validar
+    from tui_recepcion.commands import (
+        alertas,
+        autorizar,
+        documentos,
+        importar,
+        mensajes,
+        probar,
+        procesar,
+        proveedores,
+        validar,
+    )
 
-    return (validar, proveedores, importar, documentos, mensajes, autorizar)
+    return (validar, probar, procesar, alertas, autorizar, proveedores, importar, documentos, mensajes)
 
 
 def build_parser() -> argparse.ArgumentParser:
+    cli_spanish.install()
     parser = argparse.ArgumentParser(
         prog="tui-recepcion",
         description="Recepción de facturas electrónicas DIAN por correo electrónico.",
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}", help="muestra la versión y termina")
     parser.add_argument(
         "--config",
         metavar="RUTA",
@@ -54,3 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("Interrumpido.", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader (e.g. `| head`) went away: not an error; silence the flush at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK

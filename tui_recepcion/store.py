@@ -25,10 +25,11 @@ import sqlite3
 import tempfile
 import threading
 import unicodedata
-from collections.abc import Callable, Iterable, Iterator
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
@@ -39,6 +40,9 @@ from tui_recepcion.errors import RecepcionError
 
 STATUS_PROCESSED = "procesado"
 STATUS_FAILED = "fallido"
+ALERT_PENDING = "pendiente"
+ALERT_SENT = "enviada"
+ALERT_SKIPPED = "omitida"
 DEFAULT_MAX_EVENTS = 50_000
 BUSY_TIMEOUT_MS = 5_000
 
@@ -132,6 +136,19 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )""",
     ),
     (
+        # Alert delivery: a claim (owner and lease) so two processes never send the same
+        # alert, a retry time after a failed send, and incident bookkeeping.
+        "ALTER TABLE alerts ADD COLUMN created_at TEXT",
+        "UPDATE alerts SET created_at = updated_at",
+        "ALTER TABLE alerts ADD COLUMN closed_at TEXT",
+        "ALTER TABLE alerts ADD COLUMN detail TEXT",
+        "ALTER TABLE alerts ADD COLUMN recipient TEXT",
+        "ALTER TABLE alerts ADD COLUMN next_attempt_at TEXT",
+        "ALTER TABLE alerts ADD COLUMN claimed_by TEXT",
+        "ALTER TABLE alerts ADD COLUMN claimed_until TEXT",
+        "CREATE INDEX alerts_open ON alerts (account, kind) WHERE closed_at IS NULL",
+    ),
+    (
         # OAuth2 token health: the last successful refresh and the last failure, per account.
         """CREATE TABLE oauth_tokens (
             account TEXT PRIMARY KEY,
@@ -171,6 +188,19 @@ class LedgerEntry:
     sender: str | None = None
     detail: str | None = None
     raw_sha256: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """One message's result, ready to be recorded by `Store.record_outcomes`."""
+
+    source_key: str
+    extraction: Extraction
+    raw_sha256: str
+    destination: str | None = None
+    saved_files: Mapping[str, Mapping[str, Path]] | None = None
+    """cufe → kind → path when the caller already wrote the files with
+    `save_document_files`; None lets the store write them."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,6 +250,42 @@ class EventRow:
     at: datetime
     kind: str
     payload: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRecord:
+    """One alert's delivery state: pending (maybe claimed, maybe failed), sent or skipped.
+
+    Incidents (alerts about a condition that starts and ends) also have `closed_at`."""
+
+    account: str
+    kind: str
+    key: str
+    state: str
+    created_at: datetime
+    attempts: int
+    last_error: str | None
+    next_attempt_at: datetime | None
+    claimed_until: datetime | None
+    sent_at: datetime | None
+    recipient: str | None
+    detail: str | None
+    closed_at: datetime | None
+
+    def claimed_at(self, now: datetime) -> bool:
+        """True while a sender's claim on this alert has not expired."""
+        return self.claimed_until is not None and self.claimed_until > now
+
+
+@dataclass(frozen=True, slots=True)
+class AlertClaim:
+    """The right to send one alert now; only its holder records a failure."""
+
+    account: str
+    kind: str
+    key: str
+    token: str
+    attempt: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -377,35 +443,75 @@ class Store:
         A CUFE the account already has counts as a duplicate, not a failure. Idempotent:
         an (account, source_key) already in the ledger is returned unchanged.
         """
-        if not extraction.ok and extraction.failure is None:
-            raise ValueError("an extraction without documents must carry a failure")
+        return self.record_outcomes(account, [Outcome(source_key, extraction, raw_sha256, destination)])[0]
+
+    @_translated
+    def record_outcomes(self, account: str, outcomes: Sequence[Outcome]) -> list[RecordResult]:
+        """Record a batch of messages in ONE transaction (a commit per message would cost
+        more than the rest of the work); same rules as `record_outcome`, results in order."""
+        for outcome in outcomes:
+            if not outcome.extraction.ok and outcome.extraction.failure is None:
+                raise ValueError("an extraction without documents must carry a failure")
+        results: list[RecordResult] = []
         with self._transaction():
-            existing = self.get_message(account, source_key)
-            if existing is not None:
-                return RecordResult(existing, already_recorded=True)
-            failure = None if extraction.ok else extraction.failure
+            recorded = self.lookup_messages(account, [outcome.source_key for outcome in outcomes])
+            stored = self._stored_cufes(account, [cufe for o in outcomes for cufe in o.extraction.cufes])
             now = _now()
-            cursor = self._db.execute(
-                """INSERT INTO messages (account, source_key, message_id, subject, sender, raw_sha256, status,
-                   reason, detail, destination, cufes, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)""",
-                (account, source_key, extraction.message_id, extraction.subject, extraction.sender, raw_sha256,
-                 STATUS_PROCESSED if failure is None else STATUS_FAILED,
-                 str(failure.code) if failure else None, failure.detail if failure else None,
-                 destination, json.dumps(list(extraction.cufes)), now),
-            )
-            added: list[str] = []
-            duplicates: list[str] = []
-            for document in extraction.documents:
-                if self._db.execute("SELECT 1 FROM documents WHERE account = ? AND cufe = ?",
-                                    (account, document.cufe)).fetchone():
-                    duplicates.append(document.cufe)
+            for outcome in outcomes:
+                existing = recorded.get(outcome.source_key)
+                if existing is not None:
+                    results.append(RecordResult(existing, already_recorded=True))
                     continue
-                paths = self._save_files(account, document, extraction.files.get(document.cufe, ()))
-                self._insert_document(account, document, cursor.lastrowid, paths, now)
-                added.append(document.cufe)
-            entry = self.get_message(account, source_key)
-            assert entry is not None  # inserted above, in this transaction
-            return RecordResult(entry, tuple(added), tuple(duplicates))
+                result = self._insert_outcome(account, outcome, stored, now)
+                recorded[outcome.source_key] = result.entry
+                results.append(result)
+        return results
+
+    def _stored_cufes(self, account: str, cufes: list[str]) -> set[str]:
+        found: set[str] = set()
+        for start in range(0, len(cufes), 500):
+            batch = cufes[start : start + 500]
+            marks = ",".join("?" * len(batch))
+            rows = self._db.execute(
+                f"SELECT cufe FROM documents WHERE account = ? AND cufe IN ({marks})", (account, *batch)
+            )
+            found.update(row[0] for row in rows)
+        return found
+
+    def _insert_outcome(self, account: str, outcome: Outcome, stored: set[str], now: str) -> RecordResult:
+        """Insert one ledger row and its new documents; `stored` grows with what is added."""
+        extraction = outcome.extraction
+        failure = None if extraction.ok else extraction.failure
+        status = STATUS_PROCESSED if failure is None else STATUS_FAILED
+        cursor = self._db.execute(
+            """INSERT INTO messages (account, source_key, message_id, subject, sender, raw_sha256, status,
+               reason, detail, destination, cufes, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)""",
+            (account, outcome.source_key, extraction.message_id, extraction.subject, extraction.sender,
+             outcome.raw_sha256, status, str(failure.code) if failure else None,
+             failure.detail if failure else None, outcome.destination, json.dumps(list(extraction.cufes)), now),
+        )
+        added: list[str] = []
+        duplicates: list[str] = []
+        for document in extraction.documents:
+            if document.cufe in stored:
+                duplicates.append(document.cufe)
+                continue
+            if outcome.saved_files is not None:
+                paths = dict(outcome.saved_files.get(document.cufe, {}))
+            else:
+                paths = save_document_files(self.documents_dir, account, document,
+                                            extraction.files.get(document.cufe, ()))
+            self._insert_document(account, document, cursor.lastrowid, paths, now)
+            stored.add(document.cufe)
+            added.append(document.cufe)
+        entry = LedgerEntry(
+            account=account, source_key=outcome.source_key, message_id=extraction.message_id,
+            subject=extraction.subject, status=status, reason=str(failure.code) if failure else None,
+            destination=outcome.destination, cufes=tuple(extraction.cufes),
+            created_at=datetime.fromisoformat(now), forwarded_at=None, disposed_at=None,
+            sender=extraction.sender, detail=failure.detail if failure else None, raw_sha256=outcome.raw_sha256,
+        )
+        return RecordResult(entry, tuple(added), tuple(duplicates))
 
     @_translated
     def mark_forwarded(self, account: str, source_key: str) -> bool:
@@ -546,23 +652,6 @@ class Store:
         marks = ", ".join("?" * len(values))
         self._db.execute(f"INSERT INTO documents ({columns}) VALUES ({marks})", tuple(values.values()))
 
-    def _save_files(self, account: str, document: Document, files: Iterable[SavedFile]) -> dict[str, Path]:
-        """Write a document's files under generated names; never a name from the mail."""
-        if self.documents_dir is None:
-            return {}
-        folder = (self.documents_dir / _safe_account(account) / f"{document.issue_date:%Y}"
-                  / f"{document.issue_date:%m}")
-        stem = f"{document.cufe[:16]}-{_KIND_SLUGS.get(document.kind, 'documento')}"
-        paths: dict[str, Path] = {}
-        for saved in files:
-            if saved.kind in paths:
-                continue
-            folder.mkdir(parents=True, exist_ok=True)
-            target = folder / f"{stem}.{saved.kind}"
-            _write_atomically(target, saved.data)
-            paths[saved.kind] = target
-        return paths
-
     # ---- events ----------------------------------------------------------------------
 
     @_translated
@@ -602,6 +691,130 @@ class Store:
         # sqlite_sequence keeps the high-water mark even when every row was pruned.
         row = self._db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'events'").fetchone()
         return int(row[0]) if row else 0
+
+    # ---- alerts ----------------------------------------------------------------------
+    #
+    # Claim-then-send: `claim_alert` marks a pending alert as being sent, with a lease, in a
+    # write transaction, so of two processes only one gets the claim. A process that dies
+    # while sending leaves a claim that simply expires; the alert is then claimable again.
+
+    @_translated
+    def alert_records(self, account: str) -> list[AlertRecord]:
+        """Every alert row of an account, oldest first (history included)."""
+        with self._lock:
+            rows = self._db.execute("SELECT * FROM alerts WHERE account = ? ORDER BY id", (account,)).fetchall()
+            return [_alert_record(row, self._columns("alerts")) for row in rows]
+
+    @_translated
+    def claim_alert(self, account: str, kind: str, key: str, *, now: datetime, lease: timedelta,
+                    ignore_backoff: bool = False) -> AlertClaim | None:
+        """Claim the pending alert (account, kind, key), creating it if new.
+
+        None when it was sent or skipped already, its incident is closed, another sender
+        holds an unexpired claim, or (unless `ignore_backoff`) its retry time is not due.
+        """
+        with self._transaction():
+            self._db.execute(
+                """INSERT OR IGNORE INTO alerts (account, kind, key, state, created_at, updated_at)
+                   VALUES (?,?,?,?,?,?)""",
+                (account, kind, key, ALERT_PENDING, _stamp(now), _stamp(now)),
+            )
+            record = self._alert_record(account, kind, key)
+            assert record is not None  # inserted above if it was missing
+            if record.state != ALERT_PENDING or record.closed_at is not None or record.claimed_at(now):
+                return None
+            if not ignore_backoff and record.next_attempt_at is not None and record.next_attempt_at > now:
+                return None
+            token = uuid.uuid4().hex
+            self._db.execute(
+                """UPDATE alerts SET claimed_by = ?, claimed_until = ?, attempts = attempts + 1, updated_at = ?
+                   WHERE account = ? AND kind = ? AND key = ?""",
+                (token, _stamp(now + lease), _stamp(now), account, kind, key),
+            )
+            return AlertClaim(account, kind, key, token, record.attempts + 1)
+
+    @_translated
+    def alert_sent(self, claim: AlertClaim, *, now: datetime, recipient: str) -> None:
+        """Record a delivered alert (even if its claim expired meanwhile: it *was* sent)."""
+        with self._transaction():
+            self._db.execute(
+                """UPDATE alerts SET state = ?, sent_at = ?, recipient = ?, last_error = NULL,
+                   next_attempt_at = NULL, claimed_by = NULL, claimed_until = NULL, updated_at = ?
+                   WHERE account = ? AND kind = ? AND key = ? AND state = ?""",
+                (ALERT_SENT, _stamp(now), recipient, _stamp(now), claim.account, claim.kind, claim.key, ALERT_PENDING),
+            )
+
+    @_translated
+    def alert_failed(self, claim: AlertClaim, *, now: datetime, error: str, retry_at: datetime) -> None:
+        """Record a failed send and when to retry; releases the claim if still ours."""
+        with self._transaction():
+            self._db.execute(
+                """UPDATE alerts SET last_error = ?, next_attempt_at = ?, claimed_by = NULL, claimed_until = NULL,
+                   updated_at = ? WHERE account = ? AND kind = ? AND key = ? AND claimed_by = ?""",
+                (error, _stamp(retry_at), _stamp(now), claim.account, claim.kind, claim.key, claim.token),
+            )
+
+    @_translated
+    def skip_alert(self, account: str, kind: str, key: str, *, now: datetime) -> None:
+        """Mark a pending, unclaimed alert as no longer worth sending (superseded)."""
+        with self._transaction():
+            record = self._alert_record(account, kind, key)
+            if record is None:
+                self._db.execute(
+                    """INSERT INTO alerts (account, kind, key, state, created_at, updated_at)
+                       VALUES (?,?,?,?,?,?)""",
+                    (account, kind, key, ALERT_SKIPPED, _stamp(now), _stamp(now)),
+                )
+            elif record.state == ALERT_PENDING and not record.claimed_at(now):
+                self._db.execute(
+                    "UPDATE alerts SET state = ?, updated_at = ? WHERE account = ? AND kind = ? AND key = ?",
+                    (ALERT_SKIPPED, _stamp(now), account, kind, key),
+                )
+
+    @_translated
+    def open_incident(self, account: str, kind: str, *, now: datetime, detail: str) -> AlertRecord:
+        """The account's open incident of this kind, opened now (keyed by a sequence
+        number) when there is none; `detail` describes the incident that opens."""
+        with self._transaction():
+            record = self._open_incident(account, kind)
+            if record is not None:
+                return record
+            (count,) = self._db.execute("SELECT COUNT(*) FROM alerts WHERE account = ? AND kind = ?",
+                                        (account, kind)).fetchone()
+            key = str(count + 1)
+            self._db.execute(
+                """INSERT INTO alerts (account, kind, key, state, detail, created_at, updated_at)
+                   VALUES (?,?,?,?,?,?,?)""",
+                (account, kind, key, ALERT_PENDING, detail, _stamp(now), _stamp(now)),
+            )
+            created = self._alert_record(account, kind, key)
+            assert created is not None
+            return created
+
+    @_translated
+    def close_incidents(self, account: str, kind: str, *, now: datetime) -> int:
+        """Close the account's open incidents of this kind; a read when none is open."""
+        with self._lock:
+            if self._open_incident(account, kind) is None:
+                return 0
+            with self._transaction():
+                cursor = self._db.execute(
+                    "UPDATE alerts SET closed_at = ?, updated_at = ? WHERE account = ? AND kind = ? AND closed_at IS NULL",
+                    (_stamp(now), _stamp(now), account, kind),
+                )
+                return cursor.rowcount
+
+    def _open_incident(self, account: str, kind: str) -> AlertRecord | None:
+        row = self._db.execute(
+            "SELECT * FROM alerts WHERE account = ? AND kind = ? AND closed_at IS NULL ORDER BY id DESC LIMIT 1",
+            (account, kind),
+        ).fetchone()
+        return _alert_record(row, self._columns("alerts")) if row else None
+
+    def _alert_record(self, account: str, kind: str, key: str) -> AlertRecord | None:
+        row = self._db.execute("SELECT * FROM alerts WHERE account = ? AND kind = ? AND key = ?",
+                               (account, kind, key)).fetchone()
+        return _alert_record(row, self._columns("alerts")) if row else None
 
     # ---- OAuth2 token health ---------------------------------------------------------
 
@@ -673,6 +886,25 @@ def _ledger_entry(row: tuple, columns: list[str]) -> LedgerEntry:
     )
 
 
+def _alert_record(row: tuple, columns: list[str]) -> AlertRecord:
+    values = dict(zip(columns, row))
+    return AlertRecord(
+        account=values["account"],
+        kind=values["kind"],
+        key=values["key"],
+        state=values["state"],
+        created_at=datetime.fromisoformat(values["created_at"] or values["updated_at"]),
+        attempts=values["attempts"],
+        last_error=values["last_error"],
+        next_attempt_at=_datetime(values["next_attempt_at"]),
+        claimed_until=_datetime(values["claimed_until"]),
+        sent_at=_datetime(values["sent_at"]),
+        recipient=values["recipient"],
+        detail=values["detail"],
+        closed_at=_datetime(values["closed_at"]),
+    )
+
+
 def _document_row(values: dict[str, Any]) -> DocumentRow:
     reference = None
     if values["reference_number"]:
@@ -740,6 +972,13 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
 
+def _stamp(moment: datetime) -> str:
+    """An aware moment as stored: UTC, milliseconds (so stored stamps compare as text too)."""
+    if moment.tzinfo is None:
+        raise ValueError("alert timestamps must be timezone-aware")
+    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds")
+
+
 def _where(clauses: list[str]) -> str:
     return (" WHERE " + " AND ".join(clauses)) if clauses else ""
 
@@ -755,6 +994,28 @@ def _safe_account(account: str) -> str:
     if clean != account:
         clean += "-" + hashlib.sha256(account.encode()).hexdigest()[:8]
     return clean
+
+
+def save_document_files(documents_dir: Path | None, account: str, document: Document,
+                        files: Iterable[SavedFile]) -> dict[str, Path]:
+    """Write a document's files under generated names (never a name from the mail).
+
+    No SQL: the engine may call this from worker processes before the batch is recorded.
+    A crash before the commit leaves at most a file the retry overwrites with the same name.
+    """
+    if documents_dir is None:
+        return {}
+    folder = documents_dir / _safe_account(account) / f"{document.issue_date:%Y}" / f"{document.issue_date:%m}"
+    stem = f"{document.cufe[:16]}-{_KIND_SLUGS.get(document.kind, 'documento')}"
+    paths: dict[str, Path] = {}
+    for saved in files:
+        if saved.kind in paths:
+            continue
+        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / f"{stem}.{saved.kind}"
+        _write_atomically(target, saved.data)
+        paths[saved.kind] = target
+    return paths
 
 
 def _write_atomically(target: Path, data: bytes) -> None:

@@ -7,7 +7,8 @@ import sys
 from datetime import date
 
 from tui_recepcion import paths
-from tui_recepcion.config import Config, load_config_or_empty, resolve_config_path
+from tui_recepcion.config import Account, Config, load_config, load_config_or_empty, resolve_config_path
+from tui_recepcion.errors import ConfigError
 from tui_recepcion.output import FORMATS
 from tui_recepcion.store import Store
 
@@ -48,3 +49,18 @@ def iso_date(text: str) -> date:
 def fail(message: str) -> int:
     print(f"Error: {message}", file=sys.stderr)
     return 1
+
+
+def load_accounts(args: argparse.Namespace, *, all_by_default: bool) -> tuple[Config, list[Account]] | None:
+    """The valid config and the account named by --cuenta (or every account, or the only one).
+
+    Prints the Spanish problem and returns None when the config or the account is unusable.
+    """
+    try:
+        config = load_config(resolve_config_path(args.config))
+        if args.cuenta is None and all_by_default:
+            return config, list(config.accounts.values())
+        return config, [config.account(args.cuenta)]
+    except ConfigError as error:
+        print(error, file=sys.stderr)
+        return None

@@ -13,10 +13,9 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from tui_recepcion.dian import Extraction, Failure, extract_message
-from tui_recepcion.dian.reasons import Reason
+from tui_recepcion.dian import Extraction, extract_message
 from tui_recepcion.mail.events import (
     DocumentSummary,
     Event,
@@ -26,8 +25,9 @@ from tui_recepcion.mail.events import (
     PassStarted,
     StateChanged,
 )
+from tui_recepcion.mail.prepare import Preparer, PrepareSettings
 from tui_recepcion.mail.source import Decision, MessageSource
-from tui_recepcion.store import LedgerEntry, Store
+from tui_recepcion.store import LedgerEntry, Outcome, Store
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ class Pipeline:
         emit: Emit = lambda event: None,
         cancel: threading.Event | None = None,
         checkpoint: Checkpoint = _no_checkpoint,
-        batch_size: int = BATCH_SIZE,
+        batch_size: int | None = None,
         extract: Callable[..., Extraction] = extract_message,
     ) -> None:
         self.account_id = account_id
@@ -79,7 +79,7 @@ class Pipeline:
         self.receiver_nit = receiver_nit
         self.cancel = cancel or threading.Event()
         self.checkpoint = checkpoint
-        self.batch_size = batch_size
+        self.batch_size = batch_size or BATCH_SIZE
         self._extract = extract
         self._emit_callback = emit
         self._pending_events: list[Event] = []
@@ -150,21 +150,21 @@ class Pipeline:
 
         processed = failed = duplicates = 0
         done = 0
-        for batch in _chunks(new, self.batch_size):
-            if self.cancel.is_set():
-                break
-            decisions: list[Decision] = []
-            for key, raw in self.source.fetch(batch):
+        settings = PrepareSettings(self.account_id, self.receiver_nit, self.store.documents_dir, self._extract)
+        with Preparer(settings, Preparer.workers_for(len(new))) as preparer:
+            for batch in _chunks(new, self.batch_size):
+                if self.cancel.is_set():
+                    break
+                fetched = dict(self.source.fetch(batch))
                 self.checkpoint("after_fetch")
-                decision, duplicated = self._decide(key, raw)
+                decisions, batch_duplicates = self._record(preparer.map(list(fetched.items())), fetched)
                 self.checkpoint("after_commit")
-                decisions.append(decision)
-                processed += decision.status == "procesado"
-                failed += decision.status == "fallido"
-                duplicates += duplicated
-            self._dispose(decisions)
-            done += len(batch)
-            self._flush_events()
+                processed += sum(decision.status == "procesado" for decision in decisions)
+                failed += sum(decision.status == "fallido" for decision in decisions)
+                duplicates += batch_duplicates
+                self._dispose(decisions)
+                done += len(batch)
+                self._flush_events()
         return PassResult(processed, failed, duplicates, remaining=len(new) - done, cancelled=self.cancel.is_set())
 
     def _lookup(self, keys: Sequence[str]) -> dict[str, LedgerEntry]:
@@ -186,51 +186,45 @@ class Pipeline:
                 known.pop(key)
         return fresh
 
-    def _decide(self, key: str, raw: bytes) -> tuple[Decision, bool]:
-        """Extract, commit the outcome, emit it; returns the decision and duplicate count."""
-        extraction = self._safe_extract(raw)
-        status = "procesado" if extraction.failure is None else "fallido"
-        destination = self.source.destination(status)
-        recorded = self.store.record_outcome(
-            self.account_id, key, extraction, hashlib.sha256(raw).hexdigest(), destination
-        )
-        entry = recorded.entry
-        self._emit(
-            MessageHandled(
-                account=self.account_id,
-                source_key=key,
-                message_id=entry.message_id,
-                subject=entry.subject,
-                status=entry.status,
-                reason=entry.reason,
-                reason_detail=entry.detail,
-                destination=entry.destination,
-                documents=tuple(
-                    DocumentSummary(
-                        cufe=document.cufe,
-                        tipo=document.tipo,
-                        numero=document.number,
-                        nit_emisor=document.supplier.nit,
-                        nombre_emisor=document.supplier.name,
-                        total=str(document.total),
-                        duplicated=document.cufe in recorded.duplicates,
-                    )
-                    for document in extraction.documents
-                ),
-            )
-        )
-        decision = Decision(key, entry.status, entry.reason, entry.destination, raw=raw)
-        return decision, len(recorded.duplicates)
+    def _record(self, outcomes: list[Outcome], raws: dict[str, bytes]) -> tuple[list[Decision], int]:
+        """Commit a batch's outcomes in one transaction, then emit them; returns the
+        decisions to dispose of and how many documents were duplicates."""
+        for index, outcome in enumerate(outcomes):
+            status = "procesado" if outcome.extraction.failure is None else "fallido"
+            outcomes[index] = replace(outcome, destination=self.source.destination(status))
+        results = self.store.record_outcomes(self.account_id, outcomes)
+        decisions: list[Decision] = []
+        duplicates = 0
+        for outcome, recorded in zip(outcomes, results, strict=True):
+            entry = recorded.entry
+            self._emit(self._handled_event(entry, outcome.extraction, recorded.duplicates))
+            decisions.append(Decision(entry.source_key, entry.status, entry.reason, entry.destination, raw=raws[entry.source_key]))
+            duplicates += len(recorded.duplicates)
+        return decisions, duplicates
 
-    def _safe_extract(self, raw: bytes) -> Extraction:
-        # The extractor promises never to raise; this guard keeps a broken promise from
-        # turning one bad message into a pass that fails forever on it.
-        try:
-            return self._extract(raw, receiver_nit=self.receiver_nit)
-        except Exception as error:
-            log.exception("la extracción falló de forma inesperada")
-            detail = f"Error interno al procesar ({type(error).__name__})."
-            return Extraction(failure=Failure(Reason.ERROR_INTERNO, detail))
+    def _handled_event(self, entry: LedgerEntry, extraction: Extraction, duplicated: tuple[str, ...]) -> MessageHandled:
+        return MessageHandled(
+            account=self.account_id,
+            source_key=entry.source_key,
+            message_id=entry.message_id,
+            subject=entry.subject,
+            status=entry.status,
+            reason=entry.reason,
+            reason_detail=entry.detail,
+            destination=entry.destination,
+            documents=tuple(
+                DocumentSummary(
+                    cufe=document.cufe,
+                    tipo=document.tipo,
+                    numero=document.number,
+                    nit_emisor=document.supplier.nit,
+                    nombre_emisor=document.supplier.name,
+                    total=str(document.total),
+                    duplicated=document.cufe in duplicated,
+                )
+                for document in extraction.documents
+            ),
+        )
 
     def _decision_from_ledger(self, entry: LedgerEntry, *, forwarded: bool | None = None) -> Decision:
         return Decision(

@@ -1,0 +1,158 @@
+"""Engine throughput against the raw protocol lower bound, on the same mailbox, in one run.
+
+    python bench/bench_engine.py [--protocolo imap|pop3] [--n 2000]
+
+Starts a private Dovecot (and, for POP3, an SMTP server for the backup copies) with the
+test harness, fills the mailbox with N generated DIAN emails (~65 KB each), and measures:
+
+- the raw bound: IMAP = batched `UID FETCH BODY.PEEK[]` of every message plus `UID MOVE`,
+  with plain imaplib; POP3 = RETR + SMTP send to the backup + DELE, with plain poplib/smtplib;
+- the engine: `tui-recepcion procesar --una-vez` in a child process (extraction, store,
+  disposal, events), its wall time and its peak RSS.
+
+Goal (issue 5): engine/raw ≥ 0.5, and peak RSS under 200 MB at N = 10000. Run as root
+(Dovecot must run as root here) from the repository root.
+"""
+
+from __future__ import annotations
+
+import argparse
+import imaplib
+import os
+import poplib
+import resource
+import smtplib
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from tests.engine_support import write_account  # noqa: E402
+from tests.servers.certs import make_test_certificates  # noqa: E402
+from tests.servers.dovecot import DEFAULT, RECEPCION, RESPALDO, DovecotPool, DovecotServer  # noqa: E402
+from tests.servers.smtp import SMTP_USER, SmtpServer  # noqa: E402
+from tui_recepcion.dian.samples import SampleFactory  # noqa: E402
+
+BATCH = 100
+
+
+def fill(dovecot: DovecotServer, n: int, seed: int) -> float:
+    """Deliver n unique documents (invoices, credit and debit notes); returns their mean size."""
+    factory = SampleFactory(seed=seed)
+    kinds = ("Invoice",) * 8 + ("CreditNote", "DebitNote")
+    total = 0
+    for index in range(n):
+        raw = factory.document_email(kinds[index % len(kinds)]).raw.replace(b"\n", b"\r\n")
+        total += len(raw)
+        dovecot.deliver(RECEPCION, [raw])
+    return total / max(n, 1)
+
+
+def tls_context(ca_file: Path) -> ssl.SSLContext:
+    context = ssl.create_default_context(cafile=str(ca_file))
+    return context
+
+
+def raw_imap(dovecot: DovecotServer, ca_file: Path) -> int:
+    client = imaplib.IMAP4_SSL("localhost", dovecot.ports.imaps, ssl_context=tls_context(ca_file))
+    client.login(RECEPCION.address, RECEPCION.password)
+    client.create("RawMovidos")
+    client.select("INBOX")
+    _, data = client.uid("SEARCH", "ALL")
+    uids = data[0].split()
+    for start in range(0, len(uids), BATCH):
+        batch = b",".join(uids[start : start + BATCH])
+        client.uid("FETCH", batch, "(BODY.PEEK[])")
+        client.uid("MOVE", batch, "RawMovidos")
+    client.logout()
+    return len(uids)
+
+
+def raw_pop3(dovecot: DovecotServer, smtp: SmtpServer, ca_file: Path) -> int:
+    pop = poplib.POP3_SSL("localhost", dovecot.ports.pop3s, context=tls_context(ca_file))
+    pop.user(RECEPCION.address)
+    pop.pass_(RECEPCION.password)
+    count, _size = pop.stat()
+    sender = smtplib.SMTP("localhost", smtp.port)
+    sender.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sender.starttls(context=tls_context(ca_file))
+    sender.login(SMTP_USER.username, SMTP_USER.password)
+    for number in range(1, count + 1):
+        _, lines, _ = pop.retr(number)
+        sender.sendmail(SMTP_USER.username, [RESPALDO.address], b"\r\n".join(lines) + b"\r\n")
+        pop.dele(number)
+    sender.quit()
+    pop.quit()
+    return count
+
+
+def run_engine(config_path: Path) -> tuple[float, int]:
+    """Wall seconds and peak RSS (bytes) of `procesar --una-vez` in a child process."""
+    started = time.perf_counter()
+    child = subprocess.Popen(
+        [sys.executable, "-m", "tui_recepcion", "--config", str(config_path), "procesar", "--una-vez"],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    _pid, status, usage = os.wait4(child.pid, 0)
+    seconds = time.perf_counter() - started
+    if os.waitstatus_to_exitcode(status) != 0:
+        sys.exit(f"procesar falló:\n{child.stderr.read().decode(errors='replace') if child.stderr else ''}")
+    return seconds, usage.ru_maxrss * 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--protocolo", choices=("imap", "pop3"), default="imap")
+    parser.add_argument("--n", type=int, default=2000)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="bench-motor-") as scratch:
+        root = Path(scratch)
+        certs = make_test_certificates(root / "certs")
+        pool = DovecotPool(certs.server)
+        smtp = SmtpServer(certs.server, implicit_tls=False)
+        smtp.start()
+        try:
+            dovecot = pool.get(DEFAULT)
+            dovecot.reset()
+            started = time.perf_counter()
+            size = fill(dovecot, args.n, seed=1)
+            print(f"{args.n} correos generados y entregados ({size / 1024:.1f} KB de media) en {time.perf_counter() - started:.1f} s")
+
+            started = time.perf_counter()
+            raw_count = raw_imap(dovecot, certs.ca_file) if args.protocolo == "imap" else raw_pop3(dovecot, smtp, certs.ca_file)
+            raw_seconds = time.perf_counter() - started
+            assert raw_count == args.n, raw_count
+
+            dovecot.reset()
+            smtp.clear()
+            fill(dovecot, args.n, seed=2)
+            work = root / "motor"
+            work.mkdir()
+            account = write_account(work, dovecot, certs, protocol=args.protocolo, smtp=smtp if args.protocolo == "pop3" else None)
+            engine_seconds, peak_rss = run_engine(account.config_path)
+            leftover = len(dovecot.messages(RECEPCION))
+        finally:
+            smtp.stop()
+            pool.stop_all()
+
+    raw_rate = args.n / raw_seconds
+    engine_rate = args.n / engine_seconds
+    print(f"protocolo: {args.protocolo.upper()}   mensajes: {args.n}   pendientes al final: {leftover}")
+    print(f"límite crudo:   {raw_rate:8.0f} mensajes/s  ({raw_seconds:.2f} s)")
+    print(f"motor:          {engine_rate:8.0f} mensajes/s  ({engine_seconds:.2f} s, incluye arranque del proceso)")
+    print(f"razón motor/crudo: {engine_rate / raw_rate:.2f}   (meta ≥ 0.50)")
+    print(f"RSS máximo del motor: {peak_rss / 2**20:.0f} MB   (meta < 200 MB con N = 10000)")
+    print(f"RSS máximo de este proceso: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,102 @@
+"""From raw messages to outcomes ready for the store: extraction and document files.
+
+This is the CPU-heavy half of a pass. For a large backlog it runs in worker processes (one
+per core), so parsing and file writing proceed in parallel while the main process talks to
+the mail server and the database; small passes run inline, where starting workers would
+cost more than it saves. Workers never touch SQLite: the main process records each batch
+in one transaction, so crash safety is the same either way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import multiprocessing
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, replace
+from functools import partial
+from pathlib import Path
+from types import TracebackType
+
+from tui_recepcion.dian import Extraction, Failure, extract_message
+from tui_recepcion.dian.reasons import Reason
+from tui_recepcion.store import Outcome, save_document_files
+
+log = logging.getLogger(__name__)
+
+# Below this many messages a pass runs inline: a worker pool takes ~0.3 s to start.
+POOL_THRESHOLD = 200
+MAX_WORKERS = 4
+
+Extract = Callable[..., Extraction]
+
+
+@dataclass(frozen=True, slots=True)
+class PrepareSettings:
+    account: str
+    receiver_nit: str | None
+    documents_dir: Path | None
+    extract: Extract = extract_message
+
+
+def safe_extract(extract: Extract, raw: bytes, receiver_nit: str | None) -> Extraction:
+    # The extractor promises never to raise; this guard keeps a broken promise from
+    # turning one bad message into a pass that fails forever on it.
+    try:
+        return extract(raw, receiver_nit=receiver_nit)
+    except Exception as error:
+        log.exception("la extracción falló de forma inesperada")
+        return Extraction(failure=Failure(Reason.ERROR_INTERNO, f"Error interno al procesar ({type(error).__name__})."))
+
+
+def prepare(settings: PrepareSettings, item: tuple[str, bytes]) -> Outcome:
+    """Extract one message and write its documents' files; the file bytes are dropped so
+    only small values travel back from a worker process."""
+    key, raw = item
+    extraction = safe_extract(settings.extract, raw, settings.receiver_nit)
+    saved = {
+        document.cufe: save_document_files(
+            settings.documents_dir, settings.account, document, extraction.files.get(document.cufe, ())
+        )
+        for document in extraction.documents
+    }
+    return Outcome(key, replace(extraction, files={}), hashlib.sha256(raw).hexdigest(), saved_files=saved)
+
+
+class Preparer:
+    """Prepares batches inline or, with `workers > 1`, in a pool of worker processes."""
+
+    def __init__(self, settings: PrepareSettings, workers: int = 1) -> None:
+        self._prepare = partial(prepare, settings)
+        self._workers = workers
+        self._pool: ProcessPoolExecutor | None = None
+        if workers > 1:
+            # forkserver, not fork: the TUI calls the engine from a thread, and forking a
+            # threaded process can copy a lock held by another thread.
+            context = multiprocessing.get_context("forkserver")
+            self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+
+    @staticmethod
+    def workers_for(pending: int) -> int:
+        if pending < POOL_THRESHOLD:
+            return 1
+        return max(1, min(MAX_WORKERS, os.cpu_count() or 1))
+
+    def map(self, items: Sequence[tuple[str, bytes]]) -> list[Outcome]:
+        if self._pool is None or len(items) < 2:
+            return [self._prepare(item) for item in items]
+        chunk = max(1, len(items) // (4 * self._workers))
+        return list(self._pool.map(self._prepare, items, chunksize=chunk))
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def __enter__(self) -> Preparer:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None) -> None:
+        self.close()
