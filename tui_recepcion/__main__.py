@@ -4,4 +4,6 @@ import sys
 
 from tui_recepcion.cli import main
 
-sys.exit(main())
+# The guard matters: worker processes started with forkserver import the main module again.
+if __name__ == "__main__":
+    sys.exit(main())

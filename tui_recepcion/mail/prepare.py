@@ -15,6 +15,7 @@ import multiprocessing
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
@@ -85,10 +86,15 @@ class Preparer:
         return max(1, min(MAX_WORKERS, os.cpu_count() or 1))
 
     def map(self, items: Sequence[tuple[str, bytes]]) -> list[Outcome]:
-        if self._pool is None or len(items) < 2:
-            return [self._prepare(item) for item in items]
-        chunk = max(1, len(items) // (4 * self._workers))
-        return list(self._pool.map(self._prepare, items, chunksize=chunk))
+        if self._pool is not None and len(items) > 1:
+            chunk = max(1, len(items) // (4 * self._workers))
+            try:
+                return list(self._pool.map(self._prepare, items, chunksize=chunk))
+            except BrokenProcessPool:
+                # A worker died (killed, out of memory): finish the pass inline rather than fail it.
+                log.warning("un proceso de extracción terminó de forma anormal; se continúa sin procesos auxiliares")
+                self.close()
+        return [self._prepare(item) for item in items]
 
     def close(self) -> None:
         if self._pool is not None:
