@@ -627,6 +627,11 @@ def oauth2_login_imap(client: IMAPClient, username: str, token: Secret) -> None:
     log.debug("Sesión IMAP (OAuth2) iniciada como %s en %s", username, peer.where)
 
 
+def _pop3_command(client: poplib.POP3, line: str) -> bytes:
+    """Send one line and read a "+" answer (error_proto on "-ERR"); poplib has no public AUTH."""
+    return client._shortcmd(line)  # type: ignore[attr-defined,no-any-return]
+
+
 def oauth2_login_pop3(client: poplib.POP3, username: str, token: Secret) -> None:
     """AUTH XOAUTH2 in two steps (command, then the response after "+"), as Microsoft requires."""
     peer = _Peer("POP3", client.host, client.port)
@@ -636,11 +641,11 @@ def oauth2_login_pop3(client: poplib.POP3, username: str, token: Secret) -> None
         if capabilities and "XOAUTH2" not in [m.upper() for m in capabilities.get("SASL", [])]:
             raise _no_xoauth2(peer)
         try:
-            client._shortcmd("AUTH XOAUTH2")
-            reply = client._shortcmd(blob)
+            _pop3_command(client, "AUTH XOAUTH2")
+            reply = _pop3_command(client, blob)
             if not reply.startswith(b"+OK"):
                 # A "+ <error>" challenge (Dovecot, Gmail): an empty answer gets the verdict.
-                client._shortcmd("")
+                _pop3_command(client, "")
         except poplib.error_proto as exc:
             text = _server_text(exc, token)
             if text.endswith("EOF"):
