@@ -70,7 +70,7 @@ def write_account(
             "servidor": TEST_HOST,
             "puerto": smtp.port,
             "seguridad": "ssl" if smtp.implicit_tls else "starttls",
-            "usuario": SMTP_USER.address,
+            "usuario": SMTP_USER.username,
             "secreto": write_secret(tmp_path / "clave-smtp", SMTP_USER.password),
         }
     account.update(extra or {})

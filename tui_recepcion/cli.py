@@ -21,9 +21,19 @@ EXIT_USAGE = 2
 
 
 def _command_modules() -> tuple[ModuleType, ...]:
-    from tui_recepcion.commands import alertas, documentos, importar, mensajes, probar, procesar, proveedores, validar
+    from tui_recepcion.commands import (
+        alertas,
+        autorizar,
+        documentos,
+        importar,
+        mensajes,
+        probar,
+        procesar,
+        proveedores,
+        validar,
+    )
 
-    return (validar, probar, procesar, alertas, proveedores, importar, documentos, mensajes)
+    return (validar, probar, procesar, alertas, autorizar, proveedores, importar, documentos, mensajes)
 
 
 def build_parser() -> argparse.ArgumentParser:

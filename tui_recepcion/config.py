@@ -81,6 +81,7 @@ class OAuthSettings:
 
     client_id: str | None = None
     authority: str | None = None
+    client_secret_ref: str | None = None  # where a client secret lives (Google), never the value
 
 
 @dataclass(frozen=True, slots=True)
@@ -382,7 +383,12 @@ OAUTH_FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("client_id", "client_id", _text, "ID de aplicación",
               "ID de la aplicación registrada (Microsoft Entra ID o Google Cloud) con la que se autoriza."),
     FieldSpec("autoridad", "authority", _text, "Autoridad",
-              "Microsoft: «consumers», «organizations» o el ID del inquilino (tenant)."),
+              "Microsoft: «consumers» (Outlook.com, Hotmail), «organizations» o el ID del inquilino "
+              "(tenant). Si se omite: «consumers» para direcciones personales, si no «organizations»."),
+    FieldSpec("secreto_cliente", "client_secret_ref", _secret_ref, "Secreto del cliente",
+              "Solo Google: dónde se guarda el secreto del cliente (client_secret) de la aplicación de "
+              "escritorio, nunca el valor: «keyring», «env:VARIABLE» o «archivo:/ruta». "
+              "tui-recepcion autorizar lo pide una vez si aún no está guardado."),
 )
 
 GENERAL_FIELDS: tuple[FieldSpec, ...] = (

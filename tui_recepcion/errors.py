@@ -16,3 +16,7 @@ class ConfigError(RecepcionError):
 
 class SecretError(RecepcionError):
     """The mailbox secret cannot be read from or written to its store."""
+
+
+class SecretMissing(SecretError):
+    """The store works but holds nothing yet (no file, no keyring item, unset variable)."""

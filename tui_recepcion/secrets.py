@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol
 
-from tui_recepcion.errors import SecretError
+from tui_recepcion.errors import SecretError, SecretMissing
 
 KEYRING_SERVICE = "tui-recepcion"
 KEYRING_PROBE_TIMEOUT = 3.0
@@ -198,7 +198,7 @@ class KeyringStore:
         except Exception as error:
             raise SecretError(f"El llavero del sistema falló al leer el secreto ({type(error).__name__}).") from None
         if value is None:
-            raise SecretError(f"No hay ningún secreto guardado en el llavero para «{self.item}». Guárdelo desde el formulario.")
+            raise SecretMissing(f"No hay ningún secreto guardado en el llavero para «{self.item}». Guárdelo desde el formulario.")
         return Secret(value)
 
     def write(self, secret: Secret) -> None:
@@ -218,7 +218,7 @@ class EnvStore:
     def read(self) -> Secret:
         value = os.environ.get(self.ref.target)
         if not value:
-            raise SecretError(f"La variable de entorno {self.ref.target} no está definida o está vacía.")
+            raise SecretMissing(f"La variable de entorno {self.ref.target} no está definida o está vacía.")
         return Secret(value)
 
     def write(self, secret: Secret) -> None:
@@ -242,7 +242,7 @@ class FileStore:
         try:
             info = self.path.stat()
         except FileNotFoundError:
-            raise SecretError(f"No existe el archivo de secreto {self.path}.") from None
+            raise SecretMissing(f"No existe el archivo de secreto {self.path}.") from None
         except OSError as error:
             raise SecretError(f"No se pudo leer el archivo de secreto {self.path}: {error.strerror}.") from None
         mode = stat.S_IMODE(info.st_mode)
@@ -258,7 +258,7 @@ class FileStore:
         except (OSError, UnicodeDecodeError) as error:
             raise SecretError(f"No se pudo leer el archivo de secreto {self.path}: {type(error).__name__}.") from None
         if not value:
-            raise SecretError(f"El archivo de secreto {self.path} está vacío.")
+            raise SecretMissing(f"El archivo de secreto {self.path} está vacío.")
         return Secret(value)
 
     def write(self, secret: Secret) -> None:

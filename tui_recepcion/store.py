@@ -148,6 +148,17 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE alerts ADD COLUMN claimed_until TEXT",
         "CREATE INDEX alerts_open ON alerts (account, kind) WHERE closed_at IS NULL",
     ),
+    (
+        # OAuth2 token health: the last successful refresh and the last failure, per account.
+        """CREATE TABLE oauth_tokens (
+            account TEXT PRIMARY KEY,
+            healthy INTEGER NOT NULL,
+            last_refresh_at TEXT,
+            last_failure_at TEXT,
+            last_failure_code TEXT,
+            last_failure TEXT
+        )""",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -275,6 +286,18 @@ class AlertClaim:
     key: str
     token: str
     attempt: int
+
+
+@dataclass(frozen=True, slots=True)
+class TokenHealth:
+    """An OAuth2 account's token history; messages are Spanish and never hold a token."""
+
+    account: str
+    healthy: bool  # the last thing that happened to the token was a success
+    last_refresh_at: datetime | None
+    last_failure_at: datetime | None
+    last_failure_code: str | None  # e.g. "token_revocado"
+    last_failure: str | None
 
 
 def _translated(method: Callable[P, R]) -> Callable[P, R]:
@@ -792,6 +815,42 @@ class Store:
         row = self._db.execute("SELECT * FROM alerts WHERE account = ? AND kind = ? AND key = ?",
                                (account, kind, key)).fetchone()
         return _alert_record(row, self._columns("alerts")) if row else None
+
+    # ---- OAuth2 token health ---------------------------------------------------------
+
+    @_translated
+    def record_token_refresh(self, account: str) -> None:
+        """An access token was obtained from the identity provider (authorization or refresh)."""
+        with self._transaction():
+            self._db.execute(
+                """INSERT INTO oauth_tokens (account, healthy, last_refresh_at) VALUES (?, 1, ?)
+                   ON CONFLICT (account) DO UPDATE SET healthy = 1, last_refresh_at = excluded.last_refresh_at""",
+                (account, _now()),
+            )
+
+    @_translated
+    def record_token_failure(self, account: str, code: str, message: str) -> None:
+        """Refreshing failed (`code` like "token_revocado"); `message` is the Spanish reason."""
+        with self._transaction():
+            self._db.execute(
+                """INSERT INTO oauth_tokens (account, healthy, last_failure_at, last_failure_code, last_failure)
+                   VALUES (?, 0, ?, ?, ?)
+                   ON CONFLICT (account) DO UPDATE SET healthy = 0, last_failure_at = excluded.last_failure_at,
+                   last_failure_code = excluded.last_failure_code, last_failure = excluded.last_failure""",
+                (account, _now(), code, message),
+            )
+
+    @_translated
+    def token_health(self, account: str) -> TokenHealth | None:
+        with self._lock:
+            row = self._db.execute(
+                """SELECT healthy, last_refresh_at, last_failure_at, last_failure_code, last_failure
+                   FROM oauth_tokens WHERE account = ?""",
+                (account,),
+            ).fetchone()
+        if row is None:
+            return None
+        return TokenHealth(account, bool(row[0]), _datetime(row[1]), _datetime(row[2]), row[3], row[4])
 
     # ---- helpers ---------------------------------------------------------------------
 

@@ -22,6 +22,12 @@ from tests.servers.dovecot import (
     DovecotPool,
     DovecotServer,
 )
+from tests.servers.oauth import (
+    TokenIntrospection,
+    TokenRegistry,
+    XOAuth2Smtp,
+    dovecot_oauth2_options,
+)
 from tests.servers.smtp import SmtpServer
 
 
@@ -70,6 +76,31 @@ def dovecot_sin_starttls(dovecot_pool: DovecotPool) -> DovecotServer:
 def dovecot_con_prefijo(dovecot_pool: DovecotPool) -> DovecotServer:
     """Dovecot whose personal namespace is `INBOX.` with `.` as the hierarchy delimiter."""
     return dovecot_pool.get(CON_PREFIJO)
+
+
+@pytest.fixture(scope="session")
+def oauth_tokens() -> TokenRegistry:
+    """The access tokens the OAuth2 mail servers accept (tests issue and revoke them)."""
+    return TokenRegistry()
+
+
+@pytest.fixture(scope="session")
+def token_introspection(oauth_tokens: TokenRegistry) -> Iterator[TokenIntrospection]:
+    """The introspection endpoint Dovecot's oauth2 passdb asks about every token."""
+    endpoint = TokenIntrospection(oauth_tokens)
+    with endpoint.server:
+        yield endpoint
+
+
+@pytest.fixture(scope="session")
+def dovecot_oauth2(
+    dovecot_pool: DovecotPool,
+    token_introspection: TokenIntrospection,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> DovecotServer:
+    """Dovecot that also accepts XOAUTH2/OAUTHBEARER tokens, checked by `token_introspection`."""
+    options = dovecot_oauth2_options(token_introspection.url, tmp_path_factory.mktemp("oauth2"))
+    return dovecot_pool.get(options)
 
 
 @pytest.fixture
@@ -123,6 +154,17 @@ def smtps_server(tls_certs: TestCertificates) -> Iterator[SmtpServer]:
 def smtp_sin_starttls_server(tls_certs: TestCertificates) -> Iterator[SmtpServer]:
     """SMTP that offers neither STARTTLS nor AUTH (a misconfigured or wrong port)."""
     yield from _run_smtp(tls_certs, implicit_tls=False, offer_starttls=False)
+
+
+@pytest.fixture(scope="session")
+def smtp_xoauth2_server(tls_certs: TestCertificates, oauth_tokens: TokenRegistry) -> Iterator[SmtpServer]:
+    """SMTP submission (STARTTLS) that accepts only AUTH XOAUTH2 with `oauth_tokens`."""
+    server = XOAuth2Smtp(tls_certs.server, oauth_tokens)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture

@@ -78,7 +78,7 @@ class SmtpServer:
         self.users = users
         self.implicit_tls = implicit_tls
         self.port = free_port()
-        self._recorder = _Recorder()
+        self._recorder = self._make_recorder()
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(cert.cert, cert.key)
         # aiosmtpd only counts STARTTLS as TLS for `auth_require_tls`; on an implicit-TLS
@@ -99,6 +99,10 @@ class SmtpServer:
             auth_required=True,
             **tls,
         )
+
+    def _make_recorder(self) -> _Recorder:
+        """The aiosmtpd handler; a subclass may add `auth_MECHANISM` methods to it."""
+        return _Recorder()
 
     def _authenticate(
         self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, auth_data: object

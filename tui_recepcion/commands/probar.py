@@ -7,7 +7,7 @@ import sys
 
 from tui_recepcion.commands._common import load_accounts
 from tui_recepcion.errors import RecepcionError
-from tui_recepcion.mail.account import account_endpoint, read_secret
+from tui_recepcion.mail.account import account_endpoint, credentials_for
 from tui_recepcion.mail.probe import probe
 
 
@@ -36,8 +36,9 @@ def run(args: argparse.Namespace) -> int:
                 account_endpoint(account),
                 account.protocol,
                 account.username,
-                read_secret(account.secret_ref, account),
+                None,
                 folders=(account.processed_folder, account.failed_folder),
+                credentials=credentials_for(account),  # a password, or an OAuth2 token
             )
         except RecepcionError as error:
             failed += 1

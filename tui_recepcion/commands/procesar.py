@@ -24,6 +24,7 @@ from tui_recepcion.config import Account, Config
 from tui_recepcion.errors import RecepcionError
 from tui_recepcion.mail.events import AlertSent, Event, MessageHandled, PassFinished
 from tui_recepcion.mail.service import AccountProcessor, Engine
+from tui_recepcion.oauth.health import report_token_health
 
 log = logging.getLogger("tui_recepcion")
 
@@ -104,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"Error: {error}", file=sys.stderr)
         return 1
     printer = Printer(config)
-    with engine:
+    with engine, report_token_health(engine.store):  # OAuth2 refreshes and failures, per account
         if args.una_vez:
             status = _one_pass(engine, accounts, printer)
         else:

@@ -70,6 +70,8 @@ def read_secret(secret_ref: str, account: Account) -> Secret:
 
 def credentials_for(account: Account) -> Credentials:
     if account.auth_type == "oauth2":
+        import tui_recepcion.oauth  # noqa: F401  (registers the factory; imports no msal yet)
+
         if _oauth_factory is None:
             raise ConfigError(f"La cuenta «{account.id}» usa OAuth2, pero el soporte OAuth2 no está disponible.")
         return _oauth_factory(account)

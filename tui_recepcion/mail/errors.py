@@ -16,7 +16,9 @@ ProblemCode = Literal[
     "certificados_ca_invalidos",  # the configured extra CA bundle cannot be loaded
     "starttls_no_ofrecido",  # STARTTLS requested but the server does not offer it
     "sin_cifrado_no_permitido",  # security "ninguna" without allow_plaintext
-    "credenciales_invalidas",  # the server rejected the user or the password
+    "credenciales_invalidas",  # the server rejected the user or the password (or OAuth2 token)
+    "token_revocado",  # OAuth2: the refresh token was revoked or expired; authorise again
+    "sin_autorizacion",  # OAuth2: the account was never authorised (no token stored)
     "protocolo",  # the server answered something unexpected
 ]
 
@@ -43,3 +45,16 @@ class AuthenticationFailed(ConnectionProblem):
 
     def __init__(self, message: str) -> None:
         super().__init__("credenciales_invalidas", message, transient=False)
+
+
+class AuthorizationRequired(AuthenticationFailed):
+    """OAuth2: no usable authorization is stored; a person must run `tui-recepcion autorizar`.
+
+    Raised by an OAuth2 account's credentials when the refresh token was revoked, expired
+    after inactivity or invalidated by a password change (`token_revocado`), or when the
+    account was never authorised (`sin_autorizacion`). It is an `AuthenticationFailed`, so
+    whatever stops the account and alerts on authentication failures handles it too.
+    """
+
+    def __init__(self, code: Literal["token_revocado", "sin_autorizacion"], message: str) -> None:
+        ConnectionProblem.__init__(self, code, message, transient=False)

@@ -12,6 +12,7 @@ from typing import Literal
 from imapclient import IMAPClient
 
 from tui_recepcion.errors import ConfigError
+from tui_recepcion.mail.account import Credentials, PasswordCredentials
 from tui_recepcion.mail.folders import ImapNamespace, folder_exists, imap_namespace
 from tui_recepcion.mail.transport import (
     Endpoint,
@@ -20,8 +21,6 @@ from tui_recepcion.mail.transport import (
     connect_imap,
     connect_pop3,
     connection_errors,
-    login_imap,
-    login_pop3,
     negotiated_tls,
 )
 from tui_recepcion.secrets import Secret
@@ -217,18 +216,26 @@ def probe(
     endpoint: Endpoint,
     protocol: MailProtocol,
     username: str,
-    secret: Secret,
+    secret: Secret | None,
     folders: tuple[str, ...] = ("Procesados", "Fallidos"),
+    *,
+    credentials: Credentials | None = None,
 ) -> ProbeReport:
     """Connect, log in, inspect the mailbox and log out; ConnectionProblem on any failure.
 
-    Nothing on the server changes: no folder is created and no message is read or flagged.
+    Logs in with `credentials` when given (an OAuth2 account's, from `credentials_for`),
+    else with `secret` as the password. Nothing on the server changes: no folder is
+    created and no message is read or flagged.
     """
+    if credentials is None:
+        if secret is None:
+            raise ValueError("probe() needs a secret or credentials")
+        credentials = PasswordCredentials(username, secret)
     if protocol == "imap":
         imap_client = connect_imap(endpoint)
         with _session(imap_client):
             tls = negotiated_tls(imap_client)
-            login_imap(imap_client, username, secret)
+            credentials.imap(imap_client)
             with connection_errors(endpoint, "IMAP"):
                 details = _inspect_imap(imap_client, folders)
         return ProbeReport("imap", endpoint, username, tls, imap=details)
@@ -236,7 +243,7 @@ def probe(
         pop3_client = connect_pop3(endpoint)
         with _session(pop3_client):
             tls = negotiated_tls(pop3_client)
-            login_pop3(pop3_client, username, secret)
+            credentials.pop3(pop3_client)
             with connection_errors(endpoint, "POP3"):
                 pop3_details = _inspect_pop3(pop3_client)
         return ProbeReport("pop3", endpoint, username, tls, pop3=pop3_details)

@@ -6,9 +6,9 @@ offered or fails aborts the connection; plaintext needs an explicit opt-in. What
 wrong becomes a `ConnectionProblem` with a stable code and a Spanish message that never
 contains the secret.
 
-OAuth2 (XOAUTH2) logins belong beside `login_imap`/`login_pop3`/`login_smtp`: wrap the
-exchange in `_server_errors(peer, secret)` and classify rejections with `_rejected_login`
-so they raise the same `AuthenticationFailed`.
+OAuth2 accounts log in with `oauth2_login_imap`/`oauth2_login_pop3`/`oauth2_login_smtp`
+(SASL XOAUTH2, the mechanism Microsoft and Google accept); a refused token raises the same
+`AuthenticationFailed` as a refused password, with a reason that says to authorise again.
 """
 
 from __future__ import annotations
@@ -293,8 +293,11 @@ def _starttls_missing(peer: _Peer) -> ConnectionProblem:
     )
 
 
-def _rejected_login(peer: _Peer, username: str, text: str) -> NoReturn:
-    """Raise for a login the server refused; call it from the `except` that caught the refusal."""
+def _rejected_login(peer: _Peer, username: str, text: str, *, token: bool = False) -> NoReturn:
+    """Raise for a login the server refused; call it from the `except` that caught the refusal.
+
+    `token` marks an OAuth2 (XOAUTH2) login, whose remedy is a new authorization.
+    """
     upper = text.upper()
     if any(marker in upper for marker in _TEMPORARY_MARKERS):
         raise ConnectionProblem(
@@ -310,6 +313,13 @@ def _rejected_login(peer: _Peer, username: str, text: str) -> NoReturn:
             transient=False,
         ) from None
     # `from None`: the library's exception is not kept, so no traceback repeats the exchange.
+    if token:
+        raise AuthenticationFailed(
+            f"El servidor {peer.where} rechazó el token OAuth2 de «{username}»: el token no es "
+            f"válido o venció (respuesta: {text}). Ejecute «tui-recepcion autorizar» para "
+            "autorizar de nuevo la cuenta (con el mismo usuario del buzón); no se reintentará "
+            "automáticamente."
+        ) from None
     raise AuthenticationFailed(
         f"El servidor {peer.where} rechazó el usuario «{username}» o la contraseña "
         f"(respuesta: {text}). "
@@ -532,17 +542,18 @@ def _smtp_plain_utf8(client: smtplib.SMTP, peer: _Peer, username: str, password:
         raise smtplib.SMTPAuthenticationError(code, reply)
 
 
-def login_smtp(client: smtplib.SMTP, username: str, secret: Secret) -> None:
-    peer = _Peer(
+def _smtp_peer(client: smtplib.SMTP) -> _Peer:
+    return _Peer(
         "SMTP", getattr(client, "_host", "?"), client.sock.getpeername()[1] if client.sock else 0
     )
-    password = _usable_password(secret, username)
+
+
+@contextmanager
+def _smtp_auth(peer: _Peer, username: str, secret: Secret, *, token: bool = False) -> Iterator[None]:
+    """Translate the outcome of an SMTP AUTH exchange (password or token)."""
     with _server_errors(peer, secret):
         try:
-            if _needs_utf8(username, password):
-                _smtp_plain_utf8(client, peer, username, password)
-            else:
-                client.login(username, password)
+            yield
         except smtplib.SMTPNotSupportedError:
             raise ConnectionProblem(
                 "protocolo",
@@ -559,5 +570,99 @@ def login_smtp(client: smtplib.SMTP, username: str, secret: Secret) -> None:
                     f"temporal ({text}); se reintentará más tarde.",
                     transient=True,
                 ) from None
-            _rejected_login(peer, username, text)
+            _rejected_login(peer, username, text, token=token)
+
+
+def login_smtp(client: smtplib.SMTP, username: str, secret: Secret) -> None:
+    peer = _smtp_peer(client)
+    password = _usable_password(secret, username)
+    with _smtp_auth(peer, username, secret):
+        if _needs_utf8(username, password):
+            _smtp_plain_utf8(client, peer, username, password)
+        else:
+            client.login(username, password)
     log.debug("Sesión SMTP iniciada como %s en %s", username, peer.where)
+
+
+# --- log in (OAuth2: SASL XOAUTH2) ------------------------------------------------------
+
+
+def _xoauth2(username: str, token: Secret) -> str:
+    """The XOAUTH2 initial client response, refused before any server sees it if it cannot be sent."""
+    value = token.reveal()
+    if not value or not value.isascii() or any(c.isspace() or c < " " for c in value):
+        raise AuthenticationFailed(
+            f"El token OAuth2 de «{username}» está vacío o tiene caracteres no válidos; "
+            "ejecute «tui-recepcion autorizar» para obtener uno nuevo."
+        )
+    if not username.isascii() or any(c < " " for c in username):
+        raise ConnectionProblem(
+            "protocolo",
+            f"El usuario «{username}» tiene caracteres fuera de ASCII, que XOAUTH2 no transmite.",
+            transient=False,
+        )
+    return f"user={username}\x01auth=Bearer {value}\x01\x01"
+
+
+def _no_xoauth2(peer: _Peer) -> ConnectionProblem:
+    return ConnectionProblem(
+        "protocolo",
+        f"El servidor {peer.where} no ofrece autenticación OAuth2 (XOAUTH2); revise el servidor "
+        "y el puerto, o use autenticación básica si el proveedor la permite.",
+        transient=False,
+    )
+
+
+def oauth2_login_imap(client: IMAPClient, username: str, token: Secret) -> None:
+    """AUTHENTICATE XOAUTH2 with an access token; AuthenticationFailed if it is refused."""
+    peer = _Peer("IMAP", client.host, client.port)
+    _xoauth2(username, token)
+    with _server_errors(peer, token):
+        if not client.has_capability("AUTH=XOAUTH2"):
+            raise _no_xoauth2(peer)
+        try:
+            client.oauth2_login(username, token.reveal())
+        except LoginError as exc:
+            _rejected_login(peer, username, _server_text(exc, token), token=True)
+    log.debug("Sesión IMAP (OAuth2) iniciada como %s en %s", username, peer.where)
+
+
+def _pop3_command(client: poplib.POP3, line: str) -> bytes:
+    """Send one line and read a "+" answer (error_proto on "-ERR"); poplib has no public AUTH."""
+    return client._shortcmd(line)  # type: ignore[attr-defined,no-any-return]
+
+
+def oauth2_login_pop3(client: poplib.POP3, username: str, token: Secret) -> None:
+    """AUTH XOAUTH2 in two steps (command, then the response after "+"), as Microsoft requires."""
+    peer = _Peer("POP3", client.host, client.port)
+    blob = base64.b64encode(_xoauth2(username, token).encode("ascii")).decode("ascii")
+    with _server_errors(peer, token):
+        capabilities = _pop3_capabilities(client)
+        if capabilities and "XOAUTH2" not in [m.upper() for m in capabilities.get("SASL", [])]:
+            raise _no_xoauth2(peer)
+        try:
+            _pop3_command(client, "AUTH XOAUTH2")
+            reply = _pop3_command(client, blob)
+            if not reply.startswith(b"+OK"):
+                # A "+ <error>" challenge (Dovecot, Gmail): an empty answer gets the verdict.
+                _pop3_command(client, "")
+        except poplib.error_proto as exc:
+            text = _server_text(exc, token)
+            if text.endswith("EOF"):
+                raise
+            _rejected_login(peer, username, text.removeprefix("-ERR").strip(), token=True)
+    log.debug("Sesión POP3 (OAuth2) iniciada como %s en %s", username, peer.where)
+
+
+def oauth2_login_smtp(client: smtplib.SMTP, username: str, token: Secret) -> None:
+    """AUTH XOAUTH2 with the initial response; an error challenge is answered empty (RFC 4954)."""
+    peer = _smtp_peer(client)
+    response = _xoauth2(username, token)
+    with _smtp_auth(peer, username, token, token=True):
+        client.ehlo_or_helo_if_needed()
+        if not client.has_extn("auth"):
+            raise smtplib.SMTPNotSupportedError("AUTH")
+        if "XOAUTH2" not in client.esmtp_features["auth"].upper().split():
+            raise _no_xoauth2(peer)
+        client.auth("XOAUTH2", lambda challenge=None: response if challenge is None else "")
+    log.debug("Sesión SMTP (OAuth2) iniciada como %s en %s", username, peer.where)

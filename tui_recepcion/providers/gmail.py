@@ -43,12 +43,34 @@ Use una **contraseña de aplicación** (16 caracteres) como Contraseña:
 
 En Google Workspace el administrador puede haber deshabilitado las contraseñas de
 aplicación; pídale que las permita para el buzón de recepción.
+
+La contraseña de aplicación es el camino **más sencillo**. Use OAuth2 solo si la
+organización no permite contraseñas de aplicación.
+
+### OAuth2 (alternativa)
+
+1. En <https://console.cloud.google.com> cree un proyecto, habilite la **Gmail API** y
+   configure la **pantalla de consentimiento de OAuth** (tipo «Interno» en Google
+   Workspace; «Externo» en una cuenta gmail.com, agregando el buzón como usuario de
+   prueba; en modo de prueba Google vence la autorización a los 7 días, así que
+   publíquela para uso continuo).
+2. En **Credenciales → Crear credenciales → ID de cliente de OAuth**, tipo
+   **Aplicación de escritorio**. Copie el **ID de cliente** en `client_id` de
+   `[cuentas.NOMBRE.oauth2]`.
+3. El **secreto del cliente** no va en `config.toml`: indique dónde se guarda con
+   `secreto_cliente = "archivo:/ruta"` (o `"keyring"`); si aún no existe,
+   `tui-recepcion autorizar` lo pide una vez (sin mostrarlo) y lo guarda allí.
+4. Ejecute `tui-recepcion autorizar`: muestra una dirección para abrir en el navegador.
+   Inicie sesión con la cuenta del buzón y acepte. Si el navegador está en este mismo
+   equipo, la autorización llega sola; si está en otro (sesión SSH), el navegador
+   terminará en una página de `http://127.0.0.1:…` que no carga: copie la dirección
+   completa de la barra del navegador y péguela en la terminal.
 """
 
 GMAIL = Provider(
     id="gmail",
     name="Gmail / Google Workspace",
-    auth_types=("basica",),
+    auth_types=("basica", "oauth2"),
     imap=ServerDefaults("imap.gmail.com", 993, "ssl"),
     pop3=ServerDefaults("pop.gmail.com", 995, "ssl"),
     smtp=ServerDefaults("smtp.gmail.com", 465, "ssl"),
@@ -79,3 +101,12 @@ def recepcion_register_providers() -> list[Provider]:
 @hookimpl
 def recepcion_suggest_provider(domain: str) -> str | None:
     return GMAIL.id if domain in GMAIL_DOMAINS else None
+
+
+@hookimpl
+def recepcion_oauth_flow(provider_id: str) -> object | None:
+    if provider_id != GMAIL.id:
+        return None
+    from tui_recepcion.oauth.google import google_flow
+
+    return google_flow()

@@ -16,6 +16,7 @@ import pluggy
 if TYPE_CHECKING:
     import ssl
 
+    from tui_recepcion.oauth.flows import OAuthFlow
     from tui_recepcion.providers.discovery import DiscoveredServer, Resolver
     from tui_recepcion.providers.model import Provider
 
@@ -52,4 +53,15 @@ def recepcion_discover_servers(
     Use `resolver` for every DNS question (tests replace it) and `ssl_context` for every
     TLS handshake (it verifies certificates); keep each network operation under `timeout`
     seconds.
+    """
+
+
+@hookspec(firstresult=True)
+def recepcion_oauth_flow(provider_id: str) -> OAuthFlow | None:
+    """Return how accounts of provider `provider_id` obtain OAuth2 tokens, or None if not yours.
+
+    The result is an `OAuthFlow` (see `tui_recepcion.oauth.flows`): `authorize(account, ui,
+    tokens)` runs the interactive authorization once, `access_token(account, tokens)` gives
+    a valid token later, refreshing and saving the state. Called only when an OAuth2 account
+    is used; import heavy libraries (msal…) inside, not at module level.
     """

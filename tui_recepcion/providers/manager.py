@@ -18,7 +18,7 @@ import ssl
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from typing import Protocol as TypingProtocol
 
 import pluggy
@@ -38,6 +38,9 @@ from tui_recepcion.providers.probe import make_ssl_context
 from tui_recepcion.providers.resolver import DnsResolver, Resolver
 from tui_recepcion.providers.validation import is_hostname, provider_problems
 
+if TYPE_CHECKING:
+    from tui_recepcion.oauth.flows import OAuthFlow
+
 DEFAULT_PLUGINS: tuple[str, ...] = (
     "tui_recepcion.providers.outlook",
     "tui_recepcion.providers.gmail",
@@ -50,7 +53,7 @@ UNKNOWN_ORIGIN = "externo"
 FALLBACK_PROVIDER = "generic"
 
 Stage = Literal[
-    "carga", "registro", "proveedores", "validacion", "conflicto", "sugerencia", "descubrimiento"
+    "carga", "registro", "proveedores", "validacion", "conflicto", "sugerencia", "descubrimiento", "oauth"
 ]
 _STAGE_LABELS: dict[str, str] = {
     "carga": "no se pudo importar",
@@ -60,6 +63,7 @@ _STAGE_LABELS: dict[str, str] = {
     "conflicto": "id de proveedor repetido",
     "sugerencia": "falló recepcion_suggest_provider",
     "descubrimiento": "falló recepcion_discover_servers",
+    "oauth": "falló recepcion_oauth_flow",
 }
 
 
@@ -140,6 +144,24 @@ class ProviderRegistry:
                 return suggestion
             self._fail(plugin, "sugerencia", f"sugirió el proveedor desconocido {suggestion!r}")
         return FALLBACK_PROVIDER
+
+    def oauth_flow(self, provider_id: str) -> OAuthFlow | None:
+        """The provider's OAuth2 flow (an `OAuthFlow`), or None when no plugin offers one.
+
+        Third-party plugins are asked before the built-ins, so one can replace a built-in flow.
+        """
+        self.require(provider_id)
+        for plugin, flow in self._call_each(
+            "recepcion_oauth_flow", "oauth", reverse=True, provider_id=provider_id
+        ):
+            if flow is None:
+                continue
+            if all(callable(getattr(flow, name, None)) for name in ("authorize", "access_token")):
+                return flow
+            self._fail(
+                plugin, "oauth", f"devolvió {type(flow).__name__}, sin los métodos authorize y access_token"
+            )
+        return None
 
     def defaults(
         self, provider_id: str, protocol: Protocol, security: Security | None = None

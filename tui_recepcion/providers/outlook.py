@@ -48,6 +48,35 @@ elija **OAuth2** y autorice la cuenta con `tui-recepcion autorizar`.
 
 La **autenticación básica** sigue sirviendo para servidores Exchange instalados en la
 empresa (Exchange local), con el servidor que indique su administrador.
+
+### Registrar la aplicación en Microsoft Entra ID (una vez)
+
+1. En <https://entra.microsoft.com> vaya a **Aplicaciones → Registros de aplicaciones →
+   Nuevo registro**. Nombre: `tui-recepcion`. Tipos de cuenta: para Microsoft 365 elija
+   «Solo las cuentas de este directorio organizativo»; para Outlook.com o Hotmail,
+   una opción que incluya **cuentas personales de Microsoft**. No hace falta URI de
+   redirección.
+2. En **Autenticación**, active **Permitir flujos de clientes públicos** y guarde (sin
+   esto el código de dispositivo no funciona).
+3. En **Permisos de API → Agregar un permiso → API que usa mi organización**, busque
+   **Office 365 Exchange Online** → **Permisos delegados** y marque
+   `IMAP.AccessAsUser.All`, `POP.AccessAsUser.All` y `SMTP.Send`. En Microsoft 365 un
+   administrador puede **conceder el consentimiento** para toda la organización.
+4. Copie el **Id. de aplicación (cliente)** en `client_id` y el **Id. de directorio
+   (inquilino)** en `autoridad` (o `consumers` para Outlook.com, `organizations` para
+   cualquier cuenta profesional), en la tabla `[cuentas.NOMBRE.oauth2]`.
+5. Ejecute `tui-recepcion autorizar`: muestra una dirección
+   (<https://microsoft.com/devicelogin>) y un código. Ábrala en cualquier equipo o
+   teléfono, escriba el código e inicie sesión **con la cuenta del buzón de recepción**.
+
+El token se guarda donde diga `secreto` (llavero o archivo 0600), nunca en
+`config.toml`, y se renueva solo. Si Microsoft lo revoca (cambio de contraseña, 90 días
+sin uso), el procesamiento se detiene con un aviso: vuelva a ejecutar
+`tui-recepcion autorizar`.
+
+En Microsoft 365 el SMTP autenticado (para reenvíos y alertas) debe estar habilitado
+para el buzón (Centro de administración → el usuario → Correo → Administrar aplicaciones
+de correo electrónico → SMTP autenticado).
 """
 
 OUTLOOK = Provider(
@@ -85,3 +114,12 @@ def recepcion_register_providers() -> list[Provider]:
 @hookimpl
 def recepcion_suggest_provider(domain: str) -> str | None:
     return OUTLOOK.id if domain in CONSUMER_DOMAINS else None
+
+
+@hookimpl
+def recepcion_oauth_flow(provider_id: str) -> object | None:
+    if provider_id != OUTLOOK.id:
+        return None
+    from tui_recepcion.oauth.microsoft import MicrosoftFlow  # msal stays unloaded until needed
+
+    return MicrosoftFlow()
