@@ -16,6 +16,7 @@ from textual.command import CommandPalette
 from textual.worker import Worker
 
 from tui_recepcion.config import Config, load_config_or_empty
+from tui_recepcion.demo import LIVE_PAUSE, Demo
 from tui_recepcion.mail.service import Engine
 from tui_recepcion.secrets import KeyringStatus, probe_keyring
 from tui_recepcion.ui.commands import RecepcionCommands
@@ -104,7 +105,7 @@ def create_app(
     config_path: Path,
     *,
     engine_factory: EngineFactory = Engine.open,
-    demo: object | None = None,
+    demo: Demo | None = None,
     clock: Callable[[], datetime] = utc_now,
     keyring_probe: Callable[[], KeyringStatus] = probe_keyring,
     probe_timeout: float | None = None,
@@ -114,4 +115,7 @@ def create_app(
     services = Services(config_path, engine, clock=clock, keyring_probe=keyring_probe)
     if probe_timeout is not None:
         services.probe_timeout = probe_timeout
+    if demo is not None:
+        services.sources[demo.account_id] = demo.source_factory(LIVE_PAUSE)
+        services.autostart = True
     return RecepcionApp(services)

@@ -21,9 +21,9 @@ EXIT_USAGE = 2
 
 
 def _command_modules() -> tuple[ModuleType, ...]:
-    from tui_recepcion.commands import documentos, importar, mensajes, probar, procesar, proveedores, validar
+    from tui_recepcion.commands import demo, documentos, importar, mensajes, probar, procesar, proveedores, validar
 
-    return (validar, probar, procesar, proveedores, importar, documentos, mensajes)
+    return (validar, probar, procesar, proveedores, importar, documentos, mensajes, demo)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -43,13 +43,30 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def open_tui(args: argparse.Namespace) -> int:
+    """No subcommand: the TUI (the form when no account exists yet, else the dashboard)."""
+    from tui_recepcion.config import resolve_config_path
+    from tui_recepcion.errors import RecepcionError
+
+    try:
+        from tui_recepcion.app import create_app  # Textual is imported only here and by `demo`
+
+        app = create_app(resolve_config_path(args.config))
+    except RecepcionError as error:
+        print(f"No se puede abrir tui-recepcion:\n{error}\nRevise el archivo con «tui-recepcion validar».",
+              file=sys.stderr)
+        return EXIT_FAILURE
+    try:
+        app.run()
+    finally:
+        app.services.engine.close()
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    handler = getattr(args, "run", None)
-    if handler is None:
-        parser.print_help()
-        return EXIT_USAGE
+    handler = getattr(args, "run", None) or open_tui
     try:
         return handler(args)
     except KeyboardInterrupt:
