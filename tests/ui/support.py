@@ -82,3 +82,17 @@ async def choose(pilot: Pilot, selector: str, value: str) -> None:
     await pilot.press("enter")
     await wait_until(pilot, lambda: select.value == value, what=f"elegir {value}")
     await pilot.pause()
+
+
+def dovecot_account(server, certs, tmp_path: Path, *, password: str, username: str, extra: str = "") -> str:
+    """A [cuentas.principal] table for the test Dovecot (IMAPS), its password in a 0600 file."""
+    secret = tmp_path / "clave"
+    secret.write_text(password, encoding="utf-8")
+    secret.chmod(0o600)
+    return (
+        "[cuentas.principal]\n"
+        'proveedor = "generic"\ntipo_servidor = "basica"\nprotocolo = "imap"\n'
+        f'servidor = "localhost"\npuerto = {server.ports.port_for("imap", "ssl")}\nseguridad = "ssl"\n'
+        f'usuario = "{username}"\nsecreto = "archivo:{secret}"\n'
+        f'certificados_ca = "{certs.ca_file}"\n{extra}'
+    )

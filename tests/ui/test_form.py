@@ -10,7 +10,7 @@ import pytest
 
 from tests.servers.certs import TestCertificates
 from tests.servers.dovecot import RECEPCION, DovecotServer
-from tests.ui.support import SIZE, choose, failing_keyring, keyring_backend, type_into, wait_until, write_config
+from tests.ui.support import SIZE, choose, dovecot_account, failing_keyring, keyring_backend, type_into, wait_until, write_config
 from tui_recepcion.app import create_app
 from tui_recepcion.ui.dialogs import MessageDialog, SecretStoreDialog
 from tui_recepcion.ui.fields import FieldRow
@@ -171,23 +171,14 @@ async def test_saving_without_keyring_asks_where_and_writes_no_password(tmp_path
     assert stat.S_IMODE(secret_file.stat().st_mode) == 0o600
 
 
-def dovecot_account(server: DovecotServer, certs: TestCertificates, tmp_path: Path) -> str:
-    return (
-        "[cuentas.principal]\n"
-        'proveedor = "generic"\ntipo_servidor = "basica"\nprotocolo = "imap"\n'
-        f'servidor = "localhost"\npuerto = {server.ports.port_for("imap", "ssl")}\nseguridad = "ssl"\n'
-        f'usuario = "{RECEPCION.address}"\nsecreto = "archivo:{tmp_path / "clave"}"\n'
-        f'certificados_ca = "{certs.ca_file}"\n'
-    )
-
-
 @pytest.mark.parametrize(("password", "expected"), [
     (RECEPCION.password, "Conexión correcta."),
     ("clave-equivocada", "rechazó el usuario «recepcion@prueba.co» o la contraseña"),
 ])
 async def test_probar_conexion_against_dovecot(clean_dovecot: DovecotServer, tls_certs: TestCertificates,
                                                tmp_path: Path, password: str, expected: str) -> None:
-    app = create_app(write_config(tmp_path, dovecot_account(clean_dovecot, tls_certs, tmp_path)))
+    account = dovecot_account(clean_dovecot, tls_certs, tmp_path, password="no-se-usa", username=RECEPCION.address)
+    app = create_app(write_config(tmp_path, account))
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("f2")
         await wait_until(pilot, lambda: isinstance(app.screen, FormScreen), what="abrir el formulario")

@@ -26,6 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="tui-recepcion-demo-") as folder:
+        print(f"Generando {args.correos} correos DIAN de prueba y los que deben fallar…", flush=True)
         demo = prepare_demo(Path(folder), good=args.correos)
         if args.sin_tui:
             try:

@@ -76,7 +76,8 @@ class DocumentsScreen(RecepcionScreen):
         "detalle del documento; Ctrl+E exporta lo filtrado a CSV; Ctrl+R vuelve a consultar."
     )
     BINDINGS = [
-        Binding("ctrl+e", "export", "Exportar CSV"),
+        # priority: the filter Inputs bind Ctrl+E to "end of line" (the End key still does that).
+        Binding("ctrl+e", "export", "Exportar CSV", priority=True),
         Binding("ctrl+r", "refresh", "Actualizar"),
     ]
 
