@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from textual.widgets import Input
 
 from tests.ui.support import failing_keyring, keyring_backend, wait_until, write_config
 from tui_recepcion.app import create_app
@@ -25,6 +26,7 @@ from tui_recepcion.mail.pipeline import Pipeline
 from tui_recepcion.store import Store
 from tui_recepcion.ui.dashboard import DashboardScreen
 from tui_recepcion.ui.documents import DocumentsScreen
+from tui_recepcion.ui.form import FormScreen
 
 SIZES = [(80, 24), (120, 40)]
 NOW = datetime(2025, 7, 8, 20, 30, tzinfo=UTC)  # 15:30 in Bogotá
@@ -47,9 +49,10 @@ def no_keyring():
 def sample_events(folder: Path) -> list[Event]:
     """A real pass over seeded sample mail, with its events moved to fixed times."""
     folder.mkdir()
-    inbox = mailbox.Maildir(folder / "Maildir", create=True)
-    for mail in SampleFactory(seed=5, pdf_size=1_000).mailbox(good=14, failing_each=1):
-        inbox.add(mailbox.MaildirMessage(mail.raw))
+    mailbox.Maildir(folder / "Maildir", create=True)
+    # Named by position (not by delivery time, as mailbox.add does) so the order never varies.
+    for index, mail in enumerate(SampleFactory(seed=5, pdf_size=1_000).mailbox(good=14, failing_each=1)):
+        (folder / "Maildir" / "new" / f"{index:04d}.muestra").write_bytes(mail.raw)
     events: list[Event] = []
     with Store.open(folder / "borrador.db") as scratch:
         Pipeline("principal", MaildirSource(folder / "Maildir"), scratch, receiver_nit=DEFAULT_RECEIVER.nit,
@@ -58,10 +61,22 @@ def sample_events(folder: Path) -> list[Event]:
     return [dataclasses.replace(event, at=start + timedelta(seconds=7 * index)) for index, event in enumerate(events)]
 
 
+async def steady_cursor(pilot) -> None:
+    """A blinking cursor would make the picture depend on timing."""
+    for field in pilot.app.screen.query(Input):
+        field.cursor_blink = False
+    await pilot.pause()
+
+
 @pytest.mark.parametrize("size", SIZES, ids=lambda size: f"{size[0]}x{size[1]}")
 def test_form_snapshot(snap_compare, tmp_path: Path, size: tuple[int, int]) -> None:
     app = create_app(write_config(tmp_path), clock=lambda: NOW)
-    assert snap_compare(app, terminal_size=size)
+
+    async def open_form(pilot) -> None:
+        await wait_until(pilot, lambda: isinstance(app.screen, FormScreen), what="abrir el formulario")
+        await steady_cursor(pilot)
+
+    assert snap_compare(app, terminal_size=size, run_before=open_form)
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda size: f"{size[0]}x{size[1]}")
@@ -95,5 +110,6 @@ def test_documents_snapshot(snap_compare, tmp_path: Path, size: tuple[int, int])
         await pilot.press("f4")
         await wait_until(pilot, lambda: isinstance(app.screen, DocumentsScreen) and app.screen.rows,
                          what="mostrar los documentos")
+        await steady_cursor(pilot)
 
     assert snap_compare(app, terminal_size=size, run_before=open_documents)
