@@ -24,6 +24,7 @@ def _command_modules() -> tuple[ModuleType, ...]:
     from tui_recepcion.commands import (
         alertas,
         autorizar,
+        demo,
         documentos,
         importar,
         mensajes,
@@ -33,7 +34,7 @@ def _command_modules() -> tuple[ModuleType, ...]:
         validar,
     )
 
-    return (validar, probar, procesar, alertas, autorizar, proveedores, importar, documentos, mensajes)
+    return (demo, validar, probar, procesar, alertas, autorizar, proveedores, importar, documentos, mensajes)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -54,13 +55,30 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def open_tui(args: argparse.Namespace) -> int:
+    """No subcommand: the TUI (the form when no account exists yet, else the dashboard)."""
+    from tui_recepcion.config import resolve_config_path
+    from tui_recepcion.errors import RecepcionError
+
+    try:
+        from tui_recepcion.app import create_app  # Textual is imported only here and by `demo`
+
+        app = create_app(resolve_config_path(args.config))
+    except RecepcionError as error:
+        print(f"No se puede abrir tui-recepcion:\n{error}\nRevise el archivo con «tui-recepcion validar».",
+              file=sys.stderr)
+        return EXIT_FAILURE
+    try:
+        app.run()
+    finally:
+        app.services.engine.close()
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    handler = getattr(args, "run", None)
-    if handler is None:
-        parser.print_help()
-        return EXIT_USAGE
+    handler = getattr(args, "run", None) or open_tui
     try:
         return handler(args)
     except KeyboardInterrupt:

@@ -1,0 +1,58 @@
+"""`tui-recepcion demo`: headless summary, and the live dashboard in a real terminal (tmux)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tui_recepcion.cli import main
+
+DEADLINE = 60.0
+
+
+def test_demo_without_tui_prints_processed_failed_and_reasons(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "--sin-tui", "--correos", "20"]) == 0
+    out = capsys.readouterr().out
+    assert "Procesados: 20" in out
+    assert "Fallidos: 30" in out  # three of each of the ten failure reasons
+    assert re.search(r"^\s+receptor_no_coincide\s+3\s+El documento está dirigido", out, re.MULTILINE)
+    assert "Documentos guardados: 20 (" in out
+
+
+@pytest.fixture
+def tmux() -> str:
+    path = shutil.which("tmux")
+    if path is None:
+        pytest.fail("tmux no está instalado: scripts/test lo instala (apt-get install tmux)")
+    return path
+
+
+def test_demo_shows_the_dashboard_processing_at_80x24(tmux: str) -> None:
+    session = f"demo-{uuid.uuid4().hex[:8]}"
+    command = f"{Path(sys.executable).parent / 'tui-recepcion'} demo --correos 120"
+    subprocess.run([tmux, "new-session", "-d", "-x", "80", "-y", "24", "-s", session, command], check=True)
+    try:
+        pane = ""
+        deadline = time.monotonic() + DEADLINE
+        while time.monotonic() < deadline:
+            pane = subprocess.run([tmux, "capture-pane", "-p", "-t", session], capture_output=True, text=True,
+                                  check=True).stdout
+            counters = re.search(r"Procesados (\d+)\s+Fallidos (\d+)", pane)
+            if counters and int(counters[1]) > 0 and int(counters[2]) > 0:
+                break
+            time.sleep(0.2)  # polling the terminal for a real condition, with a deadline
+        else:
+            pytest.fail(f"el tablero no mostró contadores a tiempo:\n{pane}")
+        assert "Tablero" in pane and "F2 Cuentas" in pane
+        assert "Estado:" in pane and "Pendientes" in pane
+        assert all(len(line) <= 80 for line in pane.splitlines())
+        subprocess.run([tmux, "send-keys", "-t", session, "C-q"], check=True)
+    finally:
+        subprocess.run([tmux, "kill-session", "-t", session], capture_output=True)

@@ -1,0 +1,98 @@
+"""Helpers for driving the TUI with Pilot: keyboard only, as a technician over SSH would."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import keyring
+from keyring.backend import KeyringBackend
+from keyring.backends import fail
+from textual.pilot import Pilot
+from textual.widgets import Input, Select
+from textual.widgets._select import SelectOverlay
+
+SIZE = (80, 24)
+
+
+def write_config(tmp_path: Path, accounts: str = "") -> Path:
+    """A config.toml whose store lives in tmp_path, plus the given account tables."""
+    path = tmp_path / "config.toml"
+    path.write_text(
+        f'[general]\nbase_datos = "{tmp_path / "recepcion.db"}"\n'
+        f'carpeta_documentos = "{tmp_path / "documentos"}"\n\n{accounts}',
+        encoding="utf-8",
+    )
+    return path
+
+
+@contextmanager
+def keyring_backend(backend: KeyringBackend) -> Iterator[None]:
+    """Install a keyring backend for one test: no test ever touches a real keyring."""
+    previous = keyring.get_keyring()
+    keyring.set_keyring(backend)
+    try:
+        yield
+    finally:
+        keyring.set_keyring(previous)
+
+
+def failing_keyring() -> KeyringBackend:
+    return fail.Keyring()
+
+
+async def wait_until(pilot: Pilot, condition: Callable[[], object], timeout: float = 15.0, what: str = "") -> None:
+    """Let the app run until `condition()` holds; fail with `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no se cumplió a tiempo: {what or condition}")
+        await pilot.pause(0.05)
+
+
+async def focus(pilot: Pilot, selector: str) -> None:
+    pilot.app.screen.query_one(selector).focus()
+    await pilot.pause()
+
+
+async def type_into(pilot: Pilot, selector: str, text: str, *, clear: bool = True) -> None:
+    """Focus an Input and type `text` key by key."""
+    await focus(pilot, selector)
+    field = pilot.app.screen.query_one(selector, Input)
+    if clear:
+        field.value = ""  # select-all + delete would do the same, key by key
+        await pilot.pause()
+    await pilot.press(*text)
+    await pilot.pause()
+
+
+async def choose(pilot: Pilot, selector: str, value: str) -> None:
+    """Open a Select with Enter, move to `value` with the arrow keys, and press Enter."""
+    await focus(pilot, selector)
+    select = pilot.app.screen.query_one(selector, Select)
+    await pilot.press("enter")
+    overlay = select.query_one(SelectOverlay)
+    await wait_until(pilot, lambda: overlay.display, what="abrir la lista")
+    values = [option_value for _prompt, option_value in select._options]
+    target = values.index(value)
+    while overlay.highlighted != target:
+        await pilot.press("down" if (overlay.highlighted or 0) < target else "up")
+    await pilot.press("enter")
+    await wait_until(pilot, lambda: select.value == value, what=f"elegir {value}")
+    await pilot.pause()
+
+
+def dovecot_account(server, certs, tmp_path: Path, *, password: str, username: str, extra: str = "") -> str:
+    """A [cuentas.principal] table for the test Dovecot (IMAPS), its password in a 0600 file."""
+    secret = tmp_path / "clave"
+    secret.write_text(password, encoding="utf-8")
+    secret.chmod(0o600)
+    return (
+        "[cuentas.principal]\n"
+        'proveedor = "generic"\ntipo_servidor = "basica"\nprotocolo = "imap"\n'
+        f'servidor = "localhost"\npuerto = {server.ports.port_for("imap", "ssl")}\nseguridad = "ssl"\n'
+        f'usuario = "{username}"\nsecreto = "archivo:{secret}"\n'
+        f'certificados_ca = "{certs.ca_file}"\n{extra}'
+    )

@@ -1,0 +1,91 @@
+"""The dashboard processing a real Dovecot mailbox, following another process, and the bridge."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from tests.servers.certs import TestCertificates
+from tests.servers.dovecot import RECEPCION, DovecotServer
+from tests.ui.support import SIZE, dovecot_account, wait_until, write_config
+from tui_recepcion.app import create_app
+from tui_recepcion.config import load_config
+from tui_recepcion.demo import prepare_demo
+from tui_recepcion.dian.samples import DEFAULT_RECEIVER, SampleFactory
+from tui_recepcion.mail.events import PassFinished, StateChanged
+from tui_recepcion.mail.service import AccountProcessor, Engine, EventFollower
+from tui_recepcion.store import MessageFilter, Store
+from tui_recepcion.ui.bridge import EventBridge
+from tui_recepcion.ui.dashboard import DashboardScreen
+from tui_recepcion.ui.dialogs import MessageDialog
+
+
+async def test_dashboard_processes_dovecot_and_matches_the_ledger(
+    clean_dovecot: DovecotServer, tls_certs: TestCertificates, tmp_path: Path
+) -> None:
+    mails = SampleFactory(seed=77, pdf_size=2_000).mailbox(good=150, failing_each=2)
+    clean_dovecot.deliver(RECEPCION, [mail.raw for mail in mails])
+    account = dovecot_account(clean_dovecot, tls_certs, tmp_path, password=RECEPCION.password,
+                              username=RECEPCION.address, extra=f'nit_receptor = "{DEFAULT_RECEIVER.nit}"\n')
+    app = create_app(write_config(tmp_path, account))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, DashboardScreen), what="abrir el tablero")
+        dashboard = app.screen
+        board = dashboard.boards["principal"]
+        await pilot.press("i")
+        # The screen shows progress while the pass runs, and keys are answered meanwhile.
+        await wait_until(pilot, lambda: 0 < board.processed + board.failed < len(mails), what="ver el avance")
+        await pilot.press("f1")
+        await wait_until(pilot, lambda: isinstance(app.screen, MessageDialog), what="abrir la ayuda")
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: board.state == "esperando", timeout=60, what="terminar la pasada")
+
+        ledger = app.services.store.messages(MessageFilter(account="principal"))
+        expected_failed = sum(mail.expected_reason is not None for mail in mails)
+        assert len(ledger) == len(mails)
+        assert (board.processed, board.failed) == (len(mails) - expected_failed, expected_failed)
+        assert sum(entry.status == "fallido" for entry in ledger) == expected_failed
+        assert board.pending == 0 and board.next_run
+        table = dashboard.query_one("DataTable")
+        assert table.row_count == len(mails)
+        outcomes = sorted(str(table.get_row_at(index)[4]) for index in range(table.row_count))
+        assert outcomes == sorted(entry.reason or "procesado" for entry in ledger)
+        counters = str(dashboard.query_one(".counters").render())
+        assert f"Procesados {board.processed}" in counters and f"Fallidos {expected_failed}" in counters
+
+        await pilot.press("d")
+        await wait_until(pilot, lambda: board.state == "inactivo", what="detener")
+    assert clean_dovecot.messages(RECEPCION) == []
+
+
+async def test_dashboard_follows_a_process_running_elsewhere(tmp_path: Path) -> None:
+    demo = prepare_demo(tmp_path, good=30, failing_each=1)
+    app = create_app(demo.config_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, DashboardScreen), what="abrir el tablero")
+        board = app.screen.boards["demo"]
+
+        def headless() -> None:  # what `tui-recepcion procesar --una-vez` does, with its own store
+            config = load_config(demo.config_path)
+            with Engine.open(config) as engine:
+                AccountProcessor(engine, config.account("demo"), source_factory=demo.source_factory()).run_pass()
+
+        worker = threading.Thread(target=headless)
+        worker.start()
+        await wait_until(pilot, lambda: board.processed + board.failed == demo.messages, timeout=30,
+                         what="seguir el registro")
+        worker.join()
+        assert (board.processed, board.failed) == (30, 10)
+        assert board.last_run is not None
+
+
+def test_the_bridge_drops_its_own_events_coming_back_from_the_log(tmp_path: Path) -> None:
+    bridge = EventBridge()
+    mine = StateChanged(account="a", state="procesando")
+    theirs = PassFinished(account="a", processed=1, failed=0, duplicates=0, remaining=0, seconds=0.5)
+    bridge.emit(mine)
+    with Store.open(tmp_path / "db.sqlite") as store:
+        store.append_events((event.account, event.kind, event.to_payload()) for event in (mine, theirs))
+        bridge.from_log(EventFollower(store, after_id=0).poll())
+    assert bridge.drain() == [mine, theirs]
+    assert bridge.drain() == []

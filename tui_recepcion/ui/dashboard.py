@@ -1,0 +1,279 @@
+"""The live dashboard: one tab per account with state, counters, progress, recent messages,
+a log and messages per minute; processing starts and stops here.
+
+Processing runs in thread workers (`AccountProcessor.serve`) whose `emit` feeds the
+`EventBridge`; another thread follows the store's event log, so a headless service on the
+same machine shows up too. A 10 Hz timer drains the bridge and repaints what changed.
+"""
+
+from __future__ import annotations
+
+import threading
+from functools import partial
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.content import Content
+from textual.widgets import DataTable, Footer, Log, ProgressBar, Sparkline, Static, TabbedContent, TabPane
+
+from tui_recepcion.config import Account
+from tui_recepcion.mail.events import MessageHandled
+from tui_recepcion.mail.lock import account_lock
+from tui_recepcion.mail.service import AccountProcessor, EventFollower
+from tui_recepcion.store import STATUS_FAILED, STATUS_PROCESSED
+from tui_recepcion.ui.board import LOG_LIMIT, ROW_LIMIT, STATE_LABELS, AccountBoard, MessageRow
+from tui_recepcion.ui.dialogs import MessageDialog
+from tui_recepcion.ui.bridge import EventBridge
+from tui_recepcion.ui.navbar import NavBar
+from tui_recepcion.ui.screen import RecepcionScreen
+
+REFRESH_SECONDS = 0.1
+FOLLOW_SECONDS = 0.5
+HISTORY_EVENTS = 2000  # the log's recent past replayed into the table when the screen opens
+# Column widths for 80 columns, and for wide terminals (110 or more).
+COLUMNS = ("Hora", "Emisor", "Número", "Total", "Estado o motivo", "Destino")
+NARROW_WIDTHS = (8, 13, 8, 14, 13, 10)
+WIDE_WIDTHS = (8, 30, 12, 15, 27, 10)
+
+
+class AccountPanel(Vertical):
+    """Everything the dashboard shows for one account."""
+
+    def __init__(self, board: AccountBoard) -> None:
+        super().__init__(classes="account-panel")
+        self.board = board
+        self.rows: dict[str, MessageRow] = {}  # by table row key, for the detail dialog
+
+    @on(DataTable.RowSelected)
+    def _row_detail(self, event: DataTable.RowSelected) -> None:
+        row = self.rows.get(str(event.row_key.value))
+        if row is None:
+            return
+        lines = [f"Hora: {row.time}", f"Emisor o asunto: {row.sender}", f"Número: {row.number or '—'}",
+                 f"Total: {row.total or '—'}", f"Estado: {row.outcome}", f"Destino: {row.destination}"]
+        if row.reason_text:
+            lines.append(f"Motivo: {row.reason_text}")
+        self.app.push_screen(MessageDialog("Correo procesado", lines, error=row.failed))
+
+    def compose(self) -> ComposeResult:
+        yield Static(classes="state-line")
+        with Horizontal(classes="counters-line"):
+            yield Static(classes="counters")
+            yield Sparkline([0], classes="per-minute")
+        yield Static(classes="expiry")
+        yield ProgressBar(total=1, show_eta=False, classes="progress")  # a known total: no idle animation
+        table: DataTable = DataTable(cursor_type="row", zebra_stripes=True, classes="messages")
+        widths = WIDE_WIDTHS if self.app.size.width >= 110 else NARROW_WIDTHS
+        for label, width in zip(COLUMNS, widths):
+            table.add_column(label, width=width)
+        yield table
+        yield Log(max_lines=LOG_LIMIT, classes="log")
+
+    def repaint(self, services_now, today) -> None:
+        board = self.board
+        self._state_line()
+        counters = Content.assemble(
+            "Procesados ", (str(board.processed), "bold"),
+            "  Fallidos ", (str(board.failed), "bold"),
+            "  Pendientes ", ("—" if board.pending is None else str(board.pending), "bold"),
+            ("  por minuto:", "dim"),
+        )
+        self.query_one(".counters", Static).update(counters)
+        self.query_one(Sparkline).data = board.per_minute_series(services_now)
+        expiry = self.query_one(".expiry", Static)
+        text = board.expiry_text(today)
+        expiry.display = bool(text)
+        expiry.set_class(board.expiry_urgent(today), "-urgent")
+        expiry.update(Content(text))
+        progress = self.query_one(ProgressBar)
+        if board.pass_total:
+            progress.update(total=board.pass_total, progress=min(board.pass_done, board.pass_total))
+        self._append_rows()
+        lines = board.take_log()
+        if lines:
+            self.query_one(Log).write_lines(lines)
+
+    def _state_line(self) -> None:
+        board = self.board
+        parts = [f"Estado: {STATE_LABELS.get(board.state, board.state)}"]
+        if board.state == "error" and board.detail:
+            parts.append(board.detail)
+        if board.last_run is not None:
+            parts.append(f"última pasada {board.local(board.last_run):%Y-%m-%d %H:%M:%S}")
+        if board.next_run:
+            parts.append(f"próxima {board.next_run}")
+        line = self.query_one(".state-line", Static)
+        for state in STATE_LABELS:
+            line.set_class(board.state == state, f"-{state}")
+        line.update(Content(" · ".join(parts)))
+
+    def _append_rows(self) -> None:
+        rows = self.board.take_rows()
+        if not rows:
+            return
+        table = self.query_one(DataTable)
+        following = not table.has_focus or table.cursor_row >= table.row_count - 1
+        for row in rows:
+            self.rows[str(row.id)] = row
+            outcome = Content.styled(row.outcome, "$text-error" if row.failed else "$text-success")
+            # Mail supplies the sender and number: plain Text, never markup.
+            table.add_row(row.time, Text(row.sender), Text(row.number), Text(row.total, justify="right"), outcome,
+                          row.destination, key=str(row.id))
+        while table.row_count > ROW_LIMIT:
+            oldest = table.ordered_rows[0].key
+            table.remove_row(oldest)
+            self.rows.pop(str(oldest.value), None)
+        if following:
+            table.move_cursor(row=table.row_count - 1, animate=False)
+
+
+class DashboardScreen(RecepcionScreen):
+    TITLE = "Tablero"
+    HELP = (
+        "El procesamiento en vivo de cada cuenta: estado, contadores, avance de la pasada, los "
+        "últimos correos y el registro. I inicia el procesamiento de la cuenta visible (como "
+        "servicio: una pasada cada intervalo), D lo detiene. Si «tui-recepcion procesar» ya corre "
+        "en esta máquina, el tablero muestra su avance. Ctrl+← y Ctrl+→ cambian de cuenta."
+    )
+    BINDINGS = [
+        Binding("i", "start", "Iniciar"),
+        Binding("d", "stop", "Detener"),
+        Binding("ctrl+left", "previous_account", "Cuenta anterior", show=False),
+        Binding("ctrl+right", "next_account", "Cuenta siguiente", show=False),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.bridge = EventBridge()
+        self.boards: dict[str, AccountBoard] = {}
+        self._cancels: dict[str, threading.Event] = {}
+        self._stop_following = threading.Event()
+
+    def compose(self) -> ComposeResult:
+        yield NavBar(self.TITLE, "tablero")
+        yield Static("No hay cuentas configuradas. Pulse F2 para crear una.", id="no-accounts")
+        yield TabbedContent(id="accounts")
+        yield Footer(compact=True)
+
+    async def on_mount(self) -> None:
+        await self._build_tabs()
+        self.set_interval(REFRESH_SECONDS, self._drain)
+        self.run_worker(self._follow_log, thread=True, exit_on_error=False, name="Seguir el registro",
+                        group="registro")
+        if self.services.autostart:
+            for account in self.services.accounts:
+                self.start(account)
+
+    # --- accounts and tabs ---------------------------------------------------------
+
+    async def _build_tabs(self) -> None:
+        tabs = self.query_one("#accounts", TabbedContent)
+        counts = self.services.store.message_counts()
+        for account in self.services.accounts:
+            if account.id in self.boards:
+                self.boards[account.id].account = account
+                continue
+            totals = counts.get(account.id, {})
+            board = AccountBoard(account, totals.get(STATUS_PROCESSED, 0), totals.get(STATUS_FAILED, 0))
+            self.boards[account.id] = board
+            await tabs.add_pane(TabPane(account.id, AccountPanel(board), id=f"tab-{account.id}"))
+        self._replay_history()
+        self.query_one("#no-accounts").display = not self.boards
+        tabs.display = bool(self.boards)
+        self._repaint(force=True)
+
+    def _replay_history(self) -> None:
+        """Fill the tables with the recent messages the event log still holds."""
+        store = self.services.store
+        for event in EventFollower(store, max(0, store.last_event_id() - HISTORY_EVENTS)).poll(HISTORY_EVENTS):
+            board = self.boards.get(event.account)
+            if board is not None and isinstance(event, MessageHandled):
+                board.remember(event)
+
+    def accounts_changed(self) -> None:
+        self.run_worker(self._build_tabs(), exclusive=True, group="pestanas", name="Actualizar cuentas")
+
+    def _visible_account(self) -> Account | None:
+        active = self.query_one("#accounts", TabbedContent).active
+        board = self.boards.get(active.removeprefix("tab-")) if active else None
+        return board.account if board else None
+
+    def action_next_account(self) -> None:
+        self.query_one("#accounts", TabbedContent).query_one("Tabs").action_next_tab()
+
+    def action_previous_account(self) -> None:
+        self.query_one("#accounts", TabbedContent).query_one("Tabs").action_previous_tab()
+
+    # --- processing --------------------------------------------------------------------
+
+    def action_start(self) -> None:
+        account = self._visible_account()
+        if account is None:
+            self.notify("No hay ninguna cuenta para procesar. Pulse F2 para crear una.", severity="warning")
+            return
+        if account.id in self._cancels:
+            self.notify(f"La cuenta «{account.id}» ya se está procesando.")
+            return
+        self.start(account)
+
+    def action_stop(self) -> None:
+        account = self._visible_account()
+        cancel = self._cancels.get(account.id) if account else None
+        if cancel is None:
+            self.notify("Esta cuenta no se está procesando desde aquí.")
+            return
+        cancel.set()
+        self.notify(f"Deteniendo «{account.id}» al terminar el correo en curso…")
+
+    def start(self, account: Account) -> None:
+        cancel = self._cancels[account.id] = threading.Event()
+        self.run_worker(partial(self._serve, account, cancel), thread=True, exclusive=True,
+                        exit_on_error=False, group=f"cuenta-{account.id}", name=f"Procesar «{account.id}»")
+
+    def _serve(self, account: Account, cancel: threading.Event) -> None:
+        """Runs in a worker thread until stopped; events go to the bridge."""
+        try:
+            engine = self.services.engine
+            # Fail fast, with no error event in the shared log, when another process has it.
+            with account_lock(engine.lock_dir, account.id):
+                pass
+            processor = AccountProcessor(engine, account, emit=self.bridge.emit, cancel=cancel,
+                                         source_factory=self.services.sources.get(account.id))
+            processor.serve()
+        finally:
+            self._cancels.pop(account.id, None)  # a dict operation: safe from this thread
+
+    def stop_all(self) -> None:
+        self._stop_following.set()
+        for cancel in self._cancels.values():
+            cancel.set()
+
+    def _follow_log(self) -> None:
+        """Runs in a worker thread: the store's event log, for processes other than this one."""
+        follower = EventFollower(self.services.store)
+        while not self._stop_following.wait(FOLLOW_SECONDS):
+            self.bridge.from_log(follower.poll())
+
+    # --- repainting --------------------------------------------------------------------
+
+    def _drain(self) -> None:
+        for event in self.bridge.drain():
+            board = self.boards.get(event.account)
+            if board is not None:
+                board.apply(event)
+        self._repaint()
+
+    def _repaint(self, *, force: bool = False) -> None:
+        now = self.services.clock()
+        today = self.services.local_time(now).date()
+        for panel in self.query(AccountPanel):
+            if force or panel.board.changed:
+                panel.board.changed = False
+                panel.repaint(now, today)
+
+    @on(TabbedContent.TabActivated)
+    def _tab_changed(self) -> None:
+        self._repaint(force=True)

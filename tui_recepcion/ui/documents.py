@@ -1,0 +1,192 @@
+"""The documents browser: stored documents, filters, a detail view and CSV export."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.content import Content
+from textual.widgets import DataTable, Footer, Input, Label, Select, Static
+from textual.worker import Worker, WorkerState
+
+from tui_recepcion.output import document_record, money, render
+from tui_recepcion.store import DocumentFilter, DocumentRow
+from tui_recepcion.ui.dialogs import MessageDialog, PathDialog
+from tui_recepcion.ui.navbar import NavBar
+from tui_recepcion.ui.screen import RecepcionScreen
+
+SHOWN_LIMIT = 2000
+TIPOS = (
+    ("Todos los tipos", ""),
+    ("01 Factura de venta", "01"),
+    ("02 Exportación", "02"),
+    ("03 Contingencia", "03"),
+    ("04 Contingencia DIAN", "04"),
+    ("91 Nota crédito", "91"),
+    ("92 Nota débito", "92"),
+)
+TIPO_NAMES = {code: label.split(" ", 1)[1] for label, code in TIPOS if code}
+
+
+def detail_lines(row: DocumentRow) -> list[str]:
+    """Everything worth reading about one document, in Spanish."""
+    record = document_record(row)
+    doc = row.document
+    supplier = f"{doc.supplier.name} — NIT {doc.supplier.nit}" + (f"-{doc.supplier.dv}" if doc.supplier.dv else "")
+    customer = f"{doc.customer.name} — NIT {doc.customer.nit}" + (f"-{doc.customer.dv}" if doc.customer.dv else "")
+    lines = [
+        f"Tipo: {doc.tipo} {TIPO_NAMES.get(doc.tipo, '')}".rstrip(),
+        f"Número: {doc.number}",
+        f"Fecha de emisión: {record['fecha_emision']} {record['hora_emision'] or ''}".rstrip(),
+        f"Emisor: {supplier}",
+        f"Receptor: {customer}",
+        f"Moneda: {doc.currency}",
+        f"Subtotal: {money(record['subtotal'])}",
+        f"Impuestos: {money(record['impuestos'])}",
+    ]
+    lines += [f"  {tax['codigo']} {tax['nombre']}: {money(tax['valor'])}" for tax in record["detalle_impuestos"]]
+    lines.append(f"Retenciones: {money(record['retenciones'])}")
+    lines += [f"  {tax['codigo']} {tax['nombre']}: {money(tax['valor'])}" for tax in record["detalle_retenciones"]]
+    lines += [
+        f"Total: {money(record['total'])}",
+        f"Validación DIAN: {record['validacion_dian'] or '—'}" + ("  (AMBIENTE DE PRUEBAS)" if doc.is_test else ""),
+        f"CUFE/CUDE: {doc.cufe}",
+    ]
+    if doc.reference is not None:
+        lines.append(f"Referencia: {doc.reference.number} ({doc.reference.cufe or 'sin CUFE'})")
+    lines += [
+        f"Cuenta: {row.account}",
+        f"Correo de origen: {row.message_id or row.source_key or '—'}",
+        f"Archivo XML: {row.xml_path or '—'}",
+        f"Archivo PDF: {row.pdf_path or '—'}",
+    ]
+    return lines
+
+
+class DocumentsScreen(RecepcionScreen):
+    TITLE = "Documentos"
+    HELP = (
+        "Los documentos electrónicos guardados, del más reciente al más antiguo. Filtre por emisor "
+        "(NIT o parte del nombre), por fechas de emisión (AAAA-MM-DD) y por tipo. Enter muestra el "
+        "detalle del documento; Ctrl+E exporta lo filtrado a CSV; Ctrl+R vuelve a consultar."
+    )
+    BINDINGS = [
+        # priority: the filter Inputs bind Ctrl+E to "end of line" (the End key still does that).
+        Binding("ctrl+e", "export", "Exportar CSV", priority=True),
+        Binding("ctrl+r", "refresh", "Actualizar"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[DocumentRow] = []
+
+    def compose(self) -> ComposeResult:
+        yield NavBar(self.TITLE, "documentos")
+        with Horizontal(id="doc-filters", classes="filters"):
+            yield Input(placeholder="Emisor: NIT o nombre", compact=True, id="emisor")
+            yield Input(placeholder="Desde AAAA-MM-DD", compact=True, id="desde", max_length=10)
+            yield Input(placeholder="Hasta AAAA-MM-DD", compact=True, id="hasta", max_length=10)
+            yield Select(TIPOS, value="", allow_blank=False, compact=True, id="tipo")
+        yield Label("", id="doc-filter-error", classes="filter-error")
+        table: DataTable = DataTable(cursor_type="row", zebra_stripes=True, id="documents")
+        table.add_column("Fecha", width=10)
+        # Emisor takes what the other columns leave (80 columns: 24 characters).
+        table.add_column("Emisor", width=min(50, max(16, self.app.size.width - 56)))
+        table.add_column("Tipo", width=4)
+        table.add_column("Número", width=12)
+        table.add_column("Total", width=16)
+        yield table
+        yield Static("", id="doc-summary", classes="summary")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.action_refresh()
+
+    def on_screen_resume(self) -> None:
+        self.action_refresh()  # new documents may have arrived while another screen was shown
+
+    def _filters(self) -> DocumentFilter | None:
+        dates: dict[str, date | None] = {}
+        for field in ("desde", "hasta"):
+            text = self.query_one(f"#{field}", Input).value.strip()
+            try:
+                dates[field] = date.fromisoformat(text) if text else None
+            except ValueError:
+                self._filter_error(f"Fecha «{text}» inválida: use AAAA-MM-DD.")
+                return None
+        self._filter_error("")
+        tipo = self.query_one("#tipo", Select).value
+        return DocumentFilter(
+            since=dates["desde"],
+            until=dates["hasta"],
+            supplier=self.query_one("#emisor", Input).value.strip() or None,
+            tipo=tipo if isinstance(tipo, str) and tipo else None,
+        )
+
+    def _filter_error(self, text: str) -> None:
+        label = self.query_one("#doc-filter-error", Label)
+        label.update(Content(text))
+        label.display = bool(text)
+
+    @on(Input.Changed)
+    @on(Select.Changed)
+    def action_refresh(self) -> None:
+        filters = self._filters()
+        if filters is not None:
+            self._query(filters)
+
+    @work(thread=True, exclusive=True, group="consulta", exit_on_error=False, name="Consultar documentos")
+    def _query(self, filters: DocumentFilter) -> list[DocumentRow]:
+        return self.services.store.documents(filters)
+
+    def _show(self, rows: list[DocumentRow]) -> None:
+        self.rows = list(reversed(rows))[:SHOWN_LIMIT]  # newest first
+        table = self.query_one("#documents", DataTable)
+        table.clear()
+        for index, row in enumerate(self.rows):
+            doc = row.document
+            table.add_row(doc.issue_date.isoformat(), Text(doc.supplier.name), Text(doc.tipo), Text(doc.number),
+                          Text(money(str(doc.total)), justify="right"), key=str(index))
+        shown = f" (se muestran los {SHOWN_LIMIT} más recientes)" if len(rows) > SHOWN_LIMIT else ""
+        self.query_one("#doc-summary", Static).update(Content(
+            f"{len(rows)} documentos{shown}. Enter: detalle · Ctrl+E: exportar a CSV"))
+
+    @on(DataTable.RowSelected, "#documents")
+    def _detail(self, event: DataTable.RowSelected) -> None:
+        row = self.rows[int(str(event.row_key.value))]
+        self.app.push_screen(MessageDialog(f"Documento {row.document.number}", detail_lines(row)))
+
+    def action_export(self) -> None:
+        filters = self._filters()
+        if filters is None:
+            return
+        default = Path.home() / f"documentos-{self.services.local_time(self.services.clock()):%Y%m%d}.csv"
+
+        def chosen(path: Path | None) -> None:
+            if path is not None:
+                self._export(filters, path)
+
+        self.app.push_screen(PathDialog("Exportar a CSV", "Archivo donde guardar los documentos filtrados:",
+                                        default), chosen)
+
+    @work(thread=True, exclusive=True, group="exportar", exit_on_error=False, name="Exportar documentos")
+    def _export(self, filters: DocumentFilter, path: Path) -> tuple[int, Path]:
+        records = [document_record(row) for row in self.services.store.documents(filters)]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("w", encoding="utf-8", newline="") as stream:
+            render(records, "csv", (), stream)
+        return len(records), path
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state != WorkerState.SUCCESS:
+            return
+        if event.worker.group == "consulta":
+            self._show(event.worker.result)
+        elif event.worker.group == "exportar":
+            count, path = event.worker.result
+            self.notify(f"{count} documentos exportados a {path}.", title="Exportar a CSV")

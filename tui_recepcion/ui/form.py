@@ -1,0 +1,546 @@
+"""The reception form: one account at a time, every field of design §1 with its "?" help.
+
+Labels and help come from `config.ACCOUNT_FIELDS` and the chosen provider's `field_help`;
+validation is `config.parse_account` on the table the form would write (form_model). What
+can block — the keyring probe, writing the secret, the connection test — runs in thread
+workers, so the screen keeps answering keys meanwhile.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.content import Content
+from textual.widget import Widget
+from textual.widgets import Button, Checkbox, Footer, Input, Label, Markdown, Select, Static
+from textual.worker import Worker, WorkerState
+
+from tui_recepcion.config import (
+    AUTH_TYPES,
+    FIELDS_BY_KEY,
+    PROTOCOLS,
+    SECURITIES,
+    Account,
+    account_to_toml,
+    parse_account,
+    save_account,
+)
+from tui_recepcion.mail.account import account_endpoint, read_secret
+from tui_recepcion.mail.probe import ProbeReport, probe
+from tui_recepcion.providers.manager import FALLBACK_PROVIDER
+from tui_recepcion.secrets import KeyringStatus, Secret, parse_secret_ref, secret_store
+from tui_recepcion.ui.dialogs import MessageDialog, SecretStoreDialog
+from tui_recepcion.ui.fields import FieldRow
+from tui_recepcion.ui.navbar import NavBar
+from tui_recepcion.ui.form_model import (
+    ACCOUNT_NAME,
+    CONFIRMATION,
+    GENERAL,
+    PASSWORD,
+    FormValues,
+    build_raw,
+    field_problems,
+    password_problems,
+    suggest_server,
+)
+from tui_recepcion.ui.screen import RecepcionScreen, describe_error
+
+NEW_ACCOUNT = "__nueva__"
+# Form-only help texts: these fields have no config key of their own.
+NAME_HELP = (
+    "Nombre corto de esta cuenta en config.toml ([cuentas.NOMBRE]) y en la opción --cuenta: "
+    "minúsculas, números, «-» o «_», p. ej. principal."
+)
+CONFIRMATION_HELP = "Escriba otra vez la contraseña, para descartar un error de digitación."
+SELECTOR_HELP = "Cuenta que se edita. Elija «Nueva cuenta» para configurar otro buzón de recepción."
+OAUTH_NOTE = (
+    "OAuth2 no usa contraseña: guarde la cuenta y autorícela con el botón Autorizar "
+    "(o con «tui-recepcion autorizar --cuenta {cuenta}» en la terminal)."
+)
+
+
+def _options(labels: dict[str, str], keys: Any = None) -> list[tuple[str, str]]:
+    return [(labels[key], key) for key in (keys or labels)]
+
+
+class FormScreen(RecepcionScreen):
+    """Create or edit one reception account."""
+
+    TITLE = "Formulario de recepción"
+    HELP = (
+        "Configure aquí cada buzón de recepción. Tab y Mayús+Tab recorren los campos; "
+        "F1 muestra la ayuda del campo; Ctrl+T prueba la conexión; Ctrl+S guarda; "
+        "Ctrl+G muestra u oculta la guía del proveedor. Los campos con * son obligatorios."
+    )
+    BINDINGS = [
+        Binding("ctrl+s", "save", "Guardar"),
+        Binding("ctrl+t", "test_connection", "Probar"),
+        Binding("ctrl+g", "toggle_guidance", "Guía"),
+    ]
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
+
+    def __init__(self, account_id: str | None = None) -> None:
+        super().__init__()
+        self._touched: set[str] = set()
+        self._show_all = False  # after a save or test attempt every problem stays visible
+        self._provider_explicit = False
+        self._suggested: dict[str, str] = {"servidor": "", "puerto": ""}
+        self._editing: Account | None = None
+        self._pending_save: tuple[Account, Secret | None] | None = None
+        self._first_account = account_id
+        self._base: dict[str, Any] = {}
+        # What the form itself last put in each Select: a Changed event carrying that value
+        # (Select also posts one when it mounts) is not the technician's choice.
+        self._shown: dict[str, object] = {}
+
+    # --- composition ---------------------------------------------------------------
+
+    def _row(self, key: str, control: Widget, *, label: str | None = None, help_text: str | None = None,
+             required: bool | None = None) -> FieldRow:
+        spec = FIELDS_BY_KEY.get(key)
+        return FieldRow(
+            key,
+            label or (spec.label if spec else key),
+            help_text or (spec.help if spec else ""),
+            control,
+            required=(spec.required if spec else False) if required is None else required,
+        )
+
+    def compose(self) -> ComposeResult:
+        accounts = self.services.accounts
+        initial = self._first_account if self._first_account in self.services.config.accounts else None
+        if initial is None and accounts:
+            initial = accounts[0].id
+        registry = self.services.registry
+        yield NavBar(self.TITLE, "formulario")
+        with Horizontal(id="form-body"):
+            with VerticalScroll(id="form-fields"):
+                yield self._row("selector", Select(self._account_options(), value=initial or NEW_ACCOUNT,
+                                                   allow_blank=False, compact=True, id="f-selector"),
+                                label="Cuenta", help_text=SELECTOR_HELP, required=False)
+                yield self._row(ACCOUNT_NAME, Input(compact=True, id="f-cuenta", placeholder="principal"),
+                                label="Nombre de la cuenta", help_text=NAME_HELP, required=True)
+                providers = [(provider.name, provider.id) for provider in registry.providers.values()]
+                yield self._row("proveedor", Select(providers, allow_blank=False, compact=True, id="f-proveedor"))
+                yield self._row("tipo_servidor", Select(_options(AUTH_TYPES), allow_blank=False, compact=True,
+                                                        id="f-tipo_servidor"))
+                yield self._row("protocolo", Select(_options(PROTOCOLS), allow_blank=False, compact=True,
+                                                    id="f-protocolo"))
+                yield self._row("servidor", Input(compact=True, id="f-servidor"))
+                yield self._row("puerto", Input(type="integer", compact=True, id="f-puerto", max_length=5))
+                yield self._row("seguridad", Select(_options(SECURITIES), allow_blank=False, compact=True,
+                                                    id="f-seguridad"))
+                yield self._row("permitir_sin_cifrado", Checkbox("Sí, la contraseña viajará sin cifrar",
+                                                                 compact=True, id="f-permitir_sin_cifrado"))
+                yield self._row("usuario", Input(compact=True, id="f-usuario"))
+                yield self._row(PASSWORD, Input(password=True, compact=True, id="f-contrasena"),
+                                label=FIELDS_BY_KEY["secreto"].label, required=True)
+                yield self._row(CONFIRMATION, Input(password=True, compact=True, id="f-confirmacion"),
+                                label="Confirmar Contraseña", help_text=CONFIRMATION_HELP, required=True)
+                with Vertical(id="oauth-box"):
+                    yield Static("", id="oauth-note")
+                    yield Button("Autorizar", id="autorizar", compact=True)
+                yield self._row("nit_receptor", Input(type="integer", compact=True, id="f-nit_receptor",
+                                                      max_length=12))
+                yield self._row("fecha_expiracion", Input(compact=True, id="f-fecha_expiracion",
+                                                          placeholder="AAAA-MM-DD", max_length=10))
+                yield self._row("correo_notificacion", Input(compact=True, id="f-correo_notificacion"))
+                yield self._row("correo_respaldo", Input(compact=True, id="f-correo_respaldo"), required=True)
+                yield Label("", id="form-general", classes="field-error")
+                with Horizontal(id="form-buttons"):
+                    yield Button("Probar conexión", id="probar", compact=True)
+                    yield Button("Guardar", variant="primary", id="guardar", compact=True)
+                yield Static("", id="form-status")
+            with VerticalScroll(id="guidance"):
+                yield Markdown("", id="guidance-md")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        if self.services.registry.failures:
+            failed = "; ".join(str(failure) for failure in self.services.registry.failures)
+            self.notify(f"Algunos complementos de proveedores no cargaron: {failed}", severity="warning",
+                        title="Proveedores", timeout=15)
+        self.load(self.services.config.accounts.get(self.query_one("#f-selector", Select).value))  # type: ignore[arg-type]
+        (self._input(ACCOUNT_NAME) if self._editing is None else self._select("proveedor")).focus()
+
+    def help_lines(self) -> list[str]:
+        return [self.HELP, "", f"Archivo de configuración: {self.services.config_path}"]
+
+    def _account_options(self) -> list[tuple[str, str]]:
+        options = [(f"{account.id} ({account.username})", account.id) for account in self.services.accounts]
+        return options + [("Nueva cuenta…", NEW_ACCOUNT)]
+
+    # --- reading and writing the widgets ---------------------------------------------
+
+    def _input(self, key: str) -> Input:
+        return self.query_one(f"#f-{key}", Input)
+
+    def _select(self, key: str) -> Select:
+        return self.query_one(f"#f-{key}", Select)
+
+    def _rows(self) -> list[FieldRow]:
+        return list(self.query(FieldRow))
+
+    def _text(self, key: str) -> str:
+        return self._input(key).value
+
+    def _choice(self, key: str) -> str:
+        value = self._select(key).value
+        return value if isinstance(value, str) else ""
+
+    @property
+    def account_id(self) -> str:
+        return self._editing.id if self._editing else self._text(ACCOUNT_NAME).strip()
+
+    def values(self) -> FormValues:
+        return FormValues(
+            account_id=self.account_id,
+            provider=self._choice("proveedor"),
+            auth_type=self._choice("tipo_servidor"),
+            protocol=self._choice("protocolo"),
+            host=self._text("servidor"),
+            port=self._text("puerto"),
+            security=self._choice("seguridad"),
+            allow_plaintext=self.query_one("#f-permitir_sin_cifrado", Checkbox).value,
+            username=self._text("usuario"),
+            receiver_nit=self._text("nit_receptor"),
+            expiry=self._text("fecha_expiracion"),
+            notify_email=self._text("correo_notificacion"),
+            backup_email=self._text("correo_respaldo"),
+            password=self._text(PASSWORD),
+            confirmation=self._text(CONFIRMATION),
+        )
+
+    def _silently(self):
+        """Changes made by the form itself are not the technician's: no Changed handlers."""
+        return self.prevent(Input.Changed, Select.Changed, Checkbox.Changed)
+
+    def _set_select(self, key: str, value: str, options: list[tuple[str, str]] | None = None) -> None:
+        select = self._select(key)
+        self._shown[key] = value
+        with self._silently():
+            if options is not None:
+                select.set_options(options)
+            select.value = value
+
+    def _chosen(self, event: Select.Changed) -> bool:
+        """True when the technician made this choice (not the form, not the mount)."""
+        key = (event.select.id or "").removeprefix("f-")
+        stale = event.value != event.select.value  # e.g. the value Select picked while mounting
+        if stale or event.value is Select.NULL or event.value == self._shown.get(key):
+            return False
+        self._shown[key] = event.value
+        return True
+
+    def load(self, account: Account | None) -> None:
+        """Show `account` (None: a blank new account)."""
+        registry = self.services.registry
+        self._editing = account
+        self._touched.clear()
+        self._show_all = False
+        self._provider_explicit = account is not None
+        self._base = account_to_toml(account) if account else {}
+        provider = account.provider if account else (FALLBACK_PROVIDER if FALLBACK_PROVIDER in registry.providers
+                                                     else next(iter(registry.providers)))
+        protocol = account.protocol if account else "imap"
+        suggestion = suggest_server(registry, provider, protocol, account.security if account else None)
+        self._suggested = {"servidor": suggestion.host or "", "puerto": str(suggestion.port)}
+        texts = {
+            ACCOUNT_NAME: "" if account or self.services.accounts else "principal",
+            "servidor": account.host if account else suggestion.host or "",
+            "puerto": str(account.port if account else suggestion.port),
+            "usuario": account.username if account else "",
+            PASSWORD: "",
+            CONFIRMATION: "",
+            "nit_receptor": (account.receiver_nit or "") if account else "",
+            "fecha_expiracion": account.password_expiry.isoformat() if account and account.password_expiry else "",
+            "correo_notificacion": (account.notify_email or "") if account else "",
+            "correo_respaldo": (account.backup_email or "") if account else "",
+        }
+        with self._silently():
+            for key, text in texts.items():
+                self._input(key).value = text
+            self.query_one("#f-permitir_sin_cifrado", Checkbox).value = bool(account and account.allow_plaintext)
+        self._set_select("selector", account.id if account else NEW_ACCOUNT)
+        self._set_select("proveedor", provider)
+        self._set_select("protocolo", protocol)
+        self._set_select("seguridad", account.security if account else suggestion.security)
+        self._apply_provider(provider, fill_server=False)
+        if account:
+            self._set_select("tipo_servidor", account.auth_type)
+        placeholder = "(sin cambios: deje vacío para conservarla)" if account else ""
+        self._input(PASSWORD).placeholder = placeholder
+        self._input(CONFIRMATION).placeholder = placeholder
+        self._refresh()
+
+    def _set_suggested(self, key: str, value: str, *, force: bool) -> None:
+        """Put a suggestion in Servidor or Puerto unless the technician typed their own."""
+        field = self._input(key)
+        custom = field.value not in ("", self._suggested[key])
+        self._suggested[key] = value
+        if force or not custom:
+            with self._silently():
+                field.value = value
+
+    def _apply_provider(self, provider_id: str, *, fill_server: bool, force: bool = False) -> None:
+        registry = self.services.registry
+        provider = registry.providers[provider_id]
+        # A provider just chosen brings its preferred sign-in; a loaded account keeps its own.
+        current = self._choice("tipo_servidor")
+        keep = not fill_server and current in provider.auth_types
+        self._set_select("tipo_servidor", current if keep else provider.auth_types[0],
+                         _options(AUTH_TYPES, provider.auth_types))
+        if fill_server:
+            suggestion = suggest_server(registry, provider_id, self._choice("protocolo"), None)
+            self._set_select("seguridad", suggestion.security)
+            if suggestion.host:
+                self._set_suggested("servidor", suggestion.host, force=force)
+            self._set_suggested("puerto", str(suggestion.port), force=force)
+        for row in self._rows():
+            row.help_text = provider.field_help.get(row.key, row.default_help)
+        self._input("usuario").placeholder = provider.username_hint
+        guidance = provider.guidance_md or f"## {provider.name}\n\nEste proveedor no trae una guía."
+        self.query_one("#guidance-md", Markdown).update(guidance)
+
+    def _follow_protocol_or_security(self) -> None:
+        suggestion = suggest_server(self.services.registry, self._choice("proveedor"), self._choice("protocolo"),
+                                    self._choice("seguridad"))
+        if suggestion.host:
+            self._set_suggested("servidor", suggestion.host, force=False)
+        self._set_suggested("puerto", str(suggestion.port), force=False)
+
+    def _refresh(self, *, show_all: bool = False) -> Account | None:
+        """Show only the fields that apply, and validate; returns the account when valid."""
+        values = self.values()
+        basic = values.auth_type == "basica"
+        shown = {
+            "#row-cuenta": self._editing is None,
+            "#row-correo_respaldo": values.protocol == "pop3",
+            "#row-permitir_sin_cifrado": values.security == "ninguna",
+            f"#row-{PASSWORD}": basic,
+            f"#row-{CONFIRMATION}": basic,
+            "#oauth-box": not basic,
+        }
+        for selector, display in shown.items():
+            widget = self.query_one(selector)
+            if widget.display != display:
+                widget.display = display
+        if not basic:
+            self.query_one("#oauth-note", Static).update(Content(OAUTH_NOTE.format(cuenta=values.account_id or "ID")))
+        return self._validate(values, show_all=show_all)
+
+    def _validate(self, values: FormValues, *, show_all: bool) -> Account | None:
+        self._show_all = show_all = self._show_all or show_all
+        raw = build_raw(values, self._base, self._secret_ref())
+        account, problems = parse_account(values.account_id, raw)
+        errors = field_problems(problems)
+        errors.update(password_problems(values, password_stored=self._editing is not None))
+        for row in self._rows():
+            shown = show_all or row.key in self._touched
+            row.show_error(errors.get(row.key) if shown and row.display else None)
+        general = errors.get(GENERAL, "") if show_all or self._touched else ""
+        self.query_one("#form-general", Label).update(Content(general))
+        visible_errors = {key for key in errors if key == GENERAL or self.query_one(f"#row-{key}").display}
+        return account if not visible_errors else None
+
+    def _secret_ref(self) -> str:
+        return self._editing.secret_ref if self._editing else "keyring"
+
+    def _status(self, text: str) -> None:
+        self.query_one("#form-status", Static).update(Content(text))
+
+    # --- the technician's changes ----------------------------------------------------
+
+    def _row_of(self, widget: Widget) -> FieldRow | None:
+        node: Any = widget
+        while node is not None and not isinstance(node, FieldRow):
+            node = node.parent
+        return node
+
+    @on(Input.Changed)
+    @on(Input.Blurred)
+    @on(Checkbox.Changed)
+    def _edited(self, event: Input.Changed | Input.Blurred | Checkbox.Changed) -> None:
+        row = self._row_of(event.control)
+        if row is None:
+            return
+        self._touched.add(row.key)
+        if row.key == "usuario" and isinstance(event, Input.Changed) and not self._provider_explicit:
+            self._suggest_provider(event.value)
+        self._refresh()
+
+    def _suggest_provider(self, email: str) -> None:
+        suggested = self.services.registry.suggest_provider(email)
+        if suggested != self._choice("proveedor"):
+            self._set_select("proveedor", suggested)
+            self._apply_provider(suggested, fill_server=True)
+
+    @on(Select.Changed, "#f-selector")
+    def _account_chosen(self, event: Select.Changed) -> None:
+        if not self._chosen(event):
+            return
+        self.load(self.services.config.accounts.get(event.value))  # type: ignore[arg-type]
+        if event.value == NEW_ACCOUNT:
+            self._input(ACCOUNT_NAME).focus()
+
+    @on(Select.Changed, "#f-proveedor")
+    def _provider_chosen(self, event: Select.Changed) -> None:
+        if not self._chosen(event):
+            return
+        self._provider_explicit = True
+        self._touched.add("proveedor")
+        self._apply_provider(str(event.value), fill_server=True, force=True)
+        self._refresh()
+
+    @on(Select.Changed, "#f-protocolo")
+    @on(Select.Changed, "#f-seguridad")
+    def _transport_chosen(self, event: Select.Changed) -> None:
+        if not self._chosen(event):
+            return
+        self._follow_protocol_or_security()
+        self._refresh()
+
+    @on(Select.Changed, "#f-tipo_servidor")
+    def _auth_chosen(self, event: Select.Changed) -> None:
+        if self._chosen(event):
+            self._refresh()
+
+    def action_new_account(self) -> None:
+        self.load(None)
+        self._input(ACCOUNT_NAME).focus()
+
+    def action_toggle_guidance(self) -> None:
+        self.toggle_class("-guidance")
+
+    # --- connection test ---------------------------------------------------------------
+
+    @on(Button.Pressed, "#probar")
+    def action_test_connection(self) -> None:
+        account = self._refresh(show_all=True)
+        if account is None:
+            self._invalid()
+            return
+        if account.auth_type == "oauth2":
+            self._status("Para probar una cuenta OAuth2, autorícela y ejecute "
+                         f"«tui-recepcion probar --cuenta {account.id}».")
+            return
+        password = self.values().password
+        self._status(f"Probando la conexión con {account.host}:{account.port}…")
+        self._test_connection(account, Secret(password) if password else None)
+
+    @work(thread=True, exclusive=True, group="probar", exit_on_error=False, name="Probar conexión")
+    def _test_connection(self, account: Account, password: Secret | None) -> ProbeReport:
+        secret = password if password is not None else read_secret(account.secret_ref, account)
+        return probe(
+            account_endpoint(account, timeout=self.services.probe_timeout),
+            account.protocol,
+            account.username,
+            secret,
+            (account.processed_folder, account.failed_folder),
+        )
+
+    # --- saving ------------------------------------------------------------------------
+
+    @on(Button.Pressed, "#guardar")
+    def action_save(self) -> None:
+        account = self._refresh(show_all=True)
+        if account is None:
+            self._invalid()
+            return
+        password = self.values().password
+        secret = Secret(password) if password and account.auth_type == "basica" else None
+        needs_store = secret is not None or (account.auth_type == "oauth2" and self._editing is None)
+        if account.secret_ref == "keyring" and needs_store:
+            self._pending_save = (account, secret)
+            self._status("Revisando el llavero del sistema…")
+            self._probe_keyring()
+        else:
+            self._store(account, secret)
+
+    def _invalid(self) -> None:
+        self.notify("Revise los campos marcados antes de continuar.", severity="error", title="Formulario")
+        invalid = next((row for row in self._rows() if row.error and row.display), None)
+        if invalid is not None:
+            invalid.control.focus()
+
+    @work(thread=True, exclusive=True, group="guardar", exit_on_error=False, name="Revisar el llavero")
+    def _probe_keyring(self) -> KeyringStatus:
+        return self.services.keyring_probe()
+
+    def _keyring_checked(self, status: KeyringStatus) -> None:
+        if self._pending_save is None:
+            return
+        account, secret = self._pending_save
+        self._pending_save = None
+        if status.usable:
+            self._store(account, secret)
+            return
+        self._status("El llavero del sistema no se puede usar: elija dónde guardar el secreto.")
+        suggested = self.services.config_path.parent / f"{account.id}.secreto"
+
+        def chosen(reference: str | None) -> None:
+            if reference is None:
+                self._status("No se guardó: falta elegir dónde guardar el secreto.")
+                return
+            self._store(replace(account, secret_ref=reference), secret)
+
+        dialog = SecretStoreDialog(account.id, status.reason, suggested, allow_env=account.auth_type == "basica")
+        self.app.push_screen(dialog, chosen)
+
+    @work(thread=True, exclusive=True, group="guardar", exit_on_error=False, name="Guardar la cuenta")
+    def _store(self, account: Account, secret: Secret | None) -> Account:
+        # The secret first: a config that names a secret nobody stored would fail later.
+        if secret is not None and parse_secret_ref(account.secret_ref).kind != "env":
+            secret_store(account.secret_ref, account.id, account.username).write(secret)
+        save_account(self.services.config_path, account)
+        return account
+
+    def _saved(self, account: Account) -> None:
+        self.services.reload_config()
+        self.recepcion.accounts_changed()
+        self._set_select("selector", account.id, self._account_options())
+        self.load(self.services.config.accounts.get(account.id, account))
+        where = parse_secret_ref(account.secret_ref)
+        message = f"Cuenta «{account.id}» guardada en {self.services.config_path}."
+        if where.kind == "env":
+            message += f" Defina la variable {where.target} con la contraseña en el entorno del servicio."
+        elif account.auth_type == "oauth2":
+            message += f" Ahora autorícela: tui-recepcion autorizar --cuenta {account.id}"
+        else:
+            message += f" La contraseña quedó en {where.describe()}."
+        self._status(message)
+        self.notify(message, title="Formulario")
+
+    @on(Button.Pressed, "#autorizar")
+    def _authorize(self) -> None:
+        account_id = self.account_id or "ID"
+        self.app.push_screen(MessageDialog("Autorizar con OAuth2", [
+            "Guarde primero la cuenta. Luego, en una terminal, ejecute:",
+            "",
+            f"    tui-recepcion autorizar --cuenta {account_id}",
+            "",
+            "El comando muestra la dirección y el código para iniciar sesión con la cuenta del buzón "
+            "y guarda el token donde indica la clave «secreto».",
+        ]))
+
+    # --- worker results ----------------------------------------------------------------
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        worker, state = event.worker, event.state
+        if state == WorkerState.SUCCESS:
+            if worker.group == "probar":
+                report: ProbeReport = worker.result
+                self._status("Conexión correcta.")
+                self.app.push_screen(MessageDialog("Conexión correcta", report.lines()))
+            elif worker.name == "Revisar el llavero":
+                self._keyring_checked(worker.result)
+            elif worker.name == "Guardar la cuenta":
+                self._saved(worker.result)
+        elif state == WorkerState.ERROR:
+            failed = "La prueba de conexión falló" if worker.group == "probar" else "No se guardó"
+            self._status(f"{failed}: {describe_error(worker.error)}")

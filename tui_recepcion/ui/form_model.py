@@ -1,0 +1,136 @@
+"""The reception form's rules, kept apart from its widgets so they are plain to test.
+
+The form never validates on its own: it builds the same raw `[cuentas.ID]` table a
+technician would write in config.toml and hands it to `config.parse_account`, so the form
+and `tui-recepcion validar` can never disagree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from tui_recepcion.providers import ProviderRegistry, standard_port
+from tui_recepcion.toml_lines import KeyPath
+
+# The field that shows problems no single form field owns (hand-written [smtp] tables…).
+GENERAL = "_general"
+# Form-only fields: the account name and the password pair (config.toml stores `secreto`).
+ACCOUNT_NAME = "cuenta"
+PASSWORD = "contrasena"
+CONFIRMATION = "confirmacion"
+
+# Config keys the form edits directly; every other key of an edited account is kept as is.
+FORM_KEYS: tuple[str, ...] = (
+    "proveedor",
+    "tipo_servidor",
+    "protocolo",
+    "servidor",
+    "puerto",
+    "seguridad",
+    "permitir_sin_cifrado",
+    "usuario",
+    "nit_receptor",
+    "fecha_expiracion",
+    "correo_notificacion",
+    "correo_respaldo",
+)
+# Where a problem with a config key is shown, when it is not the key's own field.
+SHOWN_UNDER: Mapping[str, str] = {"secreto": PASSWORD}
+
+
+@dataclass(frozen=True, slots=True)
+class FormValues:
+    """What the technician typed or chose, as text, before any conversion."""
+
+    account_id: str
+    provider: str
+    auth_type: str
+    protocol: str
+    host: str = ""
+    port: str = ""
+    security: str = "ssl"
+    allow_plaintext: bool = False
+    username: str = ""
+    receiver_nit: str = ""
+    expiry: str = ""
+    notify_email: str = ""
+    backup_email: str = ""
+    password: str = ""
+    confirmation: str = ""
+
+
+def build_raw(values: FormValues, base: Mapping[str, Any], secret_ref: str) -> dict[str, Any]:
+    """The `[cuentas.ID]` table for `values`, on top of the edited account's other keys."""
+    raw = {key: value for key, value in base.items() if key not in FORM_KEYS}
+    texts = {
+        "proveedor": values.provider,
+        "tipo_servidor": values.auth_type,
+        "protocolo": values.protocol,
+        "servidor": values.host,
+        "seguridad": values.security,
+        "usuario": values.username,
+        "nit_receptor": values.receiver_nit,
+        "fecha_expiracion": values.expiry,
+        "correo_notificacion": values.notify_email,
+        "correo_respaldo": values.backup_email if values.protocol == "pop3" else "",
+    }
+    for key, text in texts.items():
+        if text.strip():
+            raw[key] = text.strip()
+    port = values.port.strip()
+    if port:
+        # Digits become the integer TOML would hold; anything else gets parse_account's message.
+        raw["puerto"] = int(port) if port.isdigit() else port
+    if values.allow_plaintext:
+        raw["permitir_sin_cifrado"] = True
+    raw["secreto"] = secret_ref
+    return raw
+
+
+def password_problems(values: FormValues, *, password_stored: bool) -> dict[str, str]:
+    """The password pair's own rules (config.toml never sees the password)."""
+    if values.auth_type != "basica":
+        return {}
+    problems: dict[str, str] = {}
+    if not values.password and not password_stored:
+        problems[PASSWORD] = "falta este campo obligatorio"
+    if values.password != values.confirmation:
+        problems[CONFIRMATION] = "Las contraseñas no coinciden"
+    return problems
+
+
+def field_problems(problems: Iterable[tuple[KeyPath, str]]) -> dict[str, str]:
+    """parse_account's problems keyed by the form field that shows them."""
+    by_field: dict[str, list[str]] = {}
+    for path, message in problems:
+        if len(path) == 2:
+            field = ACCOUNT_NAME
+        elif len(path) == 3 and path[2] in (*FORM_KEYS, *SHOWN_UNDER):
+            field = SHOWN_UNDER.get(path[2], path[2])
+        else:  # a hand-written key the form does not show: name it so it can be fixed
+            field, message = GENERAL, f"{'.'.join(path[2:])}: {message}"
+        by_field.setdefault(field, []).append(message)
+    return {field: "; ".join(messages) for field, messages in by_field.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSuggestion:
+    host: str | None  # None: the provider has no server for this protocol; keep what is typed
+    port: int
+    security: str
+
+
+def suggest_server(registry: ProviderRegistry, provider_id: str, protocol: str, security: str | None) -> ServerSuggestion:
+    """Servidor, Puerto and Seguridad for a provider and protocol.
+
+    With `security` None (a provider was just chosen) the provider's own security wins;
+    otherwise the technician's security is kept and only host and port follow it.
+    """
+    primary = registry.defaults(provider_id, protocol) if provider_id in registry.providers else None
+    wanted = security or (primary.security if primary else "ssl")
+    exact = registry.defaults(provider_id, protocol, wanted) if primary else None
+    if exact is not None:
+        return ServerSuggestion(exact.host, exact.port, exact.security)
+    return ServerSuggestion(primary.host if primary else None, standard_port(protocol, wanted), wanted)

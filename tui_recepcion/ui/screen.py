@@ -1,0 +1,73 @@
+"""The base of every screen: shared services, F1 help and the one place worker errors go."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, cast
+
+from textual import on
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.worker import Worker, WorkerState
+
+from tui_recepcion.errors import RecepcionError
+from tui_recepcion.mail.lock import AccountBusy
+from tui_recepcion.ui.dialogs import MessageDialog
+from tui_recepcion.ui.fields import FieldRow, HelpMark
+
+if TYPE_CHECKING:
+    from tui_recepcion.app import RecepcionApp
+    from tui_recepcion.ui.services import Services
+
+
+def describe_error(error: BaseException | None) -> str:
+    """A Spanish sentence for a failed worker: never a traceback, never a secret.
+
+    Our own errors carry a message written for the technician; anything else is a bug,
+    named only by its type because its text could contain anything.
+    """
+    if isinstance(error, AccountBusy):
+        return f"{error} Mientras tanto, el tablero muestra el avance de ese proceso."
+    if isinstance(error, RecepcionError):
+        return str(error)
+    name = type(error).__name__ if error is not None else "desconocido"
+    return f"Error inesperado ({name}). La operación no se completó."
+
+
+class RecepcionScreen(Screen):
+    """Screens of the app. `HELP` is the Spanish text F1 shows away from form fields."""
+
+    HELP = ""
+    BINDINGS = [Binding("f1", "field_help", "Ayuda")]
+
+    @property
+    def recepcion(self) -> RecepcionApp:
+        return cast("RecepcionApp", self.app)
+
+    @property
+    def services(self) -> Services:
+        return self.recepcion.services
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        # Worker messages do not bubble: every screen forwards its failures to the app.
+        if event.state == WorkerState.ERROR:
+            self.recepcion.report_worker_error(event.worker)
+
+    def action_field_help(self) -> None:
+        """F1: the focused field's help, or what this screen is for."""
+        node = self.focused
+        while node is not None and not isinstance(node, FieldRow):
+            node = node.parent
+        if isinstance(node, FieldRow):
+            self.show_field_help(node)
+        else:
+            self.app.push_screen(MessageDialog(f"Ayuda: {self.title or self.app.title}", self.help_lines()))
+
+    def help_lines(self) -> list[str]:
+        return [self.HELP]
+
+    @on(HelpMark.Pressed)
+    def _help_mark(self, event: HelpMark.Pressed) -> None:
+        self.show_field_help(event.row)
+
+    def show_field_help(self, row: FieldRow) -> None:
+        self.app.push_screen(MessageDialog(row.label, [row.help_text]))

@@ -1,0 +1,63 @@
+"""What the screens need from the engine, gathered in one object the app hands them.
+
+Tests build it with fakes or a fixed clock; the CLI builds it with the real engine. Screens
+read it as `self.app.services`, so no screen opens a store or reads config.toml itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from tui_recepcion.config import DEFAULT_TIMEZONE, Account, Config, load_config_or_empty
+from tui_recepcion.mail.account import DEFAULT_TIMEOUT
+from tui_recepcion.mail.service import Engine, SourceFactory
+from tui_recepcion.providers import ProviderRegistry
+from tui_recepcion.secrets import KeyringStatus, probe_keyring
+from tui_recepcion.store import Store
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Services:
+    config_path: Path
+    engine: Engine
+    clock: Callable[[], datetime] = utc_now
+    keyring_probe: Callable[[], KeyringStatus] = probe_keyring
+    # Seconds a connection test waits for the server before giving up.
+    probe_timeout: float = DEFAULT_TIMEOUT
+    # The demo's Maildir sources by account id; real accounts use their IMAP/POP3 server.
+    sources: dict[str, SourceFactory] = field(default_factory=dict)
+    # Start processing every account as soon as the dashboard opens (the demo does).
+    autostart: bool = False
+
+    @property
+    def config(self) -> Config:
+        return self.engine.config
+
+    @property
+    def store(self) -> Store:
+        return self.engine.store
+
+    @property
+    def registry(self) -> ProviderRegistry:
+        return self.engine.registry
+
+    @property
+    def accounts(self) -> list[Account]:
+        return list(self.config.accounts.values())
+
+    def reload_config(self) -> Config:
+        """Re-read config.toml after the form saved it; the store stays open."""
+        self.engine.config = load_config_or_empty(self.config_path)
+        return self.engine.config
+
+    def local_time(self, moment: datetime, account: Account | None = None) -> datetime:
+        """`moment` in the account's time zone (Colombia unless configured otherwise)."""
+        return moment.astimezone(account.tzinfo if account is not None else ZoneInfo(DEFAULT_TIMEZONE))
