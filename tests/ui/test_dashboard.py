@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from functools import partial
 from pathlib import Path
 
 from tests.servers.certs import TestCertificates
@@ -13,11 +14,30 @@ from tui_recepcion.config import load_config
 from tui_recepcion.demo import prepare_demo
 from tui_recepcion.dian.samples import DEFAULT_RECEIVER, SampleFactory
 from tui_recepcion.mail.events import PassFinished, StateChanged
+from tui_recepcion.mail.account import build_source
 from tui_recepcion.mail.service import AccountProcessor, Engine, EventFollower
 from tui_recepcion.store import MessageFilter, Store
 from tui_recepcion.ui.bridge import EventBridge
 from tui_recepcion.ui.dashboard import DashboardScreen
 from tui_recepcion.ui.dialogs import MessageDialog
+
+
+class HeldSource:
+    """A real source whose second fetch waits until the test releases it."""
+
+    def __init__(self, source, release: threading.Event) -> None:
+        self._source = source
+        self._release = release
+        self._fetches = 0
+
+    def __getattr__(self, name: str):
+        return getattr(self._source, name)
+
+    def fetch(self, keys):
+        self._fetches += 1
+        if self._fetches == 2 and not self._release.wait(timeout=60):
+            raise TimeoutError("the test never released the pass")
+        return self._source.fetch(keys)
 
 
 async def test_dashboard_processes_dovecot_and_matches_the_ledger(
@@ -28,6 +48,9 @@ async def test_dashboard_processes_dovecot_and_matches_the_ledger(
     account = dovecot_account(clean_dovecot, tls_certs, tmp_path, password=RECEPCION.password,
                               username=RECEPCION.address, extra=f'nit_receptor = "{DEFAULT_RECEIVER.nit}"\n')
     app = create_app(write_config(tmp_path, account))
+    # Hold the pass after its first batch, so the test sees it mid-way whatever the speed.
+    mid_pass = threading.Event()
+    app.services.sources["principal"] = partial(HeldSource, build_source(app.services.accounts[0], None), mid_pass)
     async with app.run_test(size=SIZE) as pilot:
         await wait_until(pilot, lambda: isinstance(app.screen, DashboardScreen), what="abrir el tablero")
         dashboard = app.screen
@@ -38,6 +61,7 @@ async def test_dashboard_processes_dovecot_and_matches_the_ledger(
         await pilot.press("f1")
         await wait_until(pilot, lambda: isinstance(app.screen, MessageDialog), what="abrir la ayuda")
         await pilot.press("escape")
+        mid_pass.set()
         await wait_until(pilot, lambda: board.state == "esperando", timeout=60, what="terminar la pasada")
 
         ledger = app.services.store.messages(MessageFilter(account="principal"))
