@@ -203,6 +203,8 @@ def _content_type(part: Message) -> str:
 
 def _filename(part: Message) -> str:
     """The attachment name (RFC 2231 or RFC 2047 encoded), for display only."""
+    if "content-disposition" not in part and "name" not in str(part.get("content-type", "")).lower():
+        return ""  # what get_filename() finds, without its slow parameter parsing
     try:
         raw = part.get_filename()
     except Exception:
