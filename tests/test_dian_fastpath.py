@@ -236,6 +236,30 @@ def test_decoded_payload_equals_the_stdlib_decoding(payload: str, encoding: str 
     assert mime.decoded_payload(part) == part.get_payload(decode=True)
 
 
+_parameter_text = st.text(alphabet="nameNAMfilt*=;\"' %C3Aa.zip\n\t", max_size=40)
+_content_types = st.one_of(st.none(), _parameter_text, st.sampled_from(
+    ["application/zip", "application/zip; name=f.zip", "application/zip; NAME=\"f.zip\"", "text/plain; charset=utf-8",
+     "application/zip; name*=utf-8''f%C3%A1.zip", "application/zip; name*0=f; name*1=.zip", "text/xml; xname=y",
+     "application/pdf; name=\"=?utf-8?q?f=C3=A1.pdf?=\""]))
+_dispositions = st.one_of(st.none(), _parameter_text, st.sampled_from(
+    ["attachment", "inline", "attachment; filename=a.zip", "attachment; FILENAME=\"b.zip\"",
+     "attachment; filename*=utf-8''%C3%A1.zip"]))
+
+
+@given(_content_types, _dispositions)
+def test_filename_shortcut_matches_get_filename(content_type: str | None, disposition: str | None) -> None:
+    part = Message()
+    if content_type is not None:
+        part["Content-Type"] = content_type
+    if disposition is not None:
+        part["Content-Disposition"] = disposition
+    try:
+        expected = mime.decode_header_value(part.get_filename(), 255) or ""
+    except Exception:
+        expected = ""
+    assert mime._filename(part) == expected
+
+
 # ---- generated MIME ----------------------------------------------------------------------
 
 settings.register_profile("fastpath", deadline=None, suppress_health_check=[HealthCheck.too_slow])
