@@ -16,7 +16,7 @@ from email.mime.multipart import MIMEMultipart
 from email.policy import compat32
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, find, given, settings
 from hypothesis import strategies as st
 
 from tui_recepcion.dian import fastmime, mime
@@ -267,6 +267,8 @@ FUZZ = settings(parent=settings.get_profile("fastpath"), max_examples=400)
 
 FACTORY = SampleFactory(seed=8, pdf_size=300)
 GOOD_ZIP = build_zip([("f.xml", FACTORY.container(FACTORY.document()))])
+
+
 def _mostly(usual: list, odd: list) -> st.SearchStrategy:
     """A well-formed choice nine times in ten, else an odd one: most odd choices make the
     fast path decline, and a generator that always declines would prove nothing."""
@@ -282,7 +284,7 @@ _bodies = st.one_of(
 )
 _header_values = _mostly(
     ["text/plain", "application/zip", "text/xml; charset=utf-8", "application/octet-stream; name=\"=?utf-8?q?f=C3=A1ctura.zip?=\"",
-     "attachment; filename*=utf-8\'\'f%C3%A1.zip", "attachment;\n filename=\"f.zip\"", "base64", "quoted-printable",
+     "attachment; filename*=utf-8''f%C3%A1.zip", "attachment;\n filename=\"f.zip\"", "base64", "quoted-printable",
      "8bit", "Facturación"],
     ["message/rfc822", "multipart/mixed", "x\ny", "", " ", "a:b"],
 )
@@ -324,6 +326,17 @@ def _messages(draw) -> bytes:
         noise = draw(st.sampled_from([b"", b" ", b"--", b"\n", b":", b"\t", b"\xff", b"\r\n", b"\r"]))
         raw = raw[:position] + noise + raw[position + draw(st.integers(0, 3)):]
     return raw
+
+
+def test_generated_mime_reaches_both_paths() -> None:
+    """`find` raises when no generated example meets the condition: the generator must
+    give nested multiparts the fast path accepts, and multiparts it declines."""
+    def nodes(raw: bytes) -> int:
+        message = fastmime.parse(raw, Message)
+        return 0 if message is None else len(tree(message))
+
+    find(_messages(), lambda raw: nodes(raw) >= 4)
+    find(_messages(), lambda raw: b"multipart" in raw and nodes(raw) == 0)
 
 
 @FUZZ
