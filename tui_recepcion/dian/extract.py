@@ -33,7 +33,11 @@ def extract_message(raw: bytes, *, receiver_nit: str | None = None,
                          f"El correo ocupa {len(raw)} bytes; el máximo es {limits.max_message_bytes}."),
                 headers,
             )
-        message = mime.parse_message(raw)
+        try:
+            message = mime.parse_message(raw, limits)
+        except LimitExceeded:
+            headers = mime.read_headers(mime.parse_headers(raw), limits)
+            raise
         headers = mime.read_headers(message, limits)
         collector = _Collector(limits, receiver_nit)
         for part in mime.iter_parts(message, limits):

@@ -134,36 +134,37 @@ def normalize_response_code(code: str | None) -> str | None:
 
 
 def _parse_document(root: etree._Element, kind: str, *, dian_validation: str | None) -> Document:
-    number = _text(root, "{*}ID")
+    children = _Children(root)
+    number = children.text("ID")
     if not number:
         raise _invalid("no tiene número (cbc:ID)")
-    cufe = (_text(root, "{*}UUID") or "").lower()
+    cufe = (children.text("UUID") or "").lower()
     if not cufe:
         raise DianProblem(Reason.SIN_CUFE, f"El documento {number} no tiene CUFE/CUDE (cbc:UUID).")
     if not CUFE_RE.match(cufe):
         raise DianProblem(Reason.SIN_CUFE, f"El CUFE/CUDE del documento {number} no tiene 96 caracteres hexadecimales.")
-    issue_date = _date(_text(root, "{*}IssueDate"))
+    issue_date = _date(children.text("IssueDate"))
     if issue_date is None:
         raise _invalid(f"el documento {number} no tiene una fecha de emisión válida")
     if kind == INVOICE:
-        tipo = _text(root, "{*}InvoiceTypeCode") or "01"
-        totals_tag, fallback_tag = "{*}LegalMonetaryTotal", "{*}RequestedMonetaryTotal"
+        tipo = children.text("InvoiceTypeCode") or "01"
+        totals_tag, fallback_tag = "LegalMonetaryTotal", "RequestedMonetaryTotal"
     elif kind == CREDIT_NOTE:
         tipo = "91"
-        totals_tag, fallback_tag = "{*}LegalMonetaryTotal", "{*}RequestedMonetaryTotal"
+        totals_tag, fallback_tag = "LegalMonetaryTotal", "RequestedMonetaryTotal"
     else:
         tipo = "92"  # DebitNote has no type-code element
-        totals_tag, fallback_tag = "{*}RequestedMonetaryTotal", "{*}LegalMonetaryTotal"
-    totals = root.find(totals_tag)
+        totals_tag, fallback_tag = "RequestedMonetaryTotal", "LegalMonetaryTotal"
+    totals = children.first(totals_tag)
     if totals is None:
-        totals = root.find(fallback_tag)
+        totals = children.first(fallback_tag)
     total = _amount(totals, "{*}PayableAmount", number) if totals is not None else None
     if total is None:
         raise _invalid(f"el documento {number} no tiene valor a pagar (PayableAmount)")
-    supplier = _party(root.find("{*}AccountingSupplierParty/{*}Party"))
+    supplier = _party(children.find("AccountingSupplierParty", "{*}Party"))
     if supplier is None:
         raise _invalid(f"el documento {number} no identifica al emisor")
-    customer = _party(root.find("{*}AccountingCustomerParty/{*}Party"))
+    customer = _party(children.find("AccountingCustomerParty", "{*}Party"))
     if customer is None:
         raise _invalid(f"el documento {number} no identifica al adquiriente")
     return Document(
@@ -174,20 +175,53 @@ def _parse_document(root: etree._Element, kind: str, *, dian_validation: str | N
         issue_date=issue_date,
         supplier=supplier,
         customer=customer,
-        currency=_text(root, "{*}DocumentCurrencyCode") or "COP",
+        currency=children.text("DocumentCurrencyCode") or "COP",
         total=total,
-        environment=_text(root, "{*}ProfileExecutionID"),
-        issue_time=_text(root, "{*}IssueTime"),
-        due_date=_date(_text(root, "{*}DueDate")),
+        environment=children.text("ProfileExecutionID"),
+        issue_time=children.text("IssueTime"),
+        due_date=_date(children.text("DueDate")),
         subtotal=_amount(totals, "{*}LineExtensionAmount", number),
         tax_base=_amount(totals, "{*}TaxExclusiveAmount", number),
         tax_inclusive=_amount(totals, "{*}TaxInclusiveAmount", number),
         # Direct children only: `.//TaxTotal` would add every line's taxes again.
-        taxes=tuple(_tax(element, number) for element in root.iterfind("{*}TaxTotal")),
-        withholdings=tuple(_tax(element, number) for element in root.iterfind("{*}WithholdingTaxTotal")),
+        taxes=tuple(_tax(element, number) for element in children.all("TaxTotal")),
+        withholdings=tuple(_tax(element, number) for element in children.all("WithholdingTaxTotal")),
         dian_validation=dian_validation,
-        reference=_reference(root) if kind != INVOICE else None,
+        reference=_reference(children) if kind != INVOICE else None,
     )
+
+
+class _Children:
+    """An element's child elements by local name, gathered in one pass: a document needs
+    about twenty of them, and a wildcard `find` each scans the children again.
+    `text`, `first` and `find` give what `_text`, `find("{*}name")` and
+    `find("{*}name/path")` give on the element itself."""
+
+    __slots__ = ("_by_name",)
+
+    def __init__(self, element: etree._Element) -> None:
+        by_name: dict[str, list[etree._Element]] = {}
+        for child in element:
+            if isinstance(child.tag, str):  # not a comment or processing instruction
+                by_name.setdefault(child.tag.rpartition("}")[2], []).append(child)
+        self._by_name = by_name
+
+    def all(self, name: str) -> list[etree._Element]:
+        return self._by_name.get(name, [])
+
+    def first(self, name: str) -> etree._Element | None:
+        found = self._by_name.get(name)
+        return found[0] if found else None
+
+    def find(self, name: str, path: str) -> etree._Element | None:
+        for child in self.all(name):
+            found = child.find(path)
+            if found is not None:
+                return found
+        return None
+
+    def text(self, name: str) -> str | None:
+        return _element_text(self.first(name))
 
 
 def _party(party: etree._Element | None) -> Party | None:
@@ -234,15 +268,15 @@ def _tax(total: etree._Element, number: str) -> Tax:
     return Tax(code=code, name=name, amount=amount)
 
 
-def _reference(root: etree._Element) -> Reference | None:
-    billing = root.find("{*}BillingReference/{*}InvoiceDocumentReference")
+def _reference(children: _Children) -> Reference | None:
+    billing = children.find("BillingReference", "{*}InvoiceDocumentReference")
     if billing is not None:
         number = _text(billing, "{*}ID")
         if number:
             cufe = _text(billing, "{*}UUID")
             return Reference(number=number, cufe=cufe.lower() if cufe else None,
                              issue_date=_date(_text(billing, "{*}IssueDate")))
-    number = _text(root, "{*}DiscrepancyResponse/{*}ReferenceID")
+    number = _element_text(children.find("DiscrepancyResponse", "{*}ReferenceID"))
     return Reference(number=number) if number else None
 
 
@@ -267,10 +301,11 @@ def _date(text: str | None) -> date | None:
 
 
 def _text(parent: etree._Element, path: str) -> str | None:
-    element = parent.find(path)
-    if element is None:
-        return None
-    return _clean(element.text) or None
+    return _element_text(parent.find(path))
+
+
+def _element_text(element: etree._Element | None) -> str | None:
+    return None if element is None else _clean(element.text) or None
 
 
 def _clean(text: str | None) -> str:
