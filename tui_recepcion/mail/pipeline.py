@@ -13,6 +13,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 
 from tui_recepcion.dian import Extraction, extract_message
@@ -151,21 +152,34 @@ class Pipeline:
         processed = failed = duplicates = 0
         done = 0
         settings = PrepareSettings(self.account_id, self.receiver_nit, self.store.documents_dir, self._extract)
-        with Preparer(settings, Preparer.workers_for(len(new))) as preparer:
-            for batch in _chunks(new, self.batch_size):
-                if self.cancel.is_set():
+        batches = list(_chunks(new, self.batch_size))
+        with Preparer(settings, Preparer.workers_for(len(new))) as preparer, ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="recepcion-lectura"
+        ) as reader:
+            upcoming = reader.submit(self._fetch, batches[0]) if batches else None
+            for index, batch in enumerate(batches):
+                if self.cancel.is_set() or upcoming is None:
                     break
-                fetched = dict(self.source.fetch(batch))
+                fetched = upcoming.result()
                 self.checkpoint("after_fetch")
-                decisions, batch_duplicates = self._record(preparer.map(list(fetched.items())), fetched)
+                outcomes = preparer.start(list(fetched.items()))
+                # Read the next batch from the server while this one is parsed. The source is
+                # used by one thread at a time: the read finishes before this batch's disposal.
+                upcoming = reader.submit(self._fetch, batches[index + 1]) if index + 1 < len(batches) else None
+                decisions, batch_duplicates = self._record(outcomes(), fetched)
                 self.checkpoint("after_commit")
                 processed += sum(decision.status == "procesado" for decision in decisions)
                 failed += sum(decision.status == "fallido" for decision in decisions)
                 duplicates += batch_duplicates
+                if upcoming is not None:
+                    wait([upcoming])
                 self._dispose(decisions)
                 done += len(batch)
                 self._flush_events()
         return PassResult(processed, failed, duplicates, remaining=len(new) - done, cancelled=self.cancel.is_set())
+
+    def _fetch(self, keys: Sequence[str]) -> dict[str, bytes]:
+        return dict(self.source.fetch(keys))
 
     def _lookup(self, keys: Sequence[str]) -> dict[str, LedgerEntry]:
         known: dict[str, LedgerEntry] = {}

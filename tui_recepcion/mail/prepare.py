@@ -17,7 +17,6 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
-from functools import partial
 from pathlib import Path
 from types import TracebackType
 
@@ -66,11 +65,15 @@ def prepare(settings: PrepareSettings, item: tuple[str, bytes]) -> Outcome:
     return Outcome(key, replace(extraction, files={}), hashlib.sha256(raw).hexdigest(), saved_files=saved)
 
 
+def _prepare_chunk(settings: PrepareSettings, items: Sequence[tuple[str, bytes]]) -> list[Outcome]:
+    return [prepare(settings, item) for item in items]
+
+
 class Preparer:
     """Prepares batches inline or, with `workers > 1`, in a pool of worker processes."""
 
     def __init__(self, settings: PrepareSettings, workers: int = 1) -> None:
-        self._prepare = partial(prepare, settings)
+        self._settings = settings
         self._workers = workers
         self._pool: ProcessPoolExecutor | None = None
         if workers > 1:
@@ -85,16 +88,40 @@ class Preparer:
             return 1
         return max(1, min(MAX_WORKERS, os.cpu_count() or 1))
 
-    def map(self, items: Sequence[tuple[str, bytes]]) -> list[Outcome]:
-        if self._pool is not None and len(items) > 1:
-            chunk = max(1, len(items) // (4 * self._workers))
+    def start(self, items: Sequence[tuple[str, bytes]]) -> Callable[[], list[Outcome]]:
+        """Begin preparing `items`; the returned function waits for the outcomes, in order.
+
+        With a pool the work proceeds while the caller does something else (the pipeline
+        reads the next batch from the server meanwhile); inline it happens on the call.
+        """
+        items = list(items)
+        if self._pool is None or len(items) < 2:
+            return lambda: _prepare_chunk(self._settings, items)
+        size = -(-len(items) // (2 * self._workers))  # two chunks per worker balance uneven mail
+        try:
+            futures = [
+                self._pool.submit(_prepare_chunk, self._settings, items[start : start + size])
+                for start in range(0, len(items), size)
+            ]
+        except BrokenProcessPool:
+            return self._inline_after_failure(items)
+
+        def collect() -> list[Outcome]:
             try:
-                return list(self._pool.map(self._prepare, items, chunksize=chunk))
+                return [outcome for future in futures for outcome in future.result()]
             except BrokenProcessPool:
-                # A worker died (killed, out of memory): finish the pass inline rather than fail it.
-                log.warning("un proceso de extracción terminó de forma anormal; se continúa sin procesos auxiliares")
-                self.close()
-        return [self._prepare(item) for item in items]
+                return self._inline_after_failure(items)()
+
+        return collect
+
+    def map(self, items: Sequence[tuple[str, bytes]]) -> list[Outcome]:
+        return self.start(items)()
+
+    def _inline_after_failure(self, items: list[tuple[str, bytes]]) -> Callable[[], list[Outcome]]:
+        # A worker died (killed, out of memory): finish the pass inline rather than fail it.
+        log.warning("un proceso de extracción terminó de forma anormal; se continúa sin procesos auxiliares")
+        self.close()
+        return lambda: _prepare_chunk(self._settings, items)
 
     def close(self) -> None:
         if self._pool is not None:
