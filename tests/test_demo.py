@@ -36,7 +36,8 @@ def tmux() -> str:
 
 def test_demo_shows_the_dashboard_processing_at_80x24(tmux: str) -> None:
     session = f"demo-{uuid.uuid4().hex[:8]}"
-    command = f"{Path(sys.executable).parent / 'tui-recepcion'} demo --correos 120"
+    # Exactly the README's demo: its default mailbox is large enough to use worker processes.
+    command = f"{Path(sys.executable).parent / 'tui-recepcion'} demo"
     subprocess.run([tmux, "new-session", "-d", "-x", "80", "-y", "24", "-s", session, command], check=True)
     try:
         pane = ""
@@ -44,8 +45,8 @@ def test_demo_shows_the_dashboard_processing_at_80x24(tmux: str) -> None:
         while time.monotonic() < deadline:
             pane = subprocess.run([tmux, "capture-pane", "-p", "-t", session], capture_output=True, text=True,
                                   check=True).stdout
-            counters = re.search(r"Procesados (\d+)\s+Fallidos (\d+)", pane)
-            if counters and int(counters[1]) > 0 and int(counters[2]) > 0:
+            counters = re.search(r"Procesados (\d+)\s+Fallidos (\d+)\s+Pendientes (\d+)", pane)
+            if counters and int(counters[1]) > 0 and int(counters[2]) > 0 and int(counters[3]) == 0:
                 break
             time.sleep(0.2)  # polling the terminal for a real condition, with a deadline
         else:

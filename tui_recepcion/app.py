@@ -17,6 +17,7 @@ from textual.worker import Worker
 
 from tui_recepcion.config import Config, load_config_or_empty
 from tui_recepcion.demo import LIVE_PAUSE, Demo
+from tui_recepcion.mail.prepare import start_worker_server
 from tui_recepcion.mail.service import Engine
 from tui_recepcion.secrets import KeyringStatus, probe_keyring
 from tui_recepcion.ui.commands import RecepcionCommands
@@ -111,6 +112,7 @@ def create_app(
     probe_timeout: float | None = None,
 ) -> RecepcionApp:
     """The app for the config at `config_path`; raises ConfigError when it is invalid."""
+    start_worker_server()  # before Textual takes over the standard streams
     engine = engine_factory(load_config_or_empty(config_path))
     services = Services(config_path, engine, clock=clock, keyring_probe=keyring_probe)
     if probe_timeout is not None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import multiprocessing
+import multiprocessing.forkserver
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -65,6 +66,23 @@ def prepare(settings: PrepareSettings, item: tuple[str, bytes]) -> Outcome:
     return Outcome(key, replace(extraction, files={}), hashlib.sha256(raw).hexdigest(), saved_files=saved)
 
 
+# forkserver, not fork: the TUI calls the engine from a thread, and forking a threaded
+# process can copy a lock held by another thread.
+_CONTEXT = multiprocessing.get_context("forkserver")
+
+
+def start_worker_server() -> None:
+    """Start multiprocessing's helper processes now, while the standard streams are real.
+
+    They pass `sys.stderr`'s descriptor to their children; under Textual that stream is
+    replaced and a pool started later could not launch. Call this before a TUI runs.
+    """
+    try:
+        multiprocessing.forkserver.ensure_running()
+    except (OSError, ValueError) as error:
+        log.warning("no se pudo iniciar el servidor de procesos auxiliares: %s", error)
+
+
 def _prepare_chunk(settings: PrepareSettings, items: Sequence[tuple[str, bytes]]) -> list[Outcome]:
     return [prepare(settings, item) for item in items]
 
@@ -77,10 +95,10 @@ class Preparer:
         self._workers = workers
         self._pool: ProcessPoolExecutor | None = None
         if workers > 1:
-            # forkserver, not fork: the TUI calls the engine from a thread, and forking a
-            # threaded process can copy a lock held by another thread.
-            context = multiprocessing.get_context("forkserver")
-            self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+            try:
+                self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=_CONTEXT)
+            except (OSError, ValueError) as error:  # no helper processes here: work inline
+                log.warning("sin procesos auxiliares de extracción (%s); se procesa en este proceso", error)
 
     @staticmethod
     def workers_for(pending: int) -> int:
