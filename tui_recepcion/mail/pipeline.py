@@ -37,7 +37,14 @@ Emit = Callable[[Event], None]
 Checkpoint = Callable[[str], None]
 
 LOOKUP_CHUNK = 500
-BATCH_SIZE = 100
+BATCH_SIZE = 100  # messages per round trip and per transaction, for large backlogs
+MIN_BATCH_SIZE = 10
+
+
+def batch_size_for(pending: int) -> int:
+    """Large backlogs go in full batches (throughput); small passes in about 20 batches,
+    so whoever watches the dashboard sees them advance."""
+    return min(BATCH_SIZE, max(MIN_BATCH_SIZE, pending // 20))
 
 
 def _no_checkpoint(name: str) -> None:
@@ -80,7 +87,7 @@ class Pipeline:
         self.receiver_nit = receiver_nit
         self.cancel = cancel or threading.Event()
         self.checkpoint = checkpoint
-        self.batch_size = batch_size or BATCH_SIZE
+        self.batch_size = batch_size
         self._extract = extract
         self._emit_callback = emit
         self._pending_events: list[Event] = []
@@ -146,13 +153,13 @@ class Pipeline:
         self._flush_events()
 
         # First finish what an interrupted run had decided but not yet disposed of.
-        for chunk in _chunks(unfinished, self.batch_size):
+        for chunk in _chunks(unfinished, BATCH_SIZE):
             self._dispose([self._decision_from_ledger(entry) for entry in chunk])
 
         processed = failed = duplicates = 0
         done = 0
         settings = PrepareSettings(self.account_id, self.receiver_nit, self.store.documents_dir, self._extract)
-        batches = list(_chunks(new, self.batch_size))
+        batches = list(_chunks(new, self.batch_size or batch_size_for(len(new))))
         with Preparer(settings, Preparer.workers_for(len(new))) as preparer, ThreadPoolExecutor(
             max_workers=1, thread_name_prefix="recepcion-lectura"
         ) as reader:
