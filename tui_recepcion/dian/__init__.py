@@ -3,7 +3,7 @@
 The public entry points are `extract_message` and `extract_file`; they never raise.
 """
 
-from tui_recepcion.dian.extract import extract_file, extract_message
+from tui_recepcion.dian.extract import extract_file, extract_message, internal_error
 from tui_recepcion.dian.limits import DEFAULT_LIMITS, Limits
 from tui_recepcion.dian.model import Document, Extraction, Failure, Party, SavedFile, Tax
 from tui_recepcion.dian.reasons import REASONS, Reason, describe
@@ -22,4 +22,5 @@ __all__ = [
     "describe",
     "extract_file",
     "extract_message",
+    "internal_error",
 ]

@@ -49,7 +49,7 @@ def extract_message(raw: bytes, *, receiver_nit: str | None = None,
     except LimitExceeded as error:
         return _with_headers(_failure(Reason.ZIP_EXCEDE_LIMITES, str(error)), headers)
     except Exception as error:  # the extractor must never take the process down
-        return _with_headers(_internal(error), headers)
+        return _with_headers(internal_error(error), headers)
 
 
 def extract_file(name: str, data: bytes, *, receiver_nit: str | None = None,
@@ -70,7 +70,7 @@ def extract_file(name: str, data: bytes, *, receiver_nit: str | None = None,
     except LimitExceeded as error:
         return _failure(Reason.ZIP_EXCEDE_LIMITES, str(error))
     except Exception as error:
-        return _internal(error)
+        return internal_error(error)
 
 
 @dataclass(slots=True)
@@ -205,7 +205,8 @@ def _failure(code: str, detail: str) -> Extraction:
     return Extraction(failure=Failure(code, detail))
 
 
-def _internal(error: BaseException) -> Extraction:
+def internal_error(error: BaseException) -> Extraction:
+    """The outcome of a message whose processing crashed: a failure, never an exception."""
     return _failure(Reason.ERROR_INTERNO, f"Error interno al procesar ({type(error).__name__}).")
 
 

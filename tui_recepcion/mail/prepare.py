@@ -21,8 +21,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from types import TracebackType
 
-from tui_recepcion.dian import Extraction, Failure, extract_message
-from tui_recepcion.dian.reasons import Reason
+from tui_recepcion.dian import Extraction, extract_message, internal_error
 from tui_recepcion.store import Outcome, save_document_files
 
 log = logging.getLogger(__name__)
@@ -49,7 +48,7 @@ def safe_extract(extract: Extract, raw: bytes, receiver_nit: str | None) -> Extr
         return extract(raw, receiver_nit=receiver_nit)
     except Exception as error:
         log.exception("la extracción falló de forma inesperada")
-        return Extraction(failure=Failure(Reason.ERROR_INTERNO, f"Error interno al procesar ({type(error).__name__})."))
+        return internal_error(error)
 
 
 def prepare(settings: PrepareSettings, item: tuple[str, bytes]) -> Outcome:
