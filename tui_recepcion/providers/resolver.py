@@ -12,8 +12,6 @@ from typing import Protocol as TypingProtocol
 from typing import runtime_checkable
 
 import dns.exception
-import dns.rdatatype
-import dns.resolver
 
 Address = tuple[str, int]
 
@@ -65,6 +63,8 @@ class DnsResolver:
         nameservers: list[str] | None = None,
         port: int = 53,
     ) -> None:
+        import dns.resolver  # heavy (~0.2 s); only discovery needs it, not every start
+
         self._timeout = timeout
         if nameservers is None:
             try:
@@ -80,6 +80,9 @@ class DnsResolver:
         self._resolver.lifetime = timeout
 
     def srv(self, name: str) -> list[SrvRecord]:
+        import dns.rdatatype
+        import dns.resolver
+
         try:
             answer = self._resolver.resolve(name, dns.rdatatype.SRV, search=False)
         except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
