@@ -245,14 +245,14 @@ def test_internal_errors_become_error_interno(factory: SampleFactory, monkeypatc
 
 
 def test_control_characters_in_headers_are_removed(factory: SampleFactory) -> None:
-    raw = b"Subject: =?utf-8?b?" + __import__("base64").b64encode("Factura \x1b[31mroja\x07".encode()) + b"?=\r\n\r\nx"
+    raw = b"Subject: =?utf-8?b?" + __import__("base64").b64encode(b"Factura \x1b[31mroja\x07") + b"?=\r\n\r\nx"
     result = extract_message(raw)
     assert result.subject == "Factura [31mroja"
     assert result.failure is not None and result.failure.code == Reason.SIN_ADJUNTOS
 
 
 def test_raw_8bit_and_unknown_charset_headers() -> None:
-    raw = ("Subject: Facturación año\r\nFrom: =?x-desconocido?q?Jos=E9?= <a@b.co>\r\n\r\nx").encode("utf-8")
+    raw = ("Subject: Facturación año\r\nFrom: =?x-desconocido?q?Jos=E9?= <a@b.co>\r\n\r\nx").encode()
     result = extract_message(raw)
     assert result.subject == "Facturación año"
     assert result.sender is not None and "a@b.co" in result.sender

@@ -148,8 +148,8 @@ def test_subject_disagreeing_with_xml_is_recorded_not_fatal(factory: SampleFacto
 
 
 def test_forwarded_message_attachment_is_walked(factory: SampleFactory) -> None:
-    from email.mime.message import MIMEMessage
     from email import message_from_bytes
+    from email.mime.message import MIMEMessage
     from email.mime.multipart import MIMEMultipart
 
     inner = factory.document_email()

@@ -72,7 +72,7 @@ def use_keyring() -> Iterator[callable]:
 
 def test_secret_masks_itself_everywhere() -> None:
     secret = Secret(PASSWORD)
-    for shown in (repr(secret), str(secret), f"{secret}", f"{secret!r}", "%s" % secret, str([secret])):
+    for shown in (repr(secret), str(secret), f"{secret}", f"{secret!r}", "%s" % secret, str([secret])):  # noqa: UP031 (every formatting path)
         assert PASSWORD not in shown
     assert secret.reveal() == PASSWORD
     with pytest.raises(TypeError):

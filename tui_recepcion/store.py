@@ -29,7 +29,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
@@ -598,7 +598,7 @@ class Store:
         with self._lock:
             cursor = self._db.execute(sql, params)
             columns = [description[0] for description in cursor.description]
-            return [_document_row(dict(zip(columns, row))) for row in cursor]
+            return [_document_row(dict(zip(columns, row, strict=True))) for row in cursor]
 
     @_translated
     def document_count(self, account: str | None = None) -> int:
@@ -867,7 +867,7 @@ def search_key(text: str) -> str:
 
 
 def _ledger_entry(row: tuple, columns: list[str]) -> LedgerEntry:
-    values = dict(zip(columns, row))
+    values = dict(zip(columns, row, strict=True))
     return LedgerEntry(
         account=values["account"],
         source_key=values["source_key"],
@@ -887,7 +887,7 @@ def _ledger_entry(row: tuple, columns: list[str]) -> LedgerEntry:
 
 
 def _alert_record(row: tuple, columns: list[str]) -> AlertRecord:
-    values = dict(zip(columns, row))
+    values = dict(zip(columns, row, strict=True))
     return AlertRecord(
         account=values["account"],
         kind=values["kind"],
@@ -969,14 +969,14 @@ def _datetime(text: str | None) -> datetime | None:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 def _stamp(moment: datetime) -> str:
     """An aware moment as stored: UTC, milliseconds (so stored stamps compare as text too)."""
     if moment.tzinfo is None:
         raise ValueError("alert timestamps must be timezone-aware")
-    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds")
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds")
 
 
 def _where(clauses: list[str]) -> str:

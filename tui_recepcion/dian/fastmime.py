@@ -18,7 +18,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from email.message import Message
-from email.policy import compat32
 
 # A header field: a name (email.feedparser.headerRE's characters) and a colon on its
 # first line, then continuation lines, which start with a blank.

@@ -40,7 +40,7 @@ _TIPO = {INVOICE: "01", CREDIT_NOTE: "91", DEBIT_NOTE: "92"}
 
 def check_digit(nit: str) -> str:
     """DIAN's módulo-11 check digit (dígito de verificación) of a NIT."""
-    total = sum(int(digit) * weight for digit, weight in zip(reversed(nit), _NIT_WEIGHTS))
+    total = sum(int(digit) * weight for digit, weight in zip(reversed(nit), _NIT_WEIGHTS))  # noqa: B905 (weights outnumber digits)
     remainder = total % 11
     return str(remainder if remainder < 2 else 11 - remainder)
 
@@ -447,7 +447,7 @@ def zip_bomb(inflated_bytes: int, *, nested: bool = True) -> bytes:
 
 def billion_laughs() -> bytes:
     entities = ['<!ENTITY lol0 "lol">'] + [
-        f'<!ENTITY lol{i} "{("&lol%d;" % (i - 1)) * 10}">' for i in range(1, 10)
+        f'<!ENTITY lol{i} "{f"&lol{i - 1};" * 10}">' for i in range(1, 10)
     ]
     return ('<?xml version="1.0"?><!DOCTYPE Invoice [' + "".join(entities) + ']>'
             f'<Invoice xmlns="{UBL}Invoice-2">&lol9;</Invoice>').encode()

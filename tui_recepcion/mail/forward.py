@@ -21,7 +21,7 @@ ACCOUNT_HEADER = "X-Recepcion-Cuenta"
 def _header(name: str, value: str) -> bytes:
     # Values come from our own codes and addresses; strip line breaks so none can inject a header.
     clean = " ".join(value.split())
-    return f"{name}: {clean}\r\n".encode("utf-8")
+    return f"{name}: {clean}\r\n".encode()
 
 
 def forwarded_message(
