@@ -24,6 +24,18 @@ ensure_venv() {
             apt_install "python3-venv"
         fi
         "$PYTHON" -m venv .venv
-        .venv/bin/python -m pip install -q --upgrade pip
+        quiet .venv/bin/python -m pip install -q --upgrade pip
     fi
+}
+
+# Run a noisy install step; show its output only if it fails.
+quiet() {
+    local log
+    log=$(mktemp)
+    if ! "$@" >"$log" 2>&1; then
+        cat "$log" >&2
+        rm -f "$log"
+        return 1
+    fi
+    rm -f "$log"
 }
