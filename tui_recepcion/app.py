@@ -7,6 +7,7 @@ engine and returns the app. Screens live in `tui_recepcion.ui`.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import ExitStack
 from datetime import datetime
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from tui_recepcion.config import Config, load_config_or_empty
 from tui_recepcion.demo import LIVE_PAUSE, Demo
 from tui_recepcion.mail.prepare import start_worker_server
 from tui_recepcion.mail.service import Engine
+from tui_recepcion.oauth.health import report_token_health
 from tui_recepcion.secrets import KeyringStatus, probe_keyring
 from tui_recepcion.ui.commands import RecepcionCommands
 from tui_recepcion.ui.dashboard import DashboardScreen
@@ -55,6 +57,7 @@ class RecepcionApp(App):
         super().__init__()
         self.services = services
         self.mode_screens: dict[str, RecepcionScreen] = {}  # each mode's screen, once opened
+        self._while_running = ExitStack()
         for mode, screen_class in self.SCREENS_BY_MODE.items():
             self.add_mode(mode, self._opener(mode, screen_class))
 
@@ -66,13 +69,20 @@ class RecepcionApp(App):
         return open_screen
 
     def on_mount(self) -> None:
+        # Like `procesar`: OAuth2 token refreshes and failures (processing, tests, authorizing)
+        # are recorded in the store while the TUI runs.
+        self._while_running.enter_context(report_token_health(self.services.store))
         self.switch_mode("tablero" if self.services.config.accounts else "formulario")
 
     async def on_unmount(self) -> None:
-        # Thread workers cannot be killed: ask processing to stop so the process can exit.
+        # Thread workers cannot be killed: ask processing and authorization to stop so the process can exit.
         dashboard = self.mode_screens.get("tablero")
         if isinstance(dashboard, DashboardScreen):
             dashboard.stop_all()
+        form = self.mode_screens.get("formulario")
+        if isinstance(form, FormScreen):
+            form.stop_authorization()
+        self._while_running.close()
 
     def action_go(self, mode: str) -> None:
         self.switch_mode(mode)
@@ -82,6 +92,13 @@ class RecepcionApp(App):
         await self.switch_mode(mode)
         if action is not None:
             await self.screen.run_action(action)
+
+    async def authorize_in_form(self) -> None:
+        """The palette's «Autorizar»: the form's account, whatever screen is showing."""
+        await self.switch_mode("formulario")
+        form = self.mode_screens["formulario"]
+        assert isinstance(form, FormScreen)
+        form.authorize()
 
     def action_command_palette(self) -> None:
         if self.use_command_palette and not CommandPalette.is_open(self):

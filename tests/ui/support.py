@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -10,6 +11,8 @@ from pathlib import Path
 import keyring
 from keyring.backend import KeyringBackend
 from keyring.backends import fail
+from rich.console import Console
+from textual.app import App
 from textual.pilot import Pilot
 from textual.widgets import Input, Select
 from textual.widgets._select import SelectOverlay
@@ -50,6 +53,20 @@ async def wait_until(pilot: Pilot, condition: Callable[[], object], timeout: flo
         if time.monotonic() > deadline:
             raise AssertionError(f"no se cumplió a tiempo: {what or condition}")
         await pilot.pause(0.05)
+
+
+def screen_text(app: App) -> str:
+    """The text on the terminal right now (the screen and the dialogs over it), as plain text."""
+    width, height = app.size
+    console = Console(width=width, height=height, file=io.StringIO(), force_terminal=True, record=True,
+                      legacy_windows=False, safe_box=False)
+    console.print(app.screen._compositor.render_update(full=True, screen_stack=app._background_screens))
+    return console.export_text()
+
+
+def notifications(app: App) -> list[str]:
+    """Every notification shown so far, title and text."""
+    return [f"{notice.title}: {notice.message}" for notice in app._notifications]
 
 
 async def focus(pilot: Pilot, selector: str) -> None:

@@ -1,24 +1,33 @@
-"""The dashboard processing a real Dovecot mailbox, following another process, and the bridge."""
+"""The dashboard processing a real Dovecot mailbox, following another process, the bridge,
+and the alerts its processing sends (expiry, failed login) through a real SMTP server."""
 
 from __future__ import annotations
 
+import email
+import email.policy
 import threading
+from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
+from textual.widgets import Log
+
+from tests.engine_support import write_account
 from tests.servers.certs import TestCertificates
 from tests.servers.dovecot import RECEPCION, DovecotServer
+from tests.servers.smtp import SmtpServer
 from tests.ui.support import SIZE, dovecot_account, wait_until, write_config
 from tui_recepcion.app import create_app
-from tui_recepcion.config import load_config
+from tui_recepcion.config import DEFAULT_TIMEZONE, load_config
 from tui_recepcion.demo import prepare_demo
 from tui_recepcion.dian.samples import DEFAULT_RECEIVER, SampleFactory
-from tui_recepcion.mail.events import PassFinished, StateChanged
+from tui_recepcion.mail.events import EngineProblem, PassFinished, StateChanged
 from tui_recepcion.mail.account import build_source
 from tui_recepcion.mail.service import AccountProcessor, Engine, EventFollower
 from tui_recepcion.store import MessageFilter, Store
 from tui_recepcion.ui.bridge import EventBridge
-from tui_recepcion.ui.dashboard import DashboardScreen
+from tui_recepcion.ui.dashboard import AccountPanel, DashboardScreen
 from tui_recepcion.ui.dialogs import MessageDialog
 
 
@@ -113,3 +122,73 @@ def test_the_bridge_drops_its_own_events_coming_back_from_the_log(tmp_path: Path
         bridge.from_log(EventFollower(store, after_id=0).poll())
     assert bridge.drain() == [mine, theirs]
     assert bridge.drain() == []
+
+
+# --- alerts -----------------------------------------------------------------------------------
+
+NOTIFY = "tecnico@empresa.co"
+
+
+def banner(dashboard: DashboardScreen, account: str = "principal") -> str:
+    panel = dashboard.query_one(f"#tab-{account}").query_one(AccountPanel)
+    return str(panel.query_one(".alert-banner").render())
+
+
+def problems_logged(store: Store) -> int:
+    return sum(row.kind == EngineProblem.kind for row in store.events_after(0, 10_000))
+
+
+async def test_a_pass_from_the_dashboard_sends_the_expiry_alert_once_and_the_banner_says_so(
+    clean_dovecot: DovecotServer, tls_certs: TestCertificates, clean_smtp: SmtpServer, tmp_path: Path
+) -> None:
+    expiry = datetime.now(ZoneInfo(DEFAULT_TIMEZONE)).date() + timedelta(days=3)
+    account = write_account(tmp_path, clean_dovecot, tls_certs, smtp=clean_smtp,
+                            extra={"fecha_expiracion": expiry, "correo_notificacion": NOTIFY})
+    app = create_app(account.config_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, DashboardScreen), what="abrir el tablero")
+        dashboard = app.screen
+        board = dashboard.boards["principal"]
+        await wait_until(pilot, lambda: "alerta aún no enviada" in banner(dashboard), what="leer las alertas")
+        assert f"Contraseña: vence el {expiry:%Y-%m-%d} (faltan 3 días)" in banner(dashboard)
+
+        await pilot.press("i")
+        await wait_until(pilot, lambda: board.state == "esperando", timeout=30, what="terminar la pasada")
+        await wait_until(pilot, lambda: "alerta enviada" in banner(dashboard), what="mostrar el envío")
+
+        [alert] = clean_smtp.messages()
+        assert alert.rcpt_tos == (NOTIFY,)
+        subject = email.message_from_bytes(alert.raw, policy=email.policy.default)["Subject"]
+        assert subject.startswith(f"Alerta: la contraseña del buzón {RECEPCION.address} vence el")
+        assert any(f"Alerta «vencimiento_aviso» enviada a {NOTIFY}" in line
+                   for line in dashboard.query_one(Log).lines)
+        await pilot.press("d")
+        await wait_until(pilot, lambda: board.state == "inactivo", what="detener")
+    assert len(clean_smtp.messages()) == 1
+
+
+async def test_a_wrong_password_from_the_dashboard_sends_one_authentication_alert(
+    clean_dovecot: DovecotServer, tls_certs: TestCertificates, clean_smtp: SmtpServer, tmp_path: Path
+) -> None:
+    account = write_account(tmp_path, clean_dovecot, tls_certs, smtp=clean_smtp, password="clave-equivocada",
+                            extra={"correo_notificacion": NOTIFY})
+    app = create_app(account.config_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, DashboardScreen), what="abrir el tablero")
+        dashboard = app.screen
+        board = dashboard.boards["principal"]
+        store = app.services.store
+        for attempt in (1, 2):  # started twice: the same incident, one alert
+            await pilot.press("i")
+            await wait_until(pilot, lambda: problems_logged(store) == attempt and board.state == "error",
+                             timeout=30, what=f"fallar el inicio de sesión ({attempt})")
+            await wait_until(pilot, lambda: "Inicio de sesión fallido desde" in banner(dashboard)
+                             and "alerta enviada" in banner(dashboard), what="mostrar la falla")
+            await pilot.press("d")
+            await wait_until(pilot, lambda: board.state == "inactivo", what="detener")
+        assert "rechazó el usuario" in banner(dashboard)
+        assert dashboard.query_one("#tab-principal").query_one(".alert-banner").has_class("-error")
+
+    [alert] = clean_smtp.messages()
+    subject = email.message_from_bytes(alert.raw, policy=email.policy.default)["Subject"]
+    assert subject == f"Alerta: no se pudo iniciar sesión en el buzón {RECEPCION.address}"

@@ -51,7 +51,7 @@ async def test_outlook_imap_then_pop3_suggests_server_port_and_backup(tmp_path: 
         assert value(app, "seguridad") == "ssl"
         # Outlook prefers OAuth2: the password pair gives way to the authorization action.
         assert value(app, "tipo_servidor") == "oauth2"
-        assert not row(app, "contrasena").display and app.screen.query_one("#oauth-box").display
+        assert not row(app, "contrasena").display and row(app, "oauth2-client_id").display
         guidance = app.screen.query_one("#guidance-md")
         assert "outlook.office365.com" in guidance.source
         assert "Microsoft ya no acepta la contraseña" in row(app, "tipo_servidor").help_text

@@ -1,4 +1,5 @@
-"""Snapshots of the form, the dashboard and the documents browser at 80×24 and 120×40.
+"""Snapshots of the form (basic and OAuth2), the dashboard and the documents browser at 80×24
+and 120×40.
 
 Deterministic: seeded samples, events with fixed times, a fixed clock. Review a changed
 snapshot by eye (pytest --snapshot-update, then look at tests/ui/__snapshots__) before
@@ -18,6 +19,7 @@ from textual.widgets import Input
 
 from tests.ui.support import failing_keyring, keyring_backend, wait_until, write_config
 from tui_recepcion.app import create_app
+from tui_recepcion.alerts import CLAIM_LEASE, EXPIRY_NOTICE
 from tui_recepcion.dian import extract_message
 from tui_recepcion.dian.samples import DEFAULT_RECEIVER, SampleFactory
 from tui_recepcion.mail.events import Event, MessageHandled
@@ -80,18 +82,40 @@ def test_form_snapshot(snap_compare, tmp_path: Path, size: tuple[int, int]) -> N
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda size: f"{size[0]}x{size[1]}")
+def test_form_oauth_snapshot(snap_compare, tmp_path: Path, size: tuple[int, int]) -> None:
+    account = ACCOUNT.replace('tipo_servidor = "basica"', 'tipo_servidor = "oauth2"').replace(
+        'secreto = "env:CLAVE_RECEPCION"', f'secreto = "archivo:{tmp_path / "principal.token"}"')
+    account += '\n[cuentas.principal.oauth2]\nclient_id = "00000000-1111-2222-3333-444444444444"\n'
+    app = create_app(write_config(tmp_path, account), clock=lambda: NOW)
+
+    async def open_form(pilot) -> None:
+        await pilot.press("f2")
+        await wait_until(pilot, lambda: isinstance(app.screen, FormScreen), what="abrir el formulario")
+        await steady_cursor(pilot)
+
+    assert snap_compare(app, terminal_size=size, run_before=open_form)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda size: f"{size[0]}x{size[1]}")
 def test_dashboard_snapshot(snap_compare, tmp_path: Path, size: tuple[int, int]) -> None:
     events = sample_events(tmp_path / "fuente")
     handled = [index for index, event in enumerate(events) if isinstance(event, MessageHandled)]
     shown = events[: handled[len(handled) * 2 // 3]]  # mid-pass: two thirds handled
-    app = create_app(write_config(tmp_path, ACCOUNT), clock=lambda: NOW)
+    config = write_config(tmp_path, ACCOUNT)
+    with Store.open(tmp_path / "recepcion.db") as store:  # the expiry alert went out this morning
+        sent_at = NOW - timedelta(hours=7)
+        claim = store.claim_alert("principal", EXPIRY_NOTICE, "2025-07-11", now=sent_at, lease=CLAIM_LEASE)
+        assert claim is not None
+        store.alert_sent(claim, now=sent_at, recipient="tecnico@miradorandes.co")
+    app = create_app(config, clock=lambda: NOW)
 
     async def feed(pilot) -> None:
         await wait_until(pilot, lambda: isinstance(app.screen, DashboardScreen), what="abrir el tablero")
         for event in shown:
             app.screen.bridge.emit(event)
         board = app.screen.boards["principal"]
-        await wait_until(pilot, lambda: board.pass_done and not board.changed, what="pintar los eventos")
+        await wait_until(pilot, lambda: board.pass_done and board.alert_status and not board.changed,
+                         what="pintar los eventos y las alertas")
 
     assert snap_compare(app, terminal_size=size, run_before=feed)
 

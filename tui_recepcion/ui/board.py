@@ -3,6 +3,8 @@
 The screen applies events here as they arrive and repaints from this state a few times a
 second, so thousands of events cost a few repaints, not thousands. Rows and log lines are
 bounded: the dashboard shows the recent past; the ledger (Mensajes) keeps everything.
+The alert banner comes from the store's alert state (`AlertStatus`), which the screen
+reads in a worker and hands over with `set_alert_status`.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from collections import Counter, deque
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from tui_recepcion.alert_messages import clean_reason, days_phrase
+from tui_recepcion.alerts import AUTH_FAILURE, EXPIRY_FINAL, EXPIRY_NOTICE, AlertStatus, PendingAlert
 from tui_recepcion.config import Account
 from tui_recepcion.dian.reasons import describe
 from tui_recepcion.mail.events import (
@@ -95,6 +99,7 @@ class AccountBoard:
         self.new_rows: deque[MessageRow] = deque(maxlen=ROW_LIMIT)
         self.new_log: deque[str] = deque(maxlen=LOG_LIMIT)
         self.per_minute: Counter[datetime] = Counter()
+        self.alert_status: AlertStatus | None = None  # None until the screen first reads it
         self.changed = True
 
     def local(self, moment: datetime) -> datetime:
@@ -159,22 +164,78 @@ class AccountBoard:
         end = now.replace(second=0, microsecond=0)
         return [self.per_minute.get(end - timedelta(minutes=back), 0) for back in range(minutes - 1, -1, -1)]
 
-    def expiry_text(self, today: date, alert_sent: bool | None = None) -> str:
-        """The password-expiry banner, or "" when no expiry date is configured."""
+    def set_alert_status(self, status: AlertStatus) -> None:
+        if status != self.alert_status:
+            self.alert_status = status
+            self.changed = True
+
+    def banner(self, today: date) -> list[str]:
+        """The alert banner: the expiry date and its alert, and an open login failure."""
+        status = self.alert_status
         expiry = self.account.password_expiry
-        if expiry is None:
-            return ""
-        days = (expiry - today).days
-        if days < 0:
-            text = f"La contraseña del buzón venció el {expiry:%Y-%m-%d} (hace {-days} días)."
-        elif days == 0:
-            text = f"La contraseña del buzón vence hoy ({expiry:%Y-%m-%d})."
-        else:
-            text = f"La contraseña del buzón vence en {days} {'día' if days == 1 else 'días'} ({expiry:%Y-%m-%d})."
-        if alert_sent is not None:
-            text += " Alerta enviada." if alert_sent else " Alerta aún no enviada."
-        return text
+        lines: list[str] = []
+        if expiry is not None:
+            days = (expiry - today).days
+            line = f"Contraseña: {'vence' if days >= 0 else 'venció'} el {expiry:%Y-%m-%d} ({days_phrase(days)})"
+            if status is not None and status.expiry == expiry:
+                line += f" · {_expiry_alert(status)}"
+            lines.append(line)
+        if status is not None and status.incident_open:
+            since = f" desde {_brief(status.incident_since)}" if status.incident_since else ""
+            lines.append(f"Inicio de sesión fallido{since} ({_incident_alert(status)}): "
+                         f"{clean_reason(status.incident_reason or '')}")
+        if status is not None:
+            lines += [f"Error al enviar la alerta: {alert.last_error}" for alert in status.pending if alert.failed]
+        return lines
 
     def expiry_urgent(self, today: date) -> bool:
         expiry = self.account.password_expiry
         return expiry is not None and (expiry - today).days <= EXPIRY_WARNING_DAYS
+
+    def alert_trouble(self) -> bool:
+        """A login failure is open, or an alert could not be sent."""
+        status = self.alert_status
+        return status is not None and (status.incident_open or status.send_failed)
+
+
+def _brief(moment: datetime) -> str:
+    """A recent moment, short enough for the banner at 80 columns: "08/07 15:30"."""
+    return f"{moment:%d/%m %H:%M}"
+
+
+def _pending(status: AlertStatus, kinds: tuple[str, ...]) -> str | None:
+    """How a send under way or failed stands, or None when none is."""
+    alert: PendingAlert | None = next((alert for alert in status.pending if alert.kind in kinds), None)
+    if alert is None:
+        return None
+    if alert.in_progress:
+        return "enviando la alerta…"
+    if alert.failed:
+        retry = f", reintento {_brief(alert.next_attempt_at)}" if alert.next_attempt_at else ""
+        return f"la alerta no se pudo enviar{retry}"
+    return "alerta pendiente"
+
+
+def _expiry_alert(status: AlertStatus) -> str:
+    if status.notify_email is None:
+        return "sin Correo Notificación: no se envían alertas"
+    if status.final_alert_sent_at is not None:
+        return f"alerta final enviada {_brief(status.final_alert_sent_at)}"
+    pending = _pending(status, (EXPIRY_NOTICE, EXPIRY_FINAL))
+    if pending is not None:
+        return pending
+    if status.first_alert_sent_at is not None:
+        return f"alerta enviada {_brief(status.first_alert_sent_at)}"
+    if status.expiry_stale:
+        return "ya no se envían alertas: actualice Fecha Expiración"
+    if status.first_alert_from is not None and status.today < status.first_alert_from:
+        return f"alerta el {status.first_alert_from:%Y-%m-%d}"
+    return "alerta aún no enviada"
+
+
+def _incident_alert(status: AlertStatus) -> str:
+    if status.notify_email is None:
+        return "sin Correo Notificación: no se envía alerta"
+    if status.incident_alert_sent_at is not None:
+        return f"alerta enviada {_brief(status.incident_alert_sent_at)}"
+    return _pending(status, (AUTH_FAILURE,)) or "alerta aún no enviada"

@@ -33,6 +33,9 @@ def app_commands(app: RecepcionApp) -> Iterator[Command]:
     yield Command("Probar conexión", "Probar el inicio de sesión de la cuenta del formulario",
                   go("formulario", "test_connection"))
     yield Command("Guardar la cuenta", "Guardar la cuenta del formulario en config.toml", go("formulario", "save"))
+    yield Command("Autorizar la cuenta (OAuth2)",
+                  "Iniciar sesión con la cuenta del buzón del formulario y guardar su token (Ctrl+O)",
+                  app.authorize_in_form)
     yield Command("Nueva cuenta", "Configurar otro buzón de recepción", go("formulario", "new_account"))
     yield Command("Exportar documentos a CSV", "Guardar los documentos filtrados en un archivo CSV",
                   go("documentos", "export"))

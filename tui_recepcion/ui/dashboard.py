@@ -1,9 +1,12 @@
 """The live dashboard: one tab per account with state, counters, progress, recent messages,
 a log and messages per minute; processing starts and stops here.
 
-Processing runs in thread workers (`AccountProcessor.serve`) whose `emit` feeds the
-`EventBridge`; another thread follows the store's event log, so a headless service on the
-same machine shows up too. A 10 Hz timer drains the bridge and repaints what changed.
+Processing runs in thread workers (`AccountProcessor.serve`, with the account's `Alerts`
+like `tui-recepcion procesar`) whose `emit` feeds the `EventBridge`; another thread follows
+the store's event log, so a headless service on the same machine shows up too. A 10 Hz
+timer drains the bridge and repaints what changed. The alert banner (password expiry and
+its alert, an open login failure) is read from the store in a worker: at start, every
+minute, and whenever an account changes state or an alert goes out.
 """
 
 from __future__ import annotations
@@ -18,9 +21,11 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.widgets import DataTable, Footer, Log, ProgressBar, Sparkline, Static, TabbedContent, TabPane
+from textual.worker import Worker, WorkerState
 
+from tui_recepcion.alerts import Alerts, AlertStatus
 from tui_recepcion.config import Account
-from tui_recepcion.mail.events import MessageHandled
+from tui_recepcion.mail.events import AlertSent, MessageHandled, StateChanged
 from tui_recepcion.mail.lock import account_lock
 from tui_recepcion.mail.service import AccountProcessor, EventFollower
 from tui_recepcion.store import STATUS_FAILED, STATUS_PROCESSED
@@ -32,6 +37,7 @@ from tui_recepcion.ui.screen import RecepcionScreen
 
 REFRESH_SECONDS = 0.1
 FOLLOW_SECONDS = 0.5
+ALERTS_SECONDS = 60  # the banner's days left and retry times move on even when nothing happens
 HISTORY_EVENTS = 2000  # the log's recent past replayed into the table when the screen opens
 # Column widths for 80 columns, and for wide terminals (110 or more).
 COLUMNS = ("Hora", "Emisor", "Número", "Total", "Estado o motivo", "Destino")
@@ -63,7 +69,7 @@ class AccountPanel(Vertical):
         with Horizontal(classes="counters-line"):
             yield Static(classes="counters")
             yield Sparkline([0], classes="per-minute")
-        yield Static(classes="expiry")
+        yield Static(classes="alert-banner")
         yield ProgressBar(total=1, show_eta=False, classes="progress")  # a known total: no idle animation
         table: DataTable = DataTable(cursor_type="row", zebra_stripes=True, classes="messages")
         widths = WIDE_WIDTHS if self.app.size.width >= 110 else NARROW_WIDTHS
@@ -83,11 +89,12 @@ class AccountPanel(Vertical):
         )
         self.query_one(".counters", Static).update(counters)
         self.query_one(Sparkline).data = board.per_minute_series(services_now)
-        expiry = self.query_one(".expiry", Static)
-        text = board.expiry_text(today)
-        expiry.display = bool(text)
-        expiry.set_class(board.expiry_urgent(today), "-urgent")
-        expiry.update(Content(text))
+        banner = self.query_one(".alert-banner", Static)
+        lines = board.banner(today)
+        banner.display = bool(lines)
+        banner.set_class(board.expiry_urgent(today), "-urgent")
+        banner.set_class(board.alert_trouble(), "-error")
+        banner.update(Content("\n".join(lines)))
         progress = self.query_one(ProgressBar)
         if board.pass_total:
             progress.update(total=board.pass_total, progress=min(board.pass_done, board.pass_total))
@@ -161,6 +168,7 @@ class DashboardScreen(RecepcionScreen):
     async def on_mount(self) -> None:
         await self._build_tabs()
         self.set_interval(REFRESH_SECONDS, self._drain)
+        self.set_interval(ALERTS_SECONDS, self._refresh_alerts)
         self.run_worker(self._follow_log, thread=True, exit_on_error=False, name="Seguir el registro",
                         group="registro")
         if self.services.autostart:
@@ -184,6 +192,7 @@ class DashboardScreen(RecepcionScreen):
         self.query_one("#no-accounts").display = not self.boards
         tabs.display = bool(self.boards)
         self._repaint(force=True)
+        self._refresh_alerts()
 
     def _replay_history(self) -> None:
         """Fill the tables with the recent messages the event log still holds."""
@@ -240,8 +249,10 @@ class DashboardScreen(RecepcionScreen):
             # Fail fast, with no error event in the shared log, when another process has it.
             with account_lock(engine.lock_dir, account.id):
                 pass
+            # An authentication failure alerts once per incident; expiry alerts are evaluated each cycle.
+            alerts = Alerts(engine.store, clock=self.services.clock, emit=self.bridge.emit)
             processor = AccountProcessor(engine, account, emit=self.bridge.emit, cancel=cancel,
-                                         source_factory=self.services.sources.get(account.id))
+                                         source_factory=self.services.sources.get(account.id), alerts=alerts)
             processor.serve()
         finally:
             self._cancels.pop(account.id, None)  # a dict operation: safe from this thread
@@ -260,10 +271,15 @@ class DashboardScreen(RecepcionScreen):
     # --- repainting --------------------------------------------------------------------
 
     def _drain(self) -> None:
+        alerts_may_change = False
         for event in self.bridge.drain():
             board = self.boards.get(event.account)
             if board is not None:
                 board.apply(event)
+                # A pass's end opens or closes a login failure; an alert going out changes its line.
+                alerts_may_change |= isinstance(event, (AlertSent, StateChanged))
+        if alerts_may_change:
+            self._refresh_alerts()
         self._repaint()
 
     def _repaint(self, *, force: bool = False) -> None:
@@ -277,3 +293,22 @@ class DashboardScreen(RecepcionScreen):
     @on(TabbedContent.TabActivated)
     def _tab_changed(self) -> None:
         self._repaint(force=True)
+
+    # --- the alert banner ----------------------------------------------------------------
+
+    def _refresh_alerts(self) -> None:
+        accounts = [board.account for board in self.boards.values()]
+        if accounts:
+            self.run_worker(partial(self._alert_statuses, accounts), thread=True, exclusive=True,
+                            exit_on_error=False, group="alertas", name="Revisar las alertas")
+
+    def _alert_statuses(self, accounts: list[Account]) -> list[AlertStatus]:
+        """Runs in a worker thread: a few indexed reads per account."""
+        return Alerts(self.services.store, clock=self.services.clock).status(accounts)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker.group == "alertas" and event.state == WorkerState.SUCCESS:
+            for status in event.worker.result:
+                board = self.boards.get(status.account)
+                if board is not None:
+                    board.set_alert_status(status)

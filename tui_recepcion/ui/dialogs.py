@@ -118,15 +118,16 @@ class SecretStoreDialog(Dialog):
     """The keyring cannot be used: the technician chooses a 0600 file or an env variable.
 
     Returns the `secreto` value ("archivo:/ruta" or "env:VARIABLE"), or None if cancelled.
-    Nothing is chosen silently: this dialog is the only way past an unusable keyring.
+    Nothing is chosen silently: this dialog is the only way past an unusable keyring. An
+    OAuth2 account (`oauth`) stores a token that is rewritten on refresh: a file only.
     """
 
-    def __init__(self, account_id: str, reason: str, suggested_file: Path, *, allow_env: bool = True) -> None:
-        super().__init__("¿Dónde guardar la contraseña?")
+    def __init__(self, account_id: str, reason: str, suggested_file: Path, *, oauth: bool = False) -> None:
+        super().__init__("¿Dónde guardar el token?" if oauth else "¿Dónde guardar la contraseña?")
         self.account_id = account_id
         self.reason = reason
         self.suggested_file = suggested_file
-        self.allow_env = allow_env
+        self.allow_env = not oauth
 
     @property
     def suggested_variable(self) -> str:

@@ -1,9 +1,10 @@
 """The reception form: one account at a time, every field of design §1 with its "?" help.
 
-Labels and help come from `config.ACCOUNT_FIELDS` and the chosen provider's `field_help`;
-validation is `config.parse_account` on the table the form would write (form_model). What
-can block — the keyring probe, writing the secret, the connection test — runs in thread
-workers, so the screen keeps answering keys meanwhile.
+Labels and help come from `config.ACCOUNT_FIELDS` (and `OAUTH_FIELDS` for the
+`[cuentas.ID.oauth2]` rows) and the chosen provider's `field_help`; validation is
+`config.parse_account` on the table the form would write (form_model). What can block —
+the keyring probe, writing the secret, the connection test, the OAuth2 authorization —
+runs in thread workers, so the screen keeps answering keys meanwhile.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, VerticalScroll
 from textual.content import Content
 from textual.widget import Widget
 from textual.widgets import Button, Checkbox, Footer, Input, Label, Markdown, Select, Static
@@ -23,17 +24,21 @@ from textual.worker import Worker, WorkerState
 from tui_recepcion.config import (
     AUTH_TYPES,
     FIELDS_BY_KEY,
+    OAUTH_FIELDS,
     PROTOCOLS,
     SECURITIES,
     Account,
+    FieldSpec,
     account_to_toml,
     parse_account,
     save_account,
 )
-from tui_recepcion.mail.account import account_endpoint, read_secret
+from tui_recepcion.mail.account import PasswordCredentials, account_endpoint, credentials_for
 from tui_recepcion.mail.probe import ProbeReport, probe
+from tui_recepcion.oauth import Authorization, AuthorizationCancelled, authorize_account
 from tui_recepcion.providers.manager import FALLBACK_PROVIDER
 from tui_recepcion.secrets import KeyringStatus, Secret, parse_secret_ref, secret_store
+from tui_recepcion.ui.authorize import TuiAuthorizationUI
 from tui_recepcion.ui.dialogs import MessageDialog, SecretStoreDialog
 from tui_recepcion.ui.fields import FieldRow
 from tui_recepcion.ui.navbar import NavBar
@@ -41,10 +46,15 @@ from tui_recepcion.ui.form_model import (
     ACCOUNT_NAME,
     CONFIRMATION,
     GENERAL,
+    OAUTH_KEYS,
+    OAUTH_REQUIRED,
     PASSWORD,
     FormValues,
     build_raw,
     field_problems,
+    oauth_field,
+    oauth_keys,
+    oauth_problems,
     password_problems,
     suggest_server,
 )
@@ -59,9 +69,14 @@ NAME_HELP = (
 CONFIRMATION_HELP = "Escriba otra vez la contraseña, para descartar un error de digitación."
 SELECTOR_HELP = "Cuenta que se edita. Elija «Nueva cuenta» para configurar otro buzón de recepción."
 OAUTH_NOTE = (
-    "OAuth2 no usa contraseña: guarde la cuenta y autorícela con el botón Autorizar "
-    "(o con «tui-recepcion autorizar --cuenta {cuenta}» en la terminal)."
+    "OAuth2 no usa contraseña: pulse Autorizar (Ctrl+O) e inicie sesión con la cuenta del buzón. "
+    "El token se guarda aparte, nunca en config.toml."
 )
+OAUTH_SPECS = {spec.key: spec for spec in OAUTH_FIELDS}
+OAUTH_PLACEHOLDERS = {
+    "autoridad": "consumers u organizations, según el usuario",
+    "secreto_cliente": "archivo:/ruta o keyring",
+}
 
 
 def _options(labels: dict[str, str], keys: Any = None) -> list[tuple[str, str]]:
@@ -75,11 +90,14 @@ class FormScreen(RecepcionScreen):
     HELP = (
         "Configure aquí cada buzón de recepción. Tab y Mayús+Tab recorren los campos; "
         "F1 muestra la ayuda del campo; Ctrl+T prueba la conexión; Ctrl+S guarda; "
+        "Ctrl+O autoriza una cuenta OAuth2 (la guarda antes si hace falta); "
         "Ctrl+G muestra u oculta la guía del proveedor. Los campos con * son obligatorios."
     )
     BINDINGS = [
         Binding("ctrl+s", "save", "Guardar"),
         Binding("ctrl+t", "test_connection", "Probar"),
+        # Not Ctrl+A: inputs use it to go to the start, and GNU screen takes it as its prefix.
+        Binding("ctrl+o", "authorize", "Autorizar"),
         Binding("ctrl+g", "toggle_guidance", "Guía"),
     ]
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
@@ -92,6 +110,9 @@ class FormScreen(RecepcionScreen):
         self._suggested: dict[str, str] = {"servidor": "", "puerto": ""}
         self._editing: Account | None = None
         self._pending_save: tuple[Account, Secret | None] | None = None
+        self._authorize_after_save = False
+        self._authorization: TuiAuthorizationUI | None = None  # the one running
+        self._oauth_keys: dict[str, tuple[str, ...]] = {}  # by provider
         self._first_account = account_id
         self._base: dict[str, Any] = {}
         # What the form itself last put in each Select: a Changed event carrying that value
@@ -101,8 +122,8 @@ class FormScreen(RecepcionScreen):
     # --- composition ---------------------------------------------------------------
 
     def _row(self, key: str, control: Widget, *, label: str | None = None, help_text: str | None = None,
-             required: bool | None = None) -> FieldRow:
-        spec = FIELDS_BY_KEY.get(key)
+             required: bool | None = None, spec: FieldSpec | None = None) -> FieldRow:
+        spec = spec or FIELDS_BY_KEY.get(key)
         return FieldRow(
             key,
             label or (spec.label if spec else key),
@@ -142,9 +163,11 @@ class FormScreen(RecepcionScreen):
                                 label=FIELDS_BY_KEY["secreto"].label, required=True)
                 yield self._row(CONFIRMATION, Input(password=True, compact=True, id="f-confirmacion"),
                                 label="Confirmar Contraseña", help_text=CONFIRMATION_HELP, required=True)
-                with Vertical(id="oauth-box"):
-                    yield Static("", id="oauth-note")
-                    yield Button("Autorizar", id="autorizar", compact=True)
+                for key in OAUTH_KEYS:
+                    control = Input(compact=True, id=f"f-{oauth_field(key)}",
+                                    placeholder=OAUTH_PLACEHOLDERS.get(key, ""))
+                    yield self._row(oauth_field(key), control, spec=OAUTH_SPECS[key], required=key in OAUTH_REQUIRED)
+                yield Static(Content(OAUTH_NOTE), id="oauth-note")
                 yield self._row("nit_receptor", Input(type="integer", compact=True, id="f-nit_receptor",
                                                       max_length=12))
                 yield self._row("fecha_expiracion", Input(compact=True, id="f-fecha_expiracion",
@@ -154,6 +177,7 @@ class FormScreen(RecepcionScreen):
                 yield Label("", id="form-general", classes="field-error")
                 with Horizontal(id="form-buttons"):
                     yield Button("Probar conexión", id="probar", compact=True)
+                    yield Button("Autorizar", id="autorizar", compact=True)
                     yield Button("Guardar", variant="primary", id="guardar", compact=True)
                 yield Static("", id="form-status")
             with VerticalScroll(id="guidance"):
@@ -214,7 +238,15 @@ class FormScreen(RecepcionScreen):
             backup_email=self._text("correo_respaldo"),
             password=self._text(PASSWORD),
             confirmation=self._text(CONFIRMATION),
+            oauth={key: self._text(oauth_field(key)) for key in self._shown_oauth_keys()},
         )
+
+    def _shown_oauth_keys(self) -> tuple[str, ...]:
+        """The `[oauth2]` keys of the chosen provider's flow (cached: plugins are asked once)."""
+        provider = self._choice("proveedor")
+        if provider not in self._oauth_keys:
+            self._oauth_keys[provider] = oauth_keys(self.services.registry, provider)
+        return self._oauth_keys[provider]
 
     def _silently(self):
         """Changes made by the form itself are not the technician's: no Changed handlers."""
@@ -262,6 +294,8 @@ class FormScreen(RecepcionScreen):
             "correo_notificacion": (account.notify_email or "") if account else "",
             "correo_respaldo": (account.backup_email or "") if account else "",
         }
+        oauth = self._base.get("oauth2", {})
+        texts.update({oauth_field(key): str(oauth.get(key, "")) for key in OAUTH_KEYS})
         with self._silently():
             for key, text in texts.items():
                 self._input(key).value = text
@@ -324,14 +358,18 @@ class FormScreen(RecepcionScreen):
             "#row-permitir_sin_cifrado": values.security == "ninguna",
             f"#row-{PASSWORD}": basic,
             f"#row-{CONFIRMATION}": basic,
-            "#oauth-box": not basic,
+            "#oauth-note": not basic,
+            "#autorizar": not basic,
+            **{f"#row-{oauth_field(key)}": not basic and key in values.oauth for key in OAUTH_KEYS},
         }
+        changed = False
         for selector, display in shown.items():
             widget = self.query_one(selector)
             if widget.display != display:
                 widget.display = display
-        if not basic:
-            self.query_one("#oauth-note", Static).update(Content(OAUTH_NOTE.format(cuenta=values.account_id or "ID")))
+                changed = True
+        if changed:
+            self.refresh_bindings()  # Ctrl+O is offered only for OAuth2 accounts
         return self._validate(values, show_all=show_all)
 
     def _validate(self, values: FormValues, *, show_all: bool) -> Account | None:
@@ -340,6 +378,7 @@ class FormScreen(RecepcionScreen):
         account, problems = parse_account(values.account_id, raw)
         errors = field_problems(problems)
         errors.update(password_problems(values, password_stored=self._editing is not None))
+        errors.update(oauth_problems(values))
         for row in self._rows():
             shown = show_all or row.key in self._touched
             row.show_error(errors.get(row.key) if shown and row.display else None)
@@ -349,7 +388,20 @@ class FormScreen(RecepcionScreen):
         return account if not visible_errors else None
 
     def _secret_ref(self) -> str:
-        return self._editing.secret_ref if self._editing else "keyring"
+        """Where the account's secret goes: the edited account's store, else the keyring.
+
+        An environment variable cannot hold an OAuth2 token (it is rewritten on every
+        refresh): an account switched to OAuth2 chooses a store again when it is saved.
+        """
+        current = self._editing.secret_ref if self._editing else "keyring"
+        if self._choice("tipo_servidor") == "oauth2" and parse_secret_ref(current).kind == "env":
+            return "keyring"
+        return current
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "authorize" and self.is_mounted:
+            return self._choice("tipo_servidor") == "oauth2"
+        return True
 
     def _status(self, text: str) -> None:
         self.query_one("#form-status", Static).update(Content(text))
@@ -425,23 +477,22 @@ class FormScreen(RecepcionScreen):
         if account is None:
             self._invalid()
             return
-        if account.auth_type == "oauth2":
-            self._status("Para probar una cuenta OAuth2, autorícela y ejecute "
-                         f"«tui-recepcion probar --cuenta {account.id}».")
-            return
-        password = self.values().password
+        password = self.values().password if account.auth_type == "basica" else ""
         self._status(f"Probando la conexión con {account.host}:{account.port}…")
         self._test_connection(account, Secret(password) if password else None)
 
     @work(thread=True, exclusive=True, group="probar", exit_on_error=False, name="Probar conexión")
     def _test_connection(self, account: Account, password: Secret | None) -> ProbeReport:
-        secret = password if password is not None else read_secret(account.secret_ref, account)
+        # A password just typed is tried before it is saved; otherwise the account logs in as
+        # `procesar` would: its stored password, or its OAuth2 token (refreshed if needed).
+        credentials = PasswordCredentials(account.username, password) if password else credentials_for(account)
         return probe(
             account_endpoint(account, timeout=self.services.probe_timeout),
             account.protocol,
             account.username,
-            secret,
+            None,
             (account.processed_folder, account.failed_folder),
+            credentials=credentials,
         )
 
     # --- saving ------------------------------------------------------------------------
@@ -454,7 +505,9 @@ class FormScreen(RecepcionScreen):
             return
         password = self.values().password
         secret = Secret(password) if password and account.auth_type == "basica" else None
-        needs_store = secret is not None or (account.auth_type == "oauth2" and self._editing is None)
+        # A new OAuth2 account (or one whose store changed) needs a store its token can be written to.
+        new_store = self._editing is None or self._editing.secret_ref != account.secret_ref
+        needs_store = secret is not None or (account.auth_type == "oauth2" and new_store)
         if account.secret_ref == "keyring" and needs_store:
             self._pending_save = (account, secret)
             self._status("Revisando el llavero del sistema…")
@@ -481,15 +534,17 @@ class FormScreen(RecepcionScreen):
             self._store(account, secret)
             return
         self._status("El llavero del sistema no se puede usar: elija dónde guardar el secreto.")
-        suggested = self.services.config_path.parent / f"{account.id}.secreto"
+        suffix = "token" if account.auth_type == "oauth2" else "secreto"
+        suggested = self.services.config_path.parent / f"{account.id}.{suffix}"
 
         def chosen(reference: str | None) -> None:
             if reference is None:
+                self._authorize_after_save = False
                 self._status("No se guardó: falta elegir dónde guardar el secreto.")
                 return
             self._store(replace(account, secret_ref=reference), secret)
 
-        dialog = SecretStoreDialog(account.id, status.reason, suggested, allow_env=account.auth_type == "basica")
+        dialog = SecretStoreDialog(account.id, status.reason, suggested, oauth=account.auth_type == "oauth2")
         self.app.push_screen(dialog, chosen)
 
     @work(thread=True, exclusive=True, group="guardar", exit_on_error=False, name="Guardar la cuenta")
@@ -510,28 +565,72 @@ class FormScreen(RecepcionScreen):
         if where.kind == "env":
             message += f" Defina la variable {where.target} con la contraseña en el entorno del servicio."
         elif account.auth_type == "oauth2":
-            message += f" Ahora autorícela: tui-recepcion autorizar --cuenta {account.id}"
+            if not self._authorize_after_save:
+                message += " Ahora autorícela con el botón Autorizar (Ctrl+O)."
         else:
             message += f" La contraseña quedó en {where.describe()}."
         self._status(message)
         self.notify(message, title="Formulario")
+        if self._authorize_after_save:
+            self._authorize_after_save = False
+            self._start_authorization(self.services.config.accounts.get(account.id, account))
+
+    # --- OAuth2 authorization ----------------------------------------------------------
 
     @on(Button.Pressed, "#autorizar")
-    def _authorize(self) -> None:
-        account_id = self.account_id or "ID"
-        self.app.push_screen(MessageDialog("Autorizar con OAuth2", [
-            "Guarde primero la cuenta. Luego, en una terminal, ejecute:",
-            "",
-            f"    tui-recepcion autorizar --cuenta {account_id}",
-            "",
-            "El comando muestra la dirección y el código para iniciar sesión con la cuenta del buzón "
-            "y guarda el token donde indica la clave «secreto».",
-        ]))
+    def action_authorize(self) -> None:
+        self.authorize()
+
+    def authorize(self) -> None:
+        """Authorize the account on screen, saving it first when it differs from config.toml."""
+        if self._authorization is not None:
+            self.notify("Ya hay una autorización en curso.", title="Autorizar")
+            return
+        account = self._refresh(show_all=True)
+        if account is None:
+            self._invalid()
+            return
+        if account.auth_type != "oauth2":
+            self._status("Solo las cuentas OAuth2 se autorizan: elija OAuth2 en Tipo de Servidor.")
+            return
+        if self._editing is not None and self.services.config.accounts.get(account.id) == account:
+            self._start_authorization(account)
+        else:
+            self._authorize_after_save = True
+            self.action_save()
+
+    def _start_authorization(self, account: Account) -> None:
+        self._authorization = TuiAuthorizationUI(self.app)
+        self._status(f"Autorizando la cuenta «{account.id}»…")
+        self._authorize(account, self._authorization)
+
+    @work(thread=True, exclusive=True, group="autorizar", exit_on_error=False, name="Autorizar")
+    def _authorize(self, account: Account, ui: TuiAuthorizationUI) -> tuple[Account, Authorization]:
+        return account, authorize_account(account, ui, self.services.registry)
+
+    def stop_authorization(self) -> None:
+        """The app is closing: stop waiting for the technician (any thread may call this)."""
+        if self._authorization is not None:
+            self._authorization.cancel()
+
+    def _authorized(self, account: Account, authorization: Authorization) -> None:
+        who = authorization.signed_in_as
+        message = (f"Cuenta «{account.id}» autorizada{f' como {who}' if who else ''}. "
+                   f"El token se guardó en {authorization.stored_in}. Pruebe la conexión con Ctrl+T.")
+        self._status(message)
+        self.notify(message, title="Autorizar", timeout=12)
+        if who and who.lower() != account.username.lower():
+            self.notify(f"Se inició sesión como {who}, no como el buzón {account.username}. Solo funcionará si esa "
+                        "cuenta tiene acceso delegado al buzón (buzón compartido); si no, vuelva a autorizar con "
+                        "la cuenta del buzón.", title="Autorizar", severity="warning", timeout=20)
 
     # --- worker results ----------------------------------------------------------------
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         worker, state = event.worker, event.state
+        if worker.group == "autorizar" and state in (WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED):
+            self._authorization_ended(event)
+            return
         if state == WorkerState.SUCCESS:
             if worker.group == "probar":
                 report: ProbeReport = worker.result
@@ -542,5 +641,21 @@ class FormScreen(RecepcionScreen):
             elif worker.name == "Guardar la cuenta":
                 self._saved(worker.result)
         elif state == WorkerState.ERROR:
+            if worker.group == "guardar":
+                self._authorize_after_save = False  # nothing saved: nothing to authorize
             failed = "La prueba de conexión falló" if worker.group == "probar" else "No se guardó"
             self._status(f"{failed}: {describe_error(worker.error)}")
+
+    def _authorization_ended(self, event: Worker.StateChanged) -> None:
+        if self._authorization is not None:
+            self._authorization.close()
+            self._authorization = None
+        worker = event.worker
+        if event.state == WorkerState.SUCCESS:
+            self._authorized(*worker.result)
+        elif isinstance(worker.error, AuthorizationCancelled):
+            event.prevent_default()  # not a failure: the technician chose to stop
+            self._status(str(worker.error))
+            self.notify(str(worker.error), title="Autorizar", severity="warning")
+        elif event.state == WorkerState.ERROR:
+            self._status(f"No se autorizó: {describe_error(worker.error)}")

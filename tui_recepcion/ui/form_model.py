@@ -1,16 +1,20 @@
 """The reception form's rules, kept apart from its widgets so they are plain to test.
 
 The form never validates on its own: it builds the same raw `[cuentas.ID]` table a
-technician would write in config.toml and hands it to `config.parse_account`, so the form
-and `tui-recepcion validar` can never disagree.
+technician would write in config.toml (with its `[cuentas.ID.oauth2]` subtable) and hands
+it to `config.parse_account`, so the form and `tui-recepcion validar` can never disagree.
+Only what config.toml cannot hold is checked here: the password pair, and the OAuth2 keys
+that the chosen provider's flow cannot do without.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from tui_recepcion.config import OAUTH_FIELDS
+from tui_recepcion.oauth.installed_app import InstalledAppFlow
 from tui_recepcion.providers import ProviderRegistry, standard_port
 from tui_recepcion.toml_lines import KeyPath
 
@@ -38,6 +42,15 @@ FORM_KEYS: tuple[str, ...] = (
 )
 # Where a problem with a config key is shown, when it is not the key's own field.
 SHOWN_UNDER: Mapping[str, str] = {"secreto": PASSWORD}
+# The `[cuentas.ID.oauth2]` keys, and those the form insists on when their row is shown:
+# without an application id no flow can start, and Google's needs its client secret's store.
+OAUTH_KEYS: tuple[str, ...] = tuple(spec.key for spec in OAUTH_FIELDS)
+OAUTH_REQUIRED: frozenset[str] = frozenset({"client_id", "secreto_cliente"})
+
+
+def oauth_field(key: str) -> str:
+    """The form field (row key) of an `[cuentas.ID.oauth2]` key."""
+    return f"oauth2-{key}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +72,8 @@ class FormValues:
     backup_email: str = ""
     password: str = ""
     confirmation: str = ""
+    # The [oauth2] keys whose rows are shown (see `oauth_keys`), with what was typed in them.
+    oauth: Mapping[str, str] = field(default_factory=dict)
 
 
 def build_raw(values: FormValues, base: Mapping[str, Any], secret_ref: str) -> dict[str, Any]:
@@ -86,6 +101,12 @@ def build_raw(values: FormValues, base: Mapping[str, Any], secret_ref: str) -> d
     if values.allow_plaintext:
         raw["permitir_sin_cifrado"] = True
     raw["secreto"] = secret_ref
+    if values.auth_type == "oauth2":
+        # Exactly what the rows show: a key of a hidden row (another provider's) is not written.
+        oauth = {key: text.strip() for key, text in values.oauth.items() if text.strip()}
+        raw.pop("oauth2", None)
+        if oauth:
+            raw["oauth2"] = oauth
     return raw
 
 
@@ -101,18 +122,39 @@ def password_problems(values: FormValues, *, password_stored: bool) -> dict[str,
     return problems
 
 
+def oauth_problems(values: FormValues) -> dict[str, str]:
+    """The OAuth2 rows that are shown, required and empty."""
+    if values.auth_type != "oauth2":
+        return {}
+    return {oauth_field(key): "falta este campo obligatorio"
+            for key, text in values.oauth.items() if key in OAUTH_REQUIRED and not text.strip()}
+
+
+def oauth_keys(registry: ProviderRegistry, provider_id: str) -> tuple[str, ...]:
+    """The `[oauth2]` keys the provider's flow uses, in form order.
+
+    An installed-app flow (Google) signs in with a client secret and a fixed endpoint; the
+    others (Microsoft's device code) choose an authority instead.
+    """
+    flow = registry.oauth_flow(provider_id) if provider_id in registry.providers else None
+    skipped = "autoridad" if isinstance(flow, InstalledAppFlow) else "secreto_cliente"
+    return tuple(key for key in OAUTH_KEYS if key != skipped)
+
+
 def field_problems(problems: Iterable[tuple[KeyPath, str]]) -> dict[str, str]:
     """parse_account's problems keyed by the form field that shows them."""
     by_field: dict[str, list[str]] = {}
     for path, message in problems:
         if len(path) == 2:
-            field = ACCOUNT_NAME
+            shown_in = ACCOUNT_NAME
         elif len(path) == 3 and path[2] in (*FORM_KEYS, *SHOWN_UNDER):
-            field = SHOWN_UNDER.get(path[2], path[2])
+            shown_in = SHOWN_UNDER.get(path[2], path[2])
+        elif len(path) == 4 and path[2] == "oauth2" and path[3] in OAUTH_KEYS:
+            shown_in = oauth_field(path[3])
         else:  # a hand-written key the form does not show: name it so it can be fixed
-            field, message = GENERAL, f"{'.'.join(path[2:])}: {message}"
-        by_field.setdefault(field, []).append(message)
-    return {field: "; ".join(messages) for field, messages in by_field.items()}
+            shown_in, message = GENERAL, f"{'.'.join(path[2:])}: {message}"
+        by_field.setdefault(shown_in, []).append(message)
+    return {key: "; ".join(messages) for key, messages in by_field.items()}
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,77 @@
+"""The dashboard's alert banner, from the alert state the store keeps (no widgets, no servers)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from tui_recepcion.alerts import AUTH_FAILURE, EXPIRY_NOTICE, AlertStatus, PendingAlert
+from tui_recepcion.config import Account
+from tui_recepcion.ui.board import AccountBoard
+
+BOGOTA = ZoneInfo("America/Bogota")
+TODAY = date(2027, 3, 28)
+EXPIRY = date(2027, 3, 31)
+MORNING = datetime(2027, 3, 28, 8, 15, tzinfo=BOGOTA)
+ACCOUNT = Account(id="principal", provider="generic", auth_type="basica", protocol="imap", host="imap.empresa.co",
+                  port=993, security="ssl", username="recepcion@empresa.co", password_expiry=EXPIRY,
+                  notify_email="tecnico@empresa.co")
+QUIET = AlertStatus(account="principal", notify_email="tecnico@empresa.co", expiry=EXPIRY, today=TODAY, days_left=3,
+                    first_alert_from=EXPIRY - timedelta(days=5), first_alert_sent_at=None, final_alert_sent_at=None,
+                    first_alert_skipped=False, pending=(), incident_open=False, incident_since=None,
+                    incident_reason=None, incident_alert_sent_at=None)
+
+
+def banner(status: AlertStatus | None, account: Account = ACCOUNT, today: date = TODAY) -> list[str]:
+    board = AccountBoard(account)
+    if status is not None:
+        board.set_alert_status(status)
+    return board.banner(today)
+
+
+def test_without_an_expiry_date_or_trouble_there_is_no_banner() -> None:
+    quiet = replace(QUIET, expiry=None, days_left=None, first_alert_from=None)
+    assert banner(quiet, replace(ACCOUNT, password_expiry=None, notify_email=None)) == []
+
+
+def test_before_the_alert_state_is_read_the_date_alone_is_shown() -> None:
+    assert banner(None) == ["Contraseña: vence el 2027-03-31 (faltan 3 días)"]
+
+
+@pytest.mark.parametrize(("status", "expected"), [
+    (QUIET, "alerta aún no enviada"),
+    (replace(QUIET, first_alert_sent_at=MORNING), "alerta enviada 28/03 08:15"),
+    (replace(QUIET, first_alert_sent_at=MORNING, final_alert_sent_at=MORNING + timedelta(days=3)),
+     "alerta final enviada 31/03 08:15"),
+    (replace(QUIET, pending=(PendingAlert(EXPIRY_NOTICE, 1, None, None, in_progress=True),)), "enviando la alerta…"),
+    (replace(QUIET, today=date(2027, 3, 20), days_left=11), "alerta el 2027-03-26"),
+    (replace(QUIET, today=date(2027, 5, 20), days_left=-50), "ya no se envían alertas: actualice Fecha Expiración"),
+])
+def test_the_expiry_line_says_what_became_of_its_alert(status: AlertStatus, expected: str) -> None:
+    today = status.today
+    [line] = banner(status, today=today)
+    assert line.endswith(f" · {expected}")
+
+
+def test_a_failed_send_says_when_it_is_retried_and_why() -> None:
+    failed = PendingAlert(EXPIRY_NOTICE, 2, "No se pudo conectar a smtp.empresa.co:587.", MORNING, in_progress=False)
+    assert banner(replace(QUIET, pending=(failed,))) == [
+        "Contraseña: vence el 2027-03-31 (faltan 3 días) · la alerta no se pudo enviar, reintento 28/03 08:15",
+        "Error al enviar la alerta: No se pudo conectar a smtp.empresa.co:587.",
+    ]
+
+
+def test_an_open_login_failure_has_its_own_line() -> None:
+    incident = replace(QUIET, incident_open=True, incident_since=MORNING, incident_reason="Usuario o\ncontraseña mal",
+                       incident_alert_sent_at=MORNING + timedelta(minutes=1))
+    assert banner(incident)[1] == ("Inicio de sesión fallido desde 28/03 08:15 (alerta enviada 28/03 08:16): "
+                                   "Usuario o contraseña mal")
+    waiting = replace(incident, incident_alert_sent_at=None,
+                      pending=(PendingAlert(AUTH_FAILURE, 1, "SMTP caído", None, in_progress=False),))
+    assert "(la alerta no se pudo enviar)" in banner(waiting)[1]
+    board = AccountBoard(ACCOUNT)
+    board.set_alert_status(incident)
+    assert board.alert_trouble()
