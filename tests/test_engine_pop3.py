@@ -12,6 +12,7 @@ from tests.engine_support import ACCOUNT, expected_outcomes, sample_mailbox, wri
 from tests.servers.dovecot import RECEPCION, RESPALDO, DovecotServer
 from tests.servers.smtp import SmtpServer
 from tui_recepcion import cli
+from tui_recepcion.mail.errors import ConnectionProblem
 from tui_recepcion.mail.forward import REASON_HEADER, STATUS_HEADER
 from tui_recepcion.mail.service import AccountProcessor, Engine
 from tui_recepcion.store import MessageFilter
@@ -102,11 +103,18 @@ def test_smtp_down_leaves_every_message_on_the_server(
     )
     config = account.config()
     with Engine.open(config) as engine:
-        with pytest.raises(Exception) as raised:
+        with pytest.raises(ConnectionProblem) as raised:
             AccountProcessor(engine, config.account(ACCOUNT)).run_pass()
-        assert getattr(raised.value, "code", None) == "conexion_rechazada"
+        assert raised.value.code == "conexion_rechazada" and raised.value.transient
         assert len(clean_dovecot.messages(RECEPCION)) == len(mails)
         # The first batch was decided but not forwarded: the next run (SMTP back) forwards
         # it without extracting again; nothing was deleted from the server.
         ledger = engine.store.messages(MessageFilter(account=ACCOUNT))
         assert ledger and not any(entry.forwarded_at or entry.disposed_at for entry in ledger)
+
+    # SMTP is back: the next run forwards every message once and empties the mailbox.
+    recovered = write_account(tmp_path, clean_dovecot, tls_certs, protocol="pop3", smtp=smtp).config()
+    with Engine.open(recovered) as engine:
+        AccountProcessor(engine, recovered.account(ACCOUNT)).run_pass()
+    assert clean_dovecot.messages(RECEPCION) == []
+    assert sorted(original_of(message.raw) for message in smtp.messages()) == sorted(crlf(mail.raw) for mail in mails)
