@@ -136,5 +136,6 @@ def create_app(
         services.probe_timeout = probe_timeout
     if demo is not None:
         services.sources[demo.account_id] = demo.source_factory(LIVE_PAUSE)
+        services.send_alert = demo.deliver_alert
         services.autostart = True
     return RecepcionApp(services)

@@ -13,8 +13,10 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from email.message import EmailMessage
 from pathlib import Path
 
+from tui_recepcion.alerts import Alerts
 from tui_recepcion.config import Account, Config, General, load_config, write_config
 from tui_recepcion.dian.reasons import describe
 from tui_recepcion.dian.samples import DEFAULT_RECEIVER, SampleFactory
@@ -75,6 +77,15 @@ class Demo:
     def account_id(self) -> str:
         return DEMO_ACCOUNT
 
+    @property
+    def outbox(self) -> Path:
+        """Where the demo's alert emails land: it has no mail server to send them through."""
+        return self.folder / "alertas-enviadas"
+
+    def deliver_alert(self, account: Account, message: EmailMessage) -> None:
+        self.outbox.mkdir(exist_ok=True)
+        (self.outbox / f"{len(list(self.outbox.iterdir())) + 1:03d}.eml").write_bytes(bytes(message))
+
     def source_factory(self, pause: float = 0.0) -> SourceFactory:
         if pause <= 0:
             return lambda: MaildirSource(self.maildir)
@@ -120,8 +131,10 @@ def run_headless(demo: Demo) -> str:
     with Engine.open(config) as engine:
         account = config.account(DEMO_ACCOUNT)
         started = time.monotonic()
-        result = AccountProcessor(engine, account, source_factory=demo.source_factory()).run_pass()
+        alerts = Alerts(engine.store, send=demo.deliver_alert)
+        result = AccountProcessor(engine, account, source_factory=demo.source_factory(), alerts=alerts).run_pass()
         seconds = time.monotonic() - started
+        alerts.evaluate([account])
         failed = engine.store.messages(MessageFilter(account=account.id, status=STATUS_FAILED))
         documents = engine.store.documents()
     reasons = Counter(entry.reason or "?" for entry in failed)
@@ -135,4 +148,8 @@ def run_headless(demo: Demo) -> str:
     by_kind = ", ".join(f"{TIPO_NAMES.get(tipo, 'tipo ' + tipo)} {count}" for tipo, count in sorted(kinds.items()))
     lines.append(f"Documentos guardados: {len(documents)} ({by_kind})")
     lines.append(f"Duplicados: {result.duplicates}. Tiempo: {seconds:.1f} s.")
+    sent = len(list(demo.outbox.iterdir())) if demo.outbox.exists() else 0
+    if sent:
+        lines.append(f"Alertas de vencimiento de la contraseña enviadas a {account.notify_email}: {sent} "
+                     "(la demostración las guarda como archivos .eml en vez de enviarlas)")
     return "\n".join(lines)

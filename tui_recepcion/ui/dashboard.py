@@ -250,7 +250,8 @@ class DashboardScreen(RecepcionScreen):
             with account_lock(engine.lock_dir, account.id):
                 pass
             # An authentication failure alerts once per incident; expiry alerts are evaluated each cycle.
-            alerts = Alerts(engine.store, clock=self.services.clock, emit=self.bridge.emit)
+            alerts = Alerts(engine.store, clock=self.services.clock, send=self.services.send_alert,
+                            emit=self.bridge.emit)
             processor = AccountProcessor(engine, account, emit=self.bridge.emit, cancel=cancel,
                                          source_factory=self.services.sources.get(account.id), alerts=alerts)
             processor.serve()

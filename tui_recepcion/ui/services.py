@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from tui_recepcion.alerts import SendAlert
 from tui_recepcion.config import DEFAULT_TIMEZONE, Account, Config, load_config_or_empty
 from tui_recepcion.mail.account import DEFAULT_TIMEOUT
 from tui_recepcion.mail.service import Engine, SourceFactory
@@ -36,6 +37,8 @@ class Services:
     sources: dict[str, SourceFactory] = field(default_factory=dict)
     # Start processing every account as soon as the dashboard opens (the demo does).
     autostart: bool = False
+    # How alerts leave; None sends them through each account's SMTP (the demo has none).
+    send_alert: SendAlert | None = None
 
     @property
     def config(self) -> Config:
