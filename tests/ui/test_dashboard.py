@@ -22,8 +22,8 @@ from tui_recepcion.app import create_app
 from tui_recepcion.config import DEFAULT_TIMEZONE, load_config
 from tui_recepcion.demo import prepare_demo
 from tui_recepcion.dian.samples import DEFAULT_RECEIVER, SampleFactory
-from tui_recepcion.mail.events import EngineProblem, PassFinished, StateChanged
 from tui_recepcion.mail.account import build_source
+from tui_recepcion.mail.events import EngineProblem, PassFinished, StateChanged
 from tui_recepcion.mail.service import AccountProcessor, Engine, EventFollower
 from tui_recepcion.store import MessageFilter, Store
 from tui_recepcion.ui.bridge import EventBridge
@@ -180,7 +180,7 @@ async def test_a_wrong_password_from_the_dashboard_sends_one_authentication_aler
         store = app.services.store
         for attempt in (1, 2):  # started twice: the same incident, one alert
             await pilot.press("i")
-            await wait_until(pilot, lambda: problems_logged(store) == attempt and board.state == "error",
+            await wait_until(pilot, lambda attempt=attempt: problems_logged(store) == attempt and board.state == "error",
                              timeout=30, what=f"fallar el inicio de sesión ({attempt})")
             await wait_until(pilot, lambda: "Inicio de sesión fallido desde" in banner(dashboard)
                              and "alerta enviada" in banner(dashboard), what="mostrar la falla")

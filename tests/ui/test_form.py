@@ -10,7 +10,16 @@ import pytest
 
 from tests.servers.certs import TestCertificates
 from tests.servers.dovecot import RECEPCION, DovecotServer
-from tests.ui.support import SIZE, choose, dovecot_account, failing_keyring, keyring_backend, type_into, wait_until, write_config
+from tests.ui.support import (
+    SIZE,
+    choose,
+    dovecot_account,
+    failing_keyring,
+    keyring_backend,
+    type_into,
+    wait_until,
+    write_config,
+)
 from tui_recepcion.app import create_app
 from tui_recepcion.ui.dialogs import MessageDialog, SecretStoreDialog
 from tui_recepcion.ui.fields import FieldRow

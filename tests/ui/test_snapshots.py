@@ -18,8 +18,8 @@ import pytest
 from textual.widgets import Input
 
 from tests.ui.support import failing_keyring, keyring_backend, wait_until, write_config
-from tui_recepcion.app import create_app
 from tui_recepcion.alerts import CLAIM_LEASE, EXPIRY_NOTICE
+from tui_recepcion.app import create_app
 from tui_recepcion.dian import extract_message
 from tui_recepcion.dian.samples import DEFAULT_RECEIVER, SampleFactory
 from tui_recepcion.mail.events import Event, MessageHandled

@@ -30,8 +30,8 @@ from tui_recepcion.mail.lock import account_lock
 from tui_recepcion.mail.service import AccountProcessor, EventFollower
 from tui_recepcion.store import STATUS_FAILED, STATUS_PROCESSED
 from tui_recepcion.ui.board import LOG_LIMIT, ROW_LIMIT, STATE_LABELS, AccountBoard, MessageRow
-from tui_recepcion.ui.dialogs import MessageDialog
 from tui_recepcion.ui.bridge import EventBridge
+from tui_recepcion.ui.dialogs import MessageDialog
 from tui_recepcion.ui.navbar import NavBar
 from tui_recepcion.ui.screen import RecepcionScreen
 
@@ -73,7 +73,7 @@ class AccountPanel(Vertical):
         yield ProgressBar(total=1, show_eta=False, classes="progress")  # a known total: no idle animation
         table: DataTable = DataTable(cursor_type="row", zebra_stripes=True, classes="messages")
         widths = WIDE_WIDTHS if self.app.size.width >= 110 else NARROW_WIDTHS
-        for label, width in zip(COLUMNS, widths):
+        for label, width in zip(COLUMNS, widths, strict=True):
             table.add_column(label, width=width)
         yield table
         yield Log(max_lines=LOG_LIMIT, classes="log")

@@ -41,7 +41,6 @@ from tui_recepcion.secrets import KeyringStatus, Secret, parse_secret_ref, secre
 from tui_recepcion.ui.authorize import TuiAuthorizationUI
 from tui_recepcion.ui.dialogs import MessageDialog, SecretStoreDialog
 from tui_recepcion.ui.fields import FieldRow
-from tui_recepcion.ui.navbar import NavBar
 from tui_recepcion.ui.form_model import (
     ACCOUNT_NAME,
     CONFIRMATION,
@@ -58,6 +57,7 @@ from tui_recepcion.ui.form_model import (
     password_problems,
     suggest_server,
 )
+from tui_recepcion.ui.navbar import NavBar
 from tui_recepcion.ui.screen import RecepcionScreen, describe_error
 
 NEW_ACCOUNT = "__nueva__"
