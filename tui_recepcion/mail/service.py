@@ -29,7 +29,7 @@ from tui_recepcion.mail.idle import wait_for_new_mail
 from tui_recepcion.mail.lock import AccountBusy, account_lock
 from tui_recepcion.mail.pipeline import Checkpoint, PassResult, Pipeline, _no_checkpoint
 from tui_recepcion.mail.source import MessageSource
-from tui_recepcion.providers import ProviderRegistry, shared_registry
+from tui_recepcion.providers import ProviderRegistry, ServerDefaults, shared_registry
 from tui_recepcion.store import Store, StoreError
 
 log = logging.getLogger(__name__)
@@ -59,7 +59,7 @@ class Engine:
     def lock_dir(self) -> Path:
         return paths.lock_dir(self.config)
 
-    def smtp_defaults(self, account: Account):
+    def smtp_defaults(self, account: Account) -> ServerDefaults | None:
         provider = self.registry.get(account.provider)
         return provider.smtp if provider is not None else None
 
