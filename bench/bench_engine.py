@@ -104,8 +104,17 @@ sys.exit(status)
 """
 
 
-def run_engine(config_path: Path) -> tuple[float, int, float]:
-    """Wall seconds, peak RSS (bytes) and CPU seconds (with its workers) of `procesar --una-vez`."""
+def busy_cpu_seconds() -> float:
+    """CPU time the whole machine has spent busy: it counts Dovecot and the engine's worker
+    processes alike (the workers descend from multiprocessing's fork server, so the engine's
+    own rusage would miss them)."""
+    fields = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def run_engine(config_path: Path) -> tuple[float, int]:
+    """Wall seconds and peak RSS (bytes) of `procesar --una-vez`."""
     started = time.perf_counter()
     child = subprocess.Popen(
         [sys.executable, "-c", ENGINE_RUNNER, "--config", str(config_path), "procesar", "--una-vez"],
@@ -113,13 +122,13 @@ def run_engine(config_path: Path) -> tuple[float, int, float]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
-    _pid, status, usage = os.wait4(child.pid, 0)
+    _pid, status, _usage = os.wait4(child.pid, 0)
     seconds = time.perf_counter() - started
     errors = child.stderr.read().decode(errors="replace") if child.stderr else ""
     if os.waitstatus_to_exitcode(status) != 0:
         sys.exit(f"procesar falló:\n{errors}")
     peak_kib = int(errors.strip().splitlines()[-1])
-    return seconds, peak_kib * 1024, usage.ru_utime + usage.ru_stime
+    return seconds, peak_kib * 1024
 
 
 def _burn(count: int) -> float:
@@ -163,9 +172,9 @@ def main() -> None:
             size = fill(dovecot, args.n, seed=1)
             print(f"{args.n} correos generados y entregados ({size / 1024:.1f} KB de media) en {time.perf_counter() - started:.1f} s")
 
-            started = time.perf_counter()
+            started, cpu_before = time.perf_counter(), busy_cpu_seconds()
             raw_count = raw_imap(dovecot, certs.ca_file) if args.protocolo == "imap" else raw_pop3(dovecot, smtp, certs.ca_file)
-            raw_seconds = time.perf_counter() - started
+            raw_seconds, raw_cpu = time.perf_counter() - started, busy_cpu_seconds() - cpu_before
             assert raw_count == args.n, raw_count
 
             dovecot.reset()
@@ -174,7 +183,9 @@ def main() -> None:
             work = root / "motor"
             work.mkdir()
             account = write_account(work, dovecot, certs, protocol=args.protocolo, smtp=smtp if args.protocolo == "pop3" else None)
-            engine_seconds, peak_rss, engine_cpu = run_engine(account.config_path)
+            cpu_before = busy_cpu_seconds()
+            engine_seconds, peak_rss = run_engine(account.config_path)
+            engine_cpu = busy_cpu_seconds() - cpu_before
             leftover = len(dovecot.messages(RECEPCION))
         finally:
             smtp.stop()
@@ -187,7 +198,8 @@ def main() -> None:
     print(f"límite crudo:   {raw_rate:8.0f} mensajes/s  ({raw_seconds:.2f} s)")
     print(f"motor:          {engine_rate:8.0f} mensajes/s  ({engine_seconds:.2f} s, incluye arranque del proceso)")
     print(f"razón motor/crudo: {engine_rate / raw_rate:.2f}   (meta ≥ 0.50)")
-    print(f"CPU del motor (con sus procesos auxiliares): {engine_cpu / args.n * 1000:.2f} ms por mensaje")
+    print(f"CPU de la máquina por mensaje (incluye Dovecot): crudo {raw_cpu / args.n * 1000:.2f} ms, "
+          f"motor {engine_cpu / args.n * 1000:.2f} ms")
     print(f"RSS máximo del motor: {peak_rss / 2**20:.0f} MB   (meta < 200 MB con N = 10000)")
     print(f"RSS máximo de este proceso: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
 
