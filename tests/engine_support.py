@@ -92,3 +92,15 @@ def sample_mailbox(good: int = 12, seed: int = 5) -> list[SampleMail]:
 def expected_outcomes(mails: list[SampleMail]) -> tuple[int, int, set[str]]:
     good = [mail for mail in mails if mail.expected_reason is None]
     return len(good), len(mails) - len(good), {cufe for mail in good for cufe in mail.cufes}
+
+
+def crlf(raw: bytes) -> bytes:
+    """The generated samples use LF; a server stores and serves mail with CRLF."""
+    return raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+
+
+def original_of(forwarded: bytes) -> bytes:
+    """A backup copy minus the Resent-*/X-Recepcion-* headers the engine prepended."""
+    lines = forwarded.split(b"\r\n")
+    start = next(i for i, line in enumerate(lines) if not line.startswith((b"Resent-", b"X-Recepcion-")))
+    return b"\r\n".join(lines[start:])

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.engine_support import ACCOUNT, expected_outcomes, sample_mailbox, write_account
+from tests.engine_support import ACCOUNT, crlf, expected_outcomes, original_of, sample_mailbox, write_account
 from tests.servers.dovecot import RECEPCION, DovecotServer
 from tests.servers.smtp import SmtpServer
 from tui_recepcion.mail.service import AccountProcessor, Engine
@@ -22,14 +22,6 @@ from tui_recepcion.store import DocumentFilter, MessageFilter
 REPO = Path(__file__).resolve().parents[1]
 
 
-def crlf(raw: bytes) -> bytes:
-    return raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
-
-
-def original_of(forwarded: bytes) -> bytes:
-    lines = forwarded.split(b"\r\n")
-    start = next(i for i, line in enumerate(lines) if not line.startswith((b"Resent-", b"X-Recepcion-")))
-    return b"\r\n".join(lines[start:])
 
 
 def crash(config_path: Path, point: str, occurrence: int) -> None:

@@ -9,17 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.engine_support import ACCOUNT, expected_outcomes, sample_mailbox, write_account
+from tests.engine_support import ACCOUNT, crlf, expected_outcomes, sample_mailbox, write_account
 from tests.servers.dovecot import RECEPCION, DovecotServer
 from tui_recepcion import cli
 from tui_recepcion.mail.events import Event, MessageHandled
 from tui_recepcion.mail.service import AccountProcessor, Engine
 from tui_recepcion.store import MessageFilter
-
-
-def crlf(raw: bytes) -> bytes:
-    """The generated samples use LF; a server stores and serves mail with CRLF."""
-    return raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
 
 
 def mailbox_state(dovecot: DovecotServer) -> dict[str, list[tuple[frozenset[str], bytes]]]:

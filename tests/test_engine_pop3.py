@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.engine_support import ACCOUNT, expected_outcomes, sample_mailbox, write_account
+from tests.engine_support import ACCOUNT, crlf, expected_outcomes, original_of, sample_mailbox, write_account
 from tests.servers.dovecot import RECEPCION, RESPALDO, DovecotServer
 from tests.servers.smtp import SmtpServer
 from tui_recepcion import cli
@@ -16,18 +16,6 @@ from tui_recepcion.mail.errors import ConnectionProblem
 from tui_recepcion.mail.forward import REASON_HEADER, STATUS_HEADER
 from tui_recepcion.mail.service import AccountProcessor, Engine
 from tui_recepcion.store import MessageFilter
-
-
-def original_of(forwarded: bytes) -> bytes:
-    """The forwarded bytes minus the headers the engine prepended."""
-    lines = forwarded.split(b"\r\n")
-    ours = (b"Resent-", b"X-Recepcion-")
-    start = next(index for index, line in enumerate(lines) if not line.startswith(ours))
-    return b"\r\n".join(lines[start:])
-
-
-def crlf(raw: bytes) -> bytes:
-    return raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
 
 
 @pytest.fixture
