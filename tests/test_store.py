@@ -311,3 +311,17 @@ def test_incidents_open_once_and_close(store: Store) -> None:
     assert [(r.key, r.closed_at) for r in store.alert_records("a")] == [("1", T0), ("2", None)]
     closed = store.alert_records("a")[0]
     assert store.claim_alert("a", "acceso", closed.key, now=T0, lease=LEASE) is None
+
+
+def test_subject_mismatches_are_kept_in_the_ledger(store: Store, factory: SampleFactory) -> None:
+    from tui_recepcion.dian.samples import Attachment
+
+    generated = factory.document()
+    raw = factory.email("900000001;OTRA EMPRESA;XX1;01;Otra",
+                        [Attachment("f.zip", build_zip([("f.xml", factory.container(generated))]))])
+    store.record_outcome("a", "k1", extract_message(raw), hashlib.sha256(raw).hexdigest(), "Procesados")
+    (entry,) = store.messages()
+    assert entry.status == "procesado"  # a hint, not a failure
+    assert len(entry.subject_mismatches) == 2
+    assert any(text.startswith("numero: asunto «XX1» ≠ XML «") for text in entry.subject_mismatches)
+    assert store.lookup_messages("a", ["k1"])["k1"].subject_mismatches == entry.subject_mismatches

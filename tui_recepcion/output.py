@@ -145,6 +145,7 @@ def message_record(entry: LedgerEntry) -> dict[str, Any]:
         "registrado": entry.created_at.isoformat(),
         "reenviado": entry.forwarded_at.isoformat() if entry.forwarded_at else None,
         "dispuesto": entry.disposed_at.isoformat() if entry.disposed_at else None,
+        "discrepancias_asunto": list(entry.subject_mismatches),
     }
 
 

@@ -159,6 +159,10 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             last_failure TEXT
         )""",
     ),
+    (
+        # Where the email subject disagreed with the XML (the XML wins; kept for review).
+        "ALTER TABLE messages ADD COLUMN subject_mismatches TEXT",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -188,6 +192,8 @@ class LedgerEntry:
     sender: str | None = None
     detail: str | None = None
     raw_sha256: str = ""
+    subject_mismatches: tuple[str, ...] = ()
+    """Fields where the subject disagreed with the XML, e.g. "numero: asunto «F1» ≠ XML «F2»"."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -483,12 +489,17 @@ class Store:
         extraction = outcome.extraction
         failure = None if extraction.ok else extraction.failure
         status = STATUS_PROCESSED if failure is None else STATUS_FAILED
+        mismatches = tuple(
+            f"{m.field}: asunto «{m.subject_value}» ≠ XML «{m.xml_value}»" for m in extraction.hint_mismatches
+        )
         cursor = self._db.execute(
             """INSERT INTO messages (account, source_key, message_id, subject, sender, raw_sha256, status,
-               reason, detail, destination, cufes, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)""",
+               reason, detail, destination, cufes, created_at, subject_mismatches)
+               VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)""",
             (account, outcome.source_key, extraction.message_id, extraction.subject, extraction.sender,
              outcome.raw_sha256, status, str(failure.code) if failure else None,
-             failure.detail if failure else None, outcome.destination, json.dumps(list(extraction.cufes)), now),
+             failure.detail if failure else None, outcome.destination, json.dumps(list(extraction.cufes)), now,
+             json.dumps(mismatches, ensure_ascii=False) if mismatches else None),
         )
         added: list[str] = []
         duplicates: list[str] = []
@@ -510,6 +521,7 @@ class Store:
             destination=outcome.destination, cufes=tuple(extraction.cufes),
             created_at=datetime.fromisoformat(now), forwarded_at=None, disposed_at=None,
             sender=extraction.sender, detail=failure.detail if failure else None, raw_sha256=outcome.raw_sha256,
+            subject_mismatches=mismatches,
         )
         return RecordResult(entry, tuple(added), tuple(duplicates))
 
@@ -883,6 +895,7 @@ def _ledger_entry(row: tuple, columns: list[str]) -> LedgerEntry:
         sender=values["sender"],
         detail=values["detail"],
         raw_sha256=values["raw_sha256"],
+        subject_mismatches=tuple(json.loads(values["subject_mismatches"] or "[]")),
     )
 
 

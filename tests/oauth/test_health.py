@@ -6,7 +6,7 @@ import sqlite3
 from pathlib import Path
 
 from tui_recepcion.oauth.health import report_token_health, token_failed, token_refreshed
-from tui_recepcion.store import SCHEMA_VERSION, Store
+from tui_recepcion.store import MIGRATIONS, SCHEMA_VERSION, Store
 
 
 def test_refreshes_and_failures_are_recorded_per_account(tmp_path: Path) -> None:
@@ -33,12 +33,14 @@ def test_refreshes_and_failures_are_recorded_per_account(tmp_path: Path) -> None
 
 
 def test_an_older_database_gains_the_table(tmp_path: Path) -> None:
+    # A database written by the version before token health: the migrations up to it.
     path = tmp_path / "r.db"
-    with Store.open(path):
-        pass
+    before = next(index for index, step in enumerate(MIGRATIONS) if "oauth_tokens" in step[0])
     raw = sqlite3.connect(path)
-    raw.execute("DROP TABLE oauth_tokens")
-    raw.execute(f"PRAGMA user_version = {SCHEMA_VERSION - 1}")
+    for step in MIGRATIONS[:before]:
+        for statement in step:
+            raw.execute(statement)
+    raw.execute(f"PRAGMA user_version = {before}")
     raw.commit()
     raw.close()
     with Store.open(path) as store:

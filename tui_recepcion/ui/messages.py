@@ -37,6 +37,7 @@ def detail_lines(entry: LedgerEntry, local_time: str) -> list[str]:
         lines.append(f"Motivo: {entry.reason} — {REASONS.get(entry.reason, entry.reason)}")
     if entry.detail:
         lines.append(f"Detalle: {entry.detail}")
+    lines += [f"El asunto no coincide con el XML (manda el XML): {text}" for text in entry.subject_mismatches]
     lines += [
         f"Destino: {entry.destination or '—'}",
         f"Documentos (CUFE): {', '.join(record['cufes']) or '—'}",
