@@ -15,7 +15,6 @@ from tui_recepcion.alert_messages import (
     days_phrase,
     expiry_notice,
     long_date,
-    status_headline,
     status_lines,
     weekday_date,
 )
@@ -72,19 +71,18 @@ def test_env_secrets_are_updated_where_the_variable_is_defined() -> None:
     assert "Servidor: pop.empresa.co:995 (POP3)" in text
 
 
-def test_status_texts_for_the_banner_and_alertas(tmp_path: Path) -> None:
+def test_status_texts_for_alertas(tmp_path: Path) -> None:
     sent: list[EmailMessage] = []
     now = datetime(2027, 3, 20, 17, tzinfo=UTC)
     with Store.open(tmp_path / "r.db") as store:
         alerts = Alerts(store, clock=lambda: now, send=lambda account, message: sent.append(message))
         (status,) = alerts.evaluate([ACCOUNT])
-        assert status_headline(status) is None
         assert "Primer aviso: se enviará el 26 de marzo de 2027." in status_lines(status)
         now = datetime(2027, 3, 29, 17, tzinfo=UTC)
         (status,) = alerts.evaluate([ACCOUNT])
-        assert status_headline(status) == ("Cuenta «principal»: la contraseña del buzón vence el 31 de marzo de "
-                                           "2027 (faltan 2 días)")
+        assert "Vencimiento de la contraseña: 31 de marzo de 2027 (faltan 2 días)." in status_lines(status)
         alerts.authentication_failed(ACCOUNT, "Rechazado.")
         (status,) = alerts.status([ACCOUNT])
-        assert status_headline(status) == "Cuenta «principal»: no se pudo iniciar sesión en el buzón (Rechazado.)"
+        assert any(line.startswith("Inicio de sesión: falla abierta desde") and line.endswith(": Rechazado.")
+                   for line in status_lines(status))
     assert len(sent) == 2

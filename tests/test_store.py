@@ -128,7 +128,7 @@ def test_empty_extraction_without_failure_is_a_programming_error(store: Store) -
     assert store.messages() == []
 
 
-def test_lookup_and_hash(store: Store) -> None:
+def test_lookup_in_batches_keeps_the_hash(store: Store) -> None:
     failed = Extraction(failure=Failure(Reason.SIN_ADJUNTOS, "x"))
     for uid in range(1, 1201):
         store.record_outcome("principal", f"imap:5:{uid}", failed, f"hash{uid}", "Fallidos")
@@ -136,8 +136,7 @@ def test_lookup_and_hash(store: Store) -> None:
     found = store.lookup_messages("principal", keys)
     assert set(found) == {f"imap:5:{uid}" for uid in range(1, 1201)}
     assert store.lookup_messages("otra", keys) == {}
-    assert store.find_by_hash("principal", "hash7").source_key == "imap:5:7"
-    assert store.find_by_hash("principal", "nope") is None
+    assert found["imap:5:7"].raw_sha256 == "hash7"
 
 
 def test_mark_forwarded_and_disposed(store: Store) -> None:

@@ -215,21 +215,6 @@ def status_lines(status: AlertStatus) -> list[str]:
     return lines
 
 
-def status_headline(status: AlertStatus) -> str | None:
-    """The one most urgent thing about an account, for a banner; None when all is well."""
-    if status.incident_open:
-        return f"Cuenta «{status.account}»: no se pudo iniciar sesión en el buzón ({status.incident_reason})"
-    if status.send_failed:
-        return f"Cuenta «{status.account}»: una alerta no se pudo enviar; vea «tui-recepcion alertas»"
-    days, starts = status.days_left, status.first_alert_from
-    if status.expiry is not None and days is not None and starts is not None and status.today >= starts \
-            and not status.expiry_stale:
-        when = "vence" if days >= 0 else "venció"
-        return (f"Cuenta «{status.account}»: la contraseña del buzón {when} el {long_date(status.expiry)} "
-                f"({days_phrase(days)})")
-    return None
-
-
 def _expiry_lines(status: AlertStatus) -> list[str]:
     expiry, days = status.expiry, status.days_left
     if expiry is None or days is None:

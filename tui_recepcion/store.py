@@ -432,16 +432,6 @@ class Store:
         return self.lookup_messages(account, [source_key]).get(source_key)
 
     @_translated
-    def find_by_hash(self, account: str, raw_sha256: str) -> LedgerEntry | None:
-        """The latest ledger entry for identical raw bytes (e.g. after a UIDVALIDITY change)."""
-        with self._lock:
-            row = self._db.execute(
-                "SELECT * FROM messages WHERE account = ? AND raw_sha256 = ? ORDER BY id DESC LIMIT 1",
-                (account, raw_sha256),
-            ).fetchone()
-            return _ledger_entry(row, self._columns("messages")) if row else None
-
-    @_translated
     def record_outcome(self, account: str, source_key: str, extraction: Extraction, raw_sha256: str,
                        destination: str | None = None) -> RecordResult:
         """Store the documents and the ledger row of one message in one transaction.
