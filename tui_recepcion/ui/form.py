@@ -10,6 +10,7 @@ runs in thread workers, so the screen keeps answering keys meanwhile.
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 from textual import on, work
@@ -33,9 +34,11 @@ from tui_recepcion.config import (
     parse_account,
     save_account,
 )
+from tui_recepcion.errors import RecepcionError
 from tui_recepcion.mail.account import PasswordCredentials, account_endpoint, credentials_for
 from tui_recepcion.mail.probe import ProbeReport, probe
 from tui_recepcion.oauth import Authorization, AuthorizationCancelled, authorize_account
+from tui_recepcion.providers.discovery import Discovery
 from tui_recepcion.providers.manager import FALLBACK_PROVIDER
 from tui_recepcion.secrets import KeyringStatus, Secret, parse_secret_ref, secret_store
 from tui_recepcion.ui.authorize import TuiAuthorizationUI
@@ -424,6 +427,39 @@ class FormScreen(RecepcionScreen):
         self._touched.add(row.key)
         if row.key == "usuario" and isinstance(event, Input.Changed) and not self._provider_explicit:
             self._suggest_provider(event.value)
+        if row.key == "usuario" and isinstance(event, Input.Blurred):
+            self._discover_servers(event.value)
+        self._refresh()
+
+    def _discover_servers(self, email: str) -> None:
+        """For a provider without fixed servers (generic), look them up from the address."""
+        provider = self.services.registry.get(self._choice("proveedor"))
+        if provider is None or not provider.autodiscover or "@" not in email:
+            return
+        if self._input("servidor").value not in ("", self._suggested["servidor"]):
+            return  # the technician typed a server: leave it alone
+        self._status(f"Buscando los servidores de {email.rpartition('@')[2]}…")
+        self.run_worker(partial(self._find_servers, email), thread=True, exclusive=True, exit_on_error=False,
+                        group="descubrir", name="Buscar servidores")
+
+    def _find_servers(self, email: str) -> Discovery | None:
+        try:
+            return self.services.find_servers(email)
+        except RecepcionError:  # an address DNS cannot use: the technician types the server
+            return None
+
+    def _discovered(self, discovery: Discovery | None) -> None:
+        found = discovery.best(self._choice("protocolo")) if discovery is not None else None
+        if self._input("servidor").value not in ("", self._suggested["servidor"]):
+            return  # typed while the lookup ran
+        if found is None:
+            self._status("No se encontraron servidores para esa dirección: escriba Servidor y Puerto.")
+            return
+        self._set_select("seguridad", found.server.security)
+        self._set_suggested("servidor", found.server.host, force=False)
+        self._set_suggested("puerto", str(found.server.port), force=False)
+        checked = "confirmado" if found.verified else "sin confirmar"
+        self._status(f"Servidor sugerido: {found.server.host}:{found.server.port} ({found.detail}; {checked}).")
         self._refresh()
 
     def _suggest_provider(self, email: str) -> None:
@@ -640,10 +676,13 @@ class FormScreen(RecepcionScreen):
                 self._keyring_checked(worker.result)
             elif worker.name == "Guardar la cuenta":
                 self._saved(worker.result)
+            elif worker.group == "descubrir":
+                self._discovered(worker.result)
         elif state == WorkerState.ERROR:
             if worker.group == "guardar":
                 self._authorize_after_save = False  # nothing saved: nothing to authorize
-            failed = "La prueba de conexión falló" if worker.group == "probar" else "No se guardó"
+            failed = {"probar": "La prueba de conexión falló", "descubrir": "No se pudieron buscar los servidores"}.get(
+                worker.group, "No se guardó")
             self._status(f"{failed}: {describe_error(worker.error)}")
 
     def _authorization_ended(self, event: Worker.StateChanged) -> None:

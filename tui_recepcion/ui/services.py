@@ -17,12 +17,17 @@ from tui_recepcion.config import DEFAULT_TIMEZONE, Account, Config, load_config_
 from tui_recepcion.mail.account import DEFAULT_TIMEOUT
 from tui_recepcion.mail.service import Engine, SourceFactory
 from tui_recepcion.providers import ProviderRegistry
+from tui_recepcion.providers.discovery import Discovery
 from tui_recepcion.secrets import KeyringStatus, probe_keyring
 from tui_recepcion.store import Store
 
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+# Seconds each discovery phase (DNS, then probes) may take while the technician waits.
+DISCOVERY_TIMEOUT = 4.0
 
 
 @dataclass
@@ -39,6 +44,8 @@ class Services:
     autostart: bool = False
     # How alerts leave; None sends them through each account's SMTP (the demo has none).
     send_alert: SendAlert | None = None
+    # How the form looks up servers for an address (DNS SRV records, probes); tests replace it.
+    discover: Callable[[str], Discovery] | None = None
 
     @property
     def config(self) -> Config:
@@ -55,6 +62,12 @@ class Services:
     @property
     def accounts(self) -> list[Account]:
         return list(self.config.accounts.values())
+
+    def find_servers(self, email: str) -> Discovery:
+        """Servers for `email` on a provider without fixed ones; blocks, so call it from a worker."""
+        if self.discover is not None:
+            return self.discover(email)
+        return self.registry.discover(email, DISCOVERY_TIMEOUT)
 
     def reload_config(self) -> Config:
         """Re-read config.toml after the form saved it; the store stays open."""
