@@ -124,6 +124,22 @@ def test_non_ascii_passwords_log_in_everywhere(
     assert clean_smtp.wait_for(1)[0].auth_user == SMTP_USER_TILDES.username
 
 
+def test_imap_protocol_trace_is_built_only_for_a_debug_listener(
+    clean_dovecot: DovecotServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    # imaplib formats every traced line (a repr of each message read) before logging can
+    # drop it, which made bulk fetches twice as expensive: no listener, no trace.
+    quiet = connect_imap(dovecot_endpoint(clean_dovecot, "imap", "ninguna", None))
+    assert quiet._imap.debug == 0
+    quiet.logout()
+
+    caplog.set_level(logging.DEBUG, logger="imapclient.imaplib")
+    traced = connect_imap(dovecot_endpoint(clean_dovecot, "imap", "ninguna", None))
+    traced.capabilities()
+    traced.logout()
+    assert any(record.name == "imapclient.imaplib" for record in caplog.records)
+
+
 def test_password_with_a_newline_is_refused_without_sending_it(
     clean_dovecot: DovecotServer,
 ) -> None:
