@@ -68,6 +68,9 @@ def prepare(settings: PrepareSettings, item: tuple[str, bytes]) -> Outcome:
 # forkserver, not fork: the TUI calls the engine from a thread, and forking a threaded
 # process can copy a lock held by another thread.
 _CONTEXT = multiprocessing.get_context("forkserver")
+# The server imports the extraction code (lxml, the store) once and every worker it forks
+# inherits it, instead of each worker importing it before its first message.
+_CONTEXT.set_forkserver_preload([__name__])
 
 
 def start_worker_server() -> None:
