@@ -22,7 +22,11 @@ from email.message import Message
 # A header field: a name (email.feedparser.headerRE's characters) and a colon on its
 # first line, then continuation lines, which start with a blank.
 _FIELD = re.compile(r"([\041-\071\073-\176]+):([^\n]*(?:\n[ \t][^\n]*)*)(?:\n|\Z)")
+_BARE_CR = re.compile(rb"\r(?!\n)")
 _LINE_ENDS = frozenset({"", "\n", "\r\n"})
+# Header blocks are short: the blank line that ends one is looked for here first, so a
+# CRLF message is not scanned to its end for an LF-only blank line that is not there.
+_HEADER_WINDOW = 16 * 1024
 _MULTIPART_ENCODINGS = frozenset({"7bit", "8bit", "binary"})
 _MAX_DEPTH = 16
 """Real mail nests three or four multiparts; deeper goes to the stdlib parser."""
@@ -38,9 +42,9 @@ def parse(raw: bytes, new_node: NodeFactory) -> Message | None:
     """The message as `email.message_from_bytes(raw, policy=compat32)` builds it, or None
     when the fast path declines. `new_node` makes every node (it may enforce a limit by
     raising; the exception propagates)."""
-    text = raw.decode("ascii", "surrogateescape")  # what the stdlib parser works on
-    if "\r" in text and text.count("\r") != text.count("\r\n"):
+    if _BARE_CR.search(raw):
         return None  # a bare CR ends a line for the stdlib parser
+    text = raw.decode("ascii", "surrogateescape")  # what the stdlib parser works on
     try:
         return _Parser(text, new_node).entity(0, len(text), depth=0, in_multipart=False)
     except _Declined:
@@ -76,11 +80,11 @@ class _Parser:
             return start + 1
         if text.startswith("\r\n", start, end):
             return start + 2
-        block_end = body = end
-        for blank_line in ("\n\n", "\n\r\n"):  # the blank line ending the block
-            found = text.find(blank_line, start, block_end)
-            if found >= 0:
-                block_end, body = found + 1, found + len(blank_line)
+        block_end, body = self._blank_line(start, min(end, start + _HEADER_WINDOW))
+        if block_end < 0:
+            block_end, body = self._blank_line(start, end)
+            if block_end < 0:
+                block_end = body = end
         position = start
         while position < block_end:
             field = _FIELD.match(text, position, block_end)
@@ -90,6 +94,17 @@ class _Parser:
             message.set_raw(field[1], field[2].lstrip(" \t").rstrip("\r\n"))
             position = field.end()
         return body
+
+    def _blank_line(self, start: int, end: int) -> tuple[int, int]:
+        """The first blank line (LF or CRLF) in text[start:end]: (where the header block
+        ends, where the body starts), or (-1, -1). The earliest of the two forms wins."""
+        block_end = body = -1
+        limit = end
+        for blank_line in ("\n\n", "\n\r\n"):
+            found = self.text.find(blank_line, start, limit)
+            if found >= 0:
+                block_end, body, limit = found + 1, found + len(blank_line), found + 1
+        return block_end, body
 
     def _multipart(self, message: Message, content_type: str, body: int, end: int, *, depth: int,
                    in_multipart: bool) -> None:

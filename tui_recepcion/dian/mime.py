@@ -140,11 +140,10 @@ def decoded_payload(part: Message) -> bytes | str | None:
     payload = part._payload
     if (isinstance(payload, str) and payload.isascii()
             and str(part.get("content-transfer-encoding", "")).lower() == "base64"):
-        encoded = payload.encode("ascii")
-        if b"\r" in encoded:
-            encoded = encoded.replace(b"\r\n", b"")
+        # Deleting every CR and LF is what the stdlib's `splitlines()` join does, in one pass.
+        encoded = payload.encode("ascii").translate(None, b"\r\n")
         try:
-            return pybase64.b64decode(encoded.replace(b"\n", b""), validate=True)
+            return pybase64.b64decode(encoded, validate=True)
         except ValueError:  # binascii.Error: padding or stray characters
             pass  # the stdlib's lenient decoding decides
     return part.get_payload(decode=True)
