@@ -11,6 +11,7 @@ from tui_recepcion.dian.samples import DEFAULT_RECEIVER, SampleFactory, SampleMa
 from tui_recepcion.mail.events import Event, MessageHandled, PassFinished, PassStarted, event_from_payload
 from tui_recepcion.mail.maildir_source import MaildirSource
 from tui_recepcion.mail.pipeline import Pipeline
+from tui_recepcion.mail.prepare import Preparer
 from tui_recepcion.store import MessageFilter, Store
 
 ACCOUNT = "local"
@@ -53,7 +54,14 @@ def make_pipeline(path: Path, store: Store, events: list[Event] | None = None, *
     )
 
 
-def test_every_message_ends_in_its_folder_with_its_outcome(tmp_path: Path, store: Store, mails: list[SampleMail]) -> None:
+@pytest.mark.parametrize("workers", [1, 2], ids=["en-linea", "procesos"])
+def test_every_message_ends_in_its_folder_with_its_outcome(
+    tmp_path: Path, store: Store, mails: list[SampleMail], workers: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # With workers, batches are queued for the pool by the reader thread while earlier ones
+    # are recorded and disposed of: the outcome must be the same as inline.
+    requested: list[int] = []
+    monkeypatch.setattr(Preparer, "workers_for", staticmethod(lambda pending: requested.append(workers) or workers))
     inbox = tmp_path / "Maildir"
     deliver(inbox, mails)
     events: list[Event] = []
@@ -80,6 +88,7 @@ def test_every_message_ends_in_its_folder_with_its_outcome(tmp_path: Path, store
 
     logged = [event_from_payload(row.kind, row.account, row.payload) for row in store.events_after(0, 10_000)]
     assert logged == events  # the log's JSON form loses nothing
+    assert requested == [workers]
 
 
 def test_processed_mail_is_marked_seen_and_failed_mail_is_not(tmp_path: Path, store: Store, mails: list[SampleMail]) -> None:

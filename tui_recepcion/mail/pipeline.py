@@ -163,16 +163,20 @@ class Pipeline:
         with Preparer(settings, Preparer.workers_for(len(new))) as preparer, ThreadPoolExecutor(
             max_workers=1, thread_name_prefix="recepcion-lectura"
         ) as reader:
-            upcoming = reader.submit(self._fetch, batches[0]) if batches else None
+            upcoming = reader.submit(self._fetch_and_prepare, batches[0], preparer) if batches else None
             for index, batch in enumerate(batches):
                 if self.cancel.is_set() or upcoming is None:
                     break
-                fetched = upcoming.result()
+                fetched, outcomes = upcoming.result()
                 self.checkpoint("after_fetch")
-                outcomes = preparer.start(list(fetched.items()))
-                # Read the next batch from the server while this one is parsed. The source is
-                # used by one thread at a time: the read finishes before this batch's disposal.
-                upcoming = reader.submit(self._fetch, batches[index + 1]) if index + 1 < len(batches) else None
+                # Read the next batch from the server, and queue it for preparation, while this
+                # one is parsed, recorded and disposed of: the workers never wait for the
+                # server. The source is used by one thread at a time: the read finishes
+                # before this batch's disposal.
+                if index + 1 < len(batches):
+                    upcoming = reader.submit(self._fetch_and_prepare, batches[index + 1], preparer)
+                else:
+                    upcoming = None
                 decisions, batch_duplicates = self._record(outcomes(), fetched)
                 self.checkpoint("after_commit")
                 processed += sum(decision.status == "procesado" for decision in decisions)
@@ -185,8 +189,9 @@ class Pipeline:
                 self._flush_events()
         return PassResult(processed, failed, duplicates, remaining=len(new) - done, cancelled=self.cancel.is_set())
 
-    def _fetch(self, keys: Sequence[str]) -> dict[str, bytes]:
-        return dict(self.source.fetch(keys))
+    def _fetch_and_prepare(self, keys: Sequence[str], preparer: Preparer) -> tuple[dict[str, bytes], Callable[[], list[Outcome]]]:
+        fetched = dict(self.source.fetch(keys))
+        return fetched, preparer.start(list(fetched.items()))
 
     def _lookup(self, keys: Sequence[str]) -> dict[str, LedgerEntry]:
         known: dict[str, LedgerEntry] = {}

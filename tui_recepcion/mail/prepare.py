@@ -144,9 +144,9 @@ class Preparer:
         return lambda: _prepare_chunk(self._settings, items)
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+        pool, self._pool = self._pool, None  # the pipeline's reader thread may close it too
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
 
     def __enter__(self) -> Preparer:
         return self
