@@ -8,6 +8,7 @@ from tests.servers.certs import TestCertificates
 from tests.servers.dovecot import RECEPCION, DovecotServer
 from tests.servers.endpoints import dovecot_endpoint
 from tui_recepcion.errors import ConfigError
+from tui_recepcion.mail.account import PasswordCredentials
 from tui_recepcion.mail.errors import AuthenticationFailed, ConnectionProblem
 from tui_recepcion.mail.folders import ImapNamespace
 from tui_recepcion.mail.probe import ProbeReport, probe
@@ -20,7 +21,7 @@ MESSAGE = b"From: proveedor@prueba.co\r\nSubject: 900123456;Proveedor;FE-1;01\r\
 
 def _probe(server: DovecotServer, protocol: str, security: str, ca_file, **options) -> ProbeReport:
     endpoint = dovecot_endpoint(server, protocol, security, ca_file, **options)
-    return probe(endpoint, protocol, RECEPCION.address, PASSWORD)
+    return probe(endpoint, protocol, PasswordCredentials(RECEPCION.address, PASSWORD))
 
 
 # --- IMAP ---------------------------------------------------------------------------
@@ -125,7 +126,7 @@ PROTOCOLS = pytest.mark.parametrize("protocol", ["imap", "pop3"])
 
 def _failure(endpoint: Endpoint, protocol: str, secret: Secret = PASSWORD) -> ConnectionProblem:
     with pytest.raises(ConnectionProblem) as caught:
-        probe(endpoint, protocol, RECEPCION.address, secret)
+        probe(endpoint, protocol, PasswordCredentials(RECEPCION.address, secret))
     return caught.value
 
 
@@ -196,7 +197,7 @@ def test_plaintext_not_allowed(clean_dovecot: DovecotServer, protocol: str) -> N
 
 def test_unknown_protocol_is_a_config_error(tls_certs: TestCertificates) -> None:
     with pytest.raises(ConfigError, match="«smtp»"):
-        probe(Endpoint("localhost", 993, "ssl"), "smtp", RECEPCION.address, PASSWORD)  # type: ignore[arg-type]
+        probe(Endpoint("localhost", 993, "ssl"), "smtp", PasswordCredentials(RECEPCION.address, PASSWORD))  # type: ignore[arg-type]
 
 
 # --- folder names under a namespace (no server) -------------------------------------

@@ -227,9 +227,7 @@ def test_the_gmail_token_opens_the_mailbox(
     report = probe(
         dovecot_endpoint(dovecot_oauth2, "pop3", "ssl", tls_certs.ca_file),
         "pop3",
-        RECEPCION.address,
-        None,
-        credentials=credentials,
+        credentials,
     )
 
     assert report.pop3 is not None and report.pop3.message_count >= 0

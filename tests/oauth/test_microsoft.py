@@ -226,7 +226,7 @@ def test_the_token_opens_the_mailbox_and_a_revoked_one_stops_it_recording_health
         authorize(flow, oauth, stand_in)
         credentials = OAuthCredentials(oauth.account, flow, TokenStore.for_account(oauth.account))
 
-        report = probe(endpoint, "imap", RECEPCION.address, None, credentials=credentials)
+        report = probe(endpoint, "imap", credentials)
 
         assert "Inicio de sesión: correcto como recepcion@prueba.co" in report.lines()
         health = store.token_health("principal")
@@ -234,7 +234,7 @@ def test_the_token_opens_the_mailbox_and_a_revoked_one_stops_it_recording_health
 
         stand_in.revoke()
         with pytest.raises(AuthorizationRequired, match="tui-recepcion autorizar"):
-            probe(endpoint, "imap", RECEPCION.address, None, credentials=credentials)
+            probe(endpoint, "imap", credentials)
         health = store.token_health("principal")
         assert health is not None and not health.healthy
         assert health.last_failure_code == "token_revocado" and "autorizar" in (health.last_failure or "")

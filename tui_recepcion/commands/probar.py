@@ -35,10 +35,8 @@ def run(args: argparse.Namespace) -> int:
             report = probe(
                 account_endpoint(account),
                 account.protocol,
-                account.username,
-                None,
+                credentials_for(account),  # a password, or an OAuth2 token
                 folders=(account.processed_folder, account.failed_folder),
-                credentials=credentials_for(account),  # a password, or an OAuth2 token
             )
         except RecepcionError as error:
             failed += 1

@@ -30,6 +30,9 @@ DEFAULT_TIMEOUT = 30.0
 class Credentials(Protocol):
     """Logs a connected client in; basic (password) and OAuth2 (token) implement it."""
 
+    @property
+    def username(self) -> str: ...
+
     def imap(self, client: IMAPClient) -> None: ...
 
     def pop3(self, client: poplib.POP3) -> None: ...

@@ -12,7 +12,7 @@ from typing import Literal
 from imapclient import IMAPClient
 
 from tui_recepcion.errors import ConfigError
-from tui_recepcion.mail.account import Credentials, PasswordCredentials
+from tui_recepcion.mail.account import Credentials
 from tui_recepcion.mail.folders import ImapNamespace, folder_exists, imap_namespace
 from tui_recepcion.mail.transport import (
     Endpoint,
@@ -23,7 +23,6 @@ from tui_recepcion.mail.transport import (
     connection_errors,
     negotiated_tls,
 )
-from tui_recepcion.secrets import Secret
 
 log = logging.getLogger(__name__)
 
@@ -215,22 +214,16 @@ def _inspect_pop3(client: poplib.POP3) -> Pop3Details:
 def probe(
     endpoint: Endpoint,
     protocol: MailProtocol,
-    username: str,
-    secret: Secret | None,
+    credentials: Credentials,
     folders: tuple[str, ...] = ("Procesados", "Fallidos"),
-    *,
-    credentials: Credentials | None = None,
 ) -> ProbeReport:
     """Connect, log in, inspect the mailbox and log out; ConnectionProblem on any failure.
 
-    Logs in with `credentials` when given (an OAuth2 account's, from `credentials_for`),
-    else with `secret` as the password. Nothing on the server changes: no folder is
-    created and no message is read or flagged.
+    `credentials` are a password (`PasswordCredentials`) or an account's own, from
+    `credentials_for` (its stored password or its OAuth2 token). Nothing on the server
+    changes: no folder is created and no message is read or flagged.
     """
-    if credentials is None:
-        if secret is None:
-            raise ValueError("probe() needs a secret or credentials")
-        credentials = PasswordCredentials(username, secret)
+    username = credentials.username
     if protocol == "imap":
         imap_client = connect_imap(endpoint)
         with _session(imap_client):

@@ -69,14 +69,18 @@ class OAuthCredentials:
             token_refreshed(self.account.id)
         return token.value
 
+    @property
+    def username(self) -> str:
+        return self.account.username
+
     def imap(self, client: IMAPClient) -> None:
-        oauth2_login_imap(client, self.account.username, self.access_token())
+        oauth2_login_imap(client, self.username, self.access_token())
 
     def pop3(self, client: poplib.POP3) -> None:
-        oauth2_login_pop3(client, self.account.username, self.access_token())
+        oauth2_login_pop3(client, self.username, self.access_token())
 
     def smtp(self, client: smtplib.SMTP) -> None:
-        oauth2_login_smtp(client, self.account.username, self.access_token())
+        oauth2_login_smtp(client, self.username, self.access_token())
 
 
 def oauth_credentials(account: Account, registry: ProviderRegistry | None = None) -> OAuthCredentials:

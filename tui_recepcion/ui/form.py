@@ -525,10 +525,8 @@ class FormScreen(RecepcionScreen):
         return probe(
             account_endpoint(account, timeout=self.services.probe_timeout),
             account.protocol,
-            account.username,
-            None,
+            credentials,
             (account.processed_folder, account.failed_folder),
-            credentials=credentials,
         )
 
     # --- saving ------------------------------------------------------------------------
