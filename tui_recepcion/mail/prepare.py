@@ -112,18 +112,20 @@ class Preparer:
         """Begin preparing `items`; the returned function waits for the outcomes, in order.
 
         With a pool the work proceeds while the caller does something else (the pipeline
-        reads the next batch from the server meanwhile); inline it happens on the call.
+        records and disposes of the previous batch meanwhile); inline it happens when the
+        returned function is called. Safe to call from another thread than `collect`'s.
         """
         items = list(items)
-        if self._pool is None or len(items) < 2:
+        pool = self._pool
+        if pool is None or len(items) < 2:
             return lambda: _prepare_chunk(self._settings, items)
         size = -(-len(items) // (2 * self._workers))  # two chunks per worker balance uneven mail
         try:
             futures = [
-                self._pool.submit(_prepare_chunk, self._settings, items[start : start + size])
+                pool.submit(_prepare_chunk, self._settings, items[start : start + size])
                 for start in range(0, len(items), size)
             ]
-        except BrokenProcessPool:
+        except RuntimeError:  # BrokenProcessPool, or a pool another thread just shut down
             return self._inline_after_failure(items)
 
         def collect() -> list[Outcome]:
