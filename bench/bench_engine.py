@@ -8,7 +8,11 @@ test harness, fills the mailbox with N generated DIAN emails (~65 KB each), and 
 - the raw bound: IMAP = batched `UID FETCH BODY.PEEK[]` of every message plus `UID MOVE`,
   with plain imaplib; POP3 = RETR + SMTP send to the backup + DELE, with plain poplib/smtplib;
 - the engine: `tui-recepcion procesar --una-vez` in a child process (extraction, store,
-  disposal, events), its wall time and its peak RSS.
+  disposal, events), its wall time and its peak memory: PSS and RSS summed over the main
+  process and its extraction workers (sampled), and the main process's own peak.
+
+It also prints how many CPU-bound processes the machine really runs at once and its CPU
+time per message on both sides: shared virtual machines vary a lot from run to run.
 
 Goal (issue 5): engine/raw ≥ 0.5, and peak RSS under 200 MB at N = 10000. Run as root
 (Dovecot must run as root here) from the repository root.
