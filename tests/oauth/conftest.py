@@ -74,11 +74,16 @@ def microsoft(tls_certs: TestCertificates, oauth_tokens: TokenRegistry) -> Itera
         yield stand_in
 
 
+def outlook_account(directory: Path, microsoft: MicrosoftStandIn) -> OAuthAccount:
+    """An Outlook OAuth2 account whose authority is the stand-in."""
+    return write_account(
+        directory, "outlook", [f'client_id = "{MICROSOFT_CLIENT_ID}"', f'autoridad = "{microsoft.authority}"']
+    )
+
+
 @pytest.fixture
 def microsoft_account(tmp_path: Path, microsoft: MicrosoftStandIn) -> OAuthAccount:
-    return write_account(
-        tmp_path, "outlook", [f'client_id = "{MICROSOFT_CLIENT_ID}"', f'autoridad = "{microsoft.authority}"']
-    )
+    return outlook_account(tmp_path, microsoft)
 
 
 @pytest.fixture

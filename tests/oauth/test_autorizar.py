@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.oauth.conftest import MICROSOFT_CLIENT_ID, write_account
+from tests.oauth.conftest import outlook_account, write_account
 from tests.servers.certs import TestCertificates
 from tests.servers.dovecot import RECEPCION
 from tests.servers.identity import VERIFICATION_URI, MicrosoftStandIn
@@ -29,11 +29,7 @@ def test_autorizar_runs_the_device_code_flow_and_stores_the_token(
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tls_certs.ca_file))
     stand_in = MicrosoftStandIn(tls_certs.server, RECEPCION.address, approve_on_poll=1)
     with stand_in.server:
-        oauth = write_account(
-            tmp_path,
-            "outlook",
-            [f'client_id = "{MICROSOFT_CLIENT_ID}"', f'autoridad = "{stand_in.authority}"'],
-        )
+        oauth = outlook_account(tmp_path, stand_in)
         config_before = oauth.config_path.read_text()
 
         code = cli.main(["--config", str(oauth.config_path), "autorizar", "--cuenta", "principal"])

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.oauth.conftest import MICROSOFT_CLIENT_ID, OAuthAccount, ScriptedUI, write_account
+from tests.oauth.conftest import OAuthAccount, ScriptedUI, outlook_account, write_account
 from tests.servers.certs import TestCertificates
 from tests.servers.dovecot import RECEPCION
 from tests.servers.identity import MicrosoftStandIn
@@ -116,11 +116,7 @@ def test_the_smtp_session_of_an_oauth2_account_sends_with_xoauth2(
 ) -> None:
     stand_in = MicrosoftStandIn(tls_certs.server, RECEPCION.address, registry=oauth_tokens)
     with stand_in.server:
-        oauth = write_account(
-            tmp_path,
-            "outlook",
-            [f'client_id = "{MICROSOFT_CLIENT_ID}"', f'autoridad = "{stand_in.authority}"'],
-        )
+        oauth = outlook_account(tmp_path, stand_in)
         assert isinstance(smtp_credentials(oauth.account), OAuthCredentials)  # the engine's own wiring
         flow = MicrosoftFlow(http_client=trusting_session)
         flow.authorize(

@@ -9,7 +9,7 @@ import traceback
 import pytest
 import requests
 
-from tests.oauth.conftest import MICROSOFT_CLIENT_ID, OAuthAccount, ScriptedUI, write_account
+from tests.oauth.conftest import MICROSOFT_CLIENT_ID, OAuthAccount, ScriptedUI, outlook_account, write_account
 from tests.servers.certs import TestCertificates
 from tests.servers.dovecot import RECEPCION, DovecotServer
 from tests.servers.endpoints import dovecot_endpoint
@@ -61,11 +61,7 @@ def test_the_flow_waits_until_the_technician_signs_in(
 ) -> None:
     stand_in = MicrosoftStandIn(tls_certs.server, RECEPCION.address, approve_on_poll=2)
     with stand_in.server:
-        oauth = write_account(
-            tmp_path,
-            "outlook",
-            [f'client_id = "{MICROSOFT_CLIENT_ID}"', f'autoridad = "{stand_in.authority}"'],
-        )
+        oauth = outlook_account(tmp_path, stand_in)
         MicrosoftFlow(http_client=trusting_session).authorize(
             oauth.account, ScriptedUI(), TokenStore.for_account(oauth.account)
         )
@@ -90,11 +86,7 @@ def test_an_expired_code_is_reported(
 ) -> None:
     stand_in = MicrosoftStandIn(tls_certs.server, RECEPCION.address, device_code_lifetime=0)
     with stand_in.server:
-        oauth = write_account(
-            tmp_path,
-            "outlook",
-            [f'client_id = "{MICROSOFT_CLIENT_ID}"', f'autoridad = "{stand_in.authority}"'],
-        )
+        oauth = outlook_account(tmp_path, stand_in)
         with pytest.raises(AuthorizationError, match="El código venció"):
             MicrosoftFlow(http_client=trusting_session).authorize(
                 oauth.account, ScriptedUI(), TokenStore.for_account(oauth.account)
@@ -130,11 +122,7 @@ def test_a_refresh_rotates_the_stored_refresh_token(
     # Access tokens shorter than msal's 5-minute margin: every later use refreshes.
     stand_in = MicrosoftStandIn(tls_certs.server, RECEPCION.address, access_lifetime=60)
     with stand_in.server:
-        oauth = write_account(
-            tmp_path,
-            "outlook",
-            [f'client_id = "{MICROSOFT_CLIENT_ID}"', f'autoridad = "{stand_in.authority}"'],
-        )
+        oauth = outlook_account(tmp_path, stand_in)
         flow = MicrosoftFlow(http_client=trusting_session)
         authorize(flow, oauth, stand_in)
         first = stand_in.tokens.refresh_tokens[-1]
@@ -156,11 +144,7 @@ def test_a_revoked_refresh_token_asks_to_authorize_again(
 ) -> None:
     stand_in = MicrosoftStandIn(tls_certs.server, RECEPCION.address, access_lifetime=60)
     with stand_in.server:
-        oauth = write_account(
-            tmp_path,
-            "outlook",
-            [f'client_id = "{MICROSOFT_CLIENT_ID}"', f'autoridad = "{stand_in.authority}"'],
-        )
+        oauth = outlook_account(tmp_path, stand_in)
         flow = MicrosoftFlow(http_client=trusting_session)
         authorize(flow, oauth, stand_in)
         stand_in.revoke()
@@ -217,11 +201,7 @@ def test_the_token_opens_the_mailbox_and_a_revoked_one_stops_it_recording_health
     )
     endpoint = dovecot_endpoint(dovecot_oauth2, "imap", "ssl", tls_certs.ca_file)
     with stand_in.server, Store.open(tmp_path / "recepcion.db") as store, report_token_health(store):
-        oauth = write_account(
-            tmp_path,
-            "outlook",
-            [f'client_id = "{MICROSOFT_CLIENT_ID}"', f'autoridad = "{stand_in.authority}"'],
-        )
+        oauth = outlook_account(tmp_path, stand_in)
         flow = MicrosoftFlow(http_client=trusting_session)
         authorize(flow, oauth, stand_in)
         credentials = OAuthCredentials(oauth.account, flow, TokenStore.for_account(oauth.account))
