@@ -7,6 +7,7 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -86,25 +87,31 @@ def microsoft_account(tmp_path: Path, microsoft: MicrosoftStandIn) -> OAuthAccou
     return outlook_account(tmp_path, microsoft)
 
 
+def google_stand_in(tls_certs: TestCertificates, **options: Any) -> GoogleStandIn:
+    """Google's stand-in for the test client (id and secret); `options` as GoogleStandIn's."""
+    return GoogleStandIn(
+        tls_certs.server, RECEPCION.address, client_id=GOOGLE_CLIENT_ID, client_secret=GOOGLE_CLIENT_SECRET, **options
+    )
+
+
+def gmail_account(directory: Path) -> OAuthAccount:
+    """A Gmail OAuth2 account with the test client id; its client secret goes to a 0600 file."""
+    secret_path = directory / "secretos" / "cliente.secreto"
+    return write_account(
+        directory, "gmail", [f'client_id = "{GOOGLE_CLIENT_ID}"', f'secreto_cliente = "archivo:{secret_path}"']
+    )
+
+
 @pytest.fixture
 def google(tls_certs: TestCertificates, oauth_tokens: TokenRegistry) -> Iterator[GoogleStandIn]:
-    stand_in = GoogleStandIn(
-        tls_certs.server,
-        RECEPCION.address,
-        client_id=GOOGLE_CLIENT_ID,
-        client_secret=GOOGLE_CLIENT_SECRET,
-        registry=oauth_tokens,
-    )
+    stand_in = google_stand_in(tls_certs, registry=oauth_tokens)
     with stand_in.server:
         yield stand_in
 
 
 @pytest.fixture
 def google_account(tmp_path: Path) -> OAuthAccount:
-    secret_path = tmp_path / "secretos" / "cliente.secreto"
-    return write_account(
-        tmp_path, "gmail", [f'client_id = "{GOOGLE_CLIENT_ID}"', f'secreto_cliente = "archivo:{secret_path}"']
-    )
+    return gmail_account(tmp_path)
 
 
 @dataclass

@@ -16,6 +16,8 @@ from tests.oauth.conftest import (
     GOOGLE_CLIENT_SECRET,
     OAuthAccount,
     ScriptedUI,
+    gmail_account,
+    google_stand_in,
     open_in_local_browser,
     write_account,
 )
@@ -131,19 +133,9 @@ def test_a_fresh_access_token_is_used_without_asking_google(
 def test_an_expired_access_token_is_refreshed_and_saved(
     tls_certs: TestCertificates, tmp_path, flow_for
 ) -> None:
-    stand_in = GoogleStandIn(
-        tls_certs.server,
-        RECEPCION.address,
-        client_id=GOOGLE_CLIENT_ID,
-        client_secret=GOOGLE_CLIENT_SECRET,
-        access_lifetime=60,
-    )
+    stand_in = google_stand_in(tls_certs, access_lifetime=60)
     with stand_in.server:
-        oauth = write_account(
-            tmp_path,
-            "gmail",
-            [f'client_id = "{GOOGLE_CLIENT_ID}"', f'secreto_cliente = "archivo:{tmp_path / "cliente"}"'],
-        )
+        oauth = gmail_account(tmp_path)
         flow = flow_for(stand_in)
         authorized(stand_in, oauth, flow)
         refresh_token = stored(oauth)["refresh_token"]
@@ -161,19 +153,9 @@ def test_an_expired_access_token_is_refreshed_and_saved(
 def test_a_revoked_refresh_token_asks_to_authorize_again(
     tls_certs: TestCertificates, tmp_path, flow_for
 ) -> None:
-    stand_in = GoogleStandIn(
-        tls_certs.server,
-        RECEPCION.address,
-        client_id=GOOGLE_CLIENT_ID,
-        client_secret=GOOGLE_CLIENT_SECRET,
-        access_lifetime=0,
-    )
+    stand_in = google_stand_in(tls_certs, access_lifetime=0)
     with stand_in.server:
-        oauth = write_account(
-            tmp_path,
-            "gmail",
-            [f'client_id = "{GOOGLE_CLIENT_ID}"', f'secreto_cliente = "archivo:{tmp_path / "cliente"}"'],
-        )
+        oauth = gmail_account(tmp_path)
         flow = flow_for(stand_in)
         authorized(stand_in, oauth, flow)
         stand_in.revoke()

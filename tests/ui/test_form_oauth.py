@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from textual import events
 
+from tests.oauth.conftest import GOOGLE_CLIENT_ID, GOOGLE_CLIENT_SECRET, MICROSOFT_CLIENT_ID, google_stand_in
 from tests.servers.certs import TestCertificates
 from tests.servers.dovecot import RECEPCION, DovecotServer
 from tests.servers.endpoints import TEST_HOST
@@ -39,9 +40,6 @@ from tui_recepcion.ui.dialogs import MessageDialog, SecretStoreDialog
 from tui_recepcion.ui.fields import FieldRow
 from tui_recepcion.ui.form import FormScreen
 
-MICROSOFT_CLIENT_ID = "00000000-1111-2222-3333-444444444444"
-GOOGLE_CLIENT_ID = "123-prueba.apps.googleusercontent.com"
-GOOGLE_CLIENT_SECRET = "GOCSPX-secreto-de-prueba"
 LABELS = {spec.key: spec.label for spec in OAUTH_FIELDS}
 
 
@@ -243,8 +241,7 @@ class GoogleAtTheStandIn:
 async def test_authorizing_gmail_asks_the_client_secret_and_takes_a_pasted_redirect(
     tmp_path: Path, tls_certs: TestCertificates, oauth_tokens: TokenRegistry,
 ) -> None:
-    google = GoogleStandIn(tls_certs.server, RECEPCION.address, client_id=GOOGLE_CLIENT_ID,
-                           client_secret=GOOGLE_CLIENT_SECRET, registry=oauth_tokens)
+    google = google_stand_in(tls_certs, registry=oauth_tokens)
     client_secret_file = tmp_path / "cliente.secreto"
     account = oauth_account(tmp_path, "gmail", 993, tls_certs.ca_file,
                             f'client_id = "{GOOGLE_CLIENT_ID}"\nsecreto_cliente = "archivo:{client_secret_file}"\n')
