@@ -17,6 +17,8 @@ from textual.pilot import Pilot
 from textual.widgets import Input, Select
 from textual.widgets._select import SelectOverlay
 
+from tui_recepcion.ui.fields import FieldRow
+
 SIZE = (80, 24)
 
 
@@ -53,6 +55,11 @@ async def wait_until(pilot: Pilot, condition: Callable[[], object], timeout: flo
         if time.monotonic() > deadline:
             raise AssertionError(f"no se cumplió a tiempo: {what or condition}")
         await pilot.pause(0.05)
+
+
+def row(app: App, key: str) -> FieldRow:
+    """The form's row (label, input, help) for a config key."""
+    return app.screen.query_one(f"#row-{key}", FieldRow)
 
 
 def screen_text(app: App) -> str:

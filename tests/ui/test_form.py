@@ -14,28 +14,16 @@ from tests.ui.support import (
     SIZE,
     choose,
     dovecot_account,
-    failing_keyring,
-    keyring_backend,
+    row,
     type_into,
     wait_until,
     write_config,
 )
 from tui_recepcion.app import create_app
 from tui_recepcion.ui.dialogs import MessageDialog, SecretStoreDialog
-from tui_recepcion.ui.fields import FieldRow
 from tui_recepcion.ui.form import FormScreen
 
 PASSWORD = "Clave-Secreta-123!"
-
-
-@pytest.fixture(autouse=True)
-def no_keyring():
-    with keyring_backend(failing_keyring()):
-        yield
-
-
-def row(app, key: str) -> FieldRow:
-    return app.screen.query_one(f"#row-{key}", FieldRow)
 
 
 def value(app, key: str) -> str:

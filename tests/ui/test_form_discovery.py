@@ -8,20 +8,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
-from tests.ui.support import SIZE, failing_keyring, keyring_backend, type_into, wait_until, write_config
+from tests.ui.support import SIZE, type_into, wait_until, write_config
 from tui_recepcion.app import create_app
 from tui_recepcion.providers import ServerDefaults
 from tui_recepcion.providers.discovery import DiscoveredServer, Discovery
 
 ADDRESS = "recepcion@empresa-propia.co"
-
-
-@pytest.fixture(autouse=True)
-def no_keyring():
-    with keyring_backend(failing_keyring()):
-        yield
 
 
 def found(email: str) -> Discovery:

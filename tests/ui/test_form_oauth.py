@@ -21,9 +21,8 @@ from tests.servers.oauth import TokenRegistry
 from tests.ui.support import (
     SIZE,
     choose,
-    failing_keyring,
-    keyring_backend,
     notifications,
+    row,
     screen_text,
     type_into,
     wait_until,
@@ -37,20 +36,9 @@ from tui_recepcion.providers import DEFAULT_PLUGINS, hookimpl, load_registry
 from tui_recepcion.store import Store
 from tui_recepcion.ui.authorize import DeviceCodeDialog, RedirectDialog, SecretDialog
 from tui_recepcion.ui.dialogs import MessageDialog, SecretStoreDialog
-from tui_recepcion.ui.fields import FieldRow
 from tui_recepcion.ui.form import FormScreen
 
 LABELS = {spec.key: spec.label for spec in OAUTH_FIELDS}
-
-
-@pytest.fixture(autouse=True)
-def no_keyring():
-    with keyring_backend(failing_keyring()):
-        yield
-
-
-def row(app, key: str) -> FieldRow:
-    return app.screen.query_one(f"#row-{key}", FieldRow)
 
 
 def status(app) -> str:

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from textual.widgets import Input
 
-from tests.ui.support import failing_keyring, keyring_backend, wait_until, write_config
+from tests.ui.support import wait_until, write_config
 from tui_recepcion.alerts import CLAIM_LEASE, EXPIRY_NOTICE
 from tui_recepcion.app import create_app
 from tui_recepcion.dian import extract_message
@@ -40,12 +40,6 @@ ACCOUNT = (
     f'nit_receptor = "{DEFAULT_RECEIVER.nit}"\nfecha_expiracion = 2025-07-11\n'
     'correo_notificacion = "tecnico@miradorandes.co"\n'
 )
-
-
-@pytest.fixture(autouse=True)
-def no_keyring():
-    with keyring_backend(failing_keyring()):
-        yield
 
 
 def sample_events(folder: Path) -> list[Event]:
