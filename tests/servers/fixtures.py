@@ -31,7 +31,20 @@ from tests.servers.oauth import (
 from tests.servers.smtp import SmtpServer
 
 
+# A test that uses any of these talks to a real server on loopback: it is an integration
+# test, so `pytest -m "not integration"` leaves it out and stays fast.
+SERVER_FIXTURES = frozenset({"dovecot_pool", "smtp_server", "smtps_server", "smtp_sin_starttls_server",
+                             "smtp_xoauth2_server", "token_introspection"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.integration)
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "integration: talks to a real server on loopback (Dovecot, SMTP, PostgreSQL)")
     # aiosmtpd warns when AUTH is allowed without STARTTLS; on the implicit-TLS server
     # the whole connection is encrypted, so the warning does not apply.
     config.addinivalue_line(

@@ -22,7 +22,17 @@ class Reason(StrEnum):
     RECEPTOR_NO_COINCIDE = "receptor_no_coincide"
     RECHAZADO_DIAN = "rechazado_dian"
     ERROR_INTERNO = "error_interno"
+    # Outcomes decided by the engine and the store rather than the extractor.
+    CUFE_EN_CONFLICTO = "cufe_en_conflicto"
+    NO_SE_PUDO_LEER = "no_se_pudo_leer"
+    MENSAJE_DEMASIADO_GRANDE = "mensaje_demasiado_grande"
+    REENVIO_RECHAZADO = "reenvio_rechazado"
 
+
+# Decided by the engine or the store, never by the extractor (no message "is" one of these).
+ENGINE_REASONS: frozenset[Reason] = frozenset(
+    {Reason.CUFE_EN_CONFLICTO, Reason.NO_SE_PUDO_LEER, Reason.MENSAJE_DEMASIADO_GRANDE, Reason.REENVIO_RECHAZADO}
+)
 
 REASONS: dict[str, str] = {
     Reason.SIN_ADJUNTOS: "El correo no trae ningún adjunto ZIP ni XML.",
@@ -42,6 +52,16 @@ REASONS: dict[str, str] = {
     Reason.RECEPTOR_NO_COINCIDE: "El documento está dirigido a un NIT distinto del configurado para la cuenta.",
     Reason.RECHAZADO_DIAN: "La respuesta de la DIAN que acompaña el documento no es de validación (código distinto de 02).",
     Reason.ERROR_INTERNO: "Error interno al procesar el mensaje; se conserva para revisión.",
+    Reason.CUFE_EN_CONFLICTO: (
+        "El CUFE ya estaba guardado con otro contenido: el documento guardado no se toca, el nuevo "
+        "se conserva aparte como evidencia (posible falsificación)."
+    ),
+    Reason.NO_SE_PUDO_LEER: "El servidor no entregó el correo después de varios intentos; se aparta para revisión.",
+    Reason.MENSAJE_DEMASIADO_GRANDE: "El correo supera el tamaño máximo que se procesa (40 MiB); no se descarga.",
+    Reason.REENVIO_RECHAZADO: (
+        "POP3: el servidor SMTP rechazó de forma definitiva el reenvío al correo de respaldo; el correo "
+        "se conserva en el servidor y no se vuelve a intentar."
+    ),
 }
 
 

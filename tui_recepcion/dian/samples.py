@@ -24,7 +24,7 @@ from email.utils import format_datetime, formataddr, make_msgid
 from xml.sax.saxutils import escape
 
 from tui_recepcion.dian.model import CREDIT_NOTE, DEBIT_NOTE, INVOICE
-from tui_recepcion.dian.reasons import Reason
+from tui_recepcion.dian.reasons import ENGINE_REASONS, Reason
 
 UBL = "urn:oasis:names:specification:ubl:schema:xsd:"
 CAC = f"{UBL}CommonAggregateComponents-2"
@@ -356,7 +356,9 @@ class SampleFactory:
         return mails
 
 
-FAILING_REASONS: tuple[str, ...] = tuple(code for code in Reason if code != Reason.ERROR_INTERNO)
+FAILING_REASONS: tuple[str, ...] = tuple(
+    code for code in Reason if code != Reason.ERROR_INTERNO and code not in ENGINE_REASONS
+)
 
 
 def dian_subject(document: GeneratedDocument, style: str = "standard") -> str:
