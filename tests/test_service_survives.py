@@ -51,10 +51,10 @@ def engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
         yield opened
 
 
-def faulty(error: BaseException) -> ScriptedSource:
-    source = ScriptedSource({})
-    source.fetch_error = error  # type: ignore[assignment]
-    source.raws = {"k00": b"x"}
+def faulty(error: Exception, key: str) -> ScriptedSource:
+    # A key of its own each time: three failures on one message would isolate it (poison).
+    source = ScriptedSource({key: b"x"})
+    source.fetch_error = error
     return source
 
 
@@ -70,7 +70,7 @@ FAULTS: list[Exception] = [
 
 def test_the_loop_outlives_every_kind_of_fault_and_then_processes_the_mail(engine: Engine) -> None:
     good = ScriptedSource({f"k{i}": mail.raw for i, mail in enumerate(SampleFactory(seed=3).mailbox(good=3, failing_each=0))})
-    sources = iter([*(faulty(error) for error in FAULTS), good])
+    sources = iter([*(faulty(error, f"malo{i}") for i, error in enumerate(FAULTS)), good])
     cancel = threading.Event()
     events: list[Event] = []
 
@@ -90,6 +90,26 @@ def test_the_loop_outlives_every_kind_of_fault_and_then_processes_the_mail(engin
     assert all(problem.transient for problem in problems)
     assert "Traceback" not in "".join(problem.message for problem in problems)
     assert set(good.disposed) == set(good.raws)
+
+
+def test_a_message_that_breaks_the_connection_every_time_is_isolated(engine: Engine) -> None:
+    cancel = threading.Event()
+    events: list[Event] = []
+
+    def emit(event: Event) -> None:
+        events.append(event)
+        if isinstance(event, PassFinished) and event.remaining == 0:
+            cancel.set()
+
+    breaker = faulty(ssl.SSLEOFError(8, "EOF occurred in violation of protocol"), "rompe")
+    processor = AccountProcessor(engine, engine.config.account("principal"), emit=emit, cancel=cancel,
+                                 source_factory=lambda: breaker)
+    thread = threading.Thread(target=processor.serve)
+    thread.start()
+    thread.join(60)
+    assert not thread.is_alive()
+    assert breaker.disposed == {"rompe": "Fallidos"}
+    assert engine.store.get_message("principal", "rompe").reason == "no_se_pudo_leer"
 
 
 def test_a_factory_that_raises_is_a_fault_too(engine: Engine) -> None:

@@ -43,6 +43,7 @@ from tui_recepcion.oauth.health import report_token_health
 
 log = logging.getLogger("tui_recepcion")
 
+POLL_SECONDS = 0.2  # how often the supervisor looks at its threads and at the signals' flags
 STOP_SECONDS = 4.0  # after SIGTERM, how long the account threads get to finish (systemd waits 90 s)
 
 
@@ -153,7 +154,7 @@ def run(args: argparse.Namespace) -> int:
         if args.una_vez:
             status = _one_pass(engine, accounts, printer)
         else:
-            status = _serve(engine, accounts, printer)
+            status = _serve(engine, accounts, printer, reload=lambda: load_accounts(args, all_by_default=True))
     print(printer.summary())
     return status
 
@@ -184,43 +185,104 @@ def _one_pass(engine: Engine, accounts: list[Account], printer: Printer) -> int:
     return status
 
 
-def _serve(engine: Engine, accounts: list[Account], printer: Printer) -> int:
-    """Run every account's loop on its own thread and supervise them until a signal."""
-    cancel = threading.Event()
-    processors = [
-        AccountProcessor(engine, account, emit=printer, cancel=cancel, alerts=Alerts(engine.store, emit=printer))
-        for account in accounts
-    ]
-    threads = {processor.account.id: _start(processor) for processor in processors}
+class _Supervisor:
+    """Runs every account's loop on its own thread and watches them until a signal.
 
-    def stop() -> None:
-        cancel.set()
-        for processor in processors:
+    A thread that ends unexpectedly is restarted; SIGHUP reloads the configuration (the
+    loops stop between passes and start again with the new accounts; an invalid file is
+    reported and the running configuration kept); SIGTERM/SIGINT stop everything.
+    """
+
+    def __init__(self, engine: Engine, accounts: list[Account], printer: Printer,
+                 reload: Callable[[], tuple[Config, list[Account]] | None]) -> None:
+        self.engine = engine
+        self.printer = printer
+        self._reload = reload
+        # Set from signal handlers; the main thread only polls them (it never waits on their
+        # locks, which a handler running on the same thread could then never take).
+        self.stopping = threading.Event()
+        self.reload_requested = threading.Event()
+        self._start_all(accounts)
+
+    def _start_all(self, accounts: list[Account]) -> None:
+        self.cancel = threading.Event()
+        self.processors = [
+            AccountProcessor(self.engine, account, emit=self.printer, cancel=self.cancel,
+                             alerts=Alerts(self.engine.store, emit=self.printer))
+            for account in accounts
+        ]
+        self.threads = {processor.account.id: _start(processor) for processor in self.processors}
+        log.info("servicio iniciado para %d cuenta(s): %s", len(accounts), ", ".join(a.id for a in accounts))
+
+    def stop(self) -> None:
+        """From the signal handler: stop now, cutting the connections in use."""
+        self.stopping.set()
+        self._halt()
+
+    def request_reload(self) -> None:
+        self.reload_requested.set()
+
+    def _halt(self) -> None:
+        self.cancel.set()
+        for processor in self.processors:
             processor.interrupt()  # a pass blocked on a slow server must not hold up the stop
 
-    with _stop_on_signals(stop):
-        log.info("servicio iniciado para %d cuenta(s): %s", len(accounts), ", ".join(a.id for a in accounts))
+    def _join(self) -> None:
+        deadline = time.monotonic() + STOP_SECONDS
+        for thread in self.threads.values():
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
+
+    def run(self) -> int:
         systemd.notify("READY=1")
         ping_every = systemd.watchdog_interval()
         next_ping = 0.0
-        while not cancel.wait(min(1.0, ping_every or 1.0)):
-            for processor in processors:
-                if not threads[processor.account.id].is_alive() and not cancel.is_set():
-                    log.error("el hilo de la cuenta «%s» terminó; se reinicia", processor.account.id)
-                    threads[processor.account.id] = _start(processor)
+        while not self.stopping.is_set():
+            time.sleep(POLL_SECONDS)
+            if self.stopping.is_set():
+                break
+            if self.reload_requested.is_set():
+                self._reload_now()
+            self._restart_dead_threads()
             if ping_every is not None and time.monotonic() >= next_ping:
-                stuck = [processor.account.id for processor in processors if processor.stuck()]
+                stuck = [processor.account.id for processor in self.processors if processor.stuck()]
                 if stuck:
                     log.error("cuentas sin respuesta: %s; se deja de avisar al vigilante de systemd", ", ".join(stuck))
                 else:
                     systemd.notify("WATCHDOG=1")
                     next_ping = time.monotonic() + ping_every
         systemd.notify("STOPPING=1")
-        deadline = time.monotonic() + STOP_SECONDS
-        for thread in threads.values():
-            thread.join(timeout=max(0.0, deadline - time.monotonic()))
-    log.info("servicio detenido")
-    return 0
+        self._join()
+        log.info("servicio detenido")
+        return 0
+
+    def _restart_dead_threads(self) -> None:
+        for processor in self.processors:
+            if not self.threads[processor.account.id].is_alive() and not self.cancel.is_set():
+                log.error("el hilo de la cuenta «%s» terminó; se reinicia", processor.account.id)
+                self.threads[processor.account.id] = _start(processor)
+
+    def _reload_now(self) -> None:
+        self.reload_requested.clear()
+        systemd.notify("RELOADING=1")
+        loaded = self._reload()
+        if loaded is None:
+            log.error("la configuración nueva no es válida; se sigue con la anterior")
+        else:
+            config, accounts = loaded
+            log.info("configuración recargada: %d cuenta(s)", len(accounts))
+            self._halt()
+            self._join()
+            self.engine.config = config
+            self.printer.config = config
+            self._start_all(accounts)
+        systemd.notify("READY=1")
+
+
+def _serve(engine: Engine, accounts: list[Account], printer: Printer,
+           reload: Callable[[], tuple[Config, list[Account]] | None]) -> int:
+    supervisor = _Supervisor(engine, accounts, printer, reload)
+    with _stop_on_signals(supervisor.stop, reload=supervisor.request_reload):
+        return supervisor.run()
 
 
 def _start(processor: AccountProcessor) -> threading.Thread:
@@ -230,20 +292,29 @@ def _start(processor: AccountProcessor) -> threading.Thread:
 
 
 class _stop_on_signals:
-    """Route SIGTERM and SIGINT to `stop`, which cuts the connections in use and ends processing."""
+    """Route SIGTERM and SIGINT to `stop`, which cuts the connections in use and ends
+    processing, and SIGHUP to `reload` when given."""
 
-    def __init__(self, stop: Callable[[], None]) -> None:
+    def __init__(self, stop: Callable[[], None], reload: Callable[[], None] | None = None) -> None:
         self.stop = stop
+        self.reload = reload
         self.previous: dict[int, object] = {}
 
     def _handle(self, signum: int, frame: object) -> None:
         log.info("señal %s recibida: se detiene el procesamiento", signal.Signals(signum).name)
         self.stop()
 
+    def _handle_reload(self, signum: int, frame: object) -> None:
+        log.info("señal SIGHUP recibida: se recarga la configuración")
+        if self.reload is not None:
+            self.reload()
+
     def __enter__(self) -> None:
         if threading.current_thread() is threading.main_thread():
             for signum in (signal.SIGTERM, signal.SIGINT):
                 self.previous[signum] = signal.signal(signum, self._handle)
+            if self.reload is not None:
+                self.previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, self._handle_reload)
 
     def __exit__(self, *exc_info: object) -> None:
         for signum, handler in self.previous.items():
