@@ -53,6 +53,11 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMANDO", title="comandos")
     for module in _command_modules():
         module.register(subparsers)
+    for command in subparsers.choices.values():
+        # Also after the command (`tui-recepcion probar --config X`); SUPPRESS keeps a value
+        # given before the command when this one is absent.
+        command.add_argument("--config", metavar="RUTA", default=argparse.SUPPRESS,
+                             help="archivo de configuración (también antes del comando)")
     return parser
 
 
