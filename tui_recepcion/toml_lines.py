@@ -35,7 +35,9 @@ def key_lines(text: str) -> dict[KeyPath, int]:
     table: KeyPath = ()
     open_multiline: str | None = None
     bracket_depth = 0
-    for number, line in enumerate(text.splitlines(), start=1):
+    # TOML ends lines only at "\n" (str.splitlines would also split at U+2028, U+0085 and
+    # others a string may contain, and every later line number would drift).
+    for number, line in enumerate(text.split("\n"), start=1):
         if open_multiline is not None:
             if line.count(open_multiline) % 2 == 1:
                 open_multiline = None
