@@ -176,12 +176,13 @@ def default_config_path() -> Path:
 
 def resolve_config_path(cli_value: str | os.PathLike[str] | None) -> Path:
     """`--config`, else $TUI_RECEPCION_CONFIG, else the platform config directory."""
-    if cli_value:
-        return Path(cli_value).expanduser()
-    from_env = os.environ.get(CONFIG_ENV_VAR)
-    if from_env:
-        return Path(from_env).expanduser()
-    return default_config_path()
+    given = cli_value or os.environ.get(CONFIG_ENV_VAR)
+    if not given:
+        return default_config_path()
+    try:
+        return Path(given).expanduser()
+    except RuntimeError:  # "~nadie/config.toml": left as written; reading it says it does not exist
+        return Path(given)
 
 
 # --- Syntax checks shared with the form ------------------------------------------------------
