@@ -249,7 +249,7 @@ def test_oauth2_token_cannot_live_in_an_environment_variable() -> None:
 
 def test_account_ids_are_slugs() -> None:
     text = VALID_IMAP.replace("[cuentas.principal]", '[cuentas."Cuenta Principal"]')
-    assert any(key.startswith("cuentas.Cuenta Principal") for key in problems_of(text))
+    assert any(key.startswith('cuentas."Cuenta Principal"') for key in problems_of(text))
 
 
 def test_parse_account_applies_the_same_rules_for_the_form() -> None:

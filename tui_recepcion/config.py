@@ -74,6 +74,17 @@ def printable(text: str) -> str:
     return "".join(char if char.isprintable() or char == " " else ascii(char)[1:-1] for char in text)
 
 
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def key_name(path: KeyPath) -> str:
+    """A key path written as in TOML: `cuentas.principal.puerto`, `cuentas."Mi cuenta"`."""
+    return ".".join(
+        part if _BARE_KEY.fullmatch(part) else '"' + part.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        for part in path
+    )
+
+
 def _quote(text: str, limit: int = 80) -> str:
     """«text», shortened: a message names the value without repeating a huge one."""
     return f"«{text if len(text) <= limit else text[:limit] + '…'}»"
@@ -702,7 +713,7 @@ def _parse_config(
         problems.add(*found)
     if problems.found:
         lines = key_lines(text)
-        located = [Problem(path, ".".join(key), line_of(lines, key), message) for key, message in problems.found]
+        located = [Problem(path, key_name(key), line_of(lines, key), message) for key, message in problems.found]
         return None, sorted(located, key=lambda problem: problem.line or 0)
     valid_accounts = {account_id: account for account_id, account in accounts.items() if account is not None}
     return Config(path=path, general=General(**(general or {})), accounts=valid_accounts), []
@@ -808,7 +819,7 @@ def save_account(path: Path, account: Account) -> Config:
     accounts[account.id] = account
     duplicates = duplicate_mailbox_problems(accounts)
     if duplicates:
-        raise ConfigProblems([Problem(path, ".".join(key), None, message) for key, message in duplicates])
+        raise ConfigProblems([Problem(path, key_name(key), None, message) for key, message in duplicates])
     updated = replace(config, path=path, accounts=accounts)
     write_config(updated, path)
     return updated
