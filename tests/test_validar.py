@@ -112,7 +112,7 @@ def test_a_control_character_in_a_key_is_escaped_when_shown(tmp_path: Path, caps
     code, output = validar(path, capsys)
     assert code == 1
     assert "\x1b" not in output
-    assert f"{path}:10: cuentas.principal.\\x1b[2J: clave desconocida" in output
+    assert f'{path}:10: cuentas.principal."\\x1b[2J": clave desconocida' in output
 
 
 # --- 3. Dates in a sane range -------------------------------------------------------------------
