@@ -27,6 +27,10 @@ log = logging.getLogger(__name__)
 INBOX = "INBOX"
 MAX_BATCH_BYTES = 16 * 1024 * 1024
 MAX_BATCH_MESSAGES = 200
+# Some servers drop the session on a message they cannot read (Dovecot: "BYE FETCH failed").
+# The source reconnects and reads that batch one by one, so only the culprit fails; past
+# this many reconnections in one session the connection itself is the problem.
+MAX_RECONNECTS = 5
 
 Login = Callable[[IMAPClient], None]
 
@@ -118,10 +122,14 @@ class ImapSource:
         self.uidvalidity = 0
         self._server_folders: dict[str, str] = {}
         self._sizes: dict[int, int] = {}
+        self._reconnects_left = MAX_RECONNECTS
+        self._interrupted = False
 
     # --- session -----------------------------------------------------------------------------
 
     def open(self) -> None:
+        self._interrupted = False
+        self._reconnects_left = MAX_RECONNECTS
         client = connect_imap(self.endpoint)
         self.client = client
         self._login(client)
@@ -129,6 +137,26 @@ class ImapSource:
             self._server_folders = ensure_folders(client, (self.processed_folder, self.failed_folder))
             selected = client.select_folder(INBOX)
             self.uidvalidity = int(selected[b"UIDVALIDITY"])
+
+    def _reconnect(self, after: ConnectionProblem) -> IMAPClient:
+        """A new session on the same INBOX, or `after` again when none may or can be had."""
+        if self._interrupted or not after.transient or self._reconnects_left <= 0:
+            raise after
+        self._reconnects_left -= 1
+        if self.client is not None:
+            close_quietly(self.client)
+            self.client = None
+        client = connect_imap(self.endpoint)
+        self.client = client
+        self._login(client)
+        with self._errors():
+            selected = client.select_folder(INBOX)
+        if int(selected[b"UIDVALIDITY"]) != self.uidvalidity:
+            raise ConnectionProblem(
+                "protocolo", "La bandeja de entrada cambió de UIDVALIDITY durante la pasada; se empezará de nuevo.",
+                transient=True,
+            )
+        return client
 
     def _errors(self):  # type: ignore[no-untyped-def]
         return connection_errors(self.endpoint, "IMAP")
@@ -155,6 +183,7 @@ class ImapSource:
             close_quietly(client)
 
     def interrupt(self) -> None:
+        self._interrupted = True
         client = self.client
         if client is not None:
             try:
@@ -199,25 +228,47 @@ class ImapSource:
             yield batch
 
     def fetch(self, keys: Sequence[str]) -> Iterator[tuple[str, bytes | Unreadable]]:
-        client = self._require_client()
         for batch in self._batches([self.uid(key) for key in keys]):
-            with self._errors():
-                bodies, refusal = fetch_bodies(client, batch)
-                missing = [uid for uid in batch if uid not in bodies]
-                # Ask again one by one for what the batch did not bring, so one message the
-                # server cannot deliver never holds back the others.
-                unreadable: dict[int, Unreadable] = {}
-                for uid in missing:
-                    alone, alone_refusal = fetch_bodies(client, [uid])
-                    if uid in alone:
-                        bodies[uid] = alone[uid]
-                    else:
-                        unreadable[uid] = Unreadable(alone_refusal or "el servidor no devolvió el contenido del mensaje")
-            if refusal:
-                log.info("UID FETCH de %d mensajes respondió: %s", len(batch), refusal)
+            try:
+                with self._errors():
+                    bodies, unreadable = self._fetch_batch(self._require_client(), batch)
+            except ConnectionProblem as problem:
+                log.warning("la sesión IMAP se cortó al leer %d mensajes (%s); se reconecta y se leen uno por uno",
+                            len(batch), problem)
+                self._reconnect(problem)
+                yield from self._fetch_one_by_one(batch)
+                continue
             for uid in batch:
                 body = bodies.pop(uid, None)
                 yield self.key(uid), body if body is not None else unreadable[uid]
+
+    def _fetch_batch(self, client: IMAPClient, batch: list[int]) -> tuple[dict[int, bytes], dict[int, Unreadable]]:
+        bodies, refusal = fetch_bodies(client, batch)
+        if refusal:
+            log.info("UID FETCH de %d mensajes respondió: %s", len(batch), refusal)
+        # Ask again one by one for what the batch did not bring, so one message the server
+        # cannot deliver never holds back the others.
+        unreadable: dict[int, Unreadable] = {}
+        for uid in (uid for uid in batch if uid not in bodies):
+            alone, alone_refusal = fetch_bodies(client, [uid])
+            if uid in alone:
+                bodies[uid] = alone[uid]
+            else:
+                unreadable[uid] = Unreadable(alone_refusal or "el servidor no devolvió el contenido del mensaje")
+        return bodies, unreadable
+
+    def _fetch_one_by_one(self, batch: list[int]) -> Iterator[tuple[str, bytes | Unreadable]]:
+        """After a session died mid-batch: each message alone, reconnecting after each one that
+        kills the session again (that one is reported Unreadable, the others are read)."""
+        for uid in batch:
+            try:
+                with self._errors():
+                    bodies, unreadable = self._fetch_batch(self._require_client(), [uid])
+            except ConnectionProblem as problem:
+                yield self.key(uid), Unreadable(f"la sesión se cortó al leer este mensaje: {problem}")
+                self._reconnect(problem)
+                continue
+            yield self.key(uid), bodies[uid] if uid in bodies else unreadable[uid]
 
     # --- disposal ----------------------------------------------------------------------------
 
