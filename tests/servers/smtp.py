@@ -4,6 +4,12 @@ Submission servers that require AUTH (PLAIN/LOGIN) over TLS: STARTTLS on a plain
 (like 587) or implicit TLS (like 465); and, for failure tests, one that offers neither
 STARTTLS nor AUTH. Tests read the received messages, clear them, and wait for a number
 of them with a condition and a deadline.
+
+Refusals are aiosmtpd's own, as a relay gives them: a message over `data_size_limit`
+gets 552 (at MAIL FROM when the client declares SIZE, else after DATA), a line over 998
+characters gets «500 Line too long» after DATA (aiosmtpd's `line_length_limit`, 1001 bytes
+with the CRLF). `drop_after_commit(n)` makes the next n messages be kept and the connection
+dropped before the 250 reply: the window in which a client cannot know it was delivered.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+from aiosmtpd.smtp import DATA_SIZE_DEFAULT, SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from tests.servers.certs import ServerCertificate
 from tests.servers.net import LOOPBACK, free_port
@@ -44,6 +50,7 @@ class _Recorder:
     def __init__(self) -> None:
         self.received: list[ReceivedMessage] = []
         self.changed = threading.Condition()
+        self.drops_left = 0  # messages to keep and then drop the connection before «250»
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         auth = session.auth_data
@@ -56,6 +63,13 @@ class _Recorder:
         with self.changed:
             self.received.append(message)
             self.changed.notify_all()
+            drop = self.drops_left > 0
+            if drop:
+                self.drops_left -= 1
+        if drop and server.transport is not None:
+            # Committed, but the client never hears «250»: abort() closes at once and
+            # aiosmtpd's reply then goes nowhere.
+            server.transport.abort()
         return "250 OK"
 
 
@@ -74,8 +88,10 @@ class SmtpServer:
         implicit_tls: bool,
         offer_starttls: bool = True,
         users: tuple[SmtpUser, ...] = (SMTP_USER, SMTP_USER_TILDES),
+        data_size_limit: int | None = DATA_SIZE_DEFAULT,
     ) -> None:
         self.users = users
+        self.data_size_limit = data_size_limit
         self.implicit_tls = implicit_tls
         self.port = free_port()
         self._recorder = self._make_recorder()
@@ -97,6 +113,7 @@ class SmtpServer:
             server_hostname="smtp.prueba.co",
             authenticator=self._authenticate,
             auth_required=True,
+            data_size_limit=data_size_limit,
             **tls,
         )
 
@@ -129,6 +146,12 @@ class SmtpServer:
     def clear(self) -> None:
         with self._recorder.changed:
             self._recorder.received.clear()
+            self._recorder.drops_left = 0
+
+    def drop_after_commit(self, count: int = 1) -> None:
+        """Keep the next `count` messages, then drop each connection before answering «250»."""
+        with self._recorder.changed:
+            self._recorder.drops_left = count
 
     def wait_for(self, count: int, timeout: float = 10.0) -> list[ReceivedMessage]:
         """Block until at least `count` messages arrived; AssertionError after `timeout` s."""
