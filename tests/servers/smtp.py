@@ -10,6 +10,8 @@ gets 552 (at MAIL FROM when the client declares SIZE, else after DATA), a line o
 characters gets «500 Line too long» after DATA (aiosmtpd's `line_length_limit`, 1001 bytes
 with the CRLF). `drop_after_commit(n)` makes the next n messages be kept and the connection
 dropped before the 250 reply: the window in which a client cannot know it was delivered.
+`mail_commands()` lists every MAIL FROM the server was sent, accepted or refused: the
+number of delivery attempts, which `messages()` (accepted mail only) cannot show.
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ class _Recorder:
         self.received: list[ReceivedMessage] = []
         self.changed = threading.Condition()
         self.drops_left = 0  # messages to keep and then drop the connection before «250»
+        self.mail_commands: list[str] = []  # every MAIL FROM argument, accepted or refused
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         auth = session.auth_data
@@ -71,6 +74,22 @@ class _Recorder:
             # aiosmtpd's reply then goes nowhere.
             server.transport.abort()
         return "250 OK"
+
+
+class _CountingSMTP(SMTP):
+    """aiosmtpd's SMTP, noting each MAIL command before its own checks (SIZE → 552) run."""
+
+    async def smtp_MAIL(self, arg: str) -> None:
+        recorder = self.event_handler
+        if isinstance(recorder, _Recorder):
+            with recorder.changed:
+                recorder.mail_commands.append(arg)
+        await super().smtp_MAIL(arg)
+
+
+class _Controller(Controller):
+    def factory(self) -> SMTP:
+        return _CountingSMTP(self.handler, **self.SMTP_kwargs)
 
 
 class SmtpServer:
@@ -106,7 +125,7 @@ class SmtpServer:
             tls = {"tls_context": context, "require_starttls": True, "auth_require_tls": True}
         else:  # a server that never offers STARTTLS (and so never AUTH)
             tls = {"auth_require_tls": True}
-        self._controller = Controller(
+        self._controller = _Controller(
             self._recorder,
             hostname=LOOPBACK,
             port=self.port,
@@ -147,6 +166,12 @@ class SmtpServer:
         with self._recorder.changed:
             self._recorder.received.clear()
             self._recorder.drops_left = 0
+            self._recorder.mail_commands.clear()
+
+    def mail_commands(self) -> list[str]:
+        """Every MAIL FROM argument received since `clear()`, refused ones included."""
+        with self._recorder.changed:
+            return list(self._recorder.mail_commands)
 
     def drop_after_commit(self, count: int = 1) -> None:
         """Keep the next `count` messages, then drop each connection before answering «250»."""
