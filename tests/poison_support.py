@@ -149,14 +149,14 @@ def _zip_entries(message: email.message.Message) -> list[tuple[str, bytes]]:
     raise AssertionError("el correo de muestra no trae zip")
 
 
-def forged_copy(mail: SampleMail, *, total: str, new_total: str, supplier_name: str, new_name: str) -> bytes:
+def forged_copy(raw: bytes, *, total: str, new_total: str, supplier_name: str, new_name: str) -> bytes:
     """What a forger sends: the stored invoice's CUFE with another total and payee.
 
     The zip's AttachedDocument is edited in place (the embedded Invoice's TaxInclusiveAmount,
     PayableAmount and QR text, and every RegistrationName of the supplier), the PDF is replaced,
     and a new email with the same subject and sender carries them. The CUFE is untouched
     (the receiver cannot recompute it: it needs the issuer's clave técnica)."""
-    message = email.message_from_bytes(mail.raw, policy=policy.compat32)
+    message = email.message_from_bytes(raw, policy=policy.compat32)
     entries = _zip_entries(message)
     forged: list[tuple[str, bytes]] = []
     for name, data in entries:
