@@ -209,3 +209,42 @@ def test_pop3_message_with_a_5_6_mb_line_is_read_and_the_rest_follows_in_the_sam
         assert (long_entry.status, long_entry.reason) == ("fallido", "reenvio_rechazado")
         assert long_entry.detail and "500" in long_entry.detail
 
+
+
+# --- POP3: a message the server cannot RETR ---------------------------------------------------------
+
+
+def test_pop3_message_the_server_cannot_retrieve_is_set_aside_and_blocks_nothing(
+    tmp_path: Path, clean_dovecot: DovecotServer, tls_certs, clean_smtp: SmtpServer
+) -> None:
+    # An unreadable Maildir file: Dovecot lists it, then answers RETR with
+    # «-ERR Message N expunged.» on every attempt while the session goes on.
+    smtp = clean_smtp
+    factory = SampleFactory(seed=65, pdf_size=4_000)
+    poison = factory.document_email()
+    delivered_after = good_mails(factory, 3)
+    mails = [poison, *delivered_after]
+    clean_dovecot.deliver(RECEPCION, [m.raw for m in mails], names=[mta_name(i, m.raw) for i, m in enumerate(mails)])
+    os.chmod(clean_dovecot.paths.maildir(RECEPCION) / "new" / mta_name(0, poison.raw), 0)
+    account = write_account(tmp_path, clean_dovecot, tls_certs, protocol="pop3", smtp=smtp)
+
+    assert_clean_pass(procesar_una_vez(account.config_path))
+    assert sorted(original_of(m.raw) for m in smtp.messages()) == sorted(crlf(m.raw) for m in delivered_after)
+    assert maildir_contents(clean_dovecot, RECEPCION) == [poison.raw]  # never deleted unforwarded
+
+    for _ in range(2):
+        assert_clean_pass(procesar_una_vez(account.config_path))
+    ledger = _ledger(account.config_path)
+    failed = [entry for entry in ledger if entry.status == "fallido"]
+    assert [(e.reason, e.forwarded_at) for e in failed] == [("no_se_pudo_leer", None)]
+    assert len(ledger) == 1 + len(delivered_after)
+    assert maildir_contents(clean_dovecot, RECEPCION) == [poison.raw]
+
+    # Skipped from now on: nothing sent, nothing recorded, still on the server.
+    attempts = len(smtp.mail_commands())
+    assert_clean_pass(procesar_una_vez(account.config_path))
+    assert len(smtp.mail_commands()) == attempts == len(delivered_after)
+    assert _ledger(account.config_path) == ledger
+    assert maildir_contents(clean_dovecot, RECEPCION) == [poison.raw]
+    shown = [m for m in mensajes_json(account.config_path) if m["estado"] == "fallido"]
+    assert [m["motivo"] for m in shown] == ["no_se_pudo_leer"]
