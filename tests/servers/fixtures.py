@@ -31,7 +31,6 @@ from tests.servers.oauth import (
 )
 from tests.servers.smtp import SmtpServer
 
-
 # A test that uses any of these talks to a real server on loopback: it is an integration
 # test, so `pytest -m "not integration"` leaves it out and stays fast.
 SERVER_FIXTURES = frozenset({"dovecot_pool", "smtp_server", "smtps_server", "smtp_sin_starttls_server",

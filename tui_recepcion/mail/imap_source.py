@@ -17,9 +17,10 @@ from collections.abc import Callable, Iterator, Sequence
 from imapclient import IMAPClient
 from imapclient.imapclient import DELETED, SEEN
 
+from tui_recepcion.mail.errors import ConnectionProblem
 from tui_recepcion.mail.folders import ensure_folders
-from tui_recepcion.mail.source import Decision, Status
-from tui_recepcion.mail.transport import Endpoint, connect_imap
+from tui_recepcion.mail.source import Decision, Disposal, Status, Unreadable, shutdown_socket
+from tui_recepcion.mail.transport import Endpoint, close_quietly, connect_imap, connection_errors
 
 log = logging.getLogger(__name__)
 
@@ -32,20 +33,29 @@ Login = Callable[[IMAPClient], None]
 _UID_ITEM = re.compile(rb"\bUID (\d+)")
 
 
-def fetch_bodies(client: IMAPClient, uids: Sequence[int]) -> dict[int, bytes]:
-    """`UID FETCH uids (BODY.PEEK[])` → {uid: raw message}, in one round trip.
+def fetch_bodies(client: IMAPClient, uids: Sequence[int]) -> tuple[dict[int, bytes], str | None]:
+    """`UID FETCH uids (BODY.PEEK[])` → ({uid: raw message}, the server's refusal or None).
 
-    IMAPClient's general response parser doubles the cost of a bulk fetch, so the answer
-    imaplib already split into (header, literal) pairs is read directly: each message is a
-    literal, and its UID sits in the header before it or in the text right after it. Anything
-    this does not recognise is fetched again through IMAPClient's own parser.
+    One round trip. IMAPClient's general response parser doubles the cost of a bulk fetch,
+    so the answer imaplib already split into (header, literal) pairs is read directly: each
+    message is a literal, and its UID sits in the header before it or in the text right after
+    it; anything else is fetched again through IMAPClient's own parser. A server that cannot
+    deliver some message answers NO (or BAD) after sending the others: what did arrive is
+    kept, and the refusal is returned for the caller to isolate.
     """
     if not uids:
-        return {}
+        return {}, None
     imap = client._imap  # the underlying imaplib connection (IMAPClient has no public bulk path)
-    typ, data = imap.uid("FETCH", ",".join(str(uid) for uid in uids), "(BODY.PEEK[])")
+    refusal: str | None = None
+    try:
+        typ, data = imap.uid("FETCH", ",".join(str(uid) for uid in uids), "(BODY.PEEK[])")
+    except imaplib.IMAP4.abort:
+        raise  # the connection is gone: not an answer about these messages
+    except imaplib.IMAP4.error as error:  # BAD
+        typ, data, refusal = "BAD", [], _refusal_text(error)
     if typ != "OK":
-        raise imaplib.IMAP4.error(f"UID FETCH: {typ} {data!r}")
+        refusal = refusal or f"{typ} {_refusal_text(data)}"
+        data = [item for item in imap.untagged_responses.pop("FETCH", [])] or data
     bodies: dict[int, bytes] = {}
     pending: bytes | None = None  # a literal whose UID comes after it
     for item in data:
@@ -63,16 +73,30 @@ def fetch_bodies(client: IMAPClient, uids: Sequence[int]) -> dict[int, bytes]:
                 bodies[int(found.group(1))] = pending
             pending = None
     missing = [uid for uid in uids if uid not in bodies]
-    if missing:
-        for uid, fields in client.fetch(missing, ["BODY.PEEK[]"]).items():
-            if b"BODY[]" in fields:
-                bodies[uid] = fields[b"BODY[]"]
-    return bodies
+    if missing and refusal is None:  # an answer shape the lean reader does not know
+        try:
+            for uid, fields in client.fetch(missing, ["BODY.PEEK[]"]).items():
+                if b"BODY[]" in fields:
+                    bodies[uid] = fields[b"BODY[]"]
+        except imaplib.IMAP4.abort:
+            raise
+        except imaplib.IMAP4.error as error:
+            refusal = _refusal_text(error)
+    return bodies, refusal
+
+
+def _refusal_text(value: object) -> str:
+    """A server's refusal on one short line (it names no secret: we are past login)."""
+    if isinstance(value, list):
+        value = b" ".join(item for item in value if isinstance(item, bytes))
+    text = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+    return " ".join(text.split())[:200]
 
 
 class ImapSource:
     name = "imap"
     disposal_commits_at_finish = False
+    keeps_unreadable = False
 
     def __init__(
         self,
@@ -101,9 +125,13 @@ class ImapSource:
         client = connect_imap(self.endpoint)
         self.client = client
         self._login(client)
-        self._server_folders = ensure_folders(client, (self.processed_folder, self.failed_folder))
-        selected = client.select_folder(INBOX)
-        self.uidvalidity = int(selected[b"UIDVALIDITY"])
+        with self._errors():
+            self._server_folders = ensure_folders(client, (self.processed_folder, self.failed_folder))
+            selected = client.select_folder(INBOX)
+            self.uidvalidity = int(selected[b"UIDVALIDITY"])
+
+    def _errors(self):  # type: ignore[no-untyped-def]
+        return connection_errors(self.endpoint, "IMAP")
 
     def _require_client(self) -> IMAPClient:
         if self.client is None:
@@ -113,15 +141,27 @@ class ImapSource:
     def finish(self) -> None:
         if self.client is not None:
             client, self.client = self.client, None
-            client.logout()
+            try:
+                with self._errors():
+                    client.logout()
+            except ConnectionProblem as problem:
+                # Everything was already moved and recorded: a failed goodbye changes nothing.
+                log.info("LOGOUT falló (%s); la pasada ya había terminado", problem)
+                close_quietly(client)
 
     def abort(self) -> None:
         if self.client is not None:
             client, self.client = self.client, None
+            close_quietly(client)
+
+    def interrupt(self) -> None:
+        client = self.client
+        if client is not None:
             try:
-                client.shutdown()
-            except OSError:
-                pass
+                sock = client.socket()
+            except Exception:  # not connected yet, or already torn down
+                return
+            shutdown_socket(sock)
 
     # --- listing and fetching ----------------------------------------------------------------
 
@@ -133,12 +173,16 @@ class ImapSource:
 
     def list_keys(self) -> list[str]:
         client = self._require_client()
-        uids = sorted(client.search(["NOT", "DELETED"]))
-        self._sizes = {}
-        if uids:
-            sizes = client.fetch(uids, ["RFC822.SIZE"])
-            self._sizes = {uid: int(data.get(b"RFC822.SIZE", 0)) for uid, data in sizes.items()}
+        with self._errors():
+            uids = sorted(client.search(["NOT", "DELETED"]))
+            self._sizes = {}
+            if uids:
+                sizes = client.fetch(uids, ["RFC822.SIZE"])
+                self._sizes = {uid: int(data.get(b"RFC822.SIZE", 0)) for uid, data in sizes.items()}
         return [self.key(uid) for uid in uids if uid in self._sizes]
+
+    def size(self, key: str) -> int | None:
+        return self._sizes.get(self.uid(key))
 
     def _batches(self, uids: Sequence[int]) -> Iterator[list[int]]:
         """Groups of UIDs bounded by count and by total size, so memory stays bounded."""
@@ -154,24 +198,38 @@ class ImapSource:
         if batch:
             yield batch
 
-    def fetch(self, keys: Sequence[str]) -> Iterator[tuple[str, bytes]]:
+    def fetch(self, keys: Sequence[str]) -> Iterator[tuple[str, bytes | Unreadable]]:
         client = self._require_client()
         for batch in self._batches([self.uid(key) for key in keys]):
-            bodies = fetch_bodies(client, batch)
+            with self._errors():
+                bodies, refusal = fetch_bodies(client, batch)
+                missing = [uid for uid in batch if uid not in bodies]
+                # Ask again one by one for what the batch did not bring, so one message the
+                # server cannot deliver never holds back the others.
+                unreadable: dict[int, Unreadable] = {}
+                for uid in missing:
+                    alone, alone_refusal = fetch_bodies(client, [uid])
+                    if uid in alone:
+                        bodies[uid] = alone[uid]
+                    else:
+                        unreadable[uid] = Unreadable(alone_refusal or "el servidor no devolvió el contenido del mensaje")
+            if refusal:
+                log.info("UID FETCH de %d mensajes respondió: %s", len(batch), refusal)
             for uid in batch:
                 body = bodies.pop(uid, None)
-                if body is None:
-                    log.info("el mensaje UID %s ya no está en INBOX", uid)
-                    continue
-                yield self.key(uid), body
+                yield self.key(uid), body if body is not None else unreadable[uid]
 
     # --- disposal ----------------------------------------------------------------------------
 
     def destination(self, status: Status) -> str:
         return self.processed_folder if status == "procesado" else self.failed_folder
 
-    def dispose(self, decisions: Sequence[Decision], on_forwarded: Callable[[str], None]) -> list[str]:
+    def dispose(self, decisions: Sequence[Decision], on_forwarded: Callable[[str], None]) -> Disposal:
         client = self._require_client()
+        with self._errors():
+            return Disposal(self._dispose(client, decisions))
+
+    def _dispose(self, client: IMAPClient, decisions: Sequence[Decision]) -> list[str]:
         by_folder: dict[str, list[Decision]] = {}
         for decision in decisions:
             by_folder.setdefault(decision.destination, []).append(decision)
