@@ -198,4 +198,4 @@ def expected_resent_message_id(account: str, uidl: str, raw: bytes, domain: str)
 def header(raw: bytes, name: str) -> str | None:
     parsed = email.message_from_bytes(raw, policy=policy.compat32)
     value = parsed[name]
-    return None if value is None else str(value).strip()
+    return None if value is None else " ".join(str(value).split())  # unfolded

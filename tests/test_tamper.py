@@ -15,7 +15,7 @@ from email import policy
 from pathlib import Path
 
 from tests.engine_support import ACCOUNT, TestAccount, crlf, original_of, write_account
-from tests.poison_support import assert_clean_pass, forged_copy, mensajes_json, procesar_una_vez
+from tests.poison_support import assert_clean_pass, forged_copy, header, mensajes_json, procesar_una_vez
 from tests.servers.dovecot import RECEPCION, DovecotServer
 from tests.servers.smtp import SmtpServer
 from tui_recepcion.config import load_config
@@ -100,7 +100,7 @@ def test_a_forged_email_with_a_stored_cufe_changes_nothing_and_goes_to_fallidos(
         ("fallido", "cufe_en_conflicto", "Fallidos"),
     ]
     shown = mensajes_json(account.config_path)
-    forged_id = email.message_from_bytes(forged, policy=policy.compat32)["Message-ID"]
+    forged_id = header(forged, "Message-ID")
     [record] = [m for m in shown if m["message_id"] == forged_id]
     assert (record["estado"], record["motivo"], record["destino"]) == ("fallido", "cufe_en_conflicto", "Fallidos")
 

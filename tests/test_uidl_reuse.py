@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import poplib
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -93,8 +94,13 @@ def test_a_new_message_under_a_reused_uidl_is_processed_and_the_old_history_kept
     assert sorted(original_of(m.raw) for m in smtp.messages()) == sorted([crlf(first.raw), crlf(second.raw)])
     assert server.messages(RECEPCION) == []
     ledger = _ledger(account.config_path)
-    assert history in ledger  # the first message's row, unchanged
-    [new] = [entry for entry in ledger if entry != history]
+    assert len(ledger) == 2
+    # The first message's row is kept as it was; only its key may be set apart (the UIDL
+    # now names other content), and it still starts with that UIDL.
+    [old] = [entry for entry in ledger if entry.raw_sha256 == history.raw_sha256]
+    assert old.source_key.startswith(history.source_key)
+    assert replace(old, source_key=history.source_key) == history
+    [new] = [entry for entry in ledger if entry is not old]
     assert new.raw_sha256 == _sha256(crlf(second.raw))
     assert (new.status, new.cufes) == ("procesado", second.cufes)
     assert new.forwarded_at is not None and new.disposed_at is not None
