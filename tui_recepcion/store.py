@@ -1114,17 +1114,18 @@ class Store:
 
     @_translated
     def claim_alert(self, account: str, kind: str, key: str, *, now: datetime, lease: timedelta,
-                    ignore_backoff: bool = False) -> AlertClaim | None:
-        """Claim the pending alert (account, kind, key), creating it if new.
+                    ignore_backoff: bool = False, detail: str | None = None) -> AlertClaim | None:
+        """Claim the pending alert (account, kind, key), creating it if new (with `detail`,
+        what a retry needs to compose it again; an existing alert keeps its own).
 
         None when it was sent or skipped already, its incident is closed, another sender
         holds an unexpired claim, or (unless `ignore_backoff`) its retry time is not due.
         """
         with self._transaction():
             self._db.execute(
-                """INSERT OR IGNORE INTO alerts (account, kind, key, state, created_at, updated_at)
-                   VALUES (?,?,?,?,?,?)""",
-                (account, kind, key, ALERT_PENDING, _stamp(now), _stamp(now)),
+                """INSERT OR IGNORE INTO alerts (account, kind, key, state, detail, created_at, updated_at)
+                   VALUES (?,?,?,?,?,?,?)""",
+                (account, kind, key, ALERT_PENDING, detail, _stamp(now), _stamp(now)),
             )
             record = self._alert_record(account, kind, key)
             assert record is not None  # inserted above if it was missing
