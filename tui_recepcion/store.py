@@ -638,7 +638,7 @@ class Store:
             if not outcome.extraction.ok and outcome.extraction.failure is None:
                 raise ValueError("an extraction without documents must carry a failure")
         results: list[RecordResult] = []
-        leftovers: list[Path] = []
+        leftovers: list[tuple[str, Path]] = []
         with self._transaction():
             recorded = self.lookup_messages(account, [outcome.source_key for outcome in outcomes])
             known = self._known_documents(account, [cufe for o in outcomes for cufe in o.extraction.cufes])
@@ -655,7 +655,7 @@ class Store:
                                  [(account, result.entry.source_key) for result in results
                                   if not result.already_recorded])
         if leftovers:
-            self._discard_unreferenced(leftovers)
+            self._discard_unreferenced(account, leftovers)
         return results
 
     def _known_documents(self, account: str, cufes: list[str]) -> dict[str, _Known]:
@@ -677,7 +677,7 @@ class Store:
         return found
 
     def _insert_outcome(self, account: str, outcome: Outcome, known: dict[str, _Known], now: str,
-                        leftovers: list[Path]) -> RecordResult:
+                        leftovers: list[tuple[str, Path]]) -> RecordResult:
         """Insert one ledger row, its new documents and its conflicts' evidence; `known`
         grows with what is added, `leftovers` with duplicates' files to clean up."""
         extraction = outcome.extraction
@@ -701,7 +701,7 @@ class Store:
                 new.append((document, paths, content))
             elif _same_content(stored, document, content):
                 duplicates.append(document.cufe)
-                leftovers += [path for path in (paths or {}).values()
+                leftovers += [(document.cufe, path) for path in (paths or {}).values()
                               if path not in (stored.xml_path, stored.pdf_path)]
             else:
                 if paths is None:  # the evidence is written only now, never over a stored file
@@ -759,21 +759,28 @@ class Store:
             return _file_content_sha256(paths["xml"])
         return None
 
-    def _discard_unreferenced(self, paths: list[Path]) -> None:
-        """Remove files written for duplicates that no document or evidence row references."""
+    def _discard_unreferenced(self, account: str, leftovers: list[tuple[str, Path]]) -> None:
+        """Remove files written for duplicates that no document or evidence row references.
+
+        Best effort, after the commit: a failure here leaves a harmless file and must not
+        make the caller believe the batch was not recorded."""
         with self._lock:
-            for path in dict.fromkeys(paths):
-                text = str(path)
-                referenced = self._db.execute(
-                    """SELECT 1 FROM documents WHERE xml_path = ?1 OR pdf_path = ?1
-                       UNION ALL SELECT 1 FROM document_conflicts WHERE xml_path = ?1 OR pdf_path = ?1 LIMIT 1""",
-                    (text,),
-                ).fetchone()
-                if referenced is None:
-                    try:
+            for cufe, path in dict.fromkeys(leftovers):
+                # A file's name starts with its CUFE's first 16 characters: only documents
+                # whose CUFE starts so can reference it (an index range, not a table scan).
+                prefix = cufe[:16]
+                try:
+                    referenced = self._db.execute(
+                        """SELECT 1 FROM documents WHERE account = ?1 AND cufe >= ?2 AND cufe < ?3
+                             AND (xml_path = ?4 OR pdf_path = ?4)
+                           UNION ALL SELECT 1 FROM document_conflicts WHERE account = ?1 AND cufe >= ?2
+                             AND cufe < ?3 AND (xml_path = ?4 OR pdf_path = ?4) LIMIT 1""",
+                        (account, prefix, prefix + "\uffff", str(path)),
+                    ).fetchone()
+                    if referenced is None:
                         path.unlink(missing_ok=True)
-                    except OSError:  # a leftover file is harmless; the commit is what matters
-                        pass
+                except (sqlite3.Error, OSError):
+                    continue
 
     @_translated
     def conflicts(self, account: str | None = None) -> list[ConflictRow]:
