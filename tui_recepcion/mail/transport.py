@@ -298,6 +298,16 @@ def _translate(
         )
     if isinstance(exc, ssl.SSLCertVerificationError):
         return _certificate_problem(exc, peer)
+    if isinstance(exc, TimeoutError) or _after_timeout(exc):
+        waited = " a tiempo"
+        if peer.timeout:  # None or 0 when the socket had no timeout (or it is unknown)
+            waited = " en " + f"{peer.timeout:g}".replace(".", ",") + " s"  # decimal comma
+        return ConnectionProblem(
+            "tiempo_agotado",
+            f"El servidor {peer.where} no respondió{waited}. Revise el puerto, el protocolo de "
+            "seguridad (un puerto SSL/TLS no saluda a quien espera STARTTLS) y el cortafuegos.",
+            transient=True,
+        )
     if _is_lost_connection(exc):  # before SSLError: an SSL EOF is a cut, not a TLS failure
         return ConnectionProblem(
             "conexion_perdida",
@@ -311,16 +321,6 @@ def _translate(
             "Revise que el protocolo de seguridad corresponda al puerto: SSL/TLS habla cifrado "
             "desde el primer byte (p. ej. 993, 995, 465); STARTTLS empieza sin cifrar (143, 110, 587).",
             transient=False,
-        )
-    if isinstance(exc, TimeoutError) or _after_timeout(exc):
-        waited = " a tiempo"
-        if peer.timeout:  # None or 0 when the socket had no timeout (or it is unknown)
-            waited = " en " + f"{peer.timeout:g}".replace(".", ",") + " s"  # decimal comma
-        return ConnectionProblem(
-            "tiempo_agotado",
-            f"El servidor {peer.where} no respondió{waited}. Revise el puerto, el protocolo de "
-            "seguridad (un puerto SSL/TLS no saluda a quien espera STARTTLS) y el cortafuegos.",
-            transient=True,
         )
     if isinstance(exc, ConnectionRefusedError):
         return ConnectionProblem(
@@ -350,6 +350,9 @@ def _translate(
 
 
 def _after_timeout(exc: Exception) -> bool:
+    """A timeout that a library reported as something else."""
+    if isinstance(exc, smtplib.SMTPServerDisconnected):  # smtplib wraps a read timeout so
+        return isinstance(exc.__context__, TimeoutError)
     # A socket file that once timed out refuses every later read with this OSError.
     return type(exc) is OSError and "timed out object" in str(exc)
 
