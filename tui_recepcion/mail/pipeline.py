@@ -80,7 +80,7 @@ def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
 
 def is_kept(entry: LedgerEntry) -> bool:
     """A message left on the server on purpose; passes skip it until someone acts."""
-    return entry.disposed_at is None and (entry.destination == KEPT or entry.reason == Reason.REENVIO_RECHAZADO)
+    return entry.disposed_at is None and (entry.destination == KEPT or entry.forward_refused)
 
 
 @dataclass(frozen=True, slots=True)
@@ -398,7 +398,8 @@ class Pipeline:
         decisions: list[Decision] = []
         for outcome, recorded in self._record_isolating(outcomes):
             entry = recorded.entry
-            self._emit(self._handled_event(entry, outcome.extraction if outcome else None, recorded.duplicates))
+            self._emit(self._handled_event(entry, outcome.extraction if outcome else None, recorded.duplicates,
+                                           recorded.conflicts))
             decisions.append(
                 Decision(entry.source_key, entry.status, entry.reason, entry.destination, raw=raws.get(entry.source_key))
             )
@@ -430,8 +431,10 @@ class Pipeline:
                 results.append((None, _Recorded(entry)))
         return results
 
-    def _handled_event(self, entry: LedgerEntry, extraction: Extraction | None, duplicated: tuple[str, ...]) -> MessageHandled:
-        documents = extraction.documents if extraction is not None else ()
+    def _handled_event(self, entry: LedgerEntry, extraction: Extraction | None, duplicated: tuple[str, ...],
+                       conflicting: tuple[str, ...] = ()) -> MessageHandled:
+        # A document in conflict was not stored: the dashboard must not list it as received.
+        documents = [d for d in extraction.documents if d.cufe not in conflicting] if extraction is not None else []
         return MessageHandled(
             account=self.account_id,
             source_key=entry.source_key,
@@ -521,6 +524,7 @@ class _Recorded:
 
     entry: LedgerEntry
     duplicates: tuple[str, ...] = ()
+    conflicts: tuple[str, ...] = ()
 
 
 def _unreadable_detail(attempts: int) -> str:

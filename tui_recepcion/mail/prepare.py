@@ -29,7 +29,7 @@ from pathlib import Path
 from types import TracebackType
 
 from tui_recepcion.dian import Extraction, extract_message, internal_error
-from tui_recepcion.store import Outcome, save_document_files
+from tui_recepcion.store import Outcome, document_content_sha256, save_document_files
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,14 @@ def prepare(settings: PrepareSettings, item: tuple[str, bytes]) -> Outcome:
         )
         for document in extraction.documents
     }
-    return Outcome(key, replace(extraction, files={}), hashlib.sha256(raw).hexdigest(), saved_files=saved)
+    # The hash the store compares a known CUFE by, computed here where the XML bytes still are.
+    content = {
+        document.cufe: digest
+        for document in extraction.documents
+        if (digest := document_content_sha256(extraction.files.get(document.cufe, ()))) is not None
+    }
+    return Outcome(key, replace(extraction, files={}), hashlib.sha256(raw).hexdigest(), saved_files=saved,
+                   content_sha256=content)
 
 
 # forkserver, not fork: the TUI calls the engine from a thread, and forking a threaded

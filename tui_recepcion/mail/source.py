@@ -17,11 +17,13 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
+from tui_recepcion.store import KEPT_ON_SERVER
+
 Status = Literal["procesado", "fallido"]
 
 # The destination of a message that stays on the server on purpose (POP3 poison: it could
 # not be read, or the backup relay refused it for good); later passes skip it.
-KEPT = "servidor"
+KEPT = KEPT_ON_SERVER
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,6 +29,7 @@ from typing import Any, Literal, NoReturn, TypeAlias
 
 from imapclient import IMAPClient
 
+from tui_recepcion.dian.limits import DEFAULT_LIMITS
 from tui_recepcion.errors import ConfigError
 from tui_recepcion.mail.errors import AuthenticationFailed, ConnectionProblem
 from tui_recepcion.secrets import Secret
@@ -552,9 +553,10 @@ def _pop3_capabilities(client: poplib.POP3) -> dict[str, list[str]]:
 
 
 # poplib refuses lines over 2048 bytes, yet real mail carries longer ones (unwrapped HTML,
-# long base64 lines). A message it cannot RETR would stay in the mailbox forever, so allow
-# long lines while still bounding what one line may cost.
-POP3_MAX_LINE = 4 * 1024 * 1024
+# a base64 attachment on one line). A message it cannot RETR would stay in the mailbox
+# forever, so a line may be as long as the largest message processed; the engine never
+# RETRs a message the listing says is larger (it is isolated as too large instead).
+POP3_MAX_LINE = DEFAULT_LIMITS.max_message_bytes
 
 
 class _LongLines:
