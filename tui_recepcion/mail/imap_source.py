@@ -19,8 +19,8 @@ from imapclient.imapclient import DELETED, SEEN
 
 from tui_recepcion.mail.errors import ConnectionProblem
 from tui_recepcion.mail.folders import ensure_folders
-from tui_recepcion.mail.source import Decision, Disposal, Status, Unreadable, shutdown_socket
-from tui_recepcion.mail.transport import Endpoint, close_quietly, connect_imap, connection_errors
+from tui_recepcion.mail.source import Decision, Disposal, Status, Unreadable
+from tui_recepcion.mail.transport import Endpoint, close_quietly, connect_imap, connection_errors, interrupt
 
 log = logging.getLogger(__name__)
 
@@ -186,11 +186,7 @@ class ImapSource:
         self._interrupted = True
         client = self.client
         if client is not None:
-            try:
-                sock = client.socket()
-            except Exception:  # not connected yet, or already torn down
-                return
-            shutdown_socket(sock)
+            interrupt(client)
 
     # --- listing and fetching ----------------------------------------------------------------
 

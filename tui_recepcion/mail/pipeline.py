@@ -266,9 +266,9 @@ class Pipeline:
 
         # Mail that failed before is read alone, after the rest: if it fails again, it fails alone.
         batches = [*_chunks(fresh, self.batch_size or batch_size_for(len(fresh))), *([key] for key in suspects)]
-        self._process_batches(batches, progress, suspects=set(suspects))
+        self._process_batches(batches, progress)
 
-    def _process_batches(self, batches: list[Sequence[str]], progress: _Progress, *, suspects: set[str]) -> None:
+    def _process_batches(self, batches: list[Sequence[str]], progress: _Progress) -> None:
         pending = sum(len(batch) for batch in batches)
         settings = PrepareSettings(self.account_id, self.receiver_nit, self.store.documents_dir, self._extract)
         with Preparer(settings, Preparer.workers_for(pending)) as preparer, ThreadPoolExecutor(
@@ -291,8 +291,6 @@ class Pipeline:
                         upcoming = None
                     decisions = self._record(fetched.outcomes(), fetched.raws, progress)
                     decisions += self._count_unreadable(fetched.unreadable, progress)
-                    if suspects:
-                        self.store.clear_attempts(self.account_id, [key for key in fetched.raws if key in suspects])
                     self.checkpoint("after_commit")
                     if upcoming is not None:
                         wait([upcoming])

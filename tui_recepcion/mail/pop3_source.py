@@ -20,8 +20,8 @@ from datetime import UTC, datetime
 
 from tui_recepcion.mail.forward import forwarded_message, resent_message_id
 from tui_recepcion.mail.smtp import DeliveryRefused, SmtpSession
-from tui_recepcion.mail.source import Decision, Disposal, Status, Unreadable, shutdown_socket
-from tui_recepcion.mail.transport import Endpoint, close_quietly, connect_pop3, connection_errors
+from tui_recepcion.mail.source import Decision, Disposal, Status, Unreadable
+from tui_recepcion.mail.transport import Endpoint, close_quietly, connect_pop3, connection_errors, interrupt
 
 log = logging.getLogger(__name__)
 
@@ -189,7 +189,7 @@ class Pop3Source:
     def interrupt(self) -> None:
         connection = self.connection
         if connection is not None:
-            shutdown_socket(connection.sock)
+            interrupt(connection)
         smtp = self._smtp
         if smtp is not None:
             smtp.interrupt()

@@ -11,8 +11,7 @@ from collections.abc import Callable, Sequence
 from types import TracebackType
 
 from tui_recepcion.mail.errors import ConnectionProblem
-from tui_recepcion.mail.source import shutdown_socket
-from tui_recepcion.mail.transport import Endpoint, connect_smtp, connection_errors
+from tui_recepcion.mail.transport import Endpoint, connect_smtp, connection_errors, interrupt
 
 SmtpLogin = Callable[[smtplib.SMTP], None]
 
@@ -86,7 +85,7 @@ class SmtpSession:
     def interrupt(self) -> None:
         connection = self._connection
         if connection is not None:
-            shutdown_socket(connection.sock)
+            interrupt(connection)
 
     def close(self) -> None:
         if self._connection is not None:

@@ -12,7 +12,6 @@ message the server refuses to deliver is not an error of the pass: `fetch` yield
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
@@ -91,12 +90,3 @@ class MessageSource(Protocol):
     def interrupt(self) -> None:
         """From another thread or a signal handler: make blocked I/O return at once."""
 
-
-def shutdown_socket(sock: socket.socket | None) -> None:
-    """Make every blocking read or write on `sock` return now (safe from any thread)."""
-    if sock is None:
-        return
-    try:
-        sock.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass  # already closed or never connected: nothing is blocked on it
