@@ -160,6 +160,7 @@ class Counter:
 BOMBS = {
     "palabras": BOMB_WORD * 500_000,  # 7 MB of encoded words, the bomb
     "pegadas": "=?utf-8?q?a?=" * 500_000,  # no blanks between them
+    "plegadas": "=?utf-8?q?a?=\n " * 400_000,  # one word a folded line
     "sin_cierre": "=?utf-8?q?a" * 500_000,  # ecre re-scans the line from every `=?`
     "vacias": "=?utf-8?q??= " * 500_000,  # words that decode to nothing
     "base64": "=?utf-8?b?YWFh?=" * 400_000,
@@ -176,6 +177,7 @@ def test_bomb_decoding_touches_at_most_the_caps(name: str, monkeypatch: pytest.M
     expected = {
         "palabras": "a" * DEFAULT_LIMITS.max_encoded_words,  # one letter a word: the word cap shows
         "pegadas": "a" * DEFAULT_LIMITS.max_encoded_words,
+        "plegadas": "a" * DEFAULT_LIMITS.max_encoded_words,
         "sin_cierre": BOMBS["sin_cierre"][:DEFAULT_LIMITS.max_header_chars - 1] + "…",  # no word: raw text
         "vacias": None,
         "base64": "a" * (DEFAULT_LIMITS.max_header_chars - 1) + "…",
