@@ -28,6 +28,8 @@ class ScriptedSource:
     """An in-memory mailbox whose faults a test chooses."""
 
     name = "guion"
+    reads_one_at_a_time = True
+    key_prefix = ""
 
     def __init__(self, raws: dict[str, bytes], *, pop3: bool = False) -> None:
         self.raws = dict(raws)

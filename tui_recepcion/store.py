@@ -950,6 +950,18 @@ class Store:
             return count
 
     @_translated
+    def undisposed_messages(self, account: str, key_prefix: str) -> list[LedgerEntry]:
+        """Decided but not yet disposed-of rows whose source key starts with `key_prefix`
+        (e.g. one IMAP UIDVALIDITY): what a pass checks against the server's listing."""
+        with self._lock:
+            columns = self._columns("messages")
+            rows = self._db.execute(
+                "SELECT * FROM messages WHERE account = ? AND disposed_at IS NULL AND source_key LIKE ? ESCAPE '\\'",
+                (account, _like_escape(key_prefix) + "%"),
+            )
+            return [_ledger_entry(row, columns) for row in rows]
+
+    @_translated
     def messages(self, filters: MessageFilter = MessageFilter()) -> list[LedgerEntry]:
         clauses, params = [], []
         if filters.account:

@@ -101,6 +101,7 @@ class ImapSource:
     name = "imap"
     disposal_commits_at_finish = False
     keeps_unreadable = False
+    reads_one_at_a_time = False
 
     def __init__(
         self,
@@ -190,6 +191,10 @@ class ImapSource:
 
     # --- listing and fetching ----------------------------------------------------------------
 
+    @property
+    def key_prefix(self) -> str:
+        return f"imap:{self.uidvalidity}:"
+
     def key(self, uid: int) -> str:
         return f"imap:{self.uidvalidity}:{uid}"
 
@@ -261,8 +266,10 @@ class ImapSource:
                 with self._errors():
                     bodies, unreadable = self._fetch_batch(self._require_client(), [uid])
             except ConnectionProblem as problem:
-                yield self.key(uid), Unreadable(f"la sesión se cortó al leer este mensaje: {problem}")
+                # Only once a new session works is it this message, not the network: a
+                # reconnection that fails ends the pass without counting anything against it.
                 self._reconnect(problem)
+                yield self.key(uid), Unreadable(f"la sesión se cortó al leer este mensaje: {problem}")
                 continue
             yield self.key(uid), bodies[uid] if uid in bodies else unreadable[uid]
 

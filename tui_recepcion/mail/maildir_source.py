@@ -19,6 +19,8 @@ class MaildirSource:
     name = "maildir"
     disposal_commits_at_finish = False
     keeps_unreadable = False
+    reads_one_at_a_time = True
+    key_prefix = "maildir:"
 
     def __init__(self, path: Path, *, processed_folder: str = "Procesados", failed_folder: str = "Fallidos") -> None:
         self.path = path

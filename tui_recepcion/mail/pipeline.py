@@ -71,6 +71,7 @@ class PassResult:
     duplicates: int = 0
     remaining: int = 0
     cancelled: bool = False
+    retry_soon: bool = False  # some message could not be read this time: try again before the interval
 
 
 def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
@@ -233,6 +234,7 @@ class Pipeline:
     def _process_all(self, progress: _Progress) -> None:
         keys = self.source.list_keys()
         self._listed = len(keys)
+        self._settle_vanished(set(keys))
         known = self._lookup(keys)
         reappeared = [key for key in keys if key in known and known[key].disposed_at is not None]
         new = [key for key in keys if key not in known]
@@ -312,10 +314,11 @@ class Pipeline:
                 else:
                     raws[key] = item
         except Exception as error:
-            # The connection broke while these were in flight: count it against each of them,
-            # so a message that breaks the connection every time ends up read (and isolated) alone.
-            if not self._stopped_on_purpose():
-                self._count_attempts([key for key in keys if key not in raws and key not in unreadable], error)
+            # Read one at a time, the message in flight is the one the failure concerns: count
+            # it, so a message that breaks the connection every time is isolated in the end.
+            in_flight = [key for key in keys if key not in raws and key not in unreadable][:1]
+            if self.source.reads_one_at_a_time and not self._stopped_on_purpose():
+                self._count_attempts(in_flight, error)
             raise
         return _Fetched(raws, unreadable, preparer.start(list(raws.items())))
 
@@ -335,7 +338,24 @@ class Pipeline:
             if count >= MAX_ATTEMPTS:
                 isolate.append((key, Reason.NO_SE_PUDO_LEER, f"{_unreadable_detail(count)} Última respuesta: {detail}"))
         progress.failed += len(isolate)
+        progress.unread += len(unreadable) - len(isolate)
         return self._isolate(isolate)
+
+    def _settle_vanished(self, listed: set[str]) -> None:
+        """Rows decided but never confirmed disposed of, whose message is gone from the server:
+        the move (or the QUIT that committed the deletion) happened, but its answer was lost
+        with the connection. Record them as disposed. A POP3 message that was never forwarded
+        and vanished was deleted by someone else: its row stays as it is, for review."""
+        settled: dict[str, list[str]] = {}
+        for entry in self.store.undisposed_messages(self.account_id, self.source.key_prefix):
+            if entry.source_key in listed or is_kept(entry):
+                continue
+            if self.source.disposal_commits_at_finish and entry.forwarded_at is None:
+                continue
+            settled.setdefault(entry.destination or "", []).append(entry.source_key)
+        for destination, keys in settled.items():
+            log.info("%d mensajes ya no están en el servidor: se registran como dispuestos en %s", len(keys), destination)
+            self.store.mark_disposed(self.account_id, keys, destination or None)
 
     def _attempts(self, keys: Sequence[str]) -> dict[str, int]:
         found: dict[str, int] = {}
@@ -506,6 +526,7 @@ class _Progress:
     processed: int = 0
     failed: int = 0
     duplicates: int = 0
+    unread: int = 0  # refused this time, to be read again
 
     def count(self, status: str, duplicates: int) -> None:
         self.processed += status == "procesado"
@@ -513,7 +534,8 @@ class _Progress:
         self.duplicates += duplicates
 
     def result(self, remaining: int, *, cancelled: bool) -> PassResult:
-        return PassResult(self.processed, self.failed, self.duplicates, max(0, remaining), cancelled)
+        return PassResult(self.processed, self.failed, self.duplicates, max(0, remaining), cancelled,
+                          retry_soon=self.unread > 0)
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,6 +39,8 @@ class Pop3Source:
     name = "pop3"
     disposal_commits_at_finish = True
     keeps_unreadable = True
+    reads_one_at_a_time = True
+    key_prefix = KEY_PREFIX
 
     def __init__(
         self,

@@ -270,6 +270,8 @@ class AccountProcessor:
                 return CycleOutcome(None, max(interval, BACKOFF_CAP), problem)
             self._failures += 1
             return CycleOutcome(None, backoff_delay(self._failures, self.backoff_start), problem)
+        if result.retry_soon:  # a message the server would not deliver: try it again soon, not in an interval
+            return CycleOutcome(result, min(interval, self.backoff_start))
         return CycleOutcome(result, interval)
 
     def serve(self) -> None:

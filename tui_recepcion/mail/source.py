@@ -63,6 +63,13 @@ class MessageSource(Protocol):
     # True when a message that cannot be read is left on the server (POP3 has nowhere to
     # move it), False when it is disposed of like any failure (IMAP: Fallidos).
     keeps_unreadable: bool
+    # True when messages are read one at a time, so a failure while reading concerns the one
+    # message in flight (POP3 RETR). IMAP reads batches and isolates a culprit itself.
+    reads_one_at_a_time: bool
+
+    @property
+    def key_prefix(self) -> str:
+        """What every key of this mailbox (as it is now) starts with, e.g. `imap:<uidvalidity>:`."""
 
     def list_keys(self) -> list[str]:
         """Every message currently waiting, oldest first."""
