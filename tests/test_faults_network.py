@@ -272,10 +272,17 @@ def test_a_trickling_server_cannot_keep_a_pass_alive(measure, rig_for, protocol:
 # --- the server goes away mid-pass -------------------------------------------------------
 
 
-def _start_pass(config_path: Path, env: dict | None = None) -> subprocess.Popen:
+def _start_pass(config_path: Path, env: dict | None = None, *, pipes: bool = True) -> subprocess.Popen:
+    """A `--una-vez` run in the background. Without `pipes` its output goes to files: after a
+    SIGKILL, surviving descendants would hold a pipe open and block whoever reads it."""
+    if pipes:
+        out = err = subprocess.PIPE
+    else:
+        out = (config_path.parent / "procesar.out").open("wb")
+        err = (config_path.parent / "procesar.err").open("wb")
     return subprocess.Popen(
         procesar_command(config_path, once=True), cwd=REPO, env=procesar_env(env), text=True,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, start_new_session=True,
+        stdout=out, stderr=err, stdin=subprocess.DEVNULL, start_new_session=True,
     )
 
 
@@ -383,7 +390,7 @@ KILL_SEED = 20250612
 
 def _kill_during_pass(rig: Rig, delay: float) -> list:
     """Start a pass, SIGKILL it `delay` s after its first byte; the descendants it had then."""
-    process = _start_pass(rig.config_path)
+    process = _start_pass(rig.config_path, pipes=False)
     try:
         poll_until(lambda: rig.mail_proxy.total("both") > 0 or process.poll() is not None, 30,
                    "the pass connected", interval=0.005)
@@ -393,7 +400,7 @@ def _kill_during_pass(rig: Rig, delay: float) -> list:
         family = descendants(process.pid)
         if process.poll() is None:
             os.kill(process.pid, signal.SIGKILL)
-        process.communicate(timeout=30)
+        process.wait(timeout=30)
     finally:
         if process.poll() is None:
             kill_tree(process.pid)
@@ -431,7 +438,7 @@ def test_sigkill_at_a_random_moment_leaves_no_orphan_and_converges(rig_for, prot
 
 def test_sigkill_with_workers_running_leaves_no_orphan(rig_for) -> None:
     rig = rig_for("imap", good=BIG)
-    process = _start_pass(rig.config_path)
+    process = _start_pass(rig.config_path, pipes=False)
     family: list = []
     try:
         def workers_running() -> bool:
@@ -442,7 +449,7 @@ def test_sigkill_with_workers_running_leaves_no_orphan(rig_for) -> None:
         poll_until(workers_running, 60, "procesar started its worker processes", interval=0.01)
         assert process.poll() is None, "the pass ended before its workers could be seen"
         os.kill(process.pid, signal.SIGKILL)
-        process.communicate(timeout=30)
+        process.wait(timeout=30)
     finally:
         if process.poll() is None:
             kill_tree(process.pid)
