@@ -249,7 +249,7 @@ def test_oauth2_token_cannot_live_in_an_environment_variable() -> None:
 
 def test_account_ids_are_slugs() -> None:
     text = VALID_IMAP.replace("[cuentas.principal]", '[cuentas."Cuenta Principal"]')
-    assert any(key.startswith("cuentas.Cuenta Principal") for key in problems_of(text))
+    assert any(key.startswith('cuentas."Cuenta Principal"') for key in problems_of(text))
 
 
 def test_parse_account_applies_the_same_rules_for_the_form() -> None:
@@ -275,7 +275,8 @@ def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_choosing_among_several_accounts(tmp_path: Path) -> None:
-    text = VALID_IMAP + VALID_IMAP.split("\n\n", 1)[1].replace("principal", "segunda")
+    second = VALID_IMAP.split("\n\n", 1)[1].replace("principal", "segunda").replace("recepcion@", "segunda@")
+    text = VALID_IMAP + second
     config, problems = parse_config(text)
     assert problems == [] and config is not None
     with pytest.raises(ConfigError, match="--cuenta"):
@@ -303,7 +304,7 @@ def test_save_account_round_trips_atomically_with_mode_0600(tmp_path: Path) -> N
         smtp=SmtpSettings("smtp.empresa.co", 587, "starttls"),
     )
     save_account(path, account)
-    save_account(path, Account(**{**_fields(account), "id": "segunda", "protocol": "imap", "port": 993}))
+    save_account(path, Account(**{**_fields(account), "id": "segunda", "protocol": "imap", "port": 993, "username": "segunda@empresa.co"}))
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert [p.name for p in path.parent.iterdir()] == ["config.toml"]  # no temporary left behind
     config = load_config(path)

@@ -31,19 +31,19 @@ class FakeClient:
 
 def test_uid_before_the_literal() -> None:
     data = [(b"1 (UID 7 BODY[] {3}", b"abc"), b")", (b"2 (UID 9 BODY[] {2}", b"de"), b")"]
-    assert fetch_bodies(FakeClient(data), [7, 9]) == {7: b"abc", 9: b"de"}
+    assert fetch_bodies(FakeClient(data), [7, 9]) == ({7: b"abc", 9: b"de"}, None)
 
 
 def test_uid_after_the_literal() -> None:
     data = [(b"1 (BODY[] {3}", b"abc"), b" UID 7)", (b"2 (BODY[] {2}", b"de"), b" UID 9)"]
-    assert fetch_bodies(FakeClient(data), [7, 9]) == {7: b"abc", 9: b"de"}
+    assert fetch_bodies(FakeClient(data), [7, 9]) == ({7: b"abc", 9: b"de"}, None)
 
 
 def test_unrecognised_answers_are_fetched_again_with_the_full_parser() -> None:
     client = FakeClient([(b"1 (UID 7 BODY[] {3}", b"abc"), b")", b"2 (FLAGS (\\Seen))"], fallback={9: b"de"})
-    assert fetch_bodies(client, [7, 9]) == {7: b"abc", 9: b"de"}
+    assert fetch_bodies(client, [7, 9]) == ({7: b"abc", 9: b"de"}, None)
     assert client.fallback_asked == [9]
 
 
 def test_nothing_to_fetch() -> None:
-    assert fetch_bodies(FakeClient([]), []) == {}
+    assert fetch_bodies(FakeClient([]), []) == ({}, None)

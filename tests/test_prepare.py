@@ -1,13 +1,19 @@
-"""Preparing outcomes inline and in worker processes gives the same results."""
+"""Preparing outcomes inline and in worker processes gives the same results; workers are bound
+to the service's life and keep no secrets (the end-to-end proof: test_worker_lifetime)."""
 
 from __future__ import annotations
 
+import ctypes
+import multiprocessing.forkserver
 import os
 import signal
+import sys
 from pathlib import Path
 
+import pytest
+
 from tui_recepcion.dian.samples import SampleFactory
-from tui_recepcion.mail.prepare import POOL_THRESHOLD, Preparer, PrepareSettings
+from tui_recepcion.mail.prepare import POOL_THRESHOLD, Preparer, PrepareSettings, helper_environment
 
 
 def items() -> list[tuple[str, bytes]]:
@@ -49,3 +55,29 @@ def test_a_dead_worker_does_not_fail_the_pass(tmp_path: Path) -> None:
 def test_small_passes_stay_inline() -> None:
     assert Preparer.workers_for(POOL_THRESHOLD - 1) == 1
     assert Preparer.workers_for(POOL_THRESHOLD) >= 1
+
+
+def test_helper_processes_keep_only_what_python_needs() -> None:
+    environ = {
+        "PATH": "/usr/bin", "HOME": "/root", "LANG": "es_CO.UTF-8", "LC_ALL": "es_CO.UTF-8", "TZ": "America/Bogota",
+        "TMPDIR": "/tmp/x", "VIRTUAL_ENV": "/opt/venv", "PYTHONPATH": "/src",
+        "CLAVE_BUZON": "secreto", "TUI_RECEPCION_CONFIG": "/etc/c.toml", "PYTHONSTARTUP": "/x.py", "AWS_SECRET_ACCESS_KEY": "k",
+    }
+    assert helper_environment(environ) == {
+        name: environ[name] for name in ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "VIRTUAL_ENV", "PYTHONPATH")
+    }
+
+
+def parent_death_binding() -> tuple[int, int | None]:
+    """Run in a worker: the signal the kernel sends it when its parent dies, and whether it
+    still holds the fork server's "alive" pipe."""
+    signal_number = ctypes.c_int(0)
+    ctypes.CDLL(None, use_errno=True).prctl(2, ctypes.byref(signal_number), 0, 0, 0)  # PR_GET_PDEATHSIG
+    return signal_number.value, multiprocessing.forkserver._forkserver._forkserver_alive_fd
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="prctl es de Linux")
+def test_workers_are_bound_to_the_fork_server(tmp_path: Path) -> None:
+    with Preparer(PrepareSettings("a", None, tmp_path), workers=2) as preparer:
+        binding = preparer._pool.submit(parent_death_binding).result()  # type: ignore[union-attr]
+    assert binding == (signal.SIGKILL, None)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import os
 import pickle
+import re
+import stat
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -180,3 +182,160 @@ def test_password_never_lands_in_config_or_logs(tmp_path: Path, caplog: pytest.L
     assert PASSWORD not in config_path.read_text()
     assert PASSWORD not in caplog.text
     assert PASSWORD == secret_path.read_text()
+
+
+# --- Secret files: regular, private, small; reading never hangs ------------------------------------
+
+
+def _read_with_bound(store: FileStore, bound: float = 10.0) -> BaseException | Secret:
+    """Read in a thread; the join timeout is only the bound that proves the read returned."""
+    outcome: list[BaseException | Secret] = []
+
+    def run() -> None:
+        try:
+            outcome.append(store.read())
+        except BaseException as error:  # noqa: BLE001 - handed back to the test
+            outcome.append(error)
+
+    reader = threading.Thread(target=run, daemon=True)
+    reader.start()
+    reader.join(bound)
+    assert not reader.is_alive(), "leer el archivo de secreto se quedó bloqueado"
+    return outcome[0]
+
+
+def test_a_fifo_secret_is_refused_promptly(tmp_path: Path) -> None:
+    fifo = tmp_path / "clave"
+    os.mkfifo(fifo, 0o600)
+    outcome = _read_with_bound(FileStore(parse_secret_ref(f"archivo:{fifo}")))
+    assert isinstance(outcome, SecretError)
+    assert str(outcome) == f"El archivo de secreto {fifo} no es un archivo regular sino una tubería con nombre (FIFO)."
+
+
+def test_a_file_swapped_for_a_fifo_after_the_first_check_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The check before opening can race; the fstat after the non-blocking open cannot."""
+    regular = tmp_path / "regular"
+    regular.write_text(PASSWORD)
+    os.chmod(regular, 0o600)
+    fifo = tmp_path / "clave"
+    os.mkfifo(fifo, 0o600)
+    real_stat = os.stat
+    monkeypatch.setattr(os, "stat", lambda path, *a, **k: real_stat(regular) if Path(path) == fifo else real_stat(path, *a, **k))
+    outcome = _read_with_bound(FileStore(parse_secret_ref(f"archivo:{fifo}")))
+    assert isinstance(outcome, SecretError)
+    assert "tubería con nombre (FIFO)" in str(outcome)
+
+
+@pytest.mark.parametrize(("target", "kind"), [("/dev/null", "un dispositivo de caracteres"), ("DIR", "un directorio")])
+def test_devices_and_directories_are_refused(tmp_path: Path, target: str, kind: str) -> None:
+    path = tmp_path if target == "DIR" else Path(target)
+    outcome = _read_with_bound(FileStore(parse_secret_ref(f"archivo:{path}")))
+    assert isinstance(outcome, SecretError)
+    assert str(outcome) == f"El archivo de secreto {path} no es un archivo regular sino {kind}."
+
+
+@pytest.mark.parametrize("mode", [0o640, 0o604, 0o620, 0o602, 0o700, 0o400])
+def test_only_owner_only_modes_are_accepted(tmp_path: Path, mode: int) -> None:
+    path = tmp_path / "clave"
+    path.write_text(PASSWORD)
+    os.chmod(path, mode)
+    store = FileStore(parse_secret_ref(f"archivo:{path}"))
+    if mode & 0o077:
+        with pytest.raises(SecretError) as raised:
+            store.read()
+        assert str(raised.value) == (
+            f"El archivo de secreto {path} tiene permisos {mode:04o}: otros usuarios podrían leerlo. "
+            f"Ejecute: chmod 600 {path}"
+        )
+    else:
+        assert store.read().reveal() == PASSWORD
+
+
+def test_an_unreadable_secret_file_is_explained(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "clave"
+    path.write_text(PASSWORD)
+    os.chmod(path, 0o600)
+
+    def refuse(*args: object, **kwargs: object) -> int:  # these tests run as root, who reads any file
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(os, "open", refuse)
+    with pytest.raises(SecretError) as raised:
+        FileStore(parse_secret_ref(f"archivo:{path}")).read()
+    assert str(raised.value) == f"El archivo de secreto {path} no se puede leer: permiso denegado."
+
+
+def test_a_secret_file_of_another_user_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "clave"
+    path.write_text(PASSWORD)
+    os.chmod(path, 0o600)
+    other = os.getuid() + 1
+    real_fstat = os.fstat
+
+    def foreign(descriptor: int) -> os.stat_result:  # chown needs root; the owner is what fstat says
+        fields = list(real_fstat(descriptor))
+        fields[stat.ST_UID] = other
+        return os.stat_result(fields)
+
+    monkeypatch.setattr(os, "fstat", foreign)
+    with pytest.raises(SecretError, match=f"pertenece a otro usuario \\(uid {other}\\)"):
+        FileStore(parse_secret_ref(f"archivo:{path}")).read()
+
+
+def test_secret_files_are_capped(tmp_path: Path) -> None:
+    from tui_recepcion.secrets import SECRET_FILE_MAX_BYTES
+
+    path = tmp_path / "clave"
+    store = FileStore(parse_secret_ref(f"archivo:{path}"))
+    store.write(Secret("x" * SECRET_FILE_MAX_BYTES))
+    assert len(store.read().reveal()) == SECRET_FILE_MAX_BYTES
+    with pytest.raises(SecretError, match="demasiado grande"):
+        store.write(Secret("x" * (SECRET_FILE_MAX_BYTES + 1)))
+    path.write_text("x" * (SECRET_FILE_MAX_BYTES + 1))
+    with pytest.raises(SecretError, match=f"es demasiado grande \\({SECRET_FILE_MAX_BYTES + 1} bytes"):
+        store.read()
+
+
+def test_a_secret_file_that_is_not_utf8_or_is_empty(tmp_path: Path) -> None:
+    path = tmp_path / "clave"
+    store = FileStore(parse_secret_ref(f"archivo:{path}"))
+    store.write(Secret(""))
+    with pytest.raises(SecretError, match="está vacío"):
+        store.read()
+    path.write_bytes(b"\xff\xfe")
+    with pytest.raises(SecretError, match="no está en UTF-8"):
+        store.read()
+
+
+def test_rewriting_a_secret_replaces_it_atomically_and_keeps_0600(tmp_path: Path) -> None:
+    path = tmp_path / "clave"
+    store = FileStore(parse_secret_ref(f"archivo:{path}"))
+    store.write(Secret("primera"))
+    os.chmod(path, 0o644)  # a later write never inherits a loose mode
+    store.write(Secret(PASSWORD))
+    assert oct(path.stat().st_mode & 0o777) == oct(0o600)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clave"]
+    assert store.read().reveal() == PASSWORD
+
+
+def test_a_secret_that_cannot_be_written_is_a_secret_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "archivo"
+    blocker.write_text("no soy un directorio")
+    with pytest.raises(SecretError, match="No se pudo guardar el secreto"):
+        FileStore(parse_secret_ref(f"archivo:{blocker / 'clave'}")).write(Secret(PASSWORD))
+
+
+@pytest.mark.parametrize(
+    ("reference", "fragment"),
+    [
+        ("archivo:/etc/clave\x00x", "carácter nulo (NUL"),
+        ("archivo:/etc/\x1b[2Jclave", "U+001B"),
+        ("env:CLAVE\x00", "carácter nulo (NUL"),
+        ("archivo:~usuario-que-no-existe-jamas/clave", "no se pudo expandir «~»"),
+        ("archivo:/" + "a" * 300, "demasiado largo"),
+        ("archivo:/" + "a/" * 3000, "demasiado larga"),
+    ],
+)
+def test_unusable_secret_paths_are_rejected_when_parsed(reference: str, fragment: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(fragment)):
+        parse_secret_ref(reference)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -28,13 +29,14 @@ def test_sigterm_stops_the_service_cleanly(tmp_path: Path, clean_dovecot: Doveco
         env={**os.environ, "JOURNAL_STREAM": "8:1234"},
     )
     try:
-        # Wait for the first pass to finish: its summary line of the last message arrives on stdout.
-        seen = 0
+        # Wait for the first pass to finish: the line of its last disposal arrives on stdout.
+        moved = 0
         assert service.stdout is not None
-        while seen < len(mails):
+        while moved < len(mails):
             line = service.stdout.readline()
             assert line, "the service ended before processing the mailbox"
-            seen += "→" in line
+            found = re.search(r"→ (\d+) correos? movidos", line)
+            moved += int(found.group(1)) if found else 0
         service.send_signal(signal.SIGTERM)
         out, err = service.communicate(timeout=30)
     finally:

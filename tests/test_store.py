@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import sqlite3
 import threading
 from datetime import UTC, date, datetime, timedelta
@@ -81,7 +82,7 @@ def test_record_outcome_stores_documents_files_and_ledger(store: Store, factory:
     relative = row.xml_path.relative_to(store.documents_dir)
     issue = row.document.issue_date
     assert relative.parts[:3] == ("principal", f"{issue:%Y}", f"{issue:%m}")
-    assert relative.name == f"{mail.cufes[0][:16]}-factura.xml"
+    assert re.fullmatch(rf"{mail.cufes[0][:16]}-factura-[0-9a-f]{{8}}\.xml", relative.name)
 
 
 def test_same_document_twice_is_stored_once(store: Store, factory: SampleFactory) -> None:

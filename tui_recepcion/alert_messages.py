@@ -7,6 +7,7 @@ rarely es_CO, and `strftime` would print English month names.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from email.headerregistry import Address
@@ -15,10 +16,12 @@ from email.utils import format_datetime, make_msgid
 from typing import TYPE_CHECKING
 
 from tui_recepcion.config import PROTOCOLS, Account
+from tui_recepcion.dian.reasons import Reason, describe
 from tui_recepcion.secrets import parse_secret_ref
 
 if TYPE_CHECKING:  # alerts.py composes its emails here; the dependency runs that way
     from tui_recepcion.alerts import AlertStatus
+    from tui_recepcion.store import ConflictRow, LedgerEntry
 
 MONTHS = ("enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto", "septiembre",
           "octubre", "noviembre", "diciembre")
@@ -114,6 +117,104 @@ def authentication_alert(account: Account, envelope: Envelope, reason: str, sinc
         "recibirá una nueva.",
     ]
     return _message(envelope, subject, _body(account, body))
+
+
+def message_problem_alert(account: Account, envelope: Envelope, *, source_key: str, reason: str, detail: str,
+                          entry: LedgerEntry | None = None, evidence: Sequence[ConflictRow] = ()) -> EmailMessage:
+    """One alert per message the engine set aside: why, where the message is, what to do."""
+    pop3 = account.protocol == "pop3"
+    where_failed = ("El correo se reenvía al correo de respaldo, marcado como fallido." if pop3
+                    else f"El correo queda en la carpeta «{account.failed_folder}» del buzón.")
+    if reason == Reason.CUFE_EN_CONFLICTO:
+        subject = f"Alerta: posible factura falsificada en el buzón {account.username}"
+        if evidence:
+            files = [str(path) for row in evidence for path in (row.xml_path, row.pdf_path) if path is not None]
+            kept = ("El contenido nuevo se guardó aparte como evidencia, sin reemplazar nada:\n"
+                    + "\n".join(f"- {name}" for name in files)) if files else (
+                "El contenido nuevo quedó registrado como evidencia en la base de datos (no había carpeta de "
+                "documentos donde guardar sus archivos).")
+            stored = ", ".join(dict.fromkeys(row.stored_number for row in evidence if row.stored_number))
+        else:
+            kept, stored = "El contenido nuevo quedó registrado aparte como evidencia.", ""
+        stored_text = f" (documento {stored})" if stored else ""
+        body = [
+            "Llegó un correo con el CUFE de un documento electrónico que ya estaba guardado"
+            f"{stored_text}, pero con otro contenido: otro valor, otro proveedor u otros datos bajo el mismo CUFE. "
+            "Los CUFE aparecen impresos en cada factura, así que puede ser un intento de falsificación.",
+            "La factura guardada no se modificó: sus datos y sus archivos siguen siendo los del primer correo que "
+            "la trajo.",
+            f"Detalle: {clean_reason(detail)}",
+            _message_lines(source_key, entry),
+            f"{kept}\n{where_failed}",
+            "Qué hacer:\n" + _numbered([
+                "No pague ni registre el documento del correo nuevo hasta confirmarlo.",
+                "Compare la evidencia con el documento guardado (consulte «tui-recepcion documentos» y "
+                f"«tui-recepcion mensajes --estado fallido --cuenta {account.id}»).",
+                "Consulte el CUFE en el portal de la DIAN (catalogo-vpfe.dian.gov.co) y confirme con el proveedor, "
+                "por un medio distinto de este correo, cuál es el documento auténtico.",
+            ]),
+        ]
+    elif reason == Reason.REENVIO_RECHAZADO:
+        subject = f"Alerta: un correo del buzón {account.username} no se pudo reenviar al respaldo"
+        body = [
+            "El servidor de correo saliente (SMTP) rechazó de forma definitiva el reenvío de un correo al correo "
+            "de respaldo, así que tui-recepcion no lo borró del buzón.",
+            f"Detalle: {clean_reason(detail)}",
+            _message_lines(source_key, entry),
+            "El correo se conserva en el servidor POP3 y tui-recepcion no lo vuelve a reenviar ni a procesar; los "
+            "demás correos se siguen procesando con normalidad. Si traía una factura válida, ya quedó guardada.",
+            "Qué hacer:\n" + _numbered([
+                "Lea la respuesta del servidor en el detalle: un 552 suele indicar que el correo supera el tamaño "
+                "que admite el servidor de respaldo; un 500 o 554, un contenido que el servidor no acepta (por "
+                "ejemplo, líneas demasiado largas).",
+                f"Abra el buzón {account.username} con su cliente de correo o el webmail, y guarde o reenvíe ese "
+                "correo a mano al respaldo.",
+                "Cuando el respaldo lo tenga, bórrelo del buzón desde el cliente de correo.",
+            ]),
+        ]
+    elif reason == Reason.NO_SE_PUDO_LEER:
+        subject = f"Alerta: un correo del buzón {account.username} no se pudo leer"
+        kept_on = ("El correo se conserva en el servidor POP3 y no se vuelve a intentar."
+                   if pop3 else f"El correo queda en la carpeta «{account.failed_folder}» del buzón.")
+        body = [
+            "El servidor de correo no entregó un correo después de varios intentos; tui-recepcion lo apartó para "
+            "que no bloquee el resto del buzón.",
+            f"Detalle: {clean_reason(detail)}",
+            _message_lines(source_key, entry),
+            f"{kept_on} Los demás correos se siguen procesando con normalidad.",
+            "Qué hacer:\n" + _numbered([
+                f"Abra el buzón {account.username} con su cliente de correo o el webmail y revise ese correo.",
+                "Si trae una factura, guarde el adjunto (ZIP o XML) e impórtelo con «tui-recepcion importar "
+                f"ARCHIVO --cuenta {account.id}».",
+            ]),
+        ]
+    else:
+        subject = f"Alerta: un correo del buzón {account.username} no se pudo procesar"
+        body = [
+            f"tui-recepcion apartó un correo: {describe(reason)}",
+            f"Detalle: {clean_reason(detail)}",
+            _message_lines(source_key, entry),
+            where_failed if not pop3 else "El correo se conserva en el servidor POP3 y no se vuelve a intentar.",
+            f"Qué hacer: revise ese correo en el buzón {account.username} con su cliente de correo.",
+        ]
+    body.append("No se enviará otra alerta por este mismo correo.")
+    return _message(envelope, subject, _body(account, body))
+
+
+def _message_lines(source_key: str, entry: LedgerEntry | None) -> str:
+    lines = ["El correo:"]
+    if entry is not None and entry.subject:
+        lines.append(f"- Asunto: {clean_reason(entry.subject)}")
+    if entry is not None and entry.sender:
+        lines.append(f"- Remitente: {clean_reason(entry.sender)}")
+    if entry is not None and entry.message_id:
+        lines.append(f"- Message-ID: {clean_reason(entry.message_id)}")
+    lines.append(f"- Identificador en tui-recepcion: {source_key}")
+    return "\n".join(lines)
+
+
+def _numbered(steps: list[str]) -> str:
+    return "\n".join(f"{number}. {step}" for number, step in enumerate(steps, start=1))
 
 
 def clean_reason(reason: str) -> str:

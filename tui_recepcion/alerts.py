@@ -12,6 +12,10 @@ Rules (dates in the account's time zone, `zona_horaria`, America/Bogota by defau
   and the old date's rows stay as history.
 - Authentication: a failed login opens an incident (unless one is open) and its alert
   goes out once; the next successful login closes it, and a later failure opens another.
+- Message problems (`message_problem`): a message the engine isolated (a CUFE in conflict,
+  a forward the backup relay refused, a message the server would not deliver) gets one
+  alert per (account, message, reason). A failed send is retried by `evaluate` like the
+  others, for `MESSAGE_ALERT_MAX_AGE`; after that it is skipped (the ledger still shows it).
 
 Delivery is claim-then-send (see `Store.claim_alert`): the TUI and the service may run
 at the same time and never both send; a sender that dies leaves a claim that expires
@@ -34,6 +38,7 @@ from email.policy import SMTP
 from tui_recepcion import alert_messages
 from tui_recepcion.alert_messages import Envelope
 from tui_recepcion.config import Account
+from tui_recepcion.dian.reasons import Reason
 from tui_recepcion.errors import RecepcionError
 from tui_recepcion.mail.account import smtp_endpoint, smtp_sender, smtp_session
 from tui_recepcion.mail.errors import AuthenticationFailed
@@ -48,16 +53,19 @@ LATE_FINAL_ALERT_DAYS = 30
 CLAIM_LEASE = timedelta(minutes=10)  # far beyond an SMTP send with 30 s socket timeouts
 RETRY_BASE = timedelta(minutes=5)
 RETRY_MAX = timedelta(hours=2)
+MESSAGE_ALERT_MAX_AGE = timedelta(days=7)
 
 # Alert kinds, as stored and as `AlertSent.alert` carries them.
 EXPIRY_NOTICE = "vencimiento_aviso"
 EXPIRY_FINAL = "vencimiento_final"
 AUTH_FAILURE = "acceso_fallido"
+MESSAGE_PROBLEM = "problema_mensaje"  # keyed f"{reason}:{source_key}"
 
 KIND_LABELS = {
     EXPIRY_NOTICE: "aviso de vencimiento (5 días antes)",
     EXPIRY_FINAL: "aviso final de vencimiento",
     AUTH_FAILURE: "alerta de inicio de sesión fallido",
+    MESSAGE_PROBLEM: "alerta de un correo apartado",
 }
 
 SendAlert = Callable[[Account, EmailMessage], None]
@@ -188,6 +196,20 @@ class Alerts:
         except RecepcionError as error:
             log.warning("No se pudo cerrar la falla de acceso de la cuenta %s: %s", account.id, error)
 
+    def message_problem(self, account: Account, *, source_key: str, reason: str, detail: str) -> None:
+        """Alert, once per (account, source_key, reason), about a message the engine set
+        aside: `cufe_en_conflicto` (possible forgery), `reenvio_rechazado` (POP3: kept on the
+        server), `no_se_pudo_leer`, or another reason. Nothing without `correo_notificacion`;
+        a failed send is recorded and retried by `evaluate`, never raised."""
+        if account.notify_email is None:
+            return
+        try:
+            self._deliver_message_problem(account, f"{reason}:{source_key}", alert_messages.clean_reason(detail),
+                                          retry_now=False)
+        except RecepcionError as error:
+            log.warning("No se pudo enviar la alerta del mensaje %s de la cuenta %s: %s", source_key, account.id,
+                        error)
+
     def status(self, accounts: Iterable[Account]) -> list[AlertStatus]:
         now = self._now()
         return [self._status(account, now) for account in accounts]
@@ -209,9 +231,17 @@ class Alerts:
                 compose = alert_messages.expiry_notice if kind == EXPIRY_NOTICE else alert_messages.expiry_final
                 self._deliver(account, kind, expiry.isoformat(), retry_now=retry_now,
                               build=lambda envelope: compose(account, envelope, expiry, days_left))
-        incident = _open_incident(self._store.alert_records(account.id))
+        records = self._store.alert_records(account.id)
+        incident = _open_incident(records)
         if incident is not None:
             self._deliver_incident(account, incident, retry_now=retry_now)
+        for record in records:
+            if record.kind != MESSAGE_PROBLEM or record.state != ALERT_PENDING:
+                continue
+            if record.created_at + MESSAGE_ALERT_MAX_AGE < now:
+                self._store.skip_alert(account.id, record.kind, record.key, now=now)
+                continue
+            self._deliver_message_problem(account, record.key, record.detail or "", retry_now=retry_now)
 
     def _deliver_incident(self, account: Account, incident: AlertRecord, *, retry_now: bool) -> None:
         if account.notify_email is None or incident.state != ALERT_PENDING:
@@ -221,13 +251,25 @@ class Alerts:
         self._deliver(account, AUTH_FAILURE, incident.key, retry_now=retry_now,
                       build=lambda envelope: alert_messages.authentication_alert(account, envelope, reason, since))
 
+    def _deliver_message_problem(self, account: Account, key: str, detail: str, *, retry_now: bool) -> None:
+        reason, _, source_key = key.partition(":")
+
+        def build(envelope: Envelope) -> EmailMessage:
+            entry = self._store.get_message(account.id, source_key)
+            evidence = ([conflict for conflict in self._store.conflicts(account.id) if conflict.source_key == source_key]
+                        if reason == Reason.CUFE_EN_CONFLICTO else [])
+            return alert_messages.message_problem_alert(account, envelope, source_key=source_key, reason=reason,
+                                                        detail=detail, entry=entry, evidence=evidence)
+
+        self._deliver(account, MESSAGE_PROBLEM, key, retry_now=retry_now, build=build, detail=detail)
+
     def _deliver(self, account: Account, kind: str, key: str, *, retry_now: bool,
-                 build: Callable[[Envelope], EmailMessage]) -> None:
+                 build: Callable[[Envelope], EmailMessage], detail: str | None = None) -> None:
         """Claim, send, record. A failure is recorded with its retry time, never raised."""
         assert account.notify_email is not None
         now = self._now()
         claim = self._store.claim_alert(account.id, kind, key, now=now, lease=CLAIM_LEASE,
-                                        ignore_backoff=retry_now)
+                                        ignore_backoff=retry_now, detail=detail)
         if claim is None:
             return
         try:
@@ -258,7 +300,8 @@ class Alerts:
         def local(moment: datetime | None) -> datetime | None:
             return moment.astimezone(zone) if moment is not None else None
 
-        candidates = [*current.values(), *([incident] if incident is not None else [])]
+        problems = [r for r in records if r.kind == MESSAGE_PROBLEM]
+        candidates = [*current.values(), *([incident] if incident is not None else []), *problems]
         pending = tuple(
             PendingAlert(r.kind, r.attempts, r.last_error, local(r.next_attempt_at), r.claimed_at(now))
             for r in candidates

@@ -18,6 +18,7 @@ from tui_recepcion import __version__, cli_spanish
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
+DEBUG_VARIABLE = "TUI_RECEPCION_DEPURAR"
 
 
 def _command_modules() -> tuple[ModuleType, ...]:
@@ -52,6 +53,11 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMANDO", title="comandos")
     for module in _command_modules():
         module.register(subparsers)
+    for command in subparsers.choices.values():
+        # Also after the command (`tui-recepcion probar --config X`); SUPPRESS keeps a value
+        # given before the command when this one is absent.
+        command.add_argument("--config", metavar="RUTA", default=argparse.SUPPRESS,
+                             help="archivo de configuración (también antes del comando)")
     return parser
 
 
@@ -88,3 +94,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The reader (e.g. `| head`) went away: not an error; silence the flush at exit.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
+    except Exception as error:  # a bug: say so in one line; the detail only on request
+        if os.environ.get(DEBUG_VARIABLE):
+            raise
+        print(f"Error interno inesperado ({type(error).__name__}). Para ver el detalle, repita el comando "
+              f"con {DEBUG_VARIABLE}=1 y reporte el resultado.", file=sys.stderr)
+        return EXIT_FAILURE

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+import stat
 import tempfile
 import tomllib
 from collections.abc import Callable, Mapping
@@ -23,13 +24,24 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import platformdirs
 import tomli_w
 
-from tui_recepcion.errors import ConfigError
-from tui_recepcion.secrets import parse_secret_ref
+from tui_recepcion.errors import ConfigError, SecretError, SecretMissing
+from tui_recepcion.secrets import (
+    FileRefused,
+    FileStore,
+    control_character_problem,
+    expand_path,
+    parse_secret_ref,
+    read_regular_file,
+)
 from tui_recepcion.toml_lines import KeyPath, key_lines, line_of
 
 APP_NAME = "tui-recepcion"
 CONFIG_ENV_VAR = "TUI_RECEPCION_CONFIG"
 DEFAULT_TIMEZONE = "America/Bogota"
+MAX_CONFIG_BYTES = 1024 * 1024  # a config.toml is a few KiB; anything bigger is not one
+# Dates the engine can do arithmetic on (alerts subtract days); 0001-01-01 would overflow.
+EARLIEST_DATE = date(2000, 1, 1)
+LATEST_DATE = date(2099, 12, 31)
 
 AuthType = Literal["basica", "oauth2"]
 MailProtocol = Literal["imap", "pop3"]
@@ -52,7 +64,30 @@ class Problem:
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.file and self.line else str(self.file or "")
         prefix = f"{where}: " if where else ""
-        return f"{prefix}{self.key}: {self.message}"
+        return printable(f"{prefix}{self.key}: {self.message}")
+
+
+def printable(text: str) -> str:
+    """`text` with control characters escaped, so a key or value can never drive the terminal."""
+    if text.isprintable():
+        return text
+    return "".join(char if char.isprintable() or char == " " else ascii(char)[1:-1] for char in text)
+
+
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def key_name(path: KeyPath) -> str:
+    """A key path written as in TOML: `cuentas.principal.puerto`, `cuentas."Mi cuenta"`."""
+    return ".".join(
+        part if _BARE_KEY.fullmatch(part) else '"' + part.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        for part in path
+    )
+
+
+def _quote(text: str, limit: int = 80) -> str:
+    """«text», shortened: a message names the value without repeating a huge one."""
+    return f"«{text if len(text) <= limit else text[:limit] + '…'}»"
 
 
 class ConfigProblems(ConfigError):
@@ -152,12 +187,13 @@ def default_config_path() -> Path:
 
 def resolve_config_path(cli_value: str | os.PathLike[str] | None) -> Path:
     """`--config`, else $TUI_RECEPCION_CONFIG, else the platform config directory."""
-    if cli_value:
-        return Path(cli_value).expanduser()
-    from_env = os.environ.get(CONFIG_ENV_VAR)
-    if from_env:
-        return Path(from_env).expanduser()
-    return default_config_path()
+    given = cli_value or os.environ.get(CONFIG_ENV_VAR)
+    if not given:
+        return default_config_path()
+    try:
+        return Path(given).expanduser()
+    except RuntimeError:  # "~nadie/config.toml": left as written; reading it says it does not exist
+        return Path(given)
 
 
 # --- Syntax checks shared with the form ------------------------------------------------------
@@ -198,6 +234,9 @@ def _text(value: Any) -> str:
     text = value.strip()
     if not text:
         raise ValueError("no puede estar vacío")
+    problem = control_character_problem(text)
+    if problem:
+        raise ValueError(problem)
     return text
 
 
@@ -215,21 +254,22 @@ def _port(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValueError("debe ser un número entero (sin comillas)")
     if not 1 <= value <= 65535:
-        raise ValueError(f"{value} no es un puerto válido (1–65535)")
+        shown = str(value) if abs(value) < 10**12 else "ese número"
+        raise ValueError(f"{shown} no es un puerto válido (1–65535)")
     return value
 
 
 def _host(value: Any) -> str:
     text = _text(value)
     if not is_valid_host(text):
-        raise ValueError(f"«{text}» no es un nombre de servidor válido")
+        raise ValueError(f"{_quote(text)} no es un nombre de servidor válido")
     return text
 
 
 def _email(value: Any) -> str:
     text = _text(value)
     if not is_valid_email(text):
-        raise ValueError(f"«{text}» no es una dirección de correo válida")
+        raise ValueError(f"{_quote(text)} no es una dirección de correo válida")
     return text
 
 
@@ -262,14 +302,20 @@ def _nit(value: Any) -> str:
 def _date(value: Any) -> date:
     if isinstance(value, datetime):
         raise ValueError("debe ser solo una fecha, sin hora (AAAA-MM-DD)")
-    if isinstance(value, date):
-        return value
+    parsed: date | None = value if isinstance(value, date) else None
     if isinstance(value, str):
         try:
-            return date.fromisoformat(value.strip())
+            parsed = date.fromisoformat(value.strip())
         except ValueError:
             pass
-    raise ValueError("debe ser una fecha AAAA-MM-DD (p. ej. 2027-03-31)")
+    if parsed is None:
+        raise ValueError("debe ser una fecha AAAA-MM-DD (p. ej. 2027-03-31)")
+    if not EARLIEST_DATE <= parsed <= LATEST_DATE:
+        raise ValueError(
+            f"la fecha {parsed.isoformat()} está fuera del rango admitido "
+            f"({EARLIEST_DATE.isoformat()} a {LATEST_DATE.isoformat()})"
+        )
+    return parsed
 
 
 def _folder(value: Any) -> str:
@@ -282,9 +328,15 @@ def _folder(value: Any) -> str:
 
 
 def _ca_file(value: Any) -> Path:
-    path = Path(_text(value)).expanduser()
-    if not path.is_file():
-        raise ValueError(f"el archivo {path} no existe")
+    path = _path(value)
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        raise ValueError(f"el archivo {path} no existe") from None
+    except OSError as error:
+        raise ValueError(f"no se pudo revisar el archivo {path} (error del sistema {error.errno})") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise ValueError(f"{path} no es un archivo regular (se espera un archivo PEM)")
     return path
 
 
@@ -292,8 +344,8 @@ def _timezone(value: Any) -> str:
     text = _text(value)
     try:
         ZoneInfo(text)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"«{text}» no es una zona horaria conocida (p. ej. \"America/Bogota\")") from None
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a directory, a name too long
+        raise ValueError(f"{_quote(text)} no es una zona horaria conocida (p. ej. \"America/Bogota\")") from None
     return text
 
 
@@ -304,7 +356,7 @@ def _interval(value: Any) -> int:
 
 
 def _path(value: Any) -> Path:
-    return Path(_text(value)).expanduser()
+    return expand_path(_text(value))  # ValueError in Spanish: NUL, "~nadie", too long
 
 
 @dataclass(frozen=True, slots=True)
@@ -406,8 +458,9 @@ GENERAL_FIELDS: tuple[FieldSpec, ...] = (
 class _Collector:
     """Gathers problems with their key paths; lines are attached once the text is known."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, check_environment: bool = False) -> None:
         self.found: list[tuple[KeyPath, str]] = []
+        self.check_environment = check_environment
 
     def add(self, path: KeyPath, message: str) -> None:
         self.found.append((path, message))
@@ -460,6 +513,11 @@ def _read_account(problems: _Collector, account_id: str, raw: Any) -> Account | 
             problems.add(path + ("smtp", "seguridad"), "«ninguna» exige permitir_sin_cifrado = true en la cuenta")
     if "oauth2" in raw:
         oauth = problems.read_table(raw["oauth2"], path + ("oauth2",), OAUTH_FIELDS)
+    if problems.check_environment:
+        oauth2 = values.get("auth_type") == "oauth2"
+        _check_secret_ref(problems, path + ("secreto",), values.get("secret_ref"), token=oauth2)
+        _check_secret_ref(problems, path + ("smtp", "secreto"), (smtp or {}).get("secret_ref"))
+        _check_secret_ref(problems, path + ("oauth2", "secreto_cliente"), (oauth or {}).get("client_secret_ref"))
     if len(problems.found) > already_found:
         return None
     if smtp is not None:
@@ -488,14 +546,158 @@ def _check_account_rules(problems: _Collector, path: KeyPath, values: dict[str, 
         problems.add(path + ("carpeta_fallidos",), "debe ser distinta de carpeta_procesados")
 
 
-def parse_config(text: str, path: Path | None = None, *, require_accounts: bool = True) -> tuple[Config | None, list[Problem]]:
-    """Parse and validate config text; returns the config (when valid) and every problem."""
+def _check_secret_ref(problems: _Collector, path: KeyPath, reference: str | None, *, token: bool = False) -> None:
+    """`validar` only: the secret named by `reference` can be found from this environment.
+
+    The keyring is not probed here (it may hang or prompt); `probar` tests it for real.
+    """
+    if reference is None:
+        return
+    ref = parse_secret_ref(reference)  # already validated by the field's converter
+    if ref.kind == "env":
+        if not os.environ.get(ref.target):
+            problems.add(path, (
+                f"la variable de entorno {ref.target} no está definida (o está vacía) en el entorno donde se "
+                "ejecuta validar; el servicio puede tener otro entorno (p. ej. EnvironmentFile= en systemd): "
+                "defínala allí y ejecute validar con ese mismo entorno"
+            ))
+    elif ref.kind == "archivo":
+        try:
+            FileStore(ref).read()
+        except SecretMissing as missing:
+            hint = "; se crea al autorizar la cuenta (tui-recepcion autorizar)" if token else ""
+            problems.add(path, _sentence_part(str(missing)) + hint)
+        except SecretError as error:
+            problems.add(path, _sentence_part(str(error)))
+
+
+def _sentence_part(message: str) -> str:
+    """A whole Spanish sentence turned into the tail of «archivo:línea: clave: …»."""
+    message = message.rstrip(".")
+    return message[:1].lower() + message[1:]
+
+
+def _mailbox_of(account: Account) -> tuple[str, str]:
+    return account.host.rstrip(".").casefold(), account.username.casefold()
+
+
+def duplicate_mailbox_problems(accounts: Mapping[str, Account]) -> list[tuple[KeyPath, str]]:
+    """Two accounts on the same server and user would process the same mail at the same time."""
+    found: list[tuple[KeyPath, str]] = []
+    first_by_mailbox: dict[tuple[str, str], Account] = {}
+    for account in accounts.values():
+        first = first_by_mailbox.setdefault(_mailbox_of(account), account)
+        if first is not account:
+            found.append((("cuentas", account.id, "usuario"), (
+                f"las cuentas «{first.id}» y «{account.id}» usan el mismo buzón ({_quote(account.username)} en "
+                f"{_quote(account.host)}): lo procesarían a la vez y cada documento se guardaría dos veces; "
+                "deje una sola cuenta por buzón"
+            )))
+    return found
+
+
+_TOML_MESSAGES: tuple[tuple[str, str], ...] = (
+    ("Cannot overwrite a value", "no se puede volver a definir un valor ya definido"),
+    ("Cannot mutate immutable namespace", "no se puede modificar una tabla ya cerrada"),
+    ("Cannot redefine namespace", "no se puede volver a definir una tabla"),
+    ("Cannot declare", "una tabla está declarada dos veces"),
+    ("Duplicate inline table key", "clave repetida en una tabla en línea"),
+    ("Unescaped '\\' in a string", "barra invertida «\\» sin escapar en un texto (use «\\\\» o comillas simples)"),
+    ("Illegal character", "carácter no permitido"),
+    ("Found invalid character", "carácter no permitido"),
+    ("Unterminated string", "un texto no tiene comillas de cierre"),
+    ("Unclosed inline table", "una tabla en línea no tiene «}» de cierre"),
+    ("Unclosed array", "una lista no tiene «]» de cierre"),
+    ("Invalid value", "valor inválido (¿faltan las comillas de un texto?)"),
+    ("Invalid statement", "línea no reconocida (se espera «clave = valor» o «[tabla]»)"),
+    ("Invalid initial character for a key part", "una clave empieza con un carácter no permitido"),
+    ("Invalid hex value", "escape \\u o \\U inválido"),
+    ("Invalid date or datetime", "fecha u hora inválida"),
+    ("Expected ']]' at the end of an array declaration", "falta «]]» al final del encabezado"),
+    ("Expected ']' at the end of a table declaration", "falta «]» al final del encabezado de la tabla"),
+    ("Expected '=' after a key in a key/value pair", "falta «=» después de la clave"),
+    ("Escaped character is not a Unicode scalar value", "el carácter escapado no es un carácter Unicode válido"),
+    ("Expected newline or end of document after a statement", "sobra texto después del valor"),
+    ("Expected", "falta un carácter esperado"),
+)
+_TOML_POSITION = re.compile(r"\(at (?:line (\d+), column (\d+)|end of document)\)")
+
+
+def _syntax_problem(text: str, path: Path | None, error: Exception) -> Problem:
+    """A TOML syntax error (English, from tomllib) as a located Spanish problem."""
+    detail = str(error)
+    where = _TOML_POSITION.search(detail)
+    line = int(where[1]) if where and where[1] else (text.count("\n") + 1 if where else None)
+    spanish = next((es for en, es in _TOML_MESSAGES if detail.startswith(en)), "error de sintaxis")
+    illegal = re.match(r"(?:Illegal|Found invalid) character (.+?) \(at", detail)
+    if illegal:
+        spanish += f" {printable(illegal[1])}"
+    position = f" (columna {where[2]})" if where and where[2] else " (al final del archivo)" if where else ""
+    return Problem(path, "(sintaxis)", line, f"TOML inválido: {spanish}{position}")
+
+
+def _deep_nesting_line(text: str, limit: int = 100) -> int | None:
+    """The line where brackets first nest deeper than `limit` (a rough count, for the hint)."""
+    depth = 0
+    line = 1
+    for char in text:
+        if char == "\n":
+            line += 1
+        elif char in "[{":
+            depth += 1
+            if depth > limit:
+                return line
+        elif char in "]}":
+            depth = max(depth - 1, 0)
+    return None
+
+
+def _long_number_line(text: str) -> int | None:
+    match = re.search(r"[0-9_]{4000,}", text)
+    return text.count("\n", 0, match.start()) + 1 if match else None
+
+
+def _load_toml(text: str, path: Path | None) -> tuple[dict[str, Any] | None, Problem | None]:
     try:
-        data = tomllib.loads(text)
+        return tomllib.loads(text), None
     except tomllib.TOMLDecodeError as error:
-        line = re.search(r"line (\d+)", str(error))
-        return None, [Problem(path, "(sintaxis)", int(line[1]) if line else None, f"TOML inválido: {error}")]
-    problems = _Collector()
+        return None, _syntax_problem(text, path, error)
+    except RecursionError:  # tomllib recurses once per level of nested arrays and inline tables
+        return None, Problem(path, "(sintaxis)", _deep_nesting_line(text), "TOML inválido: listas o tablas anidadas a demasiada profundidad")
+    except ValueError:  # an integer longer than Python converts (sys.int_info.str_digits_check_threshold)
+        return None, Problem(path, "(sintaxis)", _long_number_line(text), "TOML inválido: un número tiene demasiadas cifras")
+
+
+def parse_config(
+    text: str, path: Path | None = None, *, require_accounts: bool = True, check_environment: bool = False
+) -> tuple[Config | None, list[Problem]]:
+    """Parse and validate config text; returns the config (when valid) and every problem.
+
+    Never raises: any input, however hostile, ends in a config or in located problems.
+    `check_environment` (for `validar`) also checks that each `env:` variable is set and each
+    `archivo:` secret is a private regular file this user can read.
+    """
+    try:
+        return _parse_config(text, path, require_accounts=require_accounts, check_environment=check_environment)
+    except Exception as error:  # a bug here must not become a traceback for the technician
+        return None, [Problem(path, "(interno)", None, (
+            f"error interno al revisar la configuración ({type(error).__name__}); "
+            "informe este problema a quien mantiene tui-recepcion"
+        ))]
+
+
+def _parse_config(
+    text: str, path: Path | None, *, require_accounts: bool, check_environment: bool
+) -> tuple[Config | None, list[Problem]]:
+    if len(text) > MAX_CONFIG_BYTES:
+        return None, [Problem(path, "(archivo)", None, f"es demasiado grande para ser una configuración (más de {MAX_CONFIG_BYTES} caracteres)")]
+    if "\0" in text:  # tomllib would only say "Expected newline"; the NUL is what to remove
+        line = text.count("\n", 0, text.index("\0")) + 1
+        return None, [Problem(path, "(sintaxis)", line, "el archivo contiene un carácter nulo (NUL), que TOML no admite; bórrelo")]
+    data, syntax = _load_toml(text, path)
+    if data is None:
+        return None, [syntax] if syntax else []
+    problems = _Collector(check_environment=check_environment)
     for key in data:
         if key not in ("general", "cuentas"):
             problems.add((key,), "sección desconocida (se esperan [general] y [cuentas.NOMBRE])")
@@ -507,29 +709,42 @@ def parse_config(text: str, path: Path | None = None, *, require_accounts: bool 
     if require_accounts and not accounts_raw:
         problems.add(("cuentas",), "no hay ninguna cuenta configurada ([cuentas.NOMBRE])")
     accounts = {account_id: _read_account(problems, account_id, raw) for account_id, raw in accounts_raw.items()}
+    for found in duplicate_mailbox_problems({key: value for key, value in accounts.items() if value is not None}):
+        problems.add(*found)
     if problems.found:
         lines = key_lines(text)
-        located = [Problem(path, ".".join(key), line_of(lines, key), message) for key, message in problems.found]
+        located = [Problem(path, key_name(key), line_of(lines, key), message) for key, message in problems.found]
         return None, sorted(located, key=lambda problem: problem.line or 0)
     valid_accounts = {account_id: account for account_id, account in accounts.items() if account is not None}
     return Config(path=path, general=General(**(general or {})), accounts=valid_accounts), []
 
 
 def read_config_text(path: Path) -> str:
+    """The text of config.toml; ConfigError (Spanish) for a missing, special, huge or binary file."""
     try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
+        data, _ = read_regular_file(path, MAX_CONFIG_BYTES)
+    except FileRefused as refused:
+        if refused.missing:
+            raise ConfigError(
+                f"No existe el archivo de configuración {printable(str(path))}. Créelo con el formulario "
+                "(tui-recepcion) o a partir de config.toml.example."
+            ) from None
+        raise ConfigError(f"El archivo de configuración {printable(str(path))} {refused.reason}.") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
         raise ConfigError(
-            f"No existe el archivo de configuración {path}. Créelo con el formulario (tui-recepcion) "
-            "o a partir de config.toml.example."
+            f"{printable(str(path))}:{line}: el archivo de configuración no está en UTF-8 (byte {error.start + 1})."
         ) from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise ConfigError(f"No se pudo leer {path}: {error}") from None
 
 
 def validate_config(path: Path) -> list[Problem]:
-    """Every problem of the file at `path`; raises ConfigError when it cannot be read at all."""
-    return parse_config(read_config_text(path), path)[1]
+    """Every problem of the file at `path`, including secrets this environment cannot reach.
+
+    Raises ConfigError when the file cannot be read at all.
+    """
+    return parse_config(read_config_text(path), path, check_environment=True)[1]
 
 
 def load_config(path: Path) -> Config:
@@ -602,6 +817,9 @@ def save_account(path: Path, account: Account) -> Config:
     config = load_config_or_empty(path)
     accounts = dict(config.accounts)
     accounts[account.id] = account
+    duplicates = duplicate_mailbox_problems(accounts)
+    if duplicates:
+        raise ConfigProblems([Problem(path, key_name(key), None, message) for key, message in duplicates])
     updated = replace(config, path=path, accounts=accounts)
     write_config(updated, path)
     return updated

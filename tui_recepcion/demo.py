@@ -10,11 +10,12 @@ from __future__ import annotations
 import mailbox
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
 from tui_recepcion.alerts import Alerts
 from tui_recepcion.config import Account, Config, General, load_config, write_config
@@ -22,7 +23,7 @@ from tui_recepcion.dian.reasons import describe
 from tui_recepcion.dian.samples import DEFAULT_RECEIVER, SampleFactory
 from tui_recepcion.mail.maildir_source import MaildirSource
 from tui_recepcion.mail.service import AccountProcessor, Engine, SourceFactory
-from tui_recepcion.mail.source import Decision, Status
+from tui_recepcion.mail.source import Unreadable
 from tui_recepcion.store import STATUS_FAILED, MessageFilter
 
 DEMO_ACCOUNT = "demo"
@@ -34,36 +35,21 @@ TIPO_NAMES = {"01": "facturas", "02": "facturas de exportación", "91": "notas c
 
 
 class PacedSource:
-    """A source that hands out messages a little slower, for the eye; the demo's only pacing."""
+    """A source that hands out messages a little slower, for the eye; the demo's only pacing.
+
+    Everything but `fetch` is the Maildir source's own."""
 
     def __init__(self, source: MaildirSource, pause: float) -> None:
         self._source = source
         self._pause = pause
-        self.name = source.name
-        self.disposal_commits_at_finish = source.disposal_commits_at_finish
 
-    def open(self) -> None:
-        self._source.open()
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._source, name)
 
-    def list_keys(self) -> list[str]:
-        return self._source.list_keys()
-
-    def fetch(self, keys: Sequence[str]) -> Iterator[tuple[str, bytes]]:
+    def fetch(self, keys: Sequence[str]) -> Iterator[tuple[str, bytes | Unreadable]]:
         for item in self._source.fetch(keys):
             time.sleep(self._pause)
             yield item
-
-    def destination(self, status: Status) -> str:
-        return self._source.destination(status)
-
-    def dispose(self, decisions: Sequence[Decision], on_forwarded: Callable[[str], None]) -> list[str]:
-        return self._source.dispose(decisions, on_forwarded)
-
-    def finish(self) -> None:
-        self._source.finish()
-
-    def abort(self) -> None:
-        self._source.abort()
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,3 +20,19 @@ class SecretError(RecepcionError):
 
 class SecretMissing(SecretError):
     """The store works but holds nothing yet (no file, no keyring item, unset variable)."""
+
+
+class InternalFault(RecepcionError):
+    """A bug or an unforeseen failure inside the engine, caught at the edge of a pass.
+
+    It is treated like a transient problem (the pass is retried later with backoff) so a
+    service never dies of it; the message names the exception type, never its arguments,
+    which could carry message content.
+    """
+
+    code = "error_interno"
+    transient = True
+
+    @classmethod
+    def from_exception(cls, error: BaseException, where: str) -> InternalFault:
+        return cls(f"Error interno en {where} ({type(error).__name__}); se reintentará más tarde.")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -38,14 +39,32 @@ def render(records: Sequence[dict[str, Any]], fmt: str, columns: Sequence[Column
         _render_table(records, columns, out, empty)
 
 
+# OWASP's CSV injection rule: a spreadsheet may run a cell that starts with one of these
+# as a formula (`=HYPERLINK(…)`, `=cmd|' /C calc'!A0`, `@SUM(…)`, `+1+1`). LF is added
+# to OWASP's list: some spreadsheets strip leading line breaks before they look.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
+# A negative decimal amount such as "-1500.00" (as `str(Decimal)` writes it) is a number,
+# not a formula, and stays as it is so it still sums. ASCII digits only, the whole cell.
+_NEGATIVE_AMOUNT = re.compile(r"-[0-9]+(?:\.[0-9]+)?")
+
+
 def _render_csv(records: Sequence[dict[str, Any]], out: TextIO) -> None:
     if not records:
         return
     writer = csv.writer(out, lineterminator="\n")
     keys = list(records[0])
-    writer.writerow(keys)
+    writer.writerow([csv_safe(key) for key in keys])
     for record in records:
-        writer.writerow([_csv_value(record[key]) for key in keys])
+        writer.writerow([csv_safe(_csv_value(record[key])) for key in keys])
+
+
+def csv_safe(text: str) -> str:
+    """`text` as a CSV cell no spreadsheet reads as a formula: a cell that starts with
+    `=`, `+`, `-`, `@`, tab, CR or LF gets a leading single quote (OWASP), except a plain
+    negative decimal number."""
+    if text.startswith(_FORMULA_STARTS) and not _NEGATIVE_AMOUNT.fullmatch(text):
+        return "'" + text
+    return text
 
 
 def _csv_value(value: Any) -> str:

@@ -8,11 +8,13 @@ so the technician chooses `env:` or `archivo:` knowingly.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import stat
 import tempfile
 import threading
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol
@@ -22,7 +24,10 @@ from tui_recepcion.errors import SecretError, SecretMissing
 KEYRING_SERVICE = "tui-recepcion"
 KEYRING_PROBE_TIMEOUT = 3.0
 
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+SECRET_FILE_MAX_BYTES = 64 * 1024  # a password or a token cache is a few KiB at most
+MAX_PATH_CHARS = 4096
+
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,254}")
 
 
 class Secret:
@@ -84,6 +89,36 @@ class SecretRef:
         return f"el archivo {self.target}"
 
 
+def control_character_problem(text: str) -> str | None:
+    """Why `text` cannot be a config value (a NUL or another control character), or None.
+
+    A NUL cannot reach the operating system (paths, environment names) and other control
+    characters would reach the technician's terminal as escape sequences.
+    """
+    for char in text:
+        if char == "\0":
+            return "contiene un carácter nulo (NUL, \\0), que no se permite en rutas ni en ningún valor"
+        if unicodedata.category(char) == "Cc":
+            return f"contiene el carácter de control U+{ord(char):04X}, que no se permite"
+    return None
+
+
+def expand_path(text: str) -> Path:
+    """`Path(text).expanduser()`, with a Spanish ValueError for what the system cannot use."""
+    problem = control_character_problem(text)
+    if problem:
+        raise ValueError(problem)
+    if len(text) > MAX_PATH_CHARS:
+        raise ValueError(f"la ruta es demasiado larga (más de {MAX_PATH_CHARS} caracteres)")
+    try:
+        path = Path(text).expanduser()
+    except RuntimeError:  # "~otro_usuario" that does not exist, or no home directory at all
+        raise ValueError(f"no se pudo expandir «~» en la ruta «{text}»: escriba la ruta completa") from None
+    if any(len(part.encode("utf-8", "surrogateescape")) > 255 for part in path.parts):
+        raise ValueError("un nombre de la ruta es demasiado largo (más de 255 bytes)")
+    return path
+
+
 def parse_secret_ref(text: str) -> SecretRef:
     """Parse `keyring`, `env:VARIABLE` or `archivo:/ruta`; ValueError explains in Spanish."""
     value = text.strip()
@@ -91,14 +126,101 @@ def parse_secret_ref(text: str) -> SecretRef:
         return SecretRef("keyring")
     kind, colon, target = value.partition(":")
     if colon and kind == "env":
-        if not _ENV_NAME.match(target):
-            raise ValueError(f"«{target}» no es un nombre de variable de entorno válido")
+        if not _ENV_NAME.fullmatch(target):
+            problem = control_character_problem(target)
+            raise ValueError(problem or f"«{target}» no es un nombre de variable de entorno válido")
         return SecretRef("env", target)
     if colon and kind == "archivo":
-        if not target or not Path(target).expanduser().is_absolute():
+        path = expand_path(target) if target else None
+        if path is None or not path.is_absolute():
             raise ValueError("archivo: necesita una ruta absoluta, p. ej. archivo:/etc/tui-recepcion/clave")
-        return SecretRef("archivo", str(Path(target).expanduser()))
+        return SecretRef("archivo", str(path))
     raise ValueError('debe ser "keyring", "env:VARIABLE" o "archivo:/ruta" (nunca la contraseña misma)')
+
+
+# --- Reading small files safely ----------------------------------------------------------------
+
+
+class FileRefused(Exception):
+    """A file that cannot be read safely; `reason` is Spanish and follows «El archivo X …»."""
+
+    def __init__(self, reason: str, *, missing: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.missing = missing
+
+
+def _kind_of(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "una tubería con nombre (FIFO)"
+    if stat.S_ISDIR(mode):
+        return "un directorio"
+    if stat.S_ISCHR(mode):
+        return "un dispositivo de caracteres"
+    if stat.S_ISBLK(mode):
+        return "un dispositivo de bloques"
+    if stat.S_ISSOCK(mode):
+        return "un socket"
+    return "un archivo especial"
+
+
+_ERRNO_REASONS = {
+    errno.ENOENT: "no existe",
+    errno.EACCES: "no se puede leer: permiso denegado",
+    errno.EPERM: "no se puede leer: operación no permitida",
+    errno.ENOTDIR: "no existe: una parte de la ruta no es un directorio",
+    errno.ENAMETOOLONG: "tiene una ruta demasiado larga",
+    errno.ELOOP: "tiene demasiados enlaces simbólicos encadenados",
+    errno.EISDIR: "no es un archivo regular sino un directorio",
+}
+
+
+def _os_reason(error: OSError) -> str:
+    reason = _ERRNO_REASONS.get(error.errno or 0)
+    return reason or f"no se pudo leer (error del sistema {error.errno}: {error.strerror})"
+
+
+def read_regular_file(path: Path, limit: int) -> tuple[bytes, os.stat_result]:
+    """The bytes of a regular file of at most `limit` bytes, and its status; never hangs.
+
+    A FIFO, a device or a directory is refused before it is opened (opening a FIFO for
+    reading blocks until a writer appears; reading a device may never end). The file is
+    then opened with O_NONBLOCK and checked again with fstat, so a file swapped for a FIFO
+    between the two steps is refused too. Raises FileRefused with a Spanish reason.
+    """
+    try:
+        before = os.stat(path)
+        if not stat.S_ISREG(before.st_mode):
+            raise FileRefused(f"no es un archivo regular sino {_kind_of(before.st_mode)}")
+        flags = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY
+        descriptor = os.open(path, flags)
+    except FileNotFoundError:
+        raise FileRefused("no existe", missing=True) from None
+    except OSError as error:
+        raise FileRefused(_os_reason(error)) from None
+    except ValueError:  # an embedded NUL
+        raise FileRefused("tiene una ruta con un carácter nulo (NUL)") from None
+    try:
+        info = os.fstat(descriptor)
+        if not stat.S_ISREG(info.st_mode):
+            raise FileRefused(f"no es un archivo regular sino {_kind_of(info.st_mode)}")
+        if info.st_size > limit:
+            raise FileRefused(f"es demasiado grande ({info.st_size} bytes; el máximo es {limit})")
+        chunks: list[bytes] = []
+        size = 0
+        while size <= limit:
+            chunk = os.read(descriptor, limit + 1 - size)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        if size > limit:
+            raise FileRefused(f"es demasiado grande (más de {limit} bytes)")
+        return b"".join(chunks), info
+    except OSError as error:
+        raise FileRefused(_os_reason(error)) from None
+    finally:
+        os.close(descriptor)
 
 
 # --- The keyring probe -------------------------------------------------------------------------
@@ -239,12 +361,17 @@ class FileStore:
         return Path(self.ref.target)
 
     def read(self) -> Secret:
+        """The secret, after refusing anything but a small regular file only its owner can read.
+
+        Like ssh with a private key: a file that group or others may read (or write) is
+        refused rather than used, because the secret may already have leaked.
+        """
         try:
-            info = self.path.stat()
-        except FileNotFoundError:
-            raise SecretMissing(f"No existe el archivo de secreto {self.path}.") from None
-        except OSError as error:
-            raise SecretError(f"No se pudo leer el archivo de secreto {self.path}: {error.strerror}.") from None
+            data, info = read_regular_file(self.path, SECRET_FILE_MAX_BYTES)
+        except FileRefused as refused:
+            if refused.missing:
+                raise SecretMissing(f"No existe el archivo de secreto {self.path}.") from None
+            raise SecretError(f"El archivo de secreto {self.path} {refused.reason}.") from None
         mode = stat.S_IMODE(info.st_mode)
         if mode & 0o077:
             raise SecretError(
@@ -254,16 +381,26 @@ class FileStore:
         if info.st_uid != os.getuid():
             raise SecretError(f"El archivo de secreto {self.path} pertenece a otro usuario (uid {info.st_uid}).")
         try:
-            value = self.path.read_text(encoding="utf-8").rstrip("\r\n")
-        except (OSError, UnicodeDecodeError) as error:
-            raise SecretError(f"No se pudo leer el archivo de secreto {self.path}: {type(error).__name__}.") from None
+            value = data.decode("utf-8").rstrip("\r\n")
+        except UnicodeDecodeError:
+            raise SecretError(f"El archivo de secreto {self.path} no está en UTF-8.") from None
         if not value:
             raise SecretMissing(f"El archivo de secreto {self.path} está vacío.")
         return Secret(value)
 
     def write(self, secret: Secret) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        descriptor, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
+        """Write atomically with mode 0600: a crash leaves the old secret or the new one."""
+        size = len(secret.reveal().encode("utf-8"))
+        if size > SECRET_FILE_MAX_BYTES:
+            raise SecretError(
+                f"El secreto es demasiado grande para {self.path} ({size} bytes; el máximo es {SECRET_FILE_MAX_BYTES})."
+            )
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            # mkstemp creates the file 0600 and exclusively: the secret is never readable by others.
+            descriptor, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
+        except OSError as error:
+            raise SecretError(f"No se pudo guardar el secreto en {self.path}: {_write_reason(error)}.") from None
         try:
             os.fchmod(descriptor, 0o600)
             with os.fdopen(descriptor, "w", encoding="utf-8") as stream:
@@ -273,7 +410,20 @@ class FileStore:
             os.replace(temporary, self.path)
         except OSError as error:
             Path(temporary).unlink(missing_ok=True)
-            raise SecretError(f"No se pudo guardar el secreto en {self.path}: {error.strerror}.") from None
+            raise SecretError(f"No se pudo guardar el secreto en {self.path}: {_write_reason(error)}.") from None
+
+
+def _write_reason(error: OSError) -> str:
+    reasons = {
+        errno.EACCES: "permiso denegado",
+        errno.EPERM: "operación no permitida",
+        errno.ENOSPC: "el disco está lleno",
+        errno.EDQUOT: "se superó la cuota de disco",
+        errno.EROFS: "el sistema de archivos es de solo lectura",
+        errno.EISDIR: "la ruta es un directorio",
+        errno.ENOTDIR: "una parte de la ruta no es un directorio",
+    }
+    return reasons.get(error.errno or 0) or f"error del sistema {error.errno} ({error.strerror})"
 
 
 def keyring_item(account_id: str, username: str) -> str:

@@ -9,12 +9,23 @@ and multi-line strings and arrays, which it skips.
 from __future__ import annotations
 
 import re
+import tomllib
 
 KeyPath = tuple[str, ...]
 
 _HEADER = re.compile(r"^\s*\[(?!\[)(?P<name>[^\]]+)\]\s*(#.*)?$")
 _KEY = re.compile(r"""^\s*(?P<key>"[^"]*"|'[^']*'|[A-Za-z0-9_.-]+)\s*=""")
 _PART = re.compile(r"""\s*("(?P<dq>[^"]*)"|'(?P<sq>[^']*)'|(?P<bare>[A-Za-z0-9_-]+))\s*(\.|$)""")
+
+
+def _unescape(quoted: str) -> str:
+    """A basic-string key part as tomllib reads it (`"\\u00e1"` is the key «á»)."""
+    if "\\" not in quoted:
+        return quoted
+    try:
+        return tomllib.loads(f'k = "{quoted}"')["k"]
+    except tomllib.TOMLDecodeError:
+        return quoted
 
 
 def _split_dotted(name: str) -> KeyPath:
@@ -24,7 +35,10 @@ def _split_dotted(name: str) -> KeyPath:
         match = _PART.match(name, position)
         if match is None or match.end() == position:
             return (name.strip(),)
-        parts.append(match["dq"] if match["dq"] is not None else match["sq"] if match["sq"] is not None else match["bare"])
+        if match["dq"] is not None:
+            parts.append(_unescape(match["dq"]))
+        else:
+            parts.append(match["sq"] if match["sq"] is not None else match["bare"])
         position = match.end()
     return tuple(parts)
 
@@ -35,7 +49,9 @@ def key_lines(text: str) -> dict[KeyPath, int]:
     table: KeyPath = ()
     open_multiline: str | None = None
     bracket_depth = 0
-    for number, line in enumerate(text.splitlines(), start=1):
+    # TOML ends lines only at "\n" (str.splitlines would also split at U+2028, U+0085 and
+    # others a string may contain, and every later line number would drift).
+    for number, line in enumerate(text.split("\n"), start=1):
         if open_multiline is not None:
             if line.count(open_multiline) % 2 == 1:
                 open_multiline = None

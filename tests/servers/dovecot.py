@@ -60,6 +60,7 @@ class DovecotOptions:
     separator: str = "/"
     auth_mechanisms: str = "plain login"
     extra_passdbs: tuple[str, ...] = ()  # full `passdb { ... }` blocks tried before passwd-file
+    pop3_uidl_format: str | None = None  # e.g. "%f": the Maildir file name is the UIDL
     extra: tuple[str, ...] = ()  # any further configuration, appended verbatim
 
 
@@ -70,6 +71,9 @@ SIN_MOVE = DovecotOptions(
 )
 SIN_STARTTLS = DovecotOptions(name="dovecot-sin-starttls", tls=False)
 CON_PREFIJO = DovecotOptions(name="dovecot-con-prefijo", namespace_prefix="INBOX.", separator=".")
+# POP3 UIDL = the Maildir base file name (`%f`), so a test that delivers a new message under
+# a deleted message's file name makes the server reuse that UIDL for other content.
+UIDL_POR_ARCHIVO = DovecotOptions(name="dovecot-uidl-archivo", pop3_uidl_format="%f")
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,9 +214,12 @@ def _services_section(ports: DovecotPorts) -> str:
 
 
 def _protocol_section(options: DovecotOptions) -> str:
-    if options.imap_capability is None:
-        return ""
-    return f"protocol imap {{\n  imap_capability = {options.imap_capability}\n}}\n"
+    section = ""
+    if options.imap_capability is not None:
+        section += f"protocol imap {{\n  imap_capability = {options.imap_capability}\n}}\n"
+    if options.pop3_uidl_format is not None:
+        section += f"protocol pop3 {{\n  pop3_uidl_format = {options.pop3_uidl_format}\n}}\n"
+    return section
 
 
 def render_config(
@@ -413,12 +420,15 @@ class DovecotServer:
         messages: Iterable[bytes],
         mailbox: str = "INBOX",
         flags: Iterable[str] = (),
+        names: Iterable[str] | None = None,
     ) -> int:
         """Write raw messages straight into the Maildir; returns how many were written.
 
         `mailbox` is the server-visible name (see `mailbox_name`); a missing folder is
         created. Messages without flags land in `new/`, unseen, as an MTA delivers them.
+        `names` gives the Maildir base file names (one per message) instead of generated ones.
         """
+        chosen = iter(names) if names is not None else None
         folder = self._folder_dir(user, mailbox)
         for sub in ("cur", "new", "tmp"):
             self._make_dir(folder / sub)
@@ -429,7 +439,10 @@ class DovecotServer:
         target = folder / ("cur" if info else "new")
         stamp, pid, written = int(time.time()), os.getpid(), 0
         for raw in messages:
-            name = f"{stamp}.M{next(self._names)}P{pid}.harness,S={len(raw)}"
+            if chosen is not None:
+                name = next(chosen)
+            else:
+                name = f"{stamp}.M{next(self._names)}P{pid}.harness,S={len(raw)}"
             if info:
                 name += f":2,{info}"
             fd = os.open(target / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

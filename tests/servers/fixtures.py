@@ -19,6 +19,7 @@ from tests.servers.dovecot import (
     DEFAULT,
     SIN_MOVE,
     SIN_STARTTLS,
+    UIDL_POR_ARCHIVO,
     DovecotPool,
     DovecotServer,
 )
@@ -30,11 +31,10 @@ from tests.servers.oauth import (
 )
 from tests.servers.smtp import SmtpServer
 
-
 # A test that uses any of these talks to a real server on loopback: it is an integration
 # test, so `pytest -m "not integration"` leaves it out and stays fast.
 SERVER_FIXTURES = frozenset({"dovecot_pool", "smtp_server", "smtps_server", "smtp_sin_starttls_server",
-                             "smtp_xoauth2_server", "token_introspection"})
+                             "smtp_xoauth2_server", "token_introspection", "smtp_2mb_server"})
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -116,6 +116,18 @@ def dovecot_oauth2(
     return dovecot_pool.get(options)
 
 
+@pytest.fixture(scope="session")
+def dovecot_uidl_archivo(dovecot_pool: DovecotPool) -> DovecotServer:
+    """Dovecot whose POP3 UIDL is the Maildir file name (`pop3_uidl_format = %f`)."""
+    return dovecot_pool.get(UIDL_POR_ARCHIVO)
+
+
+@pytest.fixture
+def clean_dovecot_uidl_archivo(dovecot_uidl_archivo: DovecotServer) -> DovecotServer:
+    dovecot_uidl_archivo.reset()
+    return dovecot_uidl_archivo
+
+
 @pytest.fixture
 def clean_dovecot(dovecot: DovecotServer) -> DovecotServer:
     dovecot.reset()
@@ -141,9 +153,9 @@ def clean_dovecot_con_prefijo(dovecot_con_prefijo: DovecotServer) -> DovecotServ
 
 
 def _run_smtp(
-    certs: TestCertificates, *, implicit_tls: bool, offer_starttls: bool = True
+    certs: TestCertificates, *, implicit_tls: bool, offer_starttls: bool = True, **options: object
 ) -> Iterator[SmtpServer]:
-    server = SmtpServer(certs.server, implicit_tls=implicit_tls, offer_starttls=offer_starttls)
+    server = SmtpServer(certs.server, implicit_tls=implicit_tls, offer_starttls=offer_starttls, **options)
     server.start()
     try:
         yield server
@@ -167,6 +179,21 @@ def smtps_server(tls_certs: TestCertificates) -> Iterator[SmtpServer]:
 def smtp_sin_starttls_server(tls_certs: TestCertificates) -> Iterator[SmtpServer]:
     """SMTP that offers neither STARTTLS nor AUTH (a misconfigured or wrong port)."""
     yield from _run_smtp(tls_certs, implicit_tls=False, offer_starttls=False)
+
+
+SMTP_2MB_LIMIT = 2 * 1024 * 1024
+
+
+@pytest.fixture(scope="session")
+def smtp_2mb_server(tls_certs: TestCertificates) -> Iterator[SmtpServer]:
+    """SMTP submission (STARTTLS) that refuses messages over 2 MiB with 552, as relays do."""
+    yield from _run_smtp(tls_certs, implicit_tls=False, data_size_limit=SMTP_2MB_LIMIT)
+
+
+@pytest.fixture
+def clean_smtp_2mb(smtp_2mb_server: SmtpServer) -> SmtpServer:
+    smtp_2mb_server.clear()
+    return smtp_2mb_server
 
 
 @pytest.fixture(scope="session")

@@ -4,6 +4,14 @@ Submission servers that require AUTH (PLAIN/LOGIN) over TLS: STARTTLS on a plain
 (like 587) or implicit TLS (like 465); and, for failure tests, one that offers neither
 STARTTLS nor AUTH. Tests read the received messages, clear them, and wait for a number
 of them with a condition and a deadline.
+
+Refusals are aiosmtpd's own, as a relay gives them: a message over `data_size_limit`
+gets 552 (at MAIL FROM when the client declares SIZE, else after DATA), a line over 998
+characters gets «500 Line too long» after DATA (aiosmtpd's `line_length_limit`, 1001 bytes
+with the CRLF). `drop_after_commit(n)` makes the next n messages be kept and the connection
+dropped before the 250 reply: the window in which a client cannot know it was delivered.
+`mail_commands()` lists every MAIL FROM the server was sent, accepted or refused: the
+number of delivery attempts, which `messages()` (accepted mail only) cannot show.
 """
 
 from __future__ import annotations
@@ -14,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+from aiosmtpd.smtp import DATA_SIZE_DEFAULT, SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from tests.servers.certs import ServerCertificate
 from tests.servers.net import LOOPBACK, free_port
@@ -44,6 +52,8 @@ class _Recorder:
     def __init__(self) -> None:
         self.received: list[ReceivedMessage] = []
         self.changed = threading.Condition()
+        self.drops_left = 0  # messages to keep and then drop the connection before «250»
+        self.mail_commands: list[str] = []  # every MAIL FROM argument, accepted or refused
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         auth = session.auth_data
@@ -56,7 +66,30 @@ class _Recorder:
         with self.changed:
             self.received.append(message)
             self.changed.notify_all()
+            drop = self.drops_left > 0
+            if drop:
+                self.drops_left -= 1
+        if drop and server.transport is not None:
+            # Committed, but the client never hears «250»: abort() closes at once and
+            # aiosmtpd's reply then goes nowhere.
+            server.transport.abort()
         return "250 OK"
+
+
+class _CountingSMTP(SMTP):
+    """aiosmtpd's SMTP, noting each MAIL command before its own checks (SIZE → 552) run."""
+
+    async def smtp_MAIL(self, arg: str) -> None:
+        recorder = self.event_handler
+        if isinstance(recorder, _Recorder):
+            with recorder.changed:
+                recorder.mail_commands.append(arg)
+        await super().smtp_MAIL(arg)
+
+
+class _Controller(Controller):
+    def factory(self) -> SMTP:
+        return _CountingSMTP(self.handler, **self.SMTP_kwargs)
 
 
 class SmtpServer:
@@ -74,8 +107,10 @@ class SmtpServer:
         implicit_tls: bool,
         offer_starttls: bool = True,
         users: tuple[SmtpUser, ...] = (SMTP_USER, SMTP_USER_TILDES),
+        data_size_limit: int | None = DATA_SIZE_DEFAULT,
     ) -> None:
         self.users = users
+        self.data_size_limit = data_size_limit
         self.implicit_tls = implicit_tls
         self.port = free_port()
         self._recorder = self._make_recorder()
@@ -90,13 +125,14 @@ class SmtpServer:
             tls = {"tls_context": context, "require_starttls": True, "auth_require_tls": True}
         else:  # a server that never offers STARTTLS (and so never AUTH)
             tls = {"auth_require_tls": True}
-        self._controller = Controller(
+        self._controller = _Controller(
             self._recorder,
             hostname=LOOPBACK,
             port=self.port,
             server_hostname="smtp.prueba.co",
             authenticator=self._authenticate,
             auth_required=True,
+            data_size_limit=data_size_limit,
             **tls,
         )
 
@@ -129,6 +165,18 @@ class SmtpServer:
     def clear(self) -> None:
         with self._recorder.changed:
             self._recorder.received.clear()
+            self._recorder.drops_left = 0
+            self._recorder.mail_commands.clear()
+
+    def mail_commands(self) -> list[str]:
+        """Every MAIL FROM argument received since `clear()`, refused ones included."""
+        with self._recorder.changed:
+            return list(self._recorder.mail_commands)
+
+    def drop_after_commit(self, count: int = 1) -> None:
+        """Keep the next `count` messages, then drop each connection before answering «250»."""
+        with self._recorder.changed:
+            self._recorder.drops_left = count
 
     def wait_for(self, count: int, timeout: float = 10.0) -> list[ReceivedMessage]:
         """Block until at least `count` messages arrived; AssertionError after `timeout` s."""

@@ -75,3 +75,12 @@ def test_an_open_login_failure_has_its_own_line() -> None:
     board = AccountBoard(ACCOUNT)
     board.set_alert_status(incident)
     assert board.alert_trouble()
+
+
+def test_a_message_kept_on_the_server_is_logged_with_its_reason() -> None:
+    from tui_recepcion.mail.events import MessageKept
+
+    board = AccountBoard(ACCOUNT)
+    board.apply(MessageKept(account=ACCOUNT.id, source_key="pop3:u1", subject="Factura FE-9", reason="reenvio_rechazado",
+                            detail="El servidor SMTP rechazó el envío: 552 demasiado grande"))
+    assert any("Retenido en el servidor (reenvio_rechazado): Factura FE-9" in line for line in board.new_log)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from tui_recepcion.config import resolve_config_path, validate_config
+from tui_recepcion.config import printable, resolve_config_path, validate_config
 from tui_recepcion.errors import ConfigError
 
 
@@ -13,7 +13,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "validar",
         help="valida el archivo de configuración",
-        description="Valida el archivo de configuración y muestra cada problema con su clave y su línea.",
+        description=(
+            "Valida el archivo de configuración y muestra cada problema con su clave y su línea. "
+            "También revisa, en el entorno donde se ejecuta, que cada variable env: esté definida y que "
+            "cada archivo: de secreto sea un archivo regular, privado (chmod 600) y legible."
+        ),
     )
     parser.set_defaults(run=run)
 
@@ -25,11 +29,12 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as error:
         print(error, file=sys.stderr)
         return 1
+    shown = printable(str(path))
     if not problems:
-        print(f"{path}: configuración válida.")
+        print(f"{shown}: configuración válida.")
         return 0
     for problem in problems:
         print(problem)
     count = len(problems)
-    print(f"{count} problema{'s' if count != 1 else ''} en {path}.", file=sys.stderr)
+    print(f"{count} problema{'s' if count != 1 else ''} en {shown}.", file=sys.stderr)
     return 1

@@ -32,6 +32,13 @@ class Limits:
     max_mime_parts: int = 256
     max_header_chars: int = 1000
     """Decoded header values (subject, sender) are cut to this length."""
+    max_header_bytes: int = 64 * 1024
+    """Only this much of a raw header value is kept and decoded (RFC 2047 bombs)."""
+    max_param_header_bytes: int = 8 * 1024
+    """The same for Content-Type and Content-Disposition, whose parameters the stdlib
+    parses in quadratic time."""
+    max_encoded_words: int = 1000
+    """RFC 2047 encoded words decoded in one header; the rest of the header is dropped."""
 
 
 DEFAULT_LIMITS = Limits()

@@ -103,6 +103,18 @@ class MessagesDisposed(Event):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class MessageKept(Event):
+    """A message stays on the server on purpose (POP3: the backup relay refused it for good);
+    later passes skip it, and the alert tells the technician what to do."""
+
+    kind: ClassVar[str] = "retenido"
+    source_key: str
+    subject: str | None
+    reason: str
+    detail: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class PassFinished(Event):
     kind: ClassVar[str] = "pasada_terminada"
     processed: int
@@ -132,7 +144,10 @@ class AlertSent(Event):
 
 
 EVENT_TYPES: dict[str, type[Event]] = {
-    cls.kind: cls for cls in (StateChanged, PassStarted, MessageHandled, MessagesDisposed, PassFinished, EngineProblem, AlertSent)
+    cls.kind: cls
+    for cls in (
+        StateChanged, PassStarted, MessageHandled, MessageKept, MessagesDisposed, PassFinished, EngineProblem, AlertSent
+    )
 }
 
 

@@ -12,12 +12,13 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-from tui_recepcion.mail.source import Decision, Status
+from tui_recepcion.mail.source import Decision, Disposal, Status, Unreadable
 
 
 class MaildirSource:
     name = "maildir"
     disposal_commits_at_finish = False
+    keeps_unreadable = False
 
     def __init__(self, path: Path, *, processed_folder: str = "Procesados", failed_folder: str = "Fallidos") -> None:
         self.path = path
@@ -44,17 +45,25 @@ class MaildirSource:
                     self._files[f"maildir:{entry.name.split(':', 1)[0]}"] = Path(entry.path)
         return sorted(self._files)
 
-    def fetch(self, keys: Sequence[str]) -> Iterator[tuple[str, bytes]]:
+    def size(self, key: str) -> int | None:
+        try:
+            return self._files[key].stat().st_size
+        except (KeyError, OSError):
+            return None
+
+    def fetch(self, keys: Sequence[str]) -> Iterator[tuple[str, bytes | Unreadable]]:
         for key in keys:
             try:
                 yield key, self._files[key].read_bytes()
             except FileNotFoundError:
                 continue  # removed since it was listed
+            except OSError as error:
+                yield key, Unreadable(error.strerror or type(error).__name__)
 
     def destination(self, status: Status) -> str:
         return self.processed_folder if status == "procesado" else self.failed_folder
 
-    def dispose(self, decisions: Sequence[Decision], on_forwarded: Callable[[str], None]) -> list[str]:
+    def dispose(self, decisions: Sequence[Decision], on_forwarded: Callable[[str], None]) -> Disposal:
         disposed: list[str] = []
         for decision in decisions:
             source = self._files.get(decision.key)
@@ -69,10 +78,13 @@ class MaildirSource:
                 if not target.exists():
                     raise
             disposed.append(decision.key)
-        return disposed
+        return Disposal(disposed)
 
     def finish(self) -> None:
         return None
 
     def abort(self) -> None:
         return None
+
+    def interrupt(self) -> None:
+        return None  # local files: nothing blocks

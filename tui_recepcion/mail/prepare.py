@@ -9,12 +9,19 @@ in one transaction, so crash safety is the same either way.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import hashlib
 import logging
 import multiprocessing
 import multiprocessing.forkserver
+import multiprocessing.util
 import os
-from collections.abc import Callable, Sequence
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
@@ -22,7 +29,7 @@ from pathlib import Path
 from types import TracebackType
 
 from tui_recepcion.dian import Extraction, extract_message, internal_error
-from tui_recepcion.store import Outcome, save_document_files
+from tui_recepcion.store import Outcome, document_content_sha256, save_document_files
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +69,14 @@ def prepare(settings: PrepareSettings, item: tuple[str, bytes]) -> Outcome:
         )
         for document in extraction.documents
     }
-    return Outcome(key, replace(extraction, files={}), hashlib.sha256(raw).hexdigest(), saved_files=saved)
+    # The hash the store compares a known CUFE by, computed here where the XML bytes still are.
+    content = {
+        document.cufe: digest
+        for document in extraction.documents
+        if (digest := document_content_sha256(extraction.files.get(document.cufe, ()))) is not None
+    }
+    return Outcome(key, replace(extraction, files={}), hashlib.sha256(raw).hexdigest(), saved_files=saved,
+                   content_sha256=content)
 
 
 # forkserver, not fork: the TUI calls the engine from a thread, and forking a threaded
@@ -72,17 +86,126 @@ _CONTEXT = multiprocessing.get_context("forkserver")
 # inherits it, instead of each worker importing it before its first message.
 _CONTEXT.set_forkserver_preload([__name__])
 
+# Helper processes die with the service. On Linux, after SIGKILL of the main process:
+# - the fork server sees EOF on its "alive" pipe and exits, once no worker holds a copy of
+#   that pipe's write end: each worker closes its copy as it starts (`_worker_started`).
+#   When the main thread started it, the fork server also asks for SIGKILL at its parent's
+#   death (`_bind_fork_server`), in case anything else keeps the pipe open;
+# - each worker asks for SIGKILL when its parent, the fork server, dies;
+# - the resource tracker exits at EOF on its pipe, whose last holders were the workers.
+# Without prctl (other systems, or no usable libc) the fork server still exits, but the
+# workers live on, blocked on their task queue, and with them the resource tracker, until
+# they are killed: the old behaviour.
+#
+# Helper processes get no secrets either: the fork server (so every worker, which is its
+# fork) and the resource tracker start with only the variables below, never the mailbox
+# password a `secreto = "env:VAR"` keeps in the service's environment.
+_KEPT_VARIABLES = frozenset({
+    "PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "TZ", "TMPDIR", "TEMP", "TMP",
+    "VIRTUAL_ENV", "LD_LIBRARY_PATH",
+    "PYTHONPATH", "PYTHONHOME", "PYTHONSAFEPATH", "PYTHONNOUSERSITE", "PYTHONUSERBASE",
+    "PYTHONPLATLIBDIR", "PYTHONDONTWRITEBYTECODE", "PYTHONPYCACHEPREFIX", "PYTHONHASHSEED",
+    "PYTHONIOENCODING", "PYTHONUTF8", "PYTHONCOERCECLOCALE", "PYTHONWARNINGS", "PYTHONDEVMODE",
+    "PYTHONFAULTHANDLER", "PYTHONMALLOC", "PYTHONOPTIMIZE",
+})
+_KEPT_PREFIXES = ("LC_",)
+# Set only in the fork server's environment: the pid of the process that started it from its
+# main thread. The server reads and removes it when it imports this module (the preload).
+_SERVER_PARENT_VARIABLE = "TUI_RECEPCION_PADRE_DEL_SERVIDOR"
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+# The pid of the process that imported this module: in a worker forked from the fork server,
+# the fork server's pid (the preload); in a worker that imported it itself, its own pid.
+_LOADED_IN_PID = os.getpid()
+_server_lock = threading.Lock()
+_helpers: list[subprocess.Popen[bytes]] = []
+
+
+def helper_environment(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The variables the helper processes keep: what Python needs to start and import."""
+    environ = os.environ if environ is None else environ
+    return {name: value for name, value in environ.items() if name in _KEPT_VARIABLES or name.startswith(_KEPT_PREFIXES)}
+
+
+def die_with_parent() -> bool:
+    """Ask the kernel to SIGKILL this process when its parent dies; False where it cannot."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def _spawn_helper(environment: dict[str, str]) -> Callable[[str, Sequence[str], Sequence[int]], int]:
+    # Stands in for `multiprocessing.util.spawnv_passfds`, through which the fork server and
+    # the resource tracker are started, with an explicit environment: changing os.environ
+    # instead would hide an `env:` secret from another account's thread meanwhile.
+    def spawn(path: str, args: Sequence[str], passfds: Sequence[int]) -> int:
+        process = subprocess.Popen(
+            list(args), executable=path, pass_fds=tuple(sorted(map(int, passfds))), close_fds=True,
+            env=environment, restore_signals=False,
+        )
+        # Kept, never collected: a collected Popen would reap the helper behind multiprocessing.
+        _helpers.append(process)
+        return process.pid
+
+    return spawn
+
 
 def start_worker_server() -> None:
     """Start multiprocessing's helper processes now, while the standard streams are real.
 
     They pass `sys.stderr`'s descriptor to their children; under Textual that stream is
-    replaced and a pool started later could not launch. Call this before a TUI runs.
+    replaced and a pool started later could not launch. Call this before a TUI runs, from
+    the main thread: a fork server started from another thread cannot be bound to the
+    parent's death (the kernel would kill it when that thread ends) and relies on its pipe.
+    Cheap when they already run.
     """
-    try:
-        multiprocessing.forkserver.ensure_running()
-    except (OSError, ValueError) as error:
-        log.warning("no se pudo iniciar el servidor de procesos auxiliares: %s", error)
+    environment = helper_environment()
+    if threading.current_thread() is threading.main_thread():
+        environment[_SERVER_PARENT_VARIABLE] = str(os.getpid())
+    with _server_lock:
+        original = getattr(multiprocessing.util, "spawnv_passfds", None)
+        if original is not None:
+            multiprocessing.util.spawnv_passfds = _spawn_helper(environment)
+        try:
+            multiprocessing.forkserver.ensure_running()
+        except (OSError, ValueError, subprocess.SubprocessError) as error:
+            log.warning("no se pudo iniciar el servidor de procesos auxiliares: %s", error)
+        finally:
+            if original is not None:
+                multiprocessing.util.spawnv_passfds = original
+
+
+def _bind_fork_server() -> None:
+    # Runs when the fork server imports this module, and only there: only its environment has
+    # the variable (it removes it, so the workers it forks do not inherit it), and it is a
+    # `python -c` process that has multiprocessing's fork server code loaded.
+    if sys.argv[:1] != ["-c"] or "multiprocessing.forkserver" not in sys.modules:
+        return
+    parent = os.environ.pop(_SERVER_PARENT_VARIABLE, None)
+    if parent is None or not parent.isdigit():
+        return
+    if die_with_parent() and os.getppid() != int(parent):
+        os._exit(0)  # the service died before the request took effect
+
+
+def _worker_started() -> None:
+    """Pool initializer: bind the worker's life to the fork server's, and so to the service's."""
+    if die_with_parent() and _LOADED_IN_PID != os.getpid() and os.getppid() != _LOADED_IN_PID:
+        os._exit(1)  # the fork server died before the request took effect
+    # A worker holding the write end of the fork server's "alive" pipe would keep the server
+    # running after the service died, and so itself: the service must be its only holder.
+    server = multiprocessing.forkserver._forkserver
+    alive = getattr(server, "_forkserver_alive_fd", None)
+    if isinstance(alive, int):
+        server._forkserver_alive_fd = None
+        with contextlib.suppress(OSError):
+            os.close(alive)
+
+
+_bind_fork_server()
 
 
 def _prepare_chunk(settings: PrepareSettings, items: Sequence[tuple[str, bytes]]) -> list[Outcome]:
@@ -97,8 +220,9 @@ class Preparer:
         self._workers = workers
         self._pool: ProcessPoolExecutor | None = None
         if workers > 1:
+            start_worker_server()  # a server started here too gets the scrubbed environment
             try:
-                self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=_CONTEXT)
+                self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=_CONTEXT, initializer=_worker_started)
             except (OSError, ValueError) as error:  # no helper processes here: work inline
                 log.warning("sin procesos auxiliares de extracción (%s); se procesa en este proceso", error)
 

@@ -3,15 +3,41 @@
 IMAP, POP3 and Maildir implement this protocol. Keys are the ledger's source keys
 (`imap:<uidvalidity>:<uid>`, `pop3:<uidl>`, `maildir:<name>`), stable across runs, so a
 re-run after a crash recognises every message it has already decided.
+
+Every method translates its own failures into `RecepcionError`s (a `ConnectionProblem`
+for the network and the server), so the pipeline never sees a library's exception. A
+message the server refuses to deliver is not an error of the pass: `fetch` yields it as
+`Unreadable`, and the pipeline counts the attempt.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
+from tui_recepcion.store import KEPT_ON_SERVER
+
 Status = Literal["procesado", "fallido"]
+
+# The destination of a message that stays on the server on purpose (POP3 poison: it could
+# not be read, or the backup relay refused it for good); later passes skip it.
+KEPT = KEPT_ON_SERVER
+
+
+@dataclass(frozen=True, slots=True)
+class Unreadable:
+    """The server would not deliver this message (it answered NO, or left it out)."""
+
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class Disposal:
+    """What `dispose` did: the keys disposed of, and those the backup relay refused for good."""
+
+    done: list[str]
+    refused: dict[str, str] = field(default_factory=dict)  # key → the relay's answer, in Spanish
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,21 +60,33 @@ class MessageSource(Protocol):
     def open(self) -> None:
         """Connect, log in and prepare (IMAP creates its folders here)."""
 
+    # True when a message that cannot be read is left on the server (POP3 has nowhere to
+    # move it), False when it is disposed of like any failure (IMAP: Fallidos).
+    keeps_unreadable: bool
+
     def list_keys(self) -> list[str]:
         """Every message currently waiting, oldest first."""
 
-    def fetch(self, keys: Sequence[str]) -> Iterator[tuple[str, bytes]]:
+    def size(self, key: str) -> int | None:
+        """The message's size as the listing reported it, when the protocol says."""
+
+    def fetch(self, keys: Sequence[str]) -> Iterator[tuple[str, bytes | Unreadable]]:
         """The raw bytes of `keys`, in batched round trips; memory bounded by the batch."""
 
     def destination(self, status: Status) -> str:
         """The ledger's `destino` for a message with this status."""
 
-    def dispose(self, decisions: Sequence[Decision], on_forwarded: Callable[[str], None]) -> list[str]:
-        """Move or forward-and-delete; returns the keys disposed of. `on_forwarded(key)` is
-        called right after each forward so the store records it before the deletion."""
+    def dispose(self, decisions: Sequence[Decision], on_forwarded: Callable[[str], None]) -> Disposal:
+        """Move or forward-and-delete. `on_forwarded(key)` is called right after each forward
+        so the store records it before the deletion. A forward the relay refuses for good is
+        reported in `Disposal.refused` and the message is left where it is."""
 
     def finish(self) -> None:
         """End the session normally (POP3: QUIT, which commits deletions)."""
 
     def abort(self) -> None:
         """Drop the connection without committing anything still pending."""
+
+    def interrupt(self) -> None:
+        """From another thread or a signal handler: make blocked I/O return at once."""
+

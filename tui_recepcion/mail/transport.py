@@ -28,8 +28,8 @@ from pathlib import Path
 from typing import Any, Literal, NoReturn, TypeAlias
 
 from imapclient import IMAPClient
-from imapclient.exceptions import LoginError
 
+from tui_recepcion.dian.limits import DEFAULT_LIMITS
 from tui_recepcion.errors import ConfigError
 from tui_recepcion.mail.errors import AuthenticationFailed, ConnectionProblem
 from tui_recepcion.secrets import Secret
@@ -113,9 +113,16 @@ def tls_context(endpoint: Endpoint) -> ssl.SSLContext:
     return context
 
 
+def _socket_of(client: MailClient) -> socket.socket | None:
+    """The client's connected socket (a TLS one after STARTTLS), or None if it has none."""
+    if isinstance(client, IMAPClient):
+        return getattr(client._imap, "sock", None)
+    return getattr(client, "sock", None)
+
+
 def negotiated_tls(client: MailClient) -> TlsInfo | None:
     """The TLS version and cipher of a connected client, or None if it is in plaintext."""
-    sock = client.socket() if isinstance(client, IMAPClient) else client.sock
+    sock = _socket_of(client)
     if not isinstance(sock, ssl.SSLSocket):
         return None
     cipher = sock.cipher()
@@ -158,7 +165,66 @@ _CERTIFICATE_REASONS = {
 _TEMPORARY_MARKERS = ("[UNAVAILABLE]", "[SYS/TEMP]", "[IN-USE]", "[LOGIN-DELAY]", "[INUSE]")
 
 
-def _server_text(exc: BaseException, secret: Secret | None = None) -> str:
+class _Redactor:
+    """Removes a secret from server text in every form a server could echo it back.
+
+    A server that repeats the client's line in its reply (some do, in a NO, -ERR or 535)
+    shows the secret as the client sent it: raw (POP3 PASS), IMAP-quoted with `\\` and `"`
+    escaped (LOGIN), or base64 (SASL PLAIN, XOAUTH2, SMTP AUTH LOGIN); libraries then add
+    their own escaping (`repr` of bytes in imaplib and poplib messages). Every one of those
+    forms is replaced; whitespace inside a form matches any run of whitespace, so collapsing
+    a reply onto one line cannot make a form unrecognisable.
+    """
+
+    MASK = "********"
+
+    def __init__(self, secret: Secret | None, username: str = "") -> None:
+        value = secret.reveal() if secret is not None else ""
+        forms = _secret_forms(value, username) if value else set()
+        patterns = sorted({_flexible(form) for form in forms if form.strip()}, key=len, reverse=True)
+        self._pattern = re.compile("|".join(patterns), re.IGNORECASE) if patterns else None
+
+    def __call__(self, text: str) -> str:
+        return self._pattern.sub(self.MASK, text) if self._pattern is not None else text
+
+
+_NO_SECRET = _Redactor(None)
+
+
+def _flexible(form: str) -> str:
+    parts = [re.escape(part) for part in re.split(r"\s+", form.strip())]
+    return r"\s+".join(parts)
+
+
+def _escaped_forms(text: str) -> set[str]:
+    """`text` and what quoting and `repr` make of it (IMAP quoted string, str and bytes repr)."""
+    imap_quoted = text.replace("\\", "\\\\").replace('"', '\\"')
+    forms = {text, imap_quoted}
+    for form in (text, imap_quoted):
+        # repr, one character (or byte) at a time, leaves quotes alone; in context repr
+        # escapes `'` when the text also holds `"`, so both variants are kept.
+        as_str = "".join(repr(c)[1:-1] for c in form)
+        as_bytes = "".join(repr(bytes([b]))[2:-1] for b in form.encode("utf-8", "surrogateescape"))
+        forms.update({as_str, as_bytes, as_str.replace("'", "\\'"), as_bytes.replace("'", "\\'")})
+    return forms
+
+
+def _secret_forms(value: str, username: str) -> set[str]:
+    """Every form of `value` a login sends or a library writes (see `_Redactor`)."""
+    sent = [
+        value,
+        f"\0{username}\0{value}",  # SASL PLAIN, empty authorisation identity
+        f"{username}\0{username}\0{value}",  # SASL PLAIN, authorisation identity = user
+        f"user={username}\x01auth=Bearer {value}\x01\x01",  # XOAUTH2
+        f"user={username}\x01auth=Bearer {value}\x01",
+    ]
+    forms = _escaped_forms(value)
+    for blob in sent:
+        forms.add(base64.b64encode(blob.encode("utf-8", "surrogateescape")).decode("ascii"))
+    return forms
+
+
+def _server_text(exc: BaseException, redact: _Redactor = _NO_SECRET) -> str:
     """The server's words from an exception, short, on one line and without the secret."""
     if isinstance(exc, smtplib.SMTPResponseException):
         error = exc.smtp_error
@@ -167,20 +233,44 @@ def _server_text(exc: BaseException, secret: Secret | None = None) -> str:
         text = " ".join(
             a.decode(errors="replace") if isinstance(a, bytes) else str(a) for a in exc.args
         )
+    return _clean_text(text, redact) or type(exc).__name__
+
+
+def _clean_text(text: str, redact: _Redactor = _NO_SECRET) -> str:
+    """Server text redacted first (before anything could cut a secret in two), then tidied."""
+    text = redact(text)
     quoted = re.fullmatch(r"b(['\"])(.*)\1", text, flags=re.DOTALL)  # imapclient's str(bytes)
     if quoted:
         text = quoted.group(2)
-    text = " ".join(text.split())[:200] or type(exc).__name__
-    if secret is not None and secret.reveal():
-        text = text.replace(secret.reveal(), "********")
-    return text
+    return redact(" ".join(text.split()))[:200]
+
+
+class _Pop3Eof(poplib.error_proto):
+    """The POP3 server closed the connection (or it dropped) in the middle of an answer."""
+
+    def __init__(self) -> None:
+        super().__init__("-ERR EOF")
 
 
 def _is_lost_connection(exc: Exception) -> bool:
     """The server went away mid-conversation (each library says it differently)."""
-    if isinstance(exc, (imaplib.IMAP4.abort, smtplib.SMTPServerDisconnected, EOFError)):
+    if isinstance(exc, (imaplib.IMAP4.abort, smtplib.SMTPServerDisconnected, EOFError, _Pop3Eof)):
         return True
-    return isinstance(exc, poplib.error_proto) and _server_text(exc).endswith("EOF")
+    if isinstance(exc, (ssl.SSLEOFError, ssl.SSLZeroReturnError, ssl.SSLSyscallError)):
+        return True  # the TLS stream ended without a goodbye: a cut, not a TLS policy failure
+    return isinstance(exc, poplib.error_proto) and exc.args == ("-ERR EOF",)  # poplib's own
+
+
+def _pop3_refusal(exc: poplib.error_proto, redact: _Redactor) -> str | None:
+    """The server's "-ERR" answer, or None when the error is not an answer (EOF, line too long).
+
+    poplib raises `error_proto(line)` with the server's line as bytes; its own conditions
+    (and ours, `_LongLines`) carry a str.
+    """
+    line = exc.args[0] if exc.args else None
+    if not isinstance(line, bytes) or not line.startswith(b"-ERR"):
+        return None
+    return _clean_text(line.decode("utf-8", "replace").removeprefix("-ERR"), redact)
 
 
 def _certificate_problem(exc: ssl.SSLCertVerificationError, peer: _Peer) -> ConnectionProblem:
@@ -196,7 +286,9 @@ def _certificate_problem(exc: ssl.SSLCertVerificationError, peer: _Peer) -> Conn
     )
 
 
-def _translate(exc: Exception, peer: _Peer, secret: Secret | None) -> ConnectionProblem | None:
+def _translate(
+    exc: Exception, peer: _Peer, redact: _Redactor = _NO_SECRET
+) -> ConnectionProblem | None:
     """The ConnectionProblem for a low-level failure, or None if it is not a connection failure."""
     if isinstance(exc, socket.gaierror):
         return ConnectionProblem(
@@ -207,22 +299,29 @@ def _translate(exc: Exception, peer: _Peer, secret: Secret | None) -> Connection
         )
     if isinstance(exc, ssl.SSLCertVerificationError):
         return _certificate_problem(exc, peer)
-    if isinstance(exc, ssl.SSLError):
-        return ConnectionProblem(
-            "tls_fallido",
-            f"Falló la negociación TLS con {peer.where} ({exc.reason or _server_text(exc)}). "
-            "Revise que el protocolo de seguridad corresponda al puerto: SSL/TLS habla cifrado "
-            "desde el primer byte (p. ej. 993, 995, 465); STARTTLS empieza sin cifrar (143, 110, 587).",
-            transient=False,
-        )
-    if isinstance(exc, TimeoutError):
-        seconds = f"{peer.timeout:g}".replace(".", ",")  # decimal comma, as read in Colombia
-        waited = f" en {seconds} s" if peer.timeout else " a tiempo"
+    if isinstance(exc, TimeoutError) or _after_timeout(exc):
+        waited = " a tiempo"
+        if peer.timeout:  # None or 0 when the socket had no timeout (or it is unknown)
+            waited = " en " + f"{peer.timeout:g}".replace(".", ",") + " s"  # decimal comma
         return ConnectionProblem(
             "tiempo_agotado",
             f"El servidor {peer.where} no respondió{waited}. Revise el puerto, el protocolo de "
             "seguridad (un puerto SSL/TLS no saluda a quien espera STARTTLS) y el cortafuegos.",
             transient=True,
+        )
+    if _is_lost_connection(exc):  # before SSLError: an SSL EOF is a cut, not a TLS failure
+        return ConnectionProblem(
+            "conexion_perdida",
+            f"Se perdió la conexión con {peer.where}: {_server_text(exc, redact)}.",
+            transient=True,
+        )
+    if isinstance(exc, ssl.SSLError):
+        return ConnectionProblem(
+            "tls_fallido",
+            f"Falló la negociación TLS con {peer.where} ({exc.reason or _server_text(exc, redact)}). "
+            "Revise que el protocolo de seguridad corresponda al puerto: SSL/TLS habla cifrado "
+            "desde el primer byte (p. ej. 993, 995, 465); STARTTLS empieza sin cifrar (143, 110, 587).",
+            transient=False,
         )
     if isinstance(exc, ConnectionRefusedError):
         return ConnectionProblem(
@@ -232,14 +331,8 @@ def _translate(exc: Exception, peer: _Peer, secret: Secret | None) -> Connection
             transient=True,
         )
     # SMTPException derives from OSError, so protocol answers are sorted out first.
-    if _is_lost_connection(exc):
-        return ConnectionProblem(
-            "conexion_perdida",
-            f"Se perdió la conexión con {peer.where}: {_server_text(exc, secret)}.",
-            transient=True,
-        )
     if isinstance(exc, (imaplib.IMAP4.error, poplib.error_proto, smtplib.SMTPException)):
-        text = _server_text(exc, secret)
+        text = _server_text(exc, redact)
         temporary = any(m in text.upper() for m in _TEMPORARY_MARKERS) or (
             isinstance(exc, smtplib.SMTPResponseException) and 400 <= exc.smtp_code < 500
         )
@@ -251,30 +344,58 @@ def _translate(exc: Exception, peer: _Peer, secret: Secret | None) -> Connection
     if isinstance(exc, OSError):  # reset, broken pipe, unreachable network
         return ConnectionProblem(
             "conexion_perdida",
-            f"Falló la comunicación con {peer.where}: {exc.strerror or _server_text(exc)}.",
+            f"Falló la comunicación con {peer.where}: {exc.strerror or _server_text(exc, redact)}.",
             transient=True,
         )
     return None
 
 
-@contextmanager
-def _server_errors(peer: _Peer, secret: Secret | None = None) -> Iterator[None]:
-    """Translate connection failures inside the block into ConnectionProblem.
+def _after_timeout(exc: Exception) -> bool:
+    """A timeout that a library reported as something else."""
+    if isinstance(exc, smtplib.SMTPServerDisconnected):  # smtplib wraps a read timeout so
+        return isinstance(exc.__context__, TimeoutError)
+    # A socket file that once timed out refuses every later read with this OSError.
+    return type(exc) is OSError and "timed out object" in str(exc)
 
-    With a secret (a login), the original exception is not chained, so no traceback can
-    carry what the server or the library said about the credentials.
-    """
+
+@contextmanager
+def _server_errors(peer: _Peer) -> Iterator[None]:
+    """Translate connection failures inside the block into ConnectionProblem (chained)."""
     try:
         yield
     except ConnectionProblem:
         raise
     except Exception as exc:
-        problem = _translate(exc, peer, secret)
+        problem = _translate(exc, peer)
         if problem is None:
             raise
-        if secret is not None:
-            raise problem from None
         raise problem from exc
+
+
+@contextmanager
+def _login_errors(peer: _Peer, redact: _Redactor) -> Iterator[None]:
+    """Translate failures during a login, with nothing of the exchange kept anywhere.
+
+    The server text in the message is redacted, and the problem carries no exception
+    chain: neither `__cause__` nor `__context__` (which `raise ... from None` still sets,
+    merely hiding it from tracebacks) keeps the library's exception, whose text may hold
+    the secret as the server echoed it.
+    """
+    try:
+        try:
+            yield
+        except ConnectionProblem:
+            raise
+        except Exception as exc:
+            problem = _translate(exc, peer, redact)
+            if problem is None:
+                raise
+            raise problem from None
+    except ConnectionProblem as problem:
+        problem.__cause__ = None
+        problem.__context__ = None
+        problem.__suppress_context__ = True
+        raise
 
 
 @contextmanager
@@ -352,6 +473,28 @@ def _no_plain_for_utf8(peer: _Peer) -> ConnectionProblem:
     )
 
 
+def interrupt(client: MailClient) -> None:
+    """Make any blocking read or write on `client`'s connection return now; from any thread.
+
+    For the engine's SIGTERM handler and its pass deadline: the connection is shut down
+    both ways (a TCP FIN to the server), so a thread waiting in recv() sees the end of the
+    stream and one in send() a broken pipe; either ends in a transient `ConnectionProblem`
+    (`conexion_perdida`) from the call it was in. The client is unusable afterwards: close
+    it as after any failure. Works in plaintext and TLS alike (the TLS object is left to
+    its owner thread: only the socket underneath is shut down); errors are ignored, so
+    interrupting a connection that already closed is harmless.
+    """
+    sock = _socket_of(client)
+    if sock is None:
+        return
+    try:
+        # socket.socket's own shutdown, not SSLSocket.shutdown, which also drops the TLS
+        # state under the feet of the thread that is reading through it.
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+    except (OSError, ValueError):  # not connected, already closed, or a closed fd
+        log.debug("No se pudo interrumpir una conexión que ya estaba cerrada", exc_info=True)
+
+
 def close_quietly(client: MailClient) -> None:
     """Drop a connection without a goodbye, ignoring errors (it has usually failed already)."""
     try:
@@ -410,9 +553,10 @@ def _pop3_capabilities(client: poplib.POP3) -> dict[str, list[str]]:
 
 
 # poplib refuses lines over 2048 bytes, yet real mail carries longer ones (unwrapped HTML,
-# long base64 lines). A message it cannot RETR would stay in the mailbox forever, so allow
-# long lines while still bounding what one line may cost.
-POP3_MAX_LINE = 4 * 1024 * 1024
+# a base64 attachment on one line). A message it cannot RETR would stay in the mailbox
+# forever, so a line may be as long as the largest message processed; the engine never
+# RETRs a message the listing says is larger (it is isolated as too large instead).
+POP3_MAX_LINE = DEFAULT_LIMITS.max_message_bytes
 
 
 class _LongLines:
@@ -422,8 +566,10 @@ class _LongLines:
         line = self.file.readline(POP3_MAX_LINE + 1)
         if len(line) > POP3_MAX_LINE:
             raise poplib.error_proto("línea demasiado larga")
-        if not line:
-            raise poplib.error_proto("-ERR EOF")
+        if not line.endswith(b"\n"):
+            # Nothing, or the start of a line and then the end of the stream: the connection
+            # dropped. poplib would take a cut "+O" for a "+OK" (and a cut "-ER" for a refusal).
+            raise _Pop3Eof()
         octets = len(line)
         if line[-2:] == b"\r\n":
             return line[:-2], octets
@@ -506,36 +652,110 @@ def connect_smtp(endpoint: Endpoint) -> smtplib.SMTP:
 
 
 # --- log in (basic authentication) ----------------------------------------------------
+#
+# Only an explicit refusal of the credentials is AuthenticationFailed: an IMAP tagged NO to
+# LOGIN or AUTHENTICATE, a POP3 -ERR to USER, PASS or AUTH, an SMTP 5xx verdict on AUTH
+# (535, 534, 530, 538...). Everything else during a login is what it is: a dropped, reset or
+# stalled connection is a transient conexion_perdida or tiempo_agotado; an IMAP BAD or an
+# answer the library cannot parse is a transient protocol problem (no verdict on the
+# credentials, and retrying it cannot lock the account); "try later" response codes
+# ([UNAVAILABLE], 4xx) are transient too.
+
+
+def _client_peer(client: MailClient, protocol: str) -> _Peer:
+    """Where a connected client talks to, with its socket's timeout for the messages."""
+    sock = _socket_of(client)
+    timeout = None
+    port = getattr(client, "port", 0)
+    try:
+        if sock is not None:
+            timeout = sock.gettimeout()
+            if isinstance(client, smtplib.SMTP):
+                port = sock.getpeername()[1]
+    except OSError:  # the socket closed already; the message just says less
+        pass
+    host = getattr(client, "_host", "?") if isinstance(client, smtplib.SMTP) else client.host
+    return _Peer(protocol, host, port, timeout)
+
+
+def _imap_exchange(
+    client: IMAPClient, command: str, *args: str, response: str | None = None
+) -> tuple[str, str]:
+    """Run LOGIN or AUTHENTICATE with imaplib itself; (tagged status, server text).
+
+    IMAPClient's login methods turn every imaplib error into LoginError, a lost connection
+    (IMAP4.abort) included, which made a cut look like a wrong password. Here a tagged NO
+    is the only answer returned; IMAP4.abort and IMAP4.error (a BAD) propagate as they are.
+    `response` is the SASL initial response, sent (base64) after the first "+" challenge;
+    a later challenge (an error report, as XOAUTH2 servers send) is answered empty.
+    """
+    imap = client._imap
+    if response is not None:
+        responses = iter([response])
+        # imaplib sends a literal produced by a bound method: its own base64 SASL helper.
+        imap.literal = imaplib._Authenticator(lambda _challenge: next(responses, "")).process  # type: ignore[attr-defined]
+    typ, data = imap._simple_command(command, *args)
+    if typ == "OK":
+        imap.state = "AUTH"
+    text = data[-1] if data else b""
+    return typ, text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
+
+
+def _imap_bad(peer: _Peer, exc: imaplib.IMAP4.error, redact: _Redactor) -> ConnectionProblem:
+    return ConnectionProblem(
+        "protocolo",
+        f"El servidor {peer.where} no aceptó la orden de inicio de sesión "
+        f"({_server_text(exc, redact)}); se reintentará más tarde.",
+        transient=True,
+    )
 
 
 def login_imap(client: IMAPClient, username: str, secret: Secret) -> None:
-    peer = _Peer("IMAP", client.host, client.port)
+    """LOGIN, or AUTHENTICATE PLAIN when the server offers it (preferred: the password then
+    travels base64 in SASL, never as the quoted string some servers echo in a NO)."""
+    peer = _client_peer(client, "IMAP")
     password = _usable_password(secret, username)
-    with _server_errors(peer, secret):
+    redact = _Redactor(secret, username)
+    with _login_errors(peer, redact):
         try:
-            if not _needs_utf8(username, password):
-                client.login(username, password)
-            elif client.has_capability("AUTH=PLAIN"):
-                client.plain_login(username, password)
+            if client.has_capability("AUTH=PLAIN"):
+                typ, text = _imap_exchange(
+                    client, "AUTHENTICATE", "PLAIN", response=f"\0{username}\0{password}"
+                )
+            elif not _needs_utf8(username, password):
+                quote = client._imap._quote
+                typ, text = _imap_exchange(client, "LOGIN", quote(username), quote(password))
             else:
                 raise _no_plain_for_utf8(peer)
-        except LoginError as exc:
-            _rejected_login(peer, username, _server_text(exc, secret))
+        except imaplib.IMAP4.abort:
+            raise
+        except imaplib.IMAP4.error as exc:
+            raise _imap_bad(peer, exc, redact) from None
+        if typ != "OK":
+            _rejected_login(peer, username, _clean_text(text, redact))
     log.debug("Sesión IMAP iniciada como %s en %s", username, peer.where)
 
 
+def _pop3_ask(client: poplib.POP3, line: str, peer: _Peer, username: str, redact: _Redactor,
+              *, token: bool = False) -> bytes:
+    """Send one login line; a "-ERR" answer is a refusal, anything else propagates."""
+    try:
+        return client._shortcmd(line)  # type: ignore[attr-defined,no-any-return]
+    except poplib.error_proto as exc:
+        refusal = _pop3_refusal(exc, redact)
+        if refusal is None:
+            raise  # EOF, a line too long: not an answer about the credentials
+        _rejected_login(peer, username, refusal, token=token)
+
+
 def login_pop3(client: poplib.POP3, username: str, secret: Secret) -> None:
-    peer = _Peer("POP3", client.host, client.port)
+    peer = _client_peer(client, "POP3")
     password = _usable_password(secret, username)
-    with _server_errors(peer, secret):
-        try:
-            client.user(username)  # poplib sends UTF-8, so USER/PASS carry any password
-            client.pass_(password)
-        except poplib.error_proto as exc:
-            text = _server_text(exc, secret)
-            if text.endswith("EOF"):
-                raise
-            _rejected_login(peer, username, text.removeprefix("-ERR").strip())
+    redact = _Redactor(secret, username)
+    with _login_errors(peer, redact):
+        # poplib sends UTF-8, so USER/PASS carry any password
+        _pop3_ask(client, f"USER {username}", peer, username, redact)
+        _pop3_ask(client, f"PASS {password}", peer, username, redact)
     log.debug("Sesión POP3 iniciada como %s en %s", username, peer.where)
 
 
@@ -554,16 +774,15 @@ def _smtp_plain_utf8(client: smtplib.SMTP, peer: _Peer, username: str, password:
         raise smtplib.SMTPAuthenticationError(code, reply)
 
 
-def _smtp_peer(client: smtplib.SMTP) -> _Peer:
-    return _Peer(
-        "SMTP", getattr(client, "_host", "?"), client.sock.getpeername()[1] if client.sock else 0
-    )
+# 5xx answers to AUTH that are about the command, not a verdict on the credentials.
+_SMTP_NOT_A_VERDICT = (500, 501, 502, 504)
 
 
 @contextmanager
 def _smtp_auth(peer: _Peer, username: str, secret: Secret, *, token: bool = False) -> Iterator[None]:
     """Translate the outcome of an SMTP AUTH exchange (password or token)."""
-    with _server_errors(peer, secret):
+    redact = _Redactor(secret, username)
+    with _login_errors(peer, redact):
         try:
             yield
         except smtplib.SMTPNotSupportedError:
@@ -574,19 +793,34 @@ def _smtp_auth(peer: _Peer, username: str, secret: Secret, *, token: bool = Fals
                 transient=False,
             ) from None
         except smtplib.SMTPAuthenticationError as exc:
-            text = _server_text(exc, secret)
-            if 400 <= exc.smtp_code < 500:
+            text = _server_text(exc, redact)
+            code = exc.smtp_code
+            if 400 <= code < 500:
                 raise ConnectionProblem(
                     "protocolo",
                     f"El servidor {peer.where} no pudo autenticar a «{username}» por un problema "
                     f"temporal ({text}); se reintentará más tarde.",
                     transient=True,
                 ) from None
+            if not 500 <= code < 600:
+                # smtplib reads a reply cut short ("23", nothing parsable: -1) as a code.
+                raise ConnectionProblem(
+                    "conexion_perdida",
+                    f"Se perdió la conexión con {peer.where} durante la autenticación "
+                    f"(respuesta incompleta: {text}).",
+                    transient=True,
+                ) from None
+            if code in _SMTP_NOT_A_VERDICT:
+                raise ConnectionProblem(
+                    "protocolo",
+                    f"El servidor {peer.where} no aceptó la orden de autenticación ({text}).",
+                    transient=False,
+                ) from None
             _rejected_login(peer, username, text, token=token)
 
 
 def login_smtp(client: smtplib.SMTP, username: str, secret: Secret) -> None:
-    peer = _smtp_peer(client)
+    peer = _client_peer(client, "SMTP")
     password = _usable_password(secret, username)
     with _smtp_auth(peer, username, secret):
         if _needs_utf8(username, password):
@@ -627,48 +861,43 @@ def _no_xoauth2(peer: _Peer) -> ConnectionProblem:
 
 def oauth2_login_imap(client: IMAPClient, username: str, token: Secret) -> None:
     """AUTHENTICATE XOAUTH2 with an access token; AuthenticationFailed if it is refused."""
-    peer = _Peer("IMAP", client.host, client.port)
-    _xoauth2(username, token)
-    with _server_errors(peer, token):
+    peer = _client_peer(client, "IMAP")
+    response = _xoauth2(username, token)
+    redact = _Redactor(token, username)
+    with _login_errors(peer, redact):
         if not client.has_capability("AUTH=XOAUTH2"):
             raise _no_xoauth2(peer)
         try:
-            client.oauth2_login(username, token.reveal())
-        except LoginError as exc:
-            _rejected_login(peer, username, _server_text(exc, token), token=True)
+            typ, text = _imap_exchange(client, "AUTHENTICATE", "XOAUTH2", response=response)
+        except imaplib.IMAP4.abort:
+            raise
+        except imaplib.IMAP4.error as exc:
+            raise _imap_bad(peer, exc, redact) from None
+        if typ != "OK":
+            _rejected_login(peer, username, _clean_text(text, redact), token=True)
     log.debug("Sesión IMAP (OAuth2) iniciada como %s en %s", username, peer.where)
-
-
-def _pop3_command(client: poplib.POP3, line: str) -> bytes:
-    """Send one line and read a "+" answer (error_proto on "-ERR"); poplib has no public AUTH."""
-    return client._shortcmd(line)  # type: ignore[attr-defined,no-any-return]
 
 
 def oauth2_login_pop3(client: poplib.POP3, username: str, token: Secret) -> None:
     """AUTH XOAUTH2 in two steps (command, then the response after "+"), as Microsoft requires."""
-    peer = _Peer("POP3", client.host, client.port)
+    peer = _client_peer(client, "POP3")
     blob = base64.b64encode(_xoauth2(username, token).encode("ascii")).decode("ascii")
-    with _server_errors(peer, token):
+    redact = _Redactor(token, username)
+    with _login_errors(peer, redact):
         capabilities = _pop3_capabilities(client)
         if capabilities and "XOAUTH2" not in [m.upper() for m in capabilities.get("SASL", [])]:
             raise _no_xoauth2(peer)
-        try:
-            _pop3_command(client, "AUTH XOAUTH2")
-            reply = _pop3_command(client, blob)
-            if not reply.startswith(b"+OK"):
-                # A "+ <error>" challenge (Dovecot, Gmail): an empty answer gets the verdict.
-                _pop3_command(client, "")
-        except poplib.error_proto as exc:
-            text = _server_text(exc, token)
-            if text.endswith("EOF"):
-                raise
-            _rejected_login(peer, username, text.removeprefix("-ERR").strip(), token=True)
+        _pop3_ask(client, "AUTH XOAUTH2", peer, username, redact, token=True)
+        reply = _pop3_ask(client, blob, peer, username, redact, token=True)
+        if not reply.startswith(b"+OK"):
+            # A "+ <error>" challenge (Dovecot, Gmail): an empty answer gets the verdict.
+            _pop3_ask(client, "", peer, username, redact, token=True)
     log.debug("Sesión POP3 (OAuth2) iniciada como %s en %s", username, peer.where)
 
 
 def oauth2_login_smtp(client: smtplib.SMTP, username: str, token: Secret) -> None:
     """AUTH XOAUTH2 with the initial response; an error challenge is answered empty (RFC 4954)."""
-    peer = _smtp_peer(client)
+    peer = _client_peer(client, "SMTP")
     response = _xoauth2(username, token)
     with _smtp_auth(peer, username, token, token=True):
         client.ehlo_or_helo_if_needed()

@@ -24,6 +24,7 @@ from tui_recepcion.mail.events import (
     EngineProblem,
     Event,
     MessageHandled,
+    MessageKept,
     MessagesDisposed,
     PassFinished,
     PassStarted,
@@ -132,6 +133,8 @@ class AccountBoard:
             self._log(event, f"{event.count} correos → {event.destination}")
         elif isinstance(event, EngineProblem):
             self._log(event, f"Problema: {event.message}")
+        elif isinstance(event, MessageKept):
+            self._log(event, f"Retenido en el servidor ({event.reason}): {event.subject or '(sin asunto)'} — {event.detail}")
         elif isinstance(event, AlertSent):
             self._log(event, f"Alerta «{event.alert}» enviada a {event.recipient}")
 
