@@ -66,6 +66,24 @@ class ConnectionStats:
     fault: Fault | None = None
     fired: bool = False
     closed: threading.Event = field(default_factory=threading.Event)
+    # (direction, bytes) of every chunk relayed, in order: where each side's turns begin
+    # (e.g. the server's answer to a command starts at the `down` total of the `up` chunk).
+    chunks: list[tuple[Direction, int]] = field(default_factory=list)
+
+    def turns(self) -> list[tuple[int, int]]:
+        """(up, down) totals at each change of direction: the conversation's turn boundaries."""
+        marks: list[tuple[int, int]] = []
+        up = down = 0
+        previous: Direction | None = None
+        for direction, size in self.chunks:
+            if direction != previous:
+                marks.append((up, down))
+                previous = direction
+            if direction == "up":
+                up += size
+            else:
+                down += size
+        return marks
 
     def passed(self, direction: Direction) -> int:
         return {"up": self.up, "down": self.down, "both": self.up + self.down}[direction]
@@ -120,6 +138,10 @@ class FaultProxy:
     def stop(self) -> None:
         self._stopping.set()
         self.drop_all()
+        try:  # closing alone does not wake a thread blocked in accept(); shutting down does
+            self._listener.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
         self._listener.close()
         self._accepter.join(timeout=5)
         for thread in list(self._threads):
@@ -219,6 +241,8 @@ class FaultProxy:
             stats.up += len(data)
         else:
             stats.down += len(data)
+        if data:
+            stats.chunks.append((direction, len(data)))
 
     def _fire(
         self, fault: Fault, source: socket.socket, target: socket.socket, rest: bytes, direction: Direction,
