@@ -54,6 +54,7 @@ from tests.servers.certs import TestCertificates
 from tests.servers.dovecot import DEFAULT, RECEPCION, DovecotServer
 from tests.servers.faultproxy import ConnectionStats, Fault, FaultProxy
 from tests.servers.smtp import SmtpServer
+from tui_recepcion.mail.account import DEFAULT_TIMEOUT
 
 GOOD = 12  # + one bad mail of each failure reason: 22 messages, ~430 KB through the proxy
 BOUNDED = {"TUI_RECEPCION_PASADA_MAX_SEGUNDOS": "3"}
@@ -335,7 +336,9 @@ def test_dovecot_restart_mid_pass(own_dovecot: DovecotServer, tls_certs, smtp_se
             poll_until(lambda: rig.mail_proxy.fired() == 1, BOUND_SECONDS, "the pass reached 100 KB")  # noqa: B023
             own_dovecot.stop(remove=False)  # SIGTERM: Dovecot ends its sessions, as on a restart
             own_dovecot.start()
-            run = _finish(process, started)
+            # A session the restart leaves open (POP3 mail processes may outlive the master) is a
+            # stall to the client: its operation timeout ends it.
+            run = _finish(process, started, timeout=DEFAULT_TIMEOUT + BOUND_SECONDS)
         finally:
             kill_tree(process.pid) if process.poll() is None else None
         _assert_faulted_then_converges(rig, run)

@@ -47,7 +47,7 @@ class ScriptedSource:
         self.fetched: list[str] = []
         self.aborted = 0
 
-    def open(self) -> None:
+    def open(self, deadline: float | None = None) -> None:
         self._interrupted.clear()
 
     def list_keys(self) -> list[str]:

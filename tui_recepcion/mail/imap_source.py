@@ -19,7 +19,7 @@ from imapclient.imapclient import DELETED, SEEN
 
 from tui_recepcion.mail.errors import ConnectionProblem
 from tui_recepcion.mail.folders import ensure_folders
-from tui_recepcion.mail.source import Decision, Disposal, Status, Unreadable
+from tui_recepcion.mail.source import Decision, Disposal, Status, Unreadable, bounded
 from tui_recepcion.mail.transport import Endpoint, close_quietly, connect_imap, connection_errors, interrupt
 
 log = logging.getLogger(__name__)
@@ -125,13 +125,15 @@ class ImapSource:
         self._sizes: dict[int, int] = {}
         self._reconnects_left = MAX_RECONNECTS
         self._interrupted = False
+        self._deadline: float | None = None
 
     # --- session -----------------------------------------------------------------------------
 
-    def open(self) -> None:
+    def open(self, deadline: float | None = None) -> None:
         self._interrupted = False
         self._reconnects_left = MAX_RECONNECTS
-        client = connect_imap(self.endpoint)
+        self._deadline = deadline
+        client = connect_imap(bounded(self.endpoint, deadline))
         self.client = client
         self._login(client)
         with self._errors():
@@ -147,7 +149,7 @@ class ImapSource:
         if self.client is not None:
             close_quietly(self.client)
             self.client = None
-        client = connect_imap(self.endpoint)
+        client = connect_imap(bounded(self.endpoint, self._deadline))
         self.client = client
         self._login(client)
         with self._errors():

@@ -28,7 +28,7 @@ class MaildirSource:
         self.failed_folder = failed_folder
         self._files: dict[str, Path] = {}
 
-    def open(self) -> None:
+    def open(self, deadline: float | None = None) -> None:
         inbox = mailbox.Maildir(self.path, create=True)
         for folder in (self.processed_folder, self.failed_folder):
             if folder not in inbox.list_folders():

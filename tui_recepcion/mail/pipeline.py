@@ -199,7 +199,7 @@ class Pipeline:
     def _run(self) -> PassResult:
         progress = _Progress()
         try:
-            self.source.open()
+            self.source.open(time.monotonic() + self.deadline_seconds if self.deadline_seconds else None)
             self._process_all(progress)
             self.checkpoint("before_quit")
             self.source.finish()

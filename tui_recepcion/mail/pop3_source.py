@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 
 from tui_recepcion.mail.forward import forwarded_message, resent_message_id
 from tui_recepcion.mail.smtp import DeliveryRefused, SmtpSession
-from tui_recepcion.mail.source import Decision, Disposal, Status, Unreadable
+from tui_recepcion.mail.source import Decision, Disposal, Status, Unreadable, bounded
 from tui_recepcion.mail.transport import Endpoint, close_quietly, connect_pop3, connection_errors, interrupt
 
 log = logging.getLogger(__name__)
@@ -66,8 +66,8 @@ class Pop3Source:
     def _errors(self):  # type: ignore[no-untyped-def]
         return connection_errors(self.endpoint, "POP3")
 
-    def open(self) -> None:
-        connection = connect_pop3(self.endpoint)
+    def open(self, deadline: float | None = None) -> None:
+        connection = connect_pop3(bounded(self.endpoint, deadline))
         self.connection = connection
         self._login(connection)
 

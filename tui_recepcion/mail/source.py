@@ -12,10 +12,12 @@ message the server refuses to deliver is not an error of the pass: `fetch` yield
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal, Protocol
 
+from tui_recepcion.mail.transport import Endpoint
 from tui_recepcion.store import KEPT_ON_SERVER
 
 Status = Literal["procesado", "fallido"]
@@ -57,8 +59,10 @@ class MessageSource(Protocol):
     # True when disposal only takes effect at finish() (POP3 deletions commit at QUIT).
     disposal_commits_at_finish: bool
 
-    def open(self) -> None:
-        """Connect, log in and prepare (IMAP creates its folders here)."""
+    def open(self, deadline: float | None = None) -> None:
+        """Connect, log in and prepare (IMAP creates its folders here). `deadline` (a
+        `time.monotonic()` instant: the pass's bound) caps every wait of the connection
+        phase, when no socket exists yet that an interrupt could shut down."""
 
     # True when a message that cannot be read is left on the server (POP3 has nowhere to
     # move it), False when it is disposed of like any failure (IMAP: Fallidos).
@@ -97,3 +101,11 @@ class MessageSource(Protocol):
     def interrupt(self) -> None:
         """From another thread or a signal handler: make blocked I/O return at once."""
 
+
+
+def bounded(endpoint: Endpoint, deadline: float | None) -> Endpoint:
+    """`endpoint` with its timeout cut to what is left before `deadline` (at least 0.1 s)."""
+    if deadline is None:
+        return endpoint
+    left = max(0.1, deadline - time.monotonic())
+    return endpoint if left >= endpoint.timeout else replace(endpoint, timeout=left)
