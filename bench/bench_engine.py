@@ -43,7 +43,7 @@ from tests.engine_support import write_account  # noqa: E402
 from tests.servers.certs import make_test_certificates  # noqa: E402
 from tests.servers.dovecot import DEFAULT, RECEPCION, RESPALDO, DovecotPool, DovecotServer  # noqa: E402
 from tests.servers.smtp import SMTP_USER, SmtpServer  # noqa: E402
-from tui_recepcion.dian.samples import SampleFactory  # noqa: E402
+from tui_recepcion.demo.samples import SampleFactory  # noqa: E402
 
 BATCH = 100
 

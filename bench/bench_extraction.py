@@ -29,9 +29,9 @@ from io import BytesIO
 import pybase64
 from lxml import etree
 
+from tui_recepcion.demo.samples import DEFAULT_RECEIVER, SampleFactory
 from tui_recepcion.dian import fastmime
 from tui_recepcion.dian.extract import extract_message
-from tui_recepcion.dian.samples import DEFAULT_RECEIVER, SampleFactory
 
 CBC = "urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2"
 CAC = "urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2"

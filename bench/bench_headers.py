@@ -29,9 +29,9 @@ import sys
 import time
 from collections.abc import Callable
 
+from tui_recepcion.demo.samples import DEFAULT_RECEIVER, SampleFactory
 from tui_recepcion.dian import mime
 from tui_recepcion.dian.extract import extract_message
-from tui_recepcion.dian.samples import DEFAULT_RECEIVER, SampleFactory
 
 MAX_RATIO = 3.0
 UNLIMITED = 10**12

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tui_recepcion.dian.samples import DEFAULT_RECEIVER, SampleFactory
+from tui_recepcion.demo.samples import DEFAULT_RECEIVER, SampleFactory
 
 # Real mail servers on loopback (Dovecot, aiosmtpd) and clean mailboxes: see the module.
 pytest_plugins = ("tests.servers.fixtures",)

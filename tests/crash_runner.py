@@ -13,8 +13,8 @@ import sys
 from pathlib import Path
 
 from tui_recepcion.config import load_config
-from tui_recepcion.mail import pipeline
-from tui_recepcion.mail.service import AccountProcessor, Engine
+from tui_recepcion.engine import pipeline
+from tui_recepcion.engine.service import AccountProcessor, Engine
 
 CRASH_BATCH_SIZE = 4  # several batches, so crashes land between and inside them
 

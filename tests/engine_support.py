@@ -13,7 +13,7 @@ from tests.servers.dovecot import RECEPCION, RESPALDO, DovecotServer, MailUser
 from tests.servers.endpoints import TEST_HOST
 from tests.servers.smtp import SMTP_USER, SmtpServer
 from tui_recepcion.config import Config, load_config
-from tui_recepcion.dian.samples import DEFAULT_RECEIVER, SampleFactory, SampleMail
+from tui_recepcion.demo.samples import DEFAULT_RECEIVER, SampleFactory, SampleMail
 
 ACCOUNT = "principal"
 

@@ -32,7 +32,7 @@ from tests.servers.certs import TestCertificates
 from tests.servers.dovecot import RECEPCION, DovecotServer
 from tests.servers.faultproxy import FaultProxy
 from tests.servers.smtp import SmtpServer
-from tui_recepcion.dian.samples import DEFAULT_RECEIVER, SampleFactory, SampleMail
+from tui_recepcion.demo.samples import DEFAULT_RECEIVER, SampleFactory, SampleMail
 
 REPO = Path(__file__).resolve().parents[1]
 PASS_TIMEOUT = 90.0  # a clean one-pass run here takes a few seconds; this only catches hangs

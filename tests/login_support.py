@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from tests.servers.dovecot import RECEPCION
 from tests.servers.faultproxy import FaultProxy
-from tui_recepcion.mail.transport import (
+from tui_recepcion.mailbox.transport import (
     Endpoint,
     MailClient,
     close_quietly,

@@ -35,7 +35,7 @@ from xml.sax.saxutils import escape
 
 from tests.engine_support import crlf
 from tests.servers.dovecot import DovecotServer, MailUser
-from tui_recepcion.dian.samples import Attachment, SampleFactory, SampleMail, build_email, build_zip
+from tui_recepcion.demo.samples import Attachment, SampleFactory, SampleMail, build_email, build_zip
 
 REPO = Path(__file__).resolve().parents[1]
 

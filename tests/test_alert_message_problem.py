@@ -15,10 +15,10 @@ from tests.servers.certs import TestCertificates
 from tests.servers.smtp import SmtpServer
 from tui_recepcion.alerts import MESSAGE_ALERT_MAX_AGE, MESSAGE_PROBLEM, Alerts, send_with_account_smtp
 from tui_recepcion.config import Account
+from tui_recepcion.demo.samples import Attachment, SampleFactory, build_zip, dian_subject
 from tui_recepcion.dian.extract import extract_message
 from tui_recepcion.dian.reasons import Reason
-from tui_recepcion.dian.samples import Attachment, SampleFactory, build_zip, dian_subject
-from tui_recepcion.mail.events import AlertSent, Event
+from tui_recepcion.events import AlertSent, Event
 from tui_recepcion.store import Store
 
 CONFLICT_SUBJECT = f"Alerta: posible factura falsificada en el buzón {MAILBOX}"

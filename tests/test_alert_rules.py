@@ -9,15 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from tui_recepcion.alert_messages import (
-    Envelope,
-    clean_reason,
-    days_phrase,
-    expiry_notice,
-    long_date,
-    status_lines,
-    weekday_date,
-)
 from tui_recepcion.alerts import (
     EXPIRY_FINAL,
     EXPIRY_NOTICE,
@@ -25,6 +16,15 @@ from tui_recepcion.alerts import (
     Alerts,
     due_expiry_alert,
     retry_delay,
+)
+from tui_recepcion.alerts.messages import (
+    Envelope,
+    clean_reason,
+    days_phrase,
+    expiry_notice,
+    long_date,
+    status_lines,
+    weekday_date,
 )
 from tui_recepcion.config import Account
 from tui_recepcion.store import Store

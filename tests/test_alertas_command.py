@@ -16,8 +16,8 @@ from tests.alert_support import MAILBOX, NOTIFY, SMTP_SECRET_VAR, parsed, subjec
 from tests.servers.certs import TestCertificates
 from tests.servers.endpoints import TEST_HOST
 from tests.servers.smtp import SMTP_USER, SmtpServer
-from tui_recepcion.alert_messages import long_date
 from tui_recepcion.alerts import AUTH_FAILURE
+from tui_recepcion.alerts.messages import long_date
 from tui_recepcion.cli import main
 from tui_recepcion.store import Store
 

@@ -35,7 +35,7 @@ from tui_recepcion.alerts import (
     send_with_account_smtp,
 )
 from tui_recepcion.config import Account, SmtpSettings
-from tui_recepcion.mail.events import AlertSent, Event
+from tui_recepcion.events import AlertSent, Event
 from tui_recepcion.store import Store
 
 NOTICE_SUBJECT = f"Alerta: la contraseña del buzón {MAILBOX} vence el 31 de marzo de 2027"

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tui_recepcion.cli import main
-from tui_recepcion.dian.samples import OTHER_RECEIVER, SUPPLIERS, SampleFactory, build_zip
+from tui_recepcion.demo.samples import OTHER_RECEIVER, SUPPLIERS, SampleFactory, build_zip
 
 
 @pytest.fixture

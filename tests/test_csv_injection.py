@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tui_recepcion.cli import main
-from tui_recepcion.dian.samples import SUPPLIERS, Attachment, SampleFactory, build_zip
+from tui_recepcion.demo.samples import SUPPLIERS, Attachment, SampleFactory, build_zip
 from tui_recepcion.output import Column, csv_safe, render
 
 HOSTILE = (

@@ -8,11 +8,7 @@ import zipfile
 
 import pytest
 
-from tui_recepcion.dian.extract import extract_file, extract_message
-from tui_recepcion.dian.limits import Limits
-from tui_recepcion.dian.model import Extraction
-from tui_recepcion.dian.reasons import REASONS, Reason
-from tui_recepcion.dian.samples import (
+from tui_recepcion.demo.samples import (
     FAILING_REASONS,
     OTHER_RECEIVER,
     Attachment,
@@ -22,6 +18,10 @@ from tui_recepcion.dian.samples import (
     external_entity,
     zip_bomb,
 )
+from tui_recepcion.dian.extract import extract_file, extract_message
+from tui_recepcion.dian.limits import Limits
+from tui_recepcion.dian.model import Extraction
+from tui_recepcion.dian.reasons import REASONS, Reason
 
 MiB = 1024 * 1024
 

@@ -6,15 +6,15 @@ from decimal import Decimal
 
 import pytest
 
-from tui_recepcion.dian.extract import extract_file, extract_message
-from tui_recepcion.dian.model import CREDIT_NOTE, DEBIT_NOTE, INVOICE
-from tui_recepcion.dian.samples import (
+from tui_recepcion.demo.samples import (
     SUPPLIERS,
     Attachment,
     SampleFactory,
     build_zip,
     check_digit,
 )
+from tui_recepcion.dian.extract import extract_file, extract_message
+from tui_recepcion.dian.model import CREDIT_NOTE, DEBIT_NOTE, INVOICE
 
 STYLES = ("zip", "zip_upper", "zip_annexes", "fv_name", "cufe_name", "bare_container", "bare_document",
           "no_declaration", "code_002")

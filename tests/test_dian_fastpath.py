@@ -19,19 +19,19 @@ import pytest
 from hypothesis import HealthCheck, find, given, settings
 from hypothesis import strategies as st
 
-from tui_recepcion.dian import fastmime, mime
-from tui_recepcion.dian.archive import LimitExceeded
-from tui_recepcion.dian.extract import extract_message
-from tui_recepcion.dian.limits import DEFAULT_LIMITS, Limits
-from tui_recepcion.dian.model import Extraction
-from tui_recepcion.dian.reasons import REASONS, Reason
-from tui_recepcion.dian.samples import (
+from tui_recepcion.demo.samples import (
     DEFAULT_RECEIVER,
     FAILING_REASONS,
     Attachment,
     SampleFactory,
     build_zip,
 )
+from tui_recepcion.dian import fastmime, mime
+from tui_recepcion.dian.archive import LimitExceeded
+from tui_recepcion.dian.extract import extract_message
+from tui_recepcion.dian.limits import DEFAULT_LIMITS, Limits
+from tui_recepcion.dian.model import Extraction
+from tui_recepcion.dian.reasons import REASONS, Reason
 
 MiB = 1024 * 1024
 

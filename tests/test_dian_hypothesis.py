@@ -9,10 +9,10 @@ import zipfile
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tui_recepcion.demo.samples import Attachment, SampleFactory
 from tui_recepcion.dian.extract import extract_file, extract_message
 from tui_recepcion.dian.model import Extraction
 from tui_recepcion.dian.reasons import REASONS
-from tui_recepcion.dian.samples import Attachment, SampleFactory
 from tui_recepcion.dian.subject import parse_subject
 
 FACTORY = SampleFactory(seed=5, pdf_size=500)

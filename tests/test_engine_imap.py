@@ -12,8 +12,8 @@ import pytest
 from tests.engine_support import ACCOUNT, crlf, expected_outcomes, sample_mailbox, write_account
 from tests.servers.dovecot import RECEPCION, DovecotServer
 from tui_recepcion import cli
-from tui_recepcion.mail.events import Event, MessageHandled
-from tui_recepcion.mail.service import AccountProcessor, Engine
+from tui_recepcion.engine.service import AccountProcessor, Engine
+from tui_recepcion.events import Event, MessageHandled
 from tui_recepcion.store import MessageFilter
 
 

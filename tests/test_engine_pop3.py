@@ -12,9 +12,9 @@ from tests.engine_support import ACCOUNT, crlf, expected_outcomes, original_of, 
 from tests.servers.dovecot import RECEPCION, RESPALDO, DovecotServer
 from tests.servers.smtp import SmtpServer
 from tui_recepcion import cli
-from tui_recepcion.mail.errors import ConnectionProblem
-from tui_recepcion.mail.forward import REASON_HEADER, STATUS_HEADER
-from tui_recepcion.mail.service import AccountProcessor, Engine
+from tui_recepcion.engine.service import AccountProcessor, Engine
+from tui_recepcion.mailbox.errors import ConnectionProblem
+from tui_recepcion.mailbox.forward import REASON_HEADER, STATUS_HEADER
 from tui_recepcion.store import MessageFilter
 
 

@@ -30,7 +30,7 @@ from tests.fault_support import (
 from tests.servers.certs import TestCertificates
 from tests.servers.dovecot import RECEPCION, RESPALDO, DovecotServer
 from tests.servers.faultproxy import Fault, FaultProxy
-from tui_recepcion.dian.samples import DEFAULT_RECEIVER, SampleFactory
+from tui_recepcion.demo.samples import DEFAULT_RECEIVER, SampleFactory
 
 # The pass bound ends a stalled pass; retries start after 0.2 s (fault_support.SERVICE_ENV).
 SERVICE_ENV = {"TUI_RECEPCION_PASADA_MAX_SEGUNDOS": "3"}

@@ -16,11 +16,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tui_recepcion.demo.samples import DEFAULT_RECEIVER, SampleFactory
 from tui_recepcion.dian import fastmime, mime
 from tui_recepcion.dian.extract import extract_message
 from tui_recepcion.dian.limits import DEFAULT_LIMITS, Limits
 from tui_recepcion.dian.reasons import Reason
-from tui_recepcion.dian.samples import DEFAULT_RECEIVER, SampleFactory
 
 UNLIMITED = 10**9
 BOMB_WORD = "=?utf-8?q?a?= "

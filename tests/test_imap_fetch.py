@@ -6,7 +6,7 @@ not produce, with imaplib's answer shapes written out by hand.
 
 from __future__ import annotations
 
-from tui_recepcion.mail.imap_source import fetch_bodies
+from tui_recepcion.mailbox.imap import fetch_bodies
 
 
 class FakeImaplib:

@@ -20,8 +20,8 @@ from tests.servers.dovecot import DovecotServer
 from tests.servers.endpoints import TEST_HOST
 from tests.servers.faultproxy import Fault, FaultProxy
 from tests.servers.smtp import SMTP_USER, SmtpServer
-from tui_recepcion.mail.errors import AuthenticationFailed, ConnectionProblem
-from tui_recepcion.mail.transport import (
+from tui_recepcion.mailbox.errors import AuthenticationFailed, ConnectionProblem
+from tui_recepcion.mailbox.transport import (
     Endpoint,
     MailClient,
     close_quietly,

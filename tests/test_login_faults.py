@@ -21,8 +21,8 @@ from tests.servers.dovecot import DovecotServer
 from tests.servers.endpoints import TEST_HOST
 from tests.servers.faultproxy import Fault, FaultProxy
 from tests.servers.net import scripted_server
-from tui_recepcion.mail.errors import AuthenticationFailed, ConnectionProblem
-from tui_recepcion.mail.transport import (
+from tui_recepcion.mailbox.errors import AuthenticationFailed, ConnectionProblem
+from tui_recepcion.mailbox.transport import (
     Endpoint,
     MailClient,
     close_quietly,

@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from tui_recepcion.dian.samples import DEFAULT_RECEIVER, SampleFactory
+from tui_recepcion.demo.samples import DEFAULT_RECEIVER, SampleFactory
+from tui_recepcion.engine.pipeline import MAX_ATTEMPTS, Pipeline
 from tui_recepcion.errors import InternalFault
-from tui_recepcion.mail.errors import ConnectionProblem
-from tui_recepcion.mail.events import Event, MessageHandled, MessageKept
-from tui_recepcion.mail.pipeline import MAX_ATTEMPTS, Pipeline
-from tui_recepcion.mail.source import KEPT, Decision, Disposal, Unreadable
+from tui_recepcion.events import Event, MessageHandled, MessageKept
+from tui_recepcion.mailbox.errors import ConnectionProblem
+from tui_recepcion.mailbox.source import KEPT, Decision, Disposal, Unreadable
 from tui_recepcion.store import MessageFilter, Store
 
 ACCOUNT = "guiada"

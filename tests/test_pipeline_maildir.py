@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from tui_recepcion.dian.samples import DEFAULT_RECEIVER, SampleFactory, SampleMail
-from tui_recepcion.mail.events import Event, MessageHandled, PassFinished, PassStarted, event_from_payload
-from tui_recepcion.mail.maildir_source import MaildirSource
-from tui_recepcion.mail.pipeline import Pipeline
-from tui_recepcion.mail.prepare import Preparer
+from tui_recepcion.demo.samples import DEFAULT_RECEIVER, SampleFactory, SampleMail
+from tui_recepcion.engine.pipeline import Pipeline
+from tui_recepcion.engine.prepare import Preparer
+from tui_recepcion.events import Event, MessageHandled, PassFinished, PassStarted, event_from_payload
+from tui_recepcion.mailbox.maildir import MaildirSource
 from tui_recepcion.store import MessageFilter, Store
 
 ACCOUNT = "local"

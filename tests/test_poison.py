@@ -31,8 +31,8 @@ from tests.poison_support import (
 from tests.servers.dovecot import RECEPCION, RESPALDO, DovecotServer
 from tests.servers.smtp import SmtpServer
 from tui_recepcion.config import load_config
-from tui_recepcion.dian.samples import SampleFactory
-from tui_recepcion.mail.service import Engine
+from tui_recepcion.demo.samples import SampleFactory
+from tui_recepcion.engine.service import Engine
 from tui_recepcion.store import DocumentFilter, LedgerEntry, MessageFilter
 
 

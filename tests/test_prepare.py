@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tui_recepcion.dian.samples import SampleFactory
-from tui_recepcion.mail.prepare import POOL_THRESHOLD, Preparer, PrepareSettings, helper_environment
+from tui_recepcion.demo.samples import SampleFactory
+from tui_recepcion.engine.prepare import POOL_THRESHOLD, Preparer, PrepareSettings, helper_environment
 
 
 def items() -> list[tuple[str, bytes]]:

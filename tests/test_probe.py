@@ -8,11 +8,11 @@ from tests.servers.certs import TestCertificates
 from tests.servers.dovecot import RECEPCION, DovecotServer
 from tests.servers.endpoints import dovecot_endpoint
 from tui_recepcion.errors import ConfigError
-from tui_recepcion.mail.account import PasswordCredentials
-from tui_recepcion.mail.errors import AuthenticationFailed, ConnectionProblem
-from tui_recepcion.mail.folders import ImapNamespace
-from tui_recepcion.mail.probe import ProbeReport, probe
-from tui_recepcion.mail.transport import Endpoint
+from tui_recepcion.mailbox.account import PasswordCredentials
+from tui_recepcion.mailbox.errors import AuthenticationFailed, ConnectionProblem
+from tui_recepcion.mailbox.imap_folders import ImapNamespace
+from tui_recepcion.mailbox.probe import ProbeReport, probe
+from tui_recepcion.mailbox.transport import Endpoint
 from tui_recepcion.secrets import Secret
 
 PASSWORD = Secret(RECEPCION.password)

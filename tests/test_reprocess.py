@@ -10,8 +10,8 @@ import pytest
 from tests.servers.certs import TestCertificates
 from tests.servers.dovecot import RECEPCION, DovecotServer
 from tui_recepcion.config import Account
+from tui_recepcion.engine.reprocess import MessageNotFound, reprocess_failed
 from tui_recepcion.errors import ConfigError
-from tui_recepcion.mail.reprocess import MessageNotFound, reprocess_failed
 
 MESSAGE_ID = "<fallido-4471@proveedor.co>"
 RAW = (f"From: proveedor@proveedor.co\r\nMessage-ID: {MESSAGE_ID}\r\n"

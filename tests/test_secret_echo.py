@@ -17,8 +17,8 @@ from contextlib import contextmanager
 import pytest
 
 from tests.servers.net import scripted_server
-from tui_recepcion.mail.errors import AuthenticationFailed, ConnectionProblem
-from tui_recepcion.mail.transport import (
+from tui_recepcion.mailbox.errors import AuthenticationFailed, ConnectionProblem
+from tui_recepcion.mailbox.transport import (
     Endpoint,
     close_quietly,
     connect_imap,

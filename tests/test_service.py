@@ -13,7 +13,7 @@ import pytest
 
 from tests.engine_support import ACCOUNT, expected_outcomes, sample_mailbox, write_account
 from tests.servers.dovecot import RECEPCION, DovecotServer
-from tui_recepcion.mail.service import AccountProcessor, Engine
+from tui_recepcion.engine.service import AccountProcessor, Engine
 from tui_recepcion.store import DocumentFilter, MessageFilter
 
 REPO = Path(__file__).resolve().parents[1]

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from tui_recepcion.demo.samples import SampleFactory, build_zip
 from tui_recepcion.dian.extract import extract_file, extract_message
 from tui_recepcion.dian.model import Extraction, Failure
 from tui_recepcion.dian.reasons import Reason
-from tui_recepcion.dian.samples import SampleFactory, build_zip
 from tui_recepcion.store import (
     MIGRATIONS,
     SCHEMA_VERSION,
@@ -171,7 +171,7 @@ def test_event_log_is_ordered_and_bounded(tmp_path: Path) -> None:
 
 
 def test_documents_filters(store: Store, factory: SampleFactory) -> None:
-    from tui_recepcion.dian.samples import SUPPLIERS
+    from tui_recepcion.demo.samples import SUPPLIERS
 
     alamos = next(s for s in SUPPLIERS if "ÁLAMOS" in s.name)
     docs = [factory.document(supplier=alamos), factory.document(supplier=SUPPLIERS[0]),
@@ -314,7 +314,7 @@ def test_incidents_open_once_and_close(store: Store) -> None:
 
 
 def test_subject_mismatches_are_kept_in_the_ledger(store: Store, factory: SampleFactory) -> None:
-    from tui_recepcion.dian.samples import Attachment
+    from tui_recepcion.demo.samples import Attachment
 
     generated = factory.document()
     raw = factory.email("900000001;OTRA EMPRESA;XX1;01;Otra",

@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 
 from tui_recepcion.cli import main
+from tui_recepcion.demo.samples import Attachment, GeneratedDocument, SampleFactory, build_zip, dian_subject
 from tui_recepcion.dian.extract import extract_file, extract_message
 from tui_recepcion.dian.model import SavedFile
-from tui_recepcion.dian.samples import Attachment, GeneratedDocument, SampleFactory, build_zip, dian_subject
-from tui_recepcion.mail.prepare import PrepareSettings, prepare
+from tui_recepcion.engine.prepare import PrepareSettings, prepare
 from tui_recepcion.store import (
     MIGRATIONS,
     SCHEMA_VERSION,

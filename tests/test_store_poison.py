@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 from tui_recepcion.cli import main
+from tui_recepcion.demo.samples import SampleFactory
 from tui_recepcion.dian.extract import extract_file
 from tui_recepcion.dian.model import Extraction, Failure, SavedFile
 from tui_recepcion.dian.reasons import Reason
-from tui_recepcion.dian.samples import SampleFactory
 from tui_recepcion.store import (
     KEPT_ON_SERVER,
     UNKNOWN_RAW_SHA256,

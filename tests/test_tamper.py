@@ -19,9 +19,9 @@ from tests.poison_support import assert_clean_pass, forged_copy, header, mensaje
 from tests.servers.dovecot import RECEPCION, DovecotServer
 from tests.servers.smtp import SmtpServer
 from tui_recepcion.config import load_config
-from tui_recepcion.dian.samples import Attachment, GeneratedDocument, SampleFactory, build_zip, dian_subject
-from tui_recepcion.mail.forward import REASON_HEADER, STATUS_HEADER
-from tui_recepcion.mail.service import Engine
+from tui_recepcion.demo.samples import Attachment, GeneratedDocument, SampleFactory, build_zip, dian_subject
+from tui_recepcion.engine.service import Engine
+from tui_recepcion.mailbox.forward import REASON_HEADER, STATUS_HEADER
 from tui_recepcion.store import DocumentFilter, MessageFilter
 
 FORGED_TOTAL = "98765432.10"

@@ -19,8 +19,8 @@ from tests.servers.endpoints import TEST_HOST, dovecot_endpoint, smtp_endpoint
 from tests.servers.net import hangup_server, scripted_server, tls_handshake_server
 from tests.servers.smtp import SMTP_USER, SMTP_USER_TILDES, SmtpServer
 from tui_recepcion.errors import ConfigError
-from tui_recepcion.mail.errors import AuthenticationFailed, ConnectionProblem
-from tui_recepcion.mail.transport import (
+from tui_recepcion.mailbox.errors import AuthenticationFailed, ConnectionProblem
+from tui_recepcion.mailbox.transport import (
     Endpoint,
     connect_imap,
     connect_pop3,

@@ -29,8 +29,8 @@ from tests.poison_support import (
 from tests.servers.dovecot import RECEPCION, DovecotServer
 from tests.servers.smtp import SMTP_USER, SmtpServer
 from tui_recepcion.config import load_config
-from tui_recepcion.dian.samples import SampleFactory
-from tui_recepcion.mail.service import Engine
+from tui_recepcion.demo.samples import SampleFactory
+from tui_recepcion.engine.service import Engine
 from tui_recepcion.store import DocumentFilter, LedgerEntry, MessageFilter
 
 REUSED_NAME = "1790000000.M777P4242.mta.prueba.co"

@@ -26,7 +26,7 @@ import pytest
 
 from tui_recepcion.config import load_config, write_config
 from tui_recepcion.demo import prepare_demo
-from tui_recepcion.mail.prepare import POOL_THRESHOLD
+from tui_recepcion.engine.prepare import POOL_THRESHOLD
 
 REPO = Path(__file__).resolve().parents[1]
 MARKER_VARIABLE = "SECRETO_DE_PRUEBA"

@@ -17,8 +17,8 @@ from pathlib import Path
 
 from tui_recepcion.config import load_config
 from tui_recepcion.demo import DEMO_ACCOUNT, LIVE_PAUSE, Demo
-from tui_recepcion.mail.prepare import start_worker_server
-from tui_recepcion.mail.service import AccountProcessor, Engine
+from tui_recepcion.engine.prepare import start_worker_server
+from tui_recepcion.engine.service import AccountProcessor, Engine
 
 
 def run_pass(folder: Path) -> None:

@@ -15,7 +15,7 @@ from tests.servers.certs import TestCertificates
 from tests.servers.dovecot import RECEPCION
 from tests.servers.identity import VERIFICATION_URI, MicrosoftStandIn
 from tui_recepcion import cli
-from tui_recepcion.commands.autorizar import ConsoleAuthorizationUI
+from tui_recepcion.cli.commands.autorizar import ConsoleAuthorizationUI
 from tui_recepcion.store import Store
 
 

@@ -26,8 +26,8 @@ from tests.servers.dovecot import RECEPCION, DovecotServer
 from tests.servers.endpoints import dovecot_endpoint
 from tests.servers.identity import GoogleStandIn
 from tui_recepcion.errors import ConfigError
-from tui_recepcion.mail.errors import AuthorizationRequired, ConnectionProblem
-from tui_recepcion.mail.probe import probe
+from tui_recepcion.mailbox.errors import AuthorizationRequired, ConnectionProblem
+from tui_recepcion.mailbox.probe import probe
 from tui_recepcion.oauth import AuthorizationError, OAuthCredentials, TokenStore
 from tui_recepcion.oauth.google import AUTH_ENDPOINT, google_flow
 from tui_recepcion.oauth.installed_app import InstalledAppFlow

@@ -14,9 +14,9 @@ from tui_recepcion.providers import (
     load_registry,
     standard_port,
 )
-from tui_recepcion.providers.generic import GENERIC
-from tui_recepcion.providers.gmail import GMAIL
-from tui_recepcion.providers.outlook import OUTLOOK
+from tui_recepcion.providers.builtin.generic import GENERIC
+from tui_recepcion.providers.builtin.gmail import GMAIL
+from tui_recepcion.providers.builtin.outlook import OUTLOOK
 from tui_recepcion.testing import (
     ProviderCheckError,
     check_plugin,

@@ -25,7 +25,7 @@ def test_built_in_providers_load_in_order_without_failures(builtin):
     assert list(builtin.providers) == ["outlook", "gmail", "generic"]
     assert builtin.failures == []
     assert {builtin.origin(pid) for pid in builtin.providers} == {"integrado"}
-    assert builtin.plugin("gmail") == "tui_recepcion.providers.gmail"
+    assert builtin.plugin("gmail") == "tui_recepcion.providers.builtin.gmail"
 
 
 @pytest.mark.parametrize(
@@ -198,7 +198,7 @@ def test_duplicate_provider_id_is_a_conflict_and_the_first_one_is_kept(fabricate
     assert registry.plugin("acme") == "acme-1"
     conflicts = {(f.plugin, f.stage) for f in registry.failures}
     assert conflicts == {("impostor", "conflicto"), ("acme-2", "conflicto")}
-    assert any("ya lo registró tui_recepcion.providers.gmail (integrado)" in f.message for f in registry.failures)
+    assert any("ya lo registró tui_recepcion.providers.builtin.gmail (integrado)" in f.message for f in registry.failures)
 
 
 def test_blocking_env_var_skips_named_plugins_by_entry_point_or_distribution(fabricate_plugin, monkeypatch):
@@ -305,7 +305,7 @@ class Claims:
     def recepcion_register_providers(self):
         import dataclasses
 
-        from tui_recepcion.providers.outlook import OUTLOOK
+        from tui_recepcion.providers.builtin.outlook import OUTLOOK
 
         return [dataclasses.replace(OUTLOOK, id="acme", name="Acme")]
 
@@ -343,7 +343,7 @@ def test_third_party_suggestions_come_first_and_their_failures_are_recorded_once
 
 
 def test_a_missing_built_in_module_is_a_failure_not_a_crash():
-    registry = load_registry(plugins=["tui_recepcion.providers.no_existe", "tui_recepcion.providers.gmail"], entry_points=[])
+    registry = load_registry(plugins=["tui_recepcion.providers.no_existe", "tui_recepcion.providers.builtin.gmail"], entry_points=[])
 
     assert list(registry.providers) == ["gmail"]
     [failure] = registry.failures

@@ -7,7 +7,7 @@ from typing import Any
 
 from tests.servers.dovecot import DovecotServer
 from tests.servers.smtp import SmtpServer
-from tui_recepcion.mail.transport import Endpoint, Security
+from tui_recepcion.mailbox.transport import Endpoint, Security
 
 # The test certificate names `localhost` and 127.0.0.1; using the name exercises
 # host-name verification the way a real server name does.

@@ -78,7 +78,7 @@ def test_an_open_login_failure_has_its_own_line() -> None:
 
 
 def test_a_message_kept_on_the_server_is_logged_with_its_reason() -> None:
-    from tui_recepcion.mail.events import MessageKept
+    from tui_recepcion.events import MessageKept
 
     board = AccountBoard(ACCOUNT)
     board.apply(MessageKept(account=ACCOUNT.id, source_key="pop3:u1", subject="Factura FE-9", reason="reenvio_rechazado",

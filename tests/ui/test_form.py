@@ -19,7 +19,7 @@ from tests.ui.support import (
     wait_until,
     write_config,
 )
-from tui_recepcion.app import create_app
+from tui_recepcion.ui.app import create_app
 from tui_recepcion.ui.dialogs import MessageDialog, SecretStoreDialog
 from tui_recepcion.ui.form import FormScreen
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.ui.support import SIZE, type_into, wait_until, write_config
-from tui_recepcion.app import create_app
 from tui_recepcion.providers import ServerDefaults
 from tui_recepcion.providers.discovery import DiscoveredServer, Discovery
+from tui_recepcion.ui.app import create_app
 
 ADDRESS = "recepcion@empresa-propia.co"
 

@@ -28,12 +28,12 @@ from tests.ui.support import (
     wait_until,
     write_config,
 )
-from tui_recepcion.app import create_app
 from tui_recepcion.config import OAUTH_FIELDS
-from tui_recepcion.mail.service import Engine
+from tui_recepcion.engine.service import Engine
 from tui_recepcion.oauth.google import google_flow
 from tui_recepcion.providers import DEFAULT_PLUGINS, hookimpl, load_registry
 from tui_recepcion.store import Store
+from tui_recepcion.ui.app import create_app
 from tui_recepcion.ui.authorize import DeviceCodeDialog, RedirectDialog, SecretDialog
 from tui_recepcion.ui.dialogs import MessageDialog, SecretStoreDialog
 from tui_recepcion.ui.form import FormScreen

@@ -19,13 +19,13 @@ from textual.widgets import Input
 
 from tests.ui.support import wait_until, write_config
 from tui_recepcion.alerts import CLAIM_LEASE, EXPIRY_NOTICE
-from tui_recepcion.app import create_app
+from tui_recepcion.demo.samples import DEFAULT_RECEIVER, SampleFactory
 from tui_recepcion.dian import extract_message
-from tui_recepcion.dian.samples import DEFAULT_RECEIVER, SampleFactory
-from tui_recepcion.mail.events import Event, MessageHandled
-from tui_recepcion.mail.maildir_source import MaildirSource
-from tui_recepcion.mail.pipeline import Pipeline
+from tui_recepcion.engine.pipeline import Pipeline
+from tui_recepcion.events import Event, MessageHandled
+from tui_recepcion.mailbox.maildir import MaildirSource
 from tui_recepcion.store import Store
+from tui_recepcion.ui.app import create_app
 from tui_recepcion.ui.dashboard import DashboardScreen
 from tui_recepcion.ui.documents import DocumentsScreen
 from tui_recepcion.ui.form import FormScreen

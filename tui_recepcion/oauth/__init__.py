@@ -1,14 +1,14 @@
 """OAuth2 (XOAUTH2) for Microsoft and Google accounts, behind the provider plugins.
 
 Importing this package registers the credentials factory that
-`tui_recepcion.mail.account.credentials_for` uses for `tipo_servidor = "oauth2"`.
+`tui_recepcion.mailbox.account.credentials_for` uses for `tipo_servidor = "oauth2"`.
 Identity-provider libraries (msal) are imported only by the flow that needs them.
 """
 
 from __future__ import annotations
 
-from tui_recepcion.mail.account import register_oauth_credentials
-from tui_recepcion.mail.errors import AuthorizationRequired
+from tui_recepcion.mailbox.account import register_oauth_credentials
+from tui_recepcion.mailbox.errors import AuthorizationRequired
 from tui_recepcion.oauth.credentials import OAuthCredentials, authorize_account, flow_for, oauth_credentials
 from tui_recepcion.oauth.flows import (
     AccessToken,

@@ -1,6 +1,6 @@
 """OAuth2 accounts: their flow, their Credentials (XOAUTH2 logins) and their authorization.
 
-`oauth_credentials` is the factory `tui_recepcion.mail.account.credentials_for` uses for
+`oauth_credentials` is the factory `tui_recepcion.mailbox.account.credentials_for` uses for
 `tipo_servidor = "oauth2"`; `authorize_account` is what `tui-recepcion autorizar` and the
 TUI run to obtain the first token.
 """
@@ -17,8 +17,8 @@ from imapclient import IMAPClient
 
 from tui_recepcion.config import Account
 from tui_recepcion.errors import ConfigError
-from tui_recepcion.mail.errors import AuthenticationFailed
-from tui_recepcion.mail.transport import oauth2_login_imap, oauth2_login_pop3, oauth2_login_smtp
+from tui_recepcion.mailbox.errors import AuthenticationFailed
+from tui_recepcion.mailbox.transport import oauth2_login_imap, oauth2_login_pop3, oauth2_login_smtp
 from tui_recepcion.oauth.flows import Authorization, AuthorizationUI, OAuthFlow
 from tui_recepcion.oauth.health import token_failed, token_refreshed
 from tui_recepcion.oauth.token_cache import TokenStore

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from tui_recepcion.config import Account
 from tui_recepcion.errors import ConfigError, RecepcionError
-from tui_recepcion.mail.errors import AuthenticationFailed, AuthorizationRequired, ConnectionProblem
+from tui_recepcion.mailbox.errors import AuthenticationFailed, AuthorizationRequired, ConnectionProblem
 from tui_recepcion.secrets import Secret
 
 if TYPE_CHECKING:

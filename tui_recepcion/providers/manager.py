@@ -42,9 +42,9 @@ if TYPE_CHECKING:
     from tui_recepcion.oauth.flows import OAuthFlow
 
 DEFAULT_PLUGINS: tuple[str, ...] = (
-    "tui_recepcion.providers.outlook",
-    "tui_recepcion.providers.gmail",
-    "tui_recepcion.providers.generic",
+    "tui_recepcion.providers.builtin.outlook",
+    "tui_recepcion.providers.builtin.gmail",
+    "tui_recepcion.providers.builtin.generic",
 )
 ENTRY_POINT_GROUP = "tui_recepcion"
 BLOCK_ENV_VAR = "TUI_RECEPCION_BLOQUEAR_PLUGINS"

@@ -15,11 +15,11 @@ from collections import Counter, deque
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from tui_recepcion.alert_messages import clean_reason, days_phrase
 from tui_recepcion.alerts import AUTH_FAILURE, EXPIRY_FINAL, EXPIRY_NOTICE, AlertStatus, PendingAlert
+from tui_recepcion.alerts.messages import clean_reason, days_phrase
 from tui_recepcion.config import Account
 from tui_recepcion.dian.reasons import describe
-from tui_recepcion.mail.events import (
+from tui_recepcion.events import (
     AlertSent,
     EngineProblem,
     Event,

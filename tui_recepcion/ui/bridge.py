@@ -12,7 +12,7 @@ import threading
 from collections import Counter, deque
 from collections.abc import Iterable
 
-from tui_recepcion.mail.events import Event
+from tui_recepcion.events import Event
 
 
 class EventBridge:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, cast
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 if TYPE_CHECKING:
-    from tui_recepcion.app import RecepcionApp
+    from tui_recepcion.ui.app import RecepcionApp
 
 
 @dataclass(frozen=True, slots=True)

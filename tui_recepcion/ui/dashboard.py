@@ -25,9 +25,9 @@ from textual.worker import Worker, WorkerState
 
 from tui_recepcion.alerts import Alerts, AlertStatus
 from tui_recepcion.config import Account
-from tui_recepcion.mail.events import AlertSent, MessageHandled, StateChanged
-from tui_recepcion.mail.lock import account_lock
-from tui_recepcion.mail.service import AccountProcessor, EventFollower
+from tui_recepcion.engine.lock import account_lock
+from tui_recepcion.engine.service import AccountProcessor, EventFollower
+from tui_recepcion.events import AlertSent, MessageHandled, StateChanged
 from tui_recepcion.store import STATUS_FAILED, STATUS_PROCESSED
 from tui_recepcion.ui.board import LOG_LIMIT, ROW_LIMIT, STATE_LABELS, AccountBoard, MessageRow
 from tui_recepcion.ui.bridge import EventBridge

@@ -35,8 +35,8 @@ from tui_recepcion.config import (
     save_account,
 )
 from tui_recepcion.errors import RecepcionError
-from tui_recepcion.mail.account import PasswordCredentials, account_endpoint, credentials_for
-from tui_recepcion.mail.probe import ProbeReport, probe
+from tui_recepcion.mailbox.account import PasswordCredentials, account_endpoint, credentials_for
+from tui_recepcion.mailbox.probe import ProbeReport, probe
 from tui_recepcion.oauth import Authorization, AuthorizationCancelled, authorize_account
 from tui_recepcion.providers.discovery import Discovery
 from tui_recepcion.providers.manager import FALLBACK_PROVIDER

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tui_recepcion.config import OAUTH_FIELDS
+from tui_recepcion.config.toml_lines import KeyPath
 from tui_recepcion.oauth.installed_app import InstalledAppFlow
 from tui_recepcion.providers import ProviderRegistry, standard_port
-from tui_recepcion.toml_lines import KeyPath
 
 # The field that shows problems no single form field owns (hand-written [smtp] tables…).
 GENERAL = "_general"

@@ -12,7 +12,7 @@ from textual.widgets import DataTable, Footer, Select, Static
 from textual.worker import Worker, WorkerState
 
 from tui_recepcion.dian.reasons import REASONS
-from tui_recepcion.mail.reprocess import reprocess_failed
+from tui_recepcion.engine.reprocess import reprocess_failed
 from tui_recepcion.output import message_record
 from tui_recepcion.store import STATUS_FAILED, STATUS_PROCESSED, LedgerEntry, MessageFilter
 from tui_recepcion.ui.dialogs import ConfirmDialog, MessageDialog

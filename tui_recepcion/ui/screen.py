@@ -9,13 +9,13 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
+from tui_recepcion.engine.lock import AccountBusy
 from tui_recepcion.errors import RecepcionError
-from tui_recepcion.mail.lock import AccountBusy
 from tui_recepcion.ui.dialogs import MessageDialog
 from tui_recepcion.ui.fields import FieldRow, HelpMark
 
 if TYPE_CHECKING:
-    from tui_recepcion.app import RecepcionApp
+    from tui_recepcion.ui.app import RecepcionApp
     from tui_recepcion.ui.services import Services
 
 

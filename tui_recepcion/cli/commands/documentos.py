@@ -1,0 +1,56 @@
+"""`tui-recepcion documentos`: the stored documents as a table, CSV or JSON."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+
+from tui_recepcion.cli.commands._common import add_database_argument, add_format_argument, fail, iso_date, open_store
+from tui_recepcion.errors import RecepcionError
+from tui_recepcion.output import Column, document_record, money, render
+from tui_recepcion.store import DocumentFilter
+
+TABLE = (
+    Column("fecha_emision", "Fecha", 10),
+    Column("tipo", "Tipo", 4),
+    Column("numero", "Número", 13),
+    Column("nit_emisor", "NIT emisor", 10),
+    Column("nombre_emisor", "Emisor", 17),
+    Column("total_tabla", "Total", 15, ">"),
+    Column("moneda", "Mon", 3),
+)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("documentos", help="consulta los documentos almacenados",
+                                   description="Lista los documentos electrónicos almacenados.")
+    add_format_argument(parser)
+    parser.add_argument("--desde", type=iso_date, metavar="FECHA", help="fecha de emisión desde (AAAA-MM-DD)")
+    parser.add_argument("--hasta", type=iso_date, metavar="FECHA", help="fecha de emisión hasta (AAAA-MM-DD)")
+    parser.add_argument("--emisor", metavar="NIT_O_NOMBRE", help="NIT del emisor o parte de su nombre")
+    parser.add_argument("--tipo", type=_tipo, metavar="TIPO", help="código de tipo: 01, 02, 03, 04, 91, 92…")
+    parser.add_argument("--cuenta", metavar="ID", help="solo los documentos de esta cuenta")
+    add_database_argument(parser)
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    filters = DocumentFilter(account=args.cuenta, since=args.desde, until=args.hasta,
+                             supplier=args.emisor, tipo=args.tipo)
+    try:
+        with open_store(args) as store:
+            rows = store.documents(filters)
+    except RecepcionError as error:
+        return fail(str(error))
+    records = [document_record(row) for row in rows]
+    if args.formato == "tabla":
+        records = [{**record, "total_tabla": money(record["total"])} for record in records]
+    render(records, args.formato, TABLE, sys.stdout, empty="No hay documentos que coincidan.")
+    return 0
+
+
+def _tipo(text: str) -> str:
+    if not re.fullmatch(r"\d{1,3}", text):
+        raise argparse.ArgumentTypeError(f"tipo inválido «{text}»; use un código como 01 o 91")
+    return text.zfill(2)

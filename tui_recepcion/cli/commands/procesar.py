@@ -1,0 +1,321 @@
+"""`tui-recepcion procesar [--cuenta ID] [--una-vez]`: headless processing.
+
+With `--una-vez` it makes one pass per account and exits; without it, it runs as a service
+(one thread per account, supervised) until SIGTERM or Ctrl+C, which cut the connections in
+use and stop it within seconds; nothing decided is lost (the next run finishes it). Under
+systemd it reports readiness and, with `WatchdogSec=`, pings the watchdog while every
+account's loop is within its bounds.
+One line per message goes to standard output; logs go to standard error in a form journald
+keeps readable (journald adds its own timestamps).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TextIO
+
+from tui_recepcion.alerts import Alerts
+from tui_recepcion.cli.commands._common import load_accounts
+from tui_recepcion.config import Account, Config
+from tui_recepcion.engine import systemd
+from tui_recepcion.engine.prepare import start_worker_server
+from tui_recepcion.engine.service import AccountProcessor, Engine
+from tui_recepcion.errors import RecepcionError
+from tui_recepcion.events import (
+    AlertSent,
+    Event,
+    MessageHandled,
+    MessageKept,
+    MessagesDisposed,
+    PassFinished,
+    PassStarted,
+)
+from tui_recepcion.mailbox.pop3 import BACKUP_DESTINATION
+from tui_recepcion.oauth.health import report_token_health
+
+log = logging.getLogger("tui_recepcion")
+
+POLL_SECONDS = 0.2  # how often the supervisor looks at its threads and at the signals' flags
+STOP_SECONDS = 4.0  # after SIGTERM, how long the account threads get to finish (systemd waits 90 s)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "procesar",
+        help="procesa el buzón sin interfaz (una pasada o como servicio)",
+        description="Procesa los correos del buzón de recepción: extrae los documentos DIAN, los "
+        "guarda y mueve (IMAP) o reenvía y borra (POP3) cada correo. Sin --una-vez se ejecuta como "
+        "servicio hasta recibir SIGTERM.",
+    )
+    parser.add_argument("--cuenta", metavar="ID", help="cuenta a procesar (por defecto, todas)")
+    parser.add_argument("--una-vez", action="store_true", help="una sola pasada y termina")
+    parser.set_defaults(run=run)
+
+
+def configure_logging() -> None:
+    under_journald = "JOURNAL_STREAM" in os.environ
+    fmt = "%(levelname)s %(name)s: %(message)s" if under_journald else "%(asctime)s %(levelname)s %(name)s: %(message)s"
+    logging.basicConfig(level=logging.INFO, format=fmt, stream=sys.stderr)
+
+
+@dataclass
+class Printer:
+    """Prints one line per message and per disposal, and keeps the totals for the summary.
+
+    Thread-safe. What is pending is tracked per account from the pass's own events (listed,
+    then disposed of), so a pass cut short by a fault still reports what is left on the server.
+    """
+
+    config: Config
+    out: TextIO = field(default_factory=lambda: sys.stdout)
+    processed: int = 0
+    failed: int = 0
+    duplicates: int = 0
+    _pending: dict[str, int] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def remaining(self) -> int:
+        return sum(self._pending.values())
+
+    def __call__(self, event: Event) -> None:
+        with self._lock:
+            if isinstance(event, MessageHandled):
+                self._message(event)
+            elif isinstance(event, MessageKept):
+                self._line(event, f"{(event.subject or '(sin asunto)')[:40]:<40}  retenido en el servidor: {event.reason}")
+            elif isinstance(event, MessagesDisposed):
+                self._pending[event.account] = self._pending.get(event.account, 0) - event.count
+                self._line(event, f"→ {event.count} {_plural(event.count, 'correo', 'correos')} {_disposed(event.destination)}")
+            elif isinstance(event, PassStarted):
+                self._pending[event.account] = event.pending
+            elif isinstance(event, PassFinished):
+                self._pending[event.account] = event.remaining
+            elif isinstance(event, AlertSent):
+                print(f"Alerta «{event.alert}» de la cuenta «{event.account}» enviada a {event.recipient}.",
+                      file=self.out, flush=True)
+
+    def _line(self, event: Event, text: str) -> None:
+        account = self.config.accounts.get(event.account)
+        moment = event.at.astimezone(account.tzinfo) if account else event.at
+        print(f"{moment:%H:%M:%S}  {event.account:<10.10}  {text}", file=self.out, flush=True)
+
+    def _message(self, event: MessageHandled) -> None:
+        if event.documents:
+            first = event.documents[0]
+            who, number = first.nombre_emisor[:28], ", ".join(document.numero for document in event.documents)
+        else:
+            who, number = (event.subject or "(sin asunto)")[:28], "-"
+        outcome = event.status if event.reason is None else f"{event.status}  {event.reason}"
+        self._line(event, f"{who:<28}  {number:<14}  {outcome}")
+        self.processed += event.status == "procesado"
+        self.failed += event.status == "fallido"
+        self.duplicates += sum(document.duplicated for document in event.documents)
+
+    def summary(self) -> str:
+        return (
+            f"Resumen: {self.processed} procesados, {self.failed} fallidos, "
+            f"{self.duplicates} documentos duplicados, {max(0, self.remaining)} pendientes."
+        )
+
+
+def _plural(count: int, one: str, many: str) -> str:
+    return one if count == 1 else many
+
+
+def _disposed(destination: str) -> str:
+    if destination == BACKUP_DESTINATION:
+        return "reenviados a respaldo y borrados del buzón"
+    return f"movidos a {destination}"
+
+
+def run(args: argparse.Namespace) -> int:
+    loaded = load_accounts(args, all_by_default=True)
+    if loaded is None:
+        return 1
+    config, accounts = loaded
+    configure_logging()
+    start_worker_server()  # before any pass: helper processes start with a clean environment
+    try:
+        engine = Engine.open(config)
+    except RecepcionError as error:
+        print(f"Error: {error}", file=sys.stderr)
+        return 1
+    printer = Printer(config)
+    with engine, report_token_health(engine.store):  # OAuth2 refreshes and failures, per account
+        if args.una_vez:
+            status = _one_pass(engine, accounts, printer)
+        else:
+            status = _serve(engine, accounts, printer, reload=lambda: load_accounts(args, all_by_default=True))
+    print(printer.summary())
+    return status
+
+
+def _one_pass(engine: Engine, accounts: list[Account], printer: Printer) -> int:
+    cancel = threading.Event()
+    current: list[AccountProcessor] = []
+
+    def stop() -> None:
+        cancel.set()
+        for processor in current:
+            processor.interrupt()
+
+    status = 0
+    with _stop_on_signals(stop):
+        for account in accounts:
+            if cancel.is_set():
+                break
+            processor = AccountProcessor(engine, account, emit=printer, cancel=cancel,
+                                         alerts=Alerts(engine.store, emit=printer))
+            current[:] = [processor]
+            try:
+                processor.run_pass()
+            except RecepcionError as error:
+                print(f"Error en la cuenta «{account.id}»: {error}", file=sys.stderr)
+                status = 1
+            processor.evaluate_alerts()
+    return status
+
+
+class _Supervisor:
+    """Runs every account's loop on its own thread and watches them until a signal.
+
+    A thread that ends unexpectedly is restarted; SIGHUP reloads the configuration (the
+    loops stop between passes and start again with the new accounts; an invalid file is
+    reported and the running configuration kept); SIGTERM/SIGINT stop everything.
+    """
+
+    def __init__(self, engine: Engine, accounts: list[Account], printer: Printer,
+                 reload: Callable[[], tuple[Config, list[Account]] | None]) -> None:
+        self.engine = engine
+        self.printer = printer
+        self._reload = reload
+        # Set from signal handlers; the main thread only polls them (it never waits on their
+        # locks, which a handler running on the same thread could then never take).
+        self.stopping = threading.Event()
+        self.reload_requested = threading.Event()
+        self._start_all(accounts)
+
+    def _start_all(self, accounts: list[Account]) -> None:
+        self.cancel = threading.Event()
+        self.processors = [
+            AccountProcessor(self.engine, account, emit=self.printer, cancel=self.cancel,
+                             alerts=Alerts(self.engine.store, emit=self.printer))
+            for account in accounts
+        ]
+        self.threads = {processor.account.id: _start(processor) for processor in self.processors}
+        log.info("servicio iniciado para %d cuenta(s): %s", len(accounts), ", ".join(a.id for a in accounts))
+
+    def stop(self) -> None:
+        """From the signal handler: stop now, cutting the connections in use."""
+        self.stopping.set()
+        self._halt()
+
+    def request_reload(self) -> None:
+        self.reload_requested.set()
+
+    def _halt(self) -> None:
+        self.cancel.set()
+        for processor in self.processors:
+            processor.interrupt()  # a pass blocked on a slow server must not hold up the stop
+
+    def _join(self) -> None:
+        deadline = time.monotonic() + STOP_SECONDS
+        for thread in self.threads.values():
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
+
+    def run(self) -> int:
+        systemd.notify("READY=1")
+        ping_every = systemd.watchdog_interval()
+        next_ping = 0.0
+        while not self.stopping.is_set():
+            time.sleep(POLL_SECONDS)
+            if self.stopping.is_set():
+                break
+            if self.reload_requested.is_set():
+                self._reload_now()
+            self._restart_dead_threads()
+            if ping_every is not None and time.monotonic() >= next_ping:
+                stuck = [processor.account.id for processor in self.processors if processor.stuck()]
+                if stuck:
+                    log.error("cuentas sin respuesta: %s; se deja de avisar al vigilante de systemd", ", ".join(stuck))
+                else:
+                    systemd.notify("WATCHDOG=1")
+                    next_ping = time.monotonic() + ping_every
+        systemd.notify("STOPPING=1")
+        self._join()
+        log.info("servicio detenido")
+        return 0
+
+    def _restart_dead_threads(self) -> None:
+        for processor in self.processors:
+            if not self.threads[processor.account.id].is_alive() and not self.cancel.is_set():
+                log.error("el hilo de la cuenta «%s» terminó; se reinicia", processor.account.id)
+                self.threads[processor.account.id] = _start(processor)
+
+    def _reload_now(self) -> None:
+        self.reload_requested.clear()
+        systemd.notify("RELOADING=1")
+        loaded = self._reload()
+        if loaded is None:
+            log.error("la configuración nueva no es válida; se sigue con la anterior")
+        else:
+            config, accounts = loaded
+            log.info("configuración recargada: %d cuenta(s)", len(accounts))
+            self._halt()
+            self._join()
+            self.engine.config = config
+            self.printer.config = config
+            self._start_all(accounts)
+        systemd.notify("READY=1")
+
+
+def _serve(engine: Engine, accounts: list[Account], printer: Printer,
+           reload: Callable[[], tuple[Config, list[Account]] | None]) -> int:
+    supervisor = _Supervisor(engine, accounts, printer, reload)
+    with _stop_on_signals(supervisor.stop, reload=supervisor.request_reload):
+        return supervisor.run()
+
+
+def _start(processor: AccountProcessor) -> threading.Thread:
+    thread = threading.Thread(target=processor.serve, name=f"cuenta-{processor.account.id}", daemon=True)
+    thread.start()
+    return thread
+
+
+class _stop_on_signals:
+    """Route SIGTERM and SIGINT to `stop`, which cuts the connections in use and ends
+    processing, and SIGHUP to `reload` when given."""
+
+    def __init__(self, stop: Callable[[], None], reload: Callable[[], None] | None = None) -> None:
+        self.stop = stop
+        self.reload = reload
+        self.previous: dict[int, object] = {}
+
+    def _handle(self, signum: int, frame: object) -> None:
+        log.info("señal %s recibida: se detiene el procesamiento", signal.Signals(signum).name)
+        self.stop()
+
+    def _handle_reload(self, signum: int, frame: object) -> None:
+        log.info("señal SIGHUP recibida: se recarga la configuración")
+        if self.reload is not None:
+            self.reload()
+
+    def __enter__(self) -> None:
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                self.previous[signum] = signal.signal(signum, self._handle)
+            if self.reload is not None:
+                self.previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, self._handle_reload)
+
+    def __exit__(self, *exc_info: object) -> None:
+        for signum, handler in self.previous.items():
+            signal.signal(signum, handler)  # type: ignore[arg-type]

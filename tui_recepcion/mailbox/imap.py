@@ -1,0 +1,313 @@
+"""IMAP as a message source: batched BODY.PEEK[] fetches and UID MOVE (design §5).
+
+Every message in INBOX is processed, read or not. Nothing marks a message \\Seen before its
+outcome is committed; successful ones are marked \\Seen as they move to Procesados, failed
+ones keep their flags so they stand out in Fallidos. Without MOVE the source falls back to
+UID COPY + UID STORE \\Deleted + UID EXPUNGE (UIDPLUS), and never issues a bare EXPUNGE,
+which would also erase messages someone else marked deleted.
+"""
+
+from __future__ import annotations
+
+import imaplib
+import logging
+import re
+from collections.abc import Callable, Iterator, Sequence
+
+from imapclient import IMAPClient
+from imapclient.imapclient import DELETED, SEEN
+
+from tui_recepcion.mailbox.errors import ConnectionProblem
+from tui_recepcion.mailbox.imap_folders import ensure_folders
+from tui_recepcion.mailbox.source import Decision, Disposal, Status, Unreadable, bounded
+from tui_recepcion.mailbox.transport import Endpoint, close_quietly, connect_imap, connection_errors, interrupt
+
+log = logging.getLogger(__name__)
+
+INBOX = "INBOX"
+MAX_BATCH_BYTES = 16 * 1024 * 1024
+MAX_BATCH_MESSAGES = 200
+# Some servers drop the session on a message they cannot read (Dovecot: "BYE FETCH failed").
+# The source reconnects and reads that batch one by one, so only the culprit fails; past
+# this many reconnections in one session the connection itself is the problem.
+MAX_RECONNECTS = 5
+
+Login = Callable[[IMAPClient], None]
+
+_UID_ITEM = re.compile(rb"\bUID (\d+)")
+
+
+def fetch_bodies(client: IMAPClient, uids: Sequence[int]) -> tuple[dict[int, bytes], str | None]:
+    """`UID FETCH uids (BODY.PEEK[])` → ({uid: raw message}, the server's refusal or None).
+
+    One round trip. IMAPClient's general response parser doubles the cost of a bulk fetch,
+    so the answer imaplib already split into (header, literal) pairs is read directly: each
+    message is a literal, and its UID sits in the header before it or in the text right after
+    it; anything else is fetched again through IMAPClient's own parser. A server that cannot
+    deliver some message answers NO (or BAD) after sending the others: what did arrive is
+    kept, and the refusal is returned for the caller to isolate.
+    """
+    if not uids:
+        return {}, None
+    imap = client._imap  # the underlying imaplib connection (IMAPClient has no public bulk path)
+    refusal: str | None = None
+    try:
+        typ, data = imap.uid("FETCH", ",".join(str(uid) for uid in uids), "(BODY.PEEK[])")
+    except imaplib.IMAP4.abort:
+        raise  # the connection is gone: not an answer about these messages
+    except imaplib.IMAP4.error as error:  # BAD
+        typ, data, refusal = "BAD", [], _refusal_text(error)
+    if typ != "OK":
+        refusal = refusal or f"{typ} {_refusal_text(data)}"
+        data = [item for item in imap.untagged_responses.pop("FETCH", [])] or data
+    bodies: dict[int, bytes] = {}
+    pending: bytes | None = None  # a literal whose UID comes after it
+    for item in data:
+        if isinstance(item, tuple):
+            header, literal = item
+            found = _UID_ITEM.search(header)
+            if found:
+                bodies[int(found.group(1))] = literal
+                pending = None
+            else:
+                pending = literal
+        elif isinstance(item, bytes) and pending is not None:
+            found = _UID_ITEM.search(item)
+            if found:
+                bodies[int(found.group(1))] = pending
+            pending = None
+    missing = [uid for uid in uids if uid not in bodies]
+    if missing and refusal is None:  # an answer shape the lean reader does not know
+        try:
+            for uid, fields in client.fetch(missing, ["BODY.PEEK[]"]).items():
+                if b"BODY[]" in fields:
+                    bodies[uid] = fields[b"BODY[]"]
+        except imaplib.IMAP4.abort:
+            raise
+        except imaplib.IMAP4.error as error:
+            refusal = _refusal_text(error)
+    return bodies, refusal
+
+
+def _refusal_text(value: object) -> str:
+    """A server's refusal on one short line (it names no secret: we are past login)."""
+    if isinstance(value, list):
+        value = b" ".join(item for item in value if isinstance(item, bytes))
+    text = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+    return " ".join(text.split())[:200]
+
+
+class ImapSource:
+    name = "imap"
+    disposal_commits_at_finish = False
+    keeps_unreadable = False
+    reads_one_at_a_time = False
+
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        login: Login,
+        *,
+        processed_folder: str = "Procesados",
+        failed_folder: str = "Fallidos",
+        max_batch_bytes: int = MAX_BATCH_BYTES,
+        max_batch_messages: int = MAX_BATCH_MESSAGES,
+    ) -> None:
+        self.endpoint = endpoint
+        self._login = login
+        self.processed_folder = processed_folder
+        self.failed_folder = failed_folder
+        self.max_batch_bytes = max_batch_bytes
+        self.max_batch_messages = max_batch_messages
+        self.client: IMAPClient | None = None
+        self.uidvalidity = 0
+        self._server_folders: dict[str, str] = {}
+        self._sizes: dict[int, int] = {}
+        self._reconnects_left = MAX_RECONNECTS
+        self._interrupted = False
+        self._deadline: float | None = None
+
+    # --- session -----------------------------------------------------------------------------
+
+    def open(self, deadline: float | None = None) -> None:
+        self._interrupted = False
+        self._reconnects_left = MAX_RECONNECTS
+        self._deadline = deadline
+        client = connect_imap(bounded(self.endpoint, deadline))
+        self.client = client
+        self._login(client)
+        with self._errors():
+            self._server_folders = ensure_folders(client, (self.processed_folder, self.failed_folder))
+            selected = client.select_folder(INBOX)
+            self.uidvalidity = int(selected[b"UIDVALIDITY"])
+
+    def _reconnect(self, after: ConnectionProblem) -> IMAPClient:
+        """A new session on the same INBOX, or `after` again when none may or can be had."""
+        if self._interrupted or not after.transient or self._reconnects_left <= 0:
+            raise after
+        self._reconnects_left -= 1
+        if self.client is not None:
+            close_quietly(self.client)
+            self.client = None
+        client = connect_imap(bounded(self.endpoint, self._deadline))
+        self.client = client
+        self._login(client)
+        with self._errors():
+            selected = client.select_folder(INBOX)
+        if int(selected[b"UIDVALIDITY"]) != self.uidvalidity:
+            raise ConnectionProblem(
+                "protocolo", "La bandeja de entrada cambió de UIDVALIDITY durante la pasada; se empezará de nuevo.",
+                transient=True,
+            )
+        return client
+
+    def _errors(self):  # type: ignore[no-untyped-def]
+        return connection_errors(self.endpoint, "IMAP")
+
+    def _require_client(self) -> IMAPClient:
+        if self.client is None:
+            raise RuntimeError("ImapSource.open() no se ha llamado")
+        return self.client
+
+    def finish(self) -> None:
+        if self.client is not None:
+            client, self.client = self.client, None
+            try:
+                with self._errors():
+                    client.logout()
+            except ConnectionProblem as problem:
+                # Everything was already moved and recorded: a failed goodbye changes nothing.
+                log.info("LOGOUT falló (%s); la pasada ya había terminado", problem)
+                close_quietly(client)
+
+    def abort(self) -> None:
+        if self.client is not None:
+            client, self.client = self.client, None
+            close_quietly(client)
+
+    def interrupt(self) -> None:
+        self._interrupted = True
+        client = self.client
+        if client is not None:
+            interrupt(client)
+
+    # --- listing and fetching ----------------------------------------------------------------
+
+    @property
+    def key_prefix(self) -> str:
+        return f"imap:{self.uidvalidity}:"
+
+    def key(self, uid: int) -> str:
+        return f"imap:{self.uidvalidity}:{uid}"
+
+    def uid(self, key: str) -> int:
+        return int(key.rsplit(":", 1)[1])
+
+    def list_keys(self) -> list[str]:
+        client = self._require_client()
+        with self._errors():
+            uids = sorted(client.search(["NOT", "DELETED"]))
+            self._sizes = {}
+            if uids:
+                sizes = client.fetch(uids, ["RFC822.SIZE"])
+                self._sizes = {uid: int(data.get(b"RFC822.SIZE", 0)) for uid, data in sizes.items()}
+        return [self.key(uid) for uid in uids if uid in self._sizes]
+
+    def size(self, key: str) -> int | None:
+        return self._sizes.get(self.uid(key))
+
+    def _batches(self, uids: Sequence[int]) -> Iterator[list[int]]:
+        """Groups of UIDs bounded by count and by total size, so memory stays bounded."""
+        batch: list[int] = []
+        batch_bytes = 0
+        for uid in uids:
+            size = self._sizes.get(uid, 0)
+            if batch and (len(batch) >= self.max_batch_messages or batch_bytes + size > self.max_batch_bytes):
+                yield batch
+                batch, batch_bytes = [], 0
+            batch.append(uid)
+            batch_bytes += size
+        if batch:
+            yield batch
+
+    def fetch(self, keys: Sequence[str]) -> Iterator[tuple[str, bytes | Unreadable]]:
+        for batch in self._batches([self.uid(key) for key in keys]):
+            try:
+                with self._errors():
+                    bodies, unreadable = self._fetch_batch(self._require_client(), batch)
+            except ConnectionProblem as problem:
+                log.warning("la sesión IMAP se cortó al leer %d mensajes (%s); se reconecta y se leen uno por uno",
+                            len(batch), problem)
+                self._reconnect(problem)
+                yield from self._fetch_one_by_one(batch)
+                continue
+            for uid in batch:
+                body = bodies.pop(uid, None)
+                yield self.key(uid), body if body is not None else unreadable[uid]
+
+    def _fetch_batch(self, client: IMAPClient, batch: list[int]) -> tuple[dict[int, bytes], dict[int, Unreadable]]:
+        bodies, refusal = fetch_bodies(client, batch)
+        if refusal:
+            log.info("UID FETCH de %d mensajes respondió: %s", len(batch), refusal)
+        # Ask again one by one for what the batch did not bring, so one message the server
+        # cannot deliver never holds back the others.
+        unreadable: dict[int, Unreadable] = {}
+        for uid in (uid for uid in batch if uid not in bodies):
+            alone, alone_refusal = fetch_bodies(client, [uid])
+            if uid in alone:
+                bodies[uid] = alone[uid]
+            else:
+                unreadable[uid] = Unreadable(alone_refusal or "el servidor no devolvió el contenido del mensaje")
+        return bodies, unreadable
+
+    def _fetch_one_by_one(self, batch: list[int]) -> Iterator[tuple[str, bytes | Unreadable]]:
+        """After a session died mid-batch: each message alone, reconnecting after each one that
+        kills the session again (that one is reported Unreadable, the others are read)."""
+        for uid in batch:
+            try:
+                with self._errors():
+                    bodies, unreadable = self._fetch_batch(self._require_client(), [uid])
+            except ConnectionProblem as problem:
+                # Only once a new session works is it this message, not the network: a
+                # reconnection that fails ends the pass without counting anything against it.
+                self._reconnect(problem)
+                yield self.key(uid), Unreadable(f"la sesión se cortó al leer este mensaje: {problem}")
+                continue
+            yield self.key(uid), bodies[uid] if uid in bodies else unreadable[uid]
+
+    # --- disposal ----------------------------------------------------------------------------
+
+    def destination(self, status: Status) -> str:
+        return self.processed_folder if status == "procesado" else self.failed_folder
+
+    def dispose(self, decisions: Sequence[Decision], on_forwarded: Callable[[str], None]) -> Disposal:
+        client = self._require_client()
+        with self._errors():
+            return Disposal(self._dispose(client, decisions))
+
+    def _dispose(self, client: IMAPClient, decisions: Sequence[Decision]) -> list[str]:
+        by_folder: dict[str, list[Decision]] = {}
+        for decision in decisions:
+            by_folder.setdefault(decision.destination, []).append(decision)
+        disposed: list[str] = []
+        for folder, group in by_folder.items():
+            uids = [self.uid(decision.key) for decision in group]
+            succeeded = [self.uid(decision.key) for decision in group if decision.status == "procesado"]
+            if succeeded:
+                client.add_flags(succeeded, [SEEN], silent=True)
+            self._move(client, uids, self._server_folders.get(folder, folder))
+            disposed += [decision.key for decision in group]
+        return disposed
+
+    def _move(self, client: IMAPClient, uids: list[int], folder: str) -> None:
+        if client.has_capability("MOVE"):
+            client.move(uids, folder)
+            return
+        client.copy(uids, folder)
+        client.add_flags(uids, [DELETED], silent=True)
+        if client.has_capability("UIDPLUS"):
+            client.uid_expunge(uids)
+        else:
+            # Without UIDPLUS only a bare EXPUNGE could remove them, and that would also erase
+            # messages others marked deleted. They stay flagged; listing skips \Deleted mail.
+            log.warning("el servidor no ofrece MOVE ni UIDPLUS: los correos quedan marcados como eliminados en INBOX")

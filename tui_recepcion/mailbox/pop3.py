@@ -1,0 +1,197 @@
+"""POP3 as a message source: forward each message to the backup address, then delete it.
+
+POP3 has no folders, so the backup mailbox keeps the mail. For each message: RETR →
+(the pipeline extracts and commits) → forward over SMTP → record "forwarded" → DELE.
+Deletions only take effect at QUIT; after a crash the server still has the message, the
+ledger says it was forwarded, and the next run deletes it without forwarding it again.
+
+A message the relay refuses for good (5xx: too large, a line too long) is never deleted
+unforwarded: it stays on the server and the pipeline records why. Every failure of the POP3
+or SMTP conversation becomes a `ConnectionProblem` here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import poplib
+from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime
+
+from tui_recepcion.mailbox.forward import forwarded_message, resent_message_id
+from tui_recepcion.mailbox.smtp import DeliveryRefused, SmtpSession
+from tui_recepcion.mailbox.source import Decision, Disposal, Status, Unreadable, bounded
+from tui_recepcion.mailbox.transport import Endpoint, close_quietly, connect_pop3, connection_errors, interrupt
+
+log = logging.getLogger(__name__)
+
+BACKUP_DESTINATION = "respaldo"
+KEY_PREFIX = "pop3:"
+
+Pop3Login = Callable[[poplib.POP3], None]
+
+
+def uidl_of(key: str) -> str:
+    return key.removeprefix(KEY_PREFIX)
+
+
+class Pop3Source:
+    name = "pop3"
+    disposal_commits_at_finish = True
+    keeps_unreadable = True
+    reads_one_at_a_time = True
+    key_prefix = KEY_PREFIX
+
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        login: Pop3Login,
+        *,
+        account_id: str,
+        backup_address: str,
+        smtp: Callable[[], SmtpSession],
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.endpoint = endpoint
+        self._login = login
+        self.account_id = account_id
+        self.backup_address = backup_address
+        self._smtp_factory = smtp
+        self._clock = clock
+        self.connection: poplib.POP3 | None = None
+        self._smtp: SmtpSession | None = None
+        self._numbers: dict[str, int] = {}
+        self._sizes: dict[str, int] = {}
+
+    def _errors(self):  # type: ignore[no-untyped-def]
+        return connection_errors(self.endpoint, "POP3")
+
+    def open(self, deadline: float | None = None) -> None:
+        connection = connect_pop3(bounded(self.endpoint, deadline))
+        self.connection = connection
+        self._login(connection)
+
+    def _require_connection(self) -> poplib.POP3:
+        if self.connection is None:
+            raise RuntimeError("Pop3Source.open() no se ha llamado")
+        return self.connection
+
+    # --- listing and fetching ----------------------------------------------------------------
+
+    def list_keys(self) -> list[str]:
+        connection = self._require_connection()
+        with self._errors():
+            _response, uidl_lines, _octets = connection.uidl()
+            _response, size_lines, _octets = connection.list()
+        sizes = {}
+        for line in size_lines:
+            number, _, size = line.decode("ascii", "replace").partition(" ")
+            if number.isdigit() and size.strip().isdigit():
+                sizes[int(number)] = int(size.strip())
+        self._numbers, self._sizes = {}, {}
+        for line in uidl_lines:
+            number, _, uidl = line.decode("ascii", "replace").partition(" ")
+            if not number.isdigit() or not uidl.strip():
+                continue
+            key = KEY_PREFIX + uidl.strip()
+            self._numbers[key] = int(number)
+            if int(number) in sizes:
+                self._sizes[key] = sizes[int(number)]
+        return sorted(self._numbers, key=self._numbers.__getitem__)
+
+    def size(self, key: str) -> int | None:
+        return self._sizes.get(key)
+
+    def _retrieve(self, key: str) -> bytes | Unreadable:
+        connection = self._require_connection()
+        with self._errors():
+            try:
+                _response, lines, _octets = connection.retr(self._numbers[key])
+            except poplib.error_proto as error:
+                text = " ".join(a.decode("utf-8", "replace") if isinstance(a, bytes) else str(a) for a in error.args)
+                if not text.startswith("-ERR") or text.endswith("EOF"):
+                    raise  # the session is lost or out of step (a line over the limit), not answered
+                # A "-ERR" answer about this message: the session itself is still in step.
+                return Unreadable(" ".join(text.split())[:200])
+        return b"\r\n".join(lines) + b"\r\n"
+
+    def fetch(self, keys: Sequence[str]) -> Iterator[tuple[str, bytes | Unreadable]]:
+        for key in keys:
+            yield key, self._retrieve(key)
+
+    def destination(self, status: Status) -> str:
+        return BACKUP_DESTINATION
+
+    # --- disposal ----------------------------------------------------------------------------
+
+    def dispose(self, decisions: Sequence[Decision], on_forwarded: Callable[[str], None]) -> Disposal:
+        connection = self._require_connection()
+        disposal = Disposal(done=[])
+        for decision in decisions:
+            if not decision.forwarded:
+                raw = decision.raw if decision.raw is not None else self._retrieve(decision.key)
+                if isinstance(raw, Unreadable):
+                    disposal.refused[decision.key] = f"No se pudo volver a leer el correo para reenviarlo: {raw.detail}"
+                    continue
+                try:
+                    self._forward(raw, decision)
+                except DeliveryRefused as refusal:
+                    if refusal.transient:
+                        raise
+                    disposal.refused[decision.key] = str(refusal)
+                    continue
+                on_forwarded(decision.key)
+            with self._errors():
+                connection.dele(self._numbers[decision.key])
+            disposal.done.append(decision.key)
+        return disposal
+
+    def _forward(self, raw: bytes, decision: Decision) -> None:
+        if self._smtp is None:
+            self._smtp = self._smtp_factory()
+        sender = self._smtp.sender
+        message = forwarded_message(
+            raw,
+            status=decision.status,
+            reason=decision.reason,
+            account_id=self.account_id,
+            resent_from=sender,
+            resent_to=self.backup_address,
+            resent_id=resent_message_id(
+                self.account_id, uidl_of(decision.key), hashlib.sha256(raw).hexdigest(), sender
+            ),
+            now=self._clock(),
+        )
+        self._smtp.send([self.backup_address], message)
+
+    # --- session -----------------------------------------------------------------------------
+
+    def _close_smtp(self) -> None:
+        if self._smtp is not None:
+            smtp, self._smtp = self._smtp, None
+            smtp.close()
+
+    def finish(self) -> None:
+        self._close_smtp()
+        if self.connection is not None:
+            connection, self.connection = self.connection, None
+            try:
+                with self._errors():
+                    connection.quit()  # commits the deletions: a failure here must be reported
+            except BaseException:
+                close_quietly(connection)
+                raise
+
+    def abort(self) -> None:
+        self._close_smtp()
+        if self.connection is not None:
+            connection, self.connection = self.connection, None
+            close_quietly(connection)  # no QUIT: the server rolls back every DELE of this session
+
+    def interrupt(self) -> None:
+        connection = self.connection
+        if connection is not None:
+            interrupt(connection)
+        smtp = self._smtp
+        if smtp is not None:
+            smtp.interrupt()

@@ -1,0 +1,243 @@
+"""`probar`: connect, log in, look around, log out, and say what was found in Spanish."""
+
+from __future__ import annotations
+
+import logging
+import poplib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Literal
+
+from imapclient import IMAPClient
+
+from tui_recepcion.errors import ConfigError
+from tui_recepcion.mailbox.account import Credentials
+from tui_recepcion.mailbox.imap_folders import ImapNamespace, folder_exists, imap_namespace
+from tui_recepcion.mailbox.transport import (
+    Endpoint,
+    TlsInfo,
+    close_quietly,
+    connect_imap,
+    connect_pop3,
+    connection_errors,
+    negotiated_tls,
+)
+
+log = logging.getLogger(__name__)
+
+MailProtocol = Literal["imap", "pop3"]
+
+
+@dataclass(frozen=True, slots=True)
+class FolderStatus:
+    name: str  # as configured, e.g. "Procesados"
+    server_name: str  # under the namespace, e.g. "INBOX.Procesados"
+    exists: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ImapDetails:
+    capabilities: tuple[str, ...]
+    namespace: ImapNamespace
+    folders: tuple[str, ...]  # every folder the server lists
+    wanted: tuple[FolderStatus, ...]
+    inbox_messages: int
+
+    @property
+    def has_move(self) -> bool:
+        return "MOVE" in self.capabilities
+
+    @property
+    def has_uidplus(self) -> bool:
+        return "UIDPLUS" in self.capabilities
+
+    @property
+    def has_idle(self) -> bool:
+        return "IDLE" in self.capabilities
+
+
+@dataclass(frozen=True, slots=True)
+class Pop3Details:
+    capabilities: tuple[str, ...] | None  # None when the server does not answer CAPA
+    message_count: int
+    mailbox_size: int  # bytes
+    uidl_count: int | None  # None when the server does not support UIDL
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeReport:
+    protocol: MailProtocol
+    endpoint: Endpoint
+    username: str
+    tls: TlsInfo | None
+    imap: ImapDetails | None = None
+    pop3: Pop3Details | None = None
+
+    def lines(self) -> list[str]:
+        """The report in Spanish, one fact per line, for the CLI and the TUI."""
+        lines = [
+            f"Servidor: {self.protocol.upper()} {self.endpoint.host}:{self.endpoint.port}",
+            f"Conexión: {_connection_text(self.endpoint, self.tls)}",
+            f"Inicio de sesión: correcto como {self.username}",
+        ]
+        if self.imap is not None:
+            lines += _imap_lines(self.imap)
+        if self.pop3 is not None:
+            lines += _pop3_lines(self.pop3)
+        return lines
+
+
+# --- wording ----------------------------------------------------------------------
+
+
+def _yes_no(value: bool) -> str:
+    return "sí" if value else "no"
+
+
+def _count(n: int, singular: str, plural: str) -> str:
+    return f"{n} {singular if n == 1 else plural}"
+
+
+def _size_text(size: int) -> str:
+    if size < 1024:
+        return _count(size, "byte", "bytes")
+    scaled = f"{size / 1024:.1f} KB" if size < 1024**2 else f"{size / 1024**2:.1f} MB"
+    return scaled.replace(".", ",")  # decimal comma, as written in Colombia
+
+
+def _connection_text(endpoint: Endpoint, tls: TlsInfo | None) -> str:
+    label = {"ssl": "SSL/TLS", "starttls": "STARTTLS", "ninguna": "sin cifrado"}[endpoint.security]
+    return f"{label} ({tls.version}, {tls.cipher})" if tls else label
+
+
+def _imap_lines(imap: ImapDetails) -> list[str]:
+    lines = [
+        f"Capacidades: MOVE {_yes_no(imap.has_move)}, UIDPLUS {_yes_no(imap.has_uidplus)}, "
+        f"IDLE {_yes_no(imap.has_idle)}",
+    ]
+    if not imap.has_move and imap.has_uidplus:
+        lines.append("Sin MOVE: los mensajes se moverán con COPY y UID EXPUNGE (UIDPLUS).")
+    elif not imap.has_move:
+        lines.append(
+            "Advertencia: el servidor no ofrece MOVE ni UIDPLUS; no se pueden retirar mensajes "
+            "de la bandeja sin arriesgar los de otros programas."
+        )
+    if not imap.has_idle:
+        lines.append("Sin IDLE: el servicio revisará el buzón cada intervalo.")
+    prefix = f"«{imap.namespace.prefix}»" if imap.namespace.prefix else "vacío"
+    delimiter = f"«{imap.namespace.delimiter}»" if imap.namespace.delimiter else "ninguno"
+    lines.append(f"Espacio de nombres: prefijo {prefix}, separador {delimiter}")
+    lines.append(f"Bandeja de entrada: {_count(imap.inbox_messages, 'mensaje', 'mensajes')}")
+    lines.append(f"Carpetas en el servidor: {len(imap.folders)}")
+    for folder in imap.wanted:
+        renamed = folder.server_name != folder.name
+        if folder.exists:
+            where = f" ({folder.server_name})" if renamed else ""
+            lines.append(f"Carpeta {folder.name}: existe{where}")
+        else:
+            where = f" como {folder.server_name}" if renamed else ""
+            lines.append(f"Carpeta {folder.name}: no existe (se creará al procesar{where})")
+    return lines
+
+
+def _pop3_lines(pop3: Pop3Details) -> list[str]:
+    capabilities = (
+        ", ".join(pop3.capabilities) if pop3.capabilities else "el servidor no responde a CAPA"
+    )
+    lines = [
+        f"Capacidades: {capabilities}",
+        f"Mensajes en el buzón: {pop3.message_count} ({_size_text(pop3.mailbox_size)})",
+    ]
+    if pop3.uidl_count is None:
+        lines.append(
+            "Advertencia: el servidor no ofrece UIDL; sin él no se puede saber qué mensajes "
+            "ya se procesaron."
+        )
+    else:
+        lines.append(f"Identificadores UIDL: {pop3.uidl_count}")
+    return lines
+
+
+# --- probing ----------------------------------------------------------------------
+
+
+@contextmanager
+def _session(client: IMAPClient | poplib.POP3) -> Iterator[None]:
+    """Log out after success; after a failure just close, keeping the first error."""
+    try:
+        yield
+    except BaseException:
+        close_quietly(client)
+        raise
+    try:
+        if isinstance(client, IMAPClient):
+            client.logout()
+        else:
+            client.quit()  # nothing was marked for deletion, so QUIT changes nothing
+    except Exception:  # everything asked was answered; a rude goodbye changes nothing
+        log.debug("Error al cerrar la sesión", exc_info=True)
+        close_quietly(client)
+
+
+def _inspect_imap(client: IMAPClient, folders: tuple[str, ...]) -> ImapDetails:
+    capabilities = tuple(c.decode(errors="replace").upper() for c in client.capabilities())
+    namespace = imap_namespace(client)
+    existing = tuple(name for _flags, _delimiter, name in client.list_folders())
+    wanted = tuple(
+        FolderStatus(name, namespace.folder(name), folder_exists(existing, namespace.folder(name)))
+        for name in folders
+    )
+    inbox = client.select_folder("INBOX", readonly=True)  # EXAMINE: flags stay untouched
+    return ImapDetails(
+        capabilities=capabilities,
+        namespace=namespace,
+        folders=existing,
+        wanted=wanted,
+        inbox_messages=int(inbox.get(b"EXISTS", 0)),
+    )
+
+
+def _inspect_pop3(client: poplib.POP3) -> Pop3Details:
+    try:
+        capabilities: tuple[str, ...] | None = tuple(sorted(client.capa()))
+    except poplib.error_proto:
+        capabilities = None
+    count, size = client.stat()
+    try:
+        uidl_count: int | None = len(client.uidl()[1])
+    except poplib.error_proto:
+        uidl_count = None
+    return Pop3Details(capabilities, count, size, uidl_count)
+
+
+def probe(
+    endpoint: Endpoint,
+    protocol: MailProtocol,
+    credentials: Credentials,
+    folders: tuple[str, ...] = ("Procesados", "Fallidos"),
+) -> ProbeReport:
+    """Connect, log in, inspect the mailbox and log out; ConnectionProblem on any failure.
+
+    `credentials` are a password (`PasswordCredentials`) or an account's own, from
+    `credentials_for` (its stored password or its OAuth2 token). Nothing on the server
+    changes: no folder is created and no message is read or flagged.
+    """
+    username = credentials.username
+    if protocol == "imap":
+        imap_client = connect_imap(endpoint)
+        with _session(imap_client):
+            tls = negotiated_tls(imap_client)
+            credentials.imap(imap_client)
+            with connection_errors(endpoint, "IMAP"):
+                details = _inspect_imap(imap_client, folders)
+        return ProbeReport("imap", endpoint, username, tls, imap=details)
+    if protocol == "pop3":
+        pop3_client = connect_pop3(endpoint)
+        with _session(pop3_client):
+            tls = negotiated_tls(pop3_client)
+            credentials.pop3(pop3_client)
+            with connection_errors(endpoint, "POP3"):
+                pop3_details = _inspect_pop3(pop3_client)
+        return ProbeReport("pop3", endpoint, username, tls, pop3=pop3_details)
+    raise ConfigError(f"El protocolo «{protocol}» no es válido: use imap o pop3.")

@@ -1,0 +1,110 @@
+"""Outgoing mail (POP3 forwards to the backup address, alerts) over one reused connection.
+
+Opening an SMTP session costs several round trips plus TLS; a pass forwards many messages,
+so one connection serves the batch. The transport sets TCP_NODELAY on it (design §5).
+"""
+
+from __future__ import annotations
+
+import smtplib
+from collections.abc import Callable, Sequence
+from types import TracebackType
+
+from tui_recepcion.mailbox.errors import ConnectionProblem
+from tui_recepcion.mailbox.transport import Endpoint, connect_smtp, connection_errors, interrupt
+
+SmtpLogin = Callable[[smtplib.SMTP], None]
+
+
+class DeliveryRefused(ConnectionProblem):
+    """The relay answered a refusal about this message (4xx: later; 5xx: never).
+
+    A permanent refusal concerns one message (too large, a line too long, a refused
+    recipient), so the engine isolates that message and goes on with the others.
+    """
+
+    def __init__(self, smtp_code: int, message: str) -> None:
+        super().__init__("smtp_rechazado", message, transient=400 <= smtp_code < 500)
+        self.smtp_code = smtp_code
+
+
+class SmtpSession:
+    def __init__(self, endpoint: Endpoint, login: SmtpLogin | None, sender: str) -> None:
+        self.endpoint = endpoint
+        self._login = login
+        self.sender = sender
+        self._connection: smtplib.SMTP | None = None
+
+    def _connect(self) -> smtplib.SMTP:
+        if self._connection is None:
+            connection = connect_smtp(self.endpoint)
+            try:
+                if self._login is not None:
+                    self._login(connection)
+            except BaseException:
+                connection.close()
+                raise
+            self._connection = connection
+        return self._connection
+
+    def send(self, recipients: Sequence[str], data: bytes) -> None:
+        """Send `data` as is. A connection found closed before sending is reopened once; a
+        refusal raises `DeliveryRefused`; any other failure a transient `ConnectionProblem`.
+
+        Returns only after the relay's 250: the caller records the delivery right then.
+        """
+        for attempt in (1, 2):
+            connection = self._connect()
+            try:
+                with connection_errors(self.endpoint, "SMTP"):
+                    try:
+                        connection.sendmail(self.sender, list(recipients), data)
+                        return
+                    except smtplib.SMTPRecipientsRefused as error:
+                        raise _refused(error.recipients, "rechazó el destinatario") from None
+                    except (smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as error:
+                        raise _refused({self.sender: (error.smtp_code, error.smtp_error)}, "rechazó el envío") from None
+                    except smtplib.SMTPServerDisconnected:
+                        # A reused connection the relay had already closed (idle timeout). The
+                        # retry may duplicate a message the relay accepted just before
+                        # hanging up: the deterministic Resent-Message-ID makes it recognisable.
+                        if attempt == 2:
+                            raise
+            except DeliveryRefused:
+                raise  # the session is still good for the next message (smtplib sent RSET)
+            except ConnectionProblem:
+                self._drop()
+                raise
+            self._drop()
+
+    def _drop(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            connection.close()
+
+    def interrupt(self) -> None:
+        connection = self._connection
+        if connection is not None:
+            interrupt(connection)
+
+    def close(self) -> None:
+        if self._connection is not None:
+            connection, self._connection = self._connection, None
+            try:
+                connection.quit()
+            except (smtplib.SMTPException, OSError):
+                connection.close()
+
+    def __enter__(self) -> SmtpSession:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None) -> None:
+        self.close()
+
+
+def _refused(details: dict[str, tuple[int, bytes]], what: str) -> DeliveryRefused:
+    code, text = next(iter(details.values()))
+    who = ", ".join(details)
+    reply = text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
+    reply = " ".join(reply.split())[:300]
+    return DeliveryRefused(code, f"El servidor SMTP {what} ({who}): {code} {reply}")

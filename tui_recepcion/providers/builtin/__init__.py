@@ -1,0 +1,1 @@
+"""The built-in providers, registered exactly as a third-party plugin would be."""
