@@ -13,7 +13,7 @@ from tests.servers.dovecot import RECEPCION, RESPALDO, DovecotServer
 from tests.servers.smtp import SmtpServer
 from tui_recepcion import cli
 from tui_recepcion.engine.service import AccountProcessor, Engine
-from tui_recepcion.mailbox.errors import ConnectionProblem
+from tui_recepcion.errors import ConnectionProblem
 from tui_recepcion.mailbox.forward import REASON_HEADER, STATUS_HEADER
 from tui_recepcion.store import MessageFilter
 

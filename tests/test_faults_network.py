@@ -54,7 +54,7 @@ from tests.servers.certs import TestCertificates
 from tests.servers.dovecot import DEFAULT, RECEPCION, DovecotServer
 from tests.servers.faultproxy import ConnectionStats, Fault, FaultProxy
 from tests.servers.smtp import SmtpServer
-from tui_recepcion.mailbox.account import DEFAULT_TIMEOUT
+from tui_recepcion.accounts import DEFAULT_TIMEOUT
 
 GOOD = 12  # + one bad mail of each failure reason: 22 messages, ~430 KB through the proxy
 BOUNDED = {"TUI_RECEPCION_PASADA_MAX_SEGUNDOS": "3"}

@@ -20,7 +20,7 @@ from tests.servers.dovecot import DovecotServer
 from tests.servers.endpoints import TEST_HOST
 from tests.servers.faultproxy import Fault, FaultProxy
 from tests.servers.smtp import SMTP_USER, SmtpServer
-from tui_recepcion.mailbox.errors import AuthenticationFailed, ConnectionProblem
+from tui_recepcion.errors import AuthenticationFailed, ConnectionProblem
 from tui_recepcion.mailbox.transport import (
     Endpoint,
     MailClient,

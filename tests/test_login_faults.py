@@ -21,7 +21,7 @@ from tests.servers.dovecot import DovecotServer
 from tests.servers.endpoints import TEST_HOST
 from tests.servers.faultproxy import Fault, FaultProxy
 from tests.servers.net import scripted_server
-from tui_recepcion.mailbox.errors import AuthenticationFailed, ConnectionProblem
+from tui_recepcion.errors import AuthenticationFailed, ConnectionProblem
 from tui_recepcion.mailbox.transport import (
     Endpoint,
     MailClient,

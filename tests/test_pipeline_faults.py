@@ -15,9 +15,8 @@ import pytest
 
 from tui_recepcion.demo.samples import DEFAULT_RECEIVER, SampleFactory
 from tui_recepcion.engine.pipeline import MAX_ATTEMPTS, Pipeline
-from tui_recepcion.errors import InternalFault
+from tui_recepcion.errors import ConnectionProblem, InternalFault
 from tui_recepcion.events import Event, MessageHandled, MessageKept
-from tui_recepcion.mailbox.errors import ConnectionProblem
 from tui_recepcion.mailbox.source import KEPT, Decision, Disposal, Unreadable
 from tui_recepcion.store import MessageFilter, Store
 

@@ -7,9 +7,8 @@ import pytest
 from tests.servers.certs import TestCertificates
 from tests.servers.dovecot import RECEPCION, DovecotServer
 from tests.servers.endpoints import dovecot_endpoint
-from tui_recepcion.errors import ConfigError
-from tui_recepcion.mailbox.account import PasswordCredentials
-from tui_recepcion.mailbox.errors import AuthenticationFailed, ConnectionProblem
+from tui_recepcion.errors import AuthenticationFailed, ConfigError, ConnectionProblem
+from tui_recepcion.mailbox.credentials import PasswordCredentials
 from tui_recepcion.mailbox.imap_folders import ImapNamespace
 from tui_recepcion.mailbox.probe import ProbeReport, probe
 from tui_recepcion.mailbox.transport import Endpoint

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 import pytest
 
 from tests.servers.net import scripted_server
-from tui_recepcion.mailbox.errors import AuthenticationFailed, ConnectionProblem
+from tui_recepcion.errors import AuthenticationFailed, ConnectionProblem
 from tui_recepcion.mailbox.transport import (
     Endpoint,
     close_quietly,

@@ -21,8 +21,8 @@ from tests.test_pipeline_faults import ScriptedSource
 from tui_recepcion.config import parse_config
 from tui_recepcion.demo.samples import SampleFactory
 from tui_recepcion.engine.service import AUTH_PAUSE, RETRY_VARIABLE, AccountProcessor, Engine
+from tui_recepcion.errors import AuthenticationFailed, ConnectionProblem
 from tui_recepcion.events import EngineProblem, Event, PassFinished
-from tui_recepcion.mailbox.errors import AuthenticationFailed, ConnectionProblem
 from tui_recepcion.providers import shared_registry
 from tui_recepcion.store import Store
 

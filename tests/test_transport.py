@@ -18,8 +18,7 @@ from tests.servers.dovecot import RECEPCION, TILDES, DovecotServer
 from tests.servers.endpoints import TEST_HOST, dovecot_endpoint, smtp_endpoint
 from tests.servers.net import hangup_server, scripted_server, tls_handshake_server
 from tests.servers.smtp import SMTP_USER, SMTP_USER_TILDES, SmtpServer
-from tui_recepcion.errors import ConfigError
-from tui_recepcion.mailbox.errors import AuthenticationFailed, ConnectionProblem
+from tui_recepcion.errors import AuthenticationFailed, ConfigError, ConnectionProblem
 from tui_recepcion.mailbox.transport import (
     Endpoint,
     connect_imap,

@@ -16,12 +16,11 @@ from tests.servers.dovecot import RECEPCION
 from tests.servers.identity import MicrosoftStandIn
 from tests.servers.oauth import TokenRegistry
 from tests.servers.smtp import SmtpServer
-from tui_recepcion.errors import ConfigError
-from tui_recepcion.mailbox.account import credentials_for, smtp_credentials, smtp_sender
-from tui_recepcion.mailbox.errors import AuthorizationRequired
+from tui_recepcion.accounts import authorize_account, credentials_for, smtp_credentials, smtp_sender
+from tui_recepcion.errors import AuthorizationRequired, ConfigError
 from tui_recepcion.mailbox.smtp import SmtpSession
 from tui_recepcion.mailbox.transport import Endpoint
-from tui_recepcion.oauth import OAuthCredentials, TokenStore, authorize_account, report_token_health
+from tui_recepcion.oauth import OAuthCredentials, TokenStore, report_token_health
 from tui_recepcion.oauth.installed_app import InstalledAppFlow
 from tui_recepcion.oauth.microsoft import MicrosoftFlow
 from tui_recepcion.providers import DEFAULT_PLUGINS, hookimpl, load_registry
@@ -38,7 +37,7 @@ def test_credentials_for_an_oauth2_account_come_from_its_provider_without_loadin
 import sys
 from pathlib import Path
 from tui_recepcion.config import load_config
-from tui_recepcion.mailbox.account import credentials_for
+from tui_recepcion.accounts import credentials_for
 account = load_config(Path({str(tmp_path / "config.toml")!r})).account("principal")
 credentials = credentials_for(account)
 print(type(credentials).__name__, type(credentials.flow).__name__, "msal" in sys.modules)

@@ -25,8 +25,7 @@ from tests.servers.certs import TestCertificates
 from tests.servers.dovecot import RECEPCION, DovecotServer
 from tests.servers.endpoints import dovecot_endpoint
 from tests.servers.identity import GoogleStandIn
-from tui_recepcion.errors import ConfigError
-from tui_recepcion.mailbox.errors import AuthorizationRequired, ConnectionProblem
+from tui_recepcion.errors import AuthorizationRequired, ConfigError, ConnectionProblem
 from tui_recepcion.mailbox.probe import probe
 from tui_recepcion.oauth import AuthorizationError, OAuthCredentials, TokenStore
 from tui_recepcion.oauth.google import AUTH_ENDPOINT, google_flow

@@ -14,8 +14,7 @@ from tests.servers.certs import TestCertificates
 from tests.servers.dovecot import RECEPCION, DovecotServer
 from tests.servers.endpoints import dovecot_endpoint
 from tests.servers.identity import DEVICE_GRANT, VERIFICATION_URI, MicrosoftStandIn
-from tui_recepcion.errors import ConfigError
-from tui_recepcion.mailbox.errors import AuthenticationFailed, AuthorizationRequired, ConnectionProblem
+from tui_recepcion.errors import AuthenticationFailed, AuthorizationRequired, ConfigError, ConnectionProblem
 from tui_recepcion.mailbox.probe import probe
 from tui_recepcion.oauth import AuthorizationCancelled, AuthorizationError, OAuthCredentials, TokenStore
 from tui_recepcion.oauth.microsoft import SCOPES, MicrosoftFlow, authority_url

@@ -13,7 +13,7 @@ from tests.servers.dovecot import RECEPCION, RESPALDO, DovecotServer
 from tests.servers.endpoints import dovecot_endpoint, smtp_endpoint
 from tests.servers.oauth import TokenRegistry
 from tests.servers.smtp import SmtpServer
-from tui_recepcion.mailbox.errors import AuthenticationFailed, ConnectionProblem
+from tui_recepcion.errors import AuthenticationFailed, ConnectionProblem
 from tui_recepcion.mailbox.transport import (
     close_quietly,
     connect_imap,

@@ -18,12 +18,12 @@ from tests.servers.certs import TestCertificates
 from tests.servers.dovecot import RECEPCION, DovecotServer
 from tests.servers.smtp import SmtpServer
 from tests.ui.support import SIZE, dovecot_account, wait_until, write_config
+from tui_recepcion.accounts import build_source
 from tui_recepcion.config import DEFAULT_TIMEZONE, load_config
 from tui_recepcion.demo import prepare_demo
 from tui_recepcion.demo.samples import DEFAULT_RECEIVER, SampleFactory
 from tui_recepcion.engine.service import AccountProcessor, Engine, EventFollower
 from tui_recepcion.events import EngineProblem, PassFinished, StateChanged
-from tui_recepcion.mailbox.account import build_source
 from tui_recepcion.store import MessageFilter, Store
 from tui_recepcion.ui.app import create_app
 from tui_recepcion.ui.bridge import EventBridge

@@ -35,14 +35,13 @@ from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
 from email.policy import SMTP
 
+from tui_recepcion.accounts import smtp_endpoint, smtp_sender, smtp_session
 from tui_recepcion.alerts import messages as alert_messages
 from tui_recepcion.alerts.messages import Envelope
 from tui_recepcion.config import Account
 from tui_recepcion.dian.reasons import Reason
-from tui_recepcion.errors import RecepcionError
+from tui_recepcion.errors import AuthenticationFailed, RecepcionError
 from tui_recepcion.events import AlertSent, Event
-from tui_recepcion.mailbox.account import smtp_endpoint, smtp_sender, smtp_session
-from tui_recepcion.mailbox.errors import AuthenticationFailed
 from tui_recepcion.providers import shared_registry
 from tui_recepcion.store import ALERT_PENDING, ALERT_SENT, ALERT_SKIPPED, AlertRecord, Store
 

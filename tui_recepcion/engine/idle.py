@@ -12,9 +12,9 @@ import time
 
 from imapclient import IMAPClient
 
+from tui_recepcion.accounts import account_endpoint, credentials_for
 from tui_recepcion.config import Account
 from tui_recepcion.errors import RecepcionError
-from tui_recepcion.mailbox.account import account_endpoint, credentials_for
 from tui_recepcion.mailbox.transport import close_quietly, connect_imap, connection_errors
 
 log = logging.getLogger(__name__)

@@ -26,7 +26,7 @@ from typing import Any
 
 from tui_recepcion.dian import DEFAULT_LIMITS, Extraction, Limits, Reason, extract_message
 from tui_recepcion.engine.prepare import Preparer, PrepareSettings
-from tui_recepcion.errors import InternalFault, RecepcionError
+from tui_recepcion.errors import ConnectionProblem, InternalFault, RecepcionError
 from tui_recepcion.events import (
     DocumentSummary,
     Event,
@@ -37,7 +37,6 @@ from tui_recepcion.events import (
     PassStarted,
     StateChanged,
 )
-from tui_recepcion.mailbox.errors import ConnectionProblem
 from tui_recepcion.mailbox.source import KEPT, Decision, MessageSource, Unreadable
 from tui_recepcion.store import LedgerEntry, Outcome, Store, StoreError
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 from imapclient import IMAPClient
 from imapclient.imapclient import DELETED
 
+from tui_recepcion.accounts import DEFAULT_TIMEOUT, account_endpoint, credentials_for
 from tui_recepcion.config import Account
 from tui_recepcion.errors import ConfigError, RecepcionError
-from tui_recepcion.mailbox.account import DEFAULT_TIMEOUT, account_endpoint, credentials_for
 from tui_recepcion.mailbox.imap import INBOX
 from tui_recepcion.mailbox.imap_folders import imap_namespace
 from tui_recepcion.mailbox.transport import close_quietly, connect_imap, connection_errors

@@ -25,13 +25,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from tui_recepcion import paths
+from tui_recepcion.accounts import build_source
 from tui_recepcion.alerts import Alerts
 from tui_recepcion.config import Account, Config
 from tui_recepcion.dian import Reason
 from tui_recepcion.engine.idle import wait_for_new_mail
 from tui_recepcion.engine.lock import AccountBusy, account_lock
 from tui_recepcion.engine.pipeline import DEFAULT_PASS_SECONDS, Checkpoint, PassResult, Pipeline, _no_checkpoint
-from tui_recepcion.errors import InternalFault, RecepcionError
+from tui_recepcion.errors import AuthenticationFailed, ConnectionProblem, InternalFault, RecepcionError
 from tui_recepcion.events import (
     EngineProblem,
     Event,
@@ -40,8 +41,6 @@ from tui_recepcion.events import (
     StateChanged,
     event_from_payload,
 )
-from tui_recepcion.mailbox.account import build_source
-from tui_recepcion.mailbox.errors import AuthenticationFailed, ConnectionProblem
 from tui_recepcion.mailbox.source import MessageSource
 from tui_recepcion.providers import ProviderRegistry, ServerDefaults, shared_registry
 from tui_recepcion.store import Store, StoreError

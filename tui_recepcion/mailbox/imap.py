@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 from imapclient import IMAPClient
 from imapclient.imapclient import DELETED, SEEN
 
-from tui_recepcion.mailbox.errors import ConnectionProblem
+from tui_recepcion.errors import ConnectionProblem
 from tui_recepcion.mailbox.imap_folders import ensure_folders
 from tui_recepcion.mailbox.source import Decision, Disposal, Status, Unreadable, bounded
 from tui_recepcion.mailbox.transport import Endpoint, close_quietly, connect_imap, connection_errors, interrupt

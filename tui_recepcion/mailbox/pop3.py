@@ -22,10 +22,10 @@ from tui_recepcion.mailbox.forward import forwarded_message, resent_message_id
 from tui_recepcion.mailbox.smtp import DeliveryRefused, SmtpSession
 from tui_recepcion.mailbox.source import Decision, Disposal, Status, Unreadable, bounded
 from tui_recepcion.mailbox.transport import Endpoint, close_quietly, connect_pop3, connection_errors, interrupt
+from tui_recepcion.vocabulary import BACKUP_DESTINATION
 
 log = logging.getLogger(__name__)
 
-BACKUP_DESTINATION = "respaldo"
 KEY_PREFIX = "pop3:"
 
 Pop3Login = Callable[[poplib.POP3], None]

@@ -12,7 +12,7 @@ from typing import Literal
 from imapclient import IMAPClient
 
 from tui_recepcion.errors import ConfigError
-from tui_recepcion.mailbox.account import Credentials
+from tui_recepcion.mailbox.credentials import Credentials
 from tui_recepcion.mailbox.imap_folders import ImapNamespace, folder_exists, imap_namespace
 from tui_recepcion.mailbox.transport import (
     Endpoint,

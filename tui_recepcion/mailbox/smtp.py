@@ -10,7 +10,7 @@ import smtplib
 from collections.abc import Callable, Sequence
 from types import TracebackType
 
-from tui_recepcion.mailbox.errors import ConnectionProblem
+from tui_recepcion.errors import ConnectionProblem
 from tui_recepcion.mailbox.transport import Endpoint, connect_smtp, connection_errors, interrupt
 
 SmtpLogin = Callable[[smtplib.SMTP], None]

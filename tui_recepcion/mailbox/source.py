@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from typing import Literal, Protocol
 
 from tui_recepcion.mailbox.transport import Endpoint
-from tui_recepcion.store import KEPT_ON_SERVER
+from tui_recepcion.vocabulary import KEPT_ON_SERVER
 
 Status = Literal["procesado", "fallido"]
 

@@ -30,8 +30,7 @@ from typing import Any, Literal, NoReturn, TypeAlias
 from imapclient import IMAPClient
 
 from tui_recepcion.dian.limits import DEFAULT_LIMITS
-from tui_recepcion.errors import ConfigError
-from tui_recepcion.mailbox.errors import AuthenticationFailed, ConnectionProblem
+from tui_recepcion.errors import AuthenticationFailed, ConfigError, ConnectionProblem
 from tui_recepcion.secrets import Secret
 
 log = logging.getLogger(__name__)

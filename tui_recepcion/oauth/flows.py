@@ -14,8 +14,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from tui_recepcion.config import Account
-from tui_recepcion.errors import ConfigError, RecepcionError
-from tui_recepcion.mailbox.errors import AuthenticationFailed, AuthorizationRequired, ConnectionProblem
+from tui_recepcion.errors import (
+    AuthenticationFailed,
+    AuthorizationRequired,
+    ConfigError,
+    ConnectionProblem,
+    RecepcionError,
+)
 from tui_recepcion.secrets import Secret
 
 if TYPE_CHECKING:

@@ -18,8 +18,7 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from tui_recepcion.config import Account
-from tui_recepcion.errors import ConfigError, SecretMissing
-from tui_recepcion.mailbox.errors import ConnectionProblem
+from tui_recepcion.errors import ConfigError, ConnectionProblem, SecretMissing
 from tui_recepcion.oauth.flows import (
     EXPIRY_MARGIN_SECONDS,
     AccessToken,

@@ -14,8 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from tui_recepcion.config import Account
-from tui_recepcion.errors import ConfigError
-from tui_recepcion.mailbox.errors import ConnectionProblem
+from tui_recepcion.errors import ConfigError, ConnectionProblem
 from tui_recepcion.oauth.flows import (
     AccessToken,
     AuthorizationCancelled,

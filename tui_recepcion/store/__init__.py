@@ -55,9 +55,10 @@ from tui_recepcion.dian.model import Document, Extraction, Party, Reference, Sav
 from tui_recepcion.dian.reasons import Reason
 from tui_recepcion.dian.ubl import ATTACHED_DOCUMENT, root_kind, split_nit
 from tui_recepcion.errors import RecepcionError
+from tui_recepcion.vocabulary import FAILED, KEPT_ON_SERVER, PROCESSED
 
-STATUS_PROCESSED = "procesado"
-STATUS_FAILED = "fallido"
+STATUS_PROCESSED = PROCESSED
+STATUS_FAILED = FAILED
 ALERT_PENDING = "pendiente"
 ALERT_SENT = "enviada"
 ALERT_SKIPPED = "omitida"
@@ -68,7 +69,6 @@ _KIND_SLUGS = {"Invoice": "factura", "CreditNote": "nota-credito", "DebitNote": 
 
 UNKNOWN_RAW_SHA256 = ""
 """`raw_sha256` of a ledger row for a message the engine never read (`record_failure`)."""
-KEPT_ON_SERVER = "servidor"
 """The `destination` of a POP3 message whose forward was refused for good: still on the server."""
 
 # Each step runs in its own transaction and bumps PRAGMA user_version by one.

@@ -22,6 +22,7 @@ from textual.widget import Widget
 from textual.widgets import Button, Checkbox, Footer, Input, Label, Markdown, Select, Static
 from textual.worker import Worker, WorkerState
 
+from tui_recepcion.accounts import account_endpoint, authorize_account, credentials_for
 from tui_recepcion.config import (
     AUTH_TYPES,
     FIELDS_BY_KEY,
@@ -35,9 +36,9 @@ from tui_recepcion.config import (
     save_account,
 )
 from tui_recepcion.errors import RecepcionError
-from tui_recepcion.mailbox.account import PasswordCredentials, account_endpoint, credentials_for
+from tui_recepcion.mailbox.credentials import PasswordCredentials
 from tui_recepcion.mailbox.probe import ProbeReport, probe
-from tui_recepcion.oauth import Authorization, AuthorizationCancelled, authorize_account
+from tui_recepcion.oauth import Authorization, AuthorizationCancelled
 from tui_recepcion.providers.discovery import Discovery
 from tui_recepcion.providers.manager import FALLBACK_PROVIDER
 from tui_recepcion.secrets import KeyringStatus, Secret, parse_secret_ref, secret_store

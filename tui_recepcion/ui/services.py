@@ -12,10 +12,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from tui_recepcion.accounts import DEFAULT_TIMEOUT
 from tui_recepcion.alerts import SendAlert
 from tui_recepcion.config import DEFAULT_TIMEZONE, Account, Config, load_config_or_empty
 from tui_recepcion.engine.service import Engine, SourceFactory
-from tui_recepcion.mailbox.account import DEFAULT_TIMEOUT
 from tui_recepcion.providers import ProviderRegistry
 from tui_recepcion.providers.discovery import Discovery
 from tui_recepcion.secrets import KeyringStatus, probe_keyring

@@ -86,7 +86,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tui_recepcion.oauth import AuthorizationCancelled, authorize_account, report_token_health
+    from tui_recepcion.accounts import authorize_account
+    from tui_recepcion.oauth import AuthorizationCancelled, report_token_health
 
     try:
         account = load_config(resolve_config_path(args.config)).account(args.cuenta)

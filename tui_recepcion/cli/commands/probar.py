@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
+from tui_recepcion.accounts import account_endpoint, credentials_for
 from tui_recepcion.cli.commands._common import load_accounts
 from tui_recepcion.errors import RecepcionError
-from tui_recepcion.mailbox.account import account_endpoint, credentials_for
 from tui_recepcion.mailbox.probe import probe
 
 

@@ -38,8 +38,8 @@ from tui_recepcion.events import (
     PassFinished,
     PassStarted,
 )
-from tui_recepcion.mailbox.pop3 import BACKUP_DESTINATION
 from tui_recepcion.oauth.health import report_token_health
+from tui_recepcion.vocabulary import BACKUP_DESTINATION
 
 log = logging.getLogger("tui_recepcion")
 

@@ -2,68 +2,27 @@
 
 The single place that turns an `Account` from config.toml into live connections, shared by
 `probar`, `procesar`, the alerts and the TUI, so each of them logs in exactly the same way.
+Password or OAuth2 is decided here: the mailbox layer only sees `Credentials`, and the OAuth2
+package knows nothing of providers or of this module.
 """
 
 from __future__ import annotations
 
-import poplib
-import smtplib
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Protocol
-
-from imapclient import IMAPClient
-
 from tui_recepcion.config import Account
 from tui_recepcion.errors import ConfigError
+from tui_recepcion.mailbox.credentials import Credentials, PasswordCredentials
 from tui_recepcion.mailbox.imap import ImapSource
 from tui_recepcion.mailbox.pop3 import Pop3Source
 from tui_recepcion.mailbox.smtp import SmtpSession
 from tui_recepcion.mailbox.source import MessageSource
-from tui_recepcion.mailbox.transport import Endpoint, login_imap, login_pop3, login_smtp
-from tui_recepcion.providers import ServerDefaults
+from tui_recepcion.mailbox.transport import Endpoint
+from tui_recepcion.oauth import Authorization, AuthorizationUI, OAuthCredentials, OAuthFlow, TokenStore
+from tui_recepcion.oauth.credentials import lock_for
+from tui_recepcion.oauth.health import token_refreshed
+from tui_recepcion.providers import ProviderRegistry, ServerDefaults, shared_registry
 from tui_recepcion.secrets import Secret, secret_store
 
 DEFAULT_TIMEOUT = 30.0
-
-
-class Credentials(Protocol):
-    """Logs a connected client in; basic (password) and OAuth2 (token) implement it."""
-
-    @property
-    def username(self) -> str: ...
-
-    def imap(self, client: IMAPClient) -> None: ...
-
-    def pop3(self, client: poplib.POP3) -> None: ...
-
-    def smtp(self, client: smtplib.SMTP) -> None: ...
-
-
-@dataclass(frozen=True, slots=True)
-class PasswordCredentials:
-    username: str
-    secret: Secret
-
-    def imap(self, client: IMAPClient) -> None:
-        login_imap(client, self.username, self.secret)
-
-    def pop3(self, client: poplib.POP3) -> None:
-        login_pop3(client, self.username, self.secret)
-
-    def smtp(self, client: smtplib.SMTP) -> None:
-        login_smtp(client, self.username, self.secret)
-
-
-# OAuth2 accounts obtain a token through their provider; the factory is installed by
-# `tui_recepcion.oauth` so this module does not depend on any identity provider library.
-OAuthCredentialsFactory = Callable[[Account], Credentials]
-_oauth_factory: OAuthCredentialsFactory | None = None
-
-
-def register_oauth_credentials(factory: OAuthCredentialsFactory) -> None:
-    global _oauth_factory
-    _oauth_factory = factory
 
 
 def read_secret(secret_ref: str, account: Account) -> Secret:
@@ -71,14 +30,44 @@ def read_secret(secret_ref: str, account: Account) -> Secret:
     return secret_store(secret_ref, account.id, account.username).read()
 
 
-def credentials_for(account: Account) -> Credentials:
+def credentials_for(account: Account, registry: ProviderRegistry | None = None) -> Credentials:
     if account.auth_type == "oauth2":
-        import tui_recepcion.oauth  # noqa: F401  (registers the factory; imports no msal yet)
-
-        if _oauth_factory is None:
-            raise ConfigError(f"La cuenta «{account.id}» usa OAuth2, pero el soporte OAuth2 no está disponible.")
-        return _oauth_factory(account)
+        return oauth_credentials(account, registry)
     return PasswordCredentials(account.username, read_secret(account.secret_ref, account))
+
+
+def flow_for(account: Account, registry: ProviderRegistry | None = None) -> OAuthFlow:
+    """The OAuth2 flow of the account's provider; ConfigError when it has none."""
+    registry = registry or shared_registry()
+    provider = registry.require(account.provider)
+    flow = registry.oauth_flow(provider.id)
+    if flow is None:
+        raise ConfigError(
+            f"El proveedor «{provider.id}» de la cuenta «{account.id}» no ofrece OAuth2: use "
+            'tipo_servidor = "basica" o un proveedor con OAuth2 (outlook, gmail).'
+        )
+    return flow
+
+
+def oauth_credentials(account: Account, registry: ProviderRegistry | None = None) -> OAuthCredentials:
+    return OAuthCredentials(account, flow_for(account, registry), TokenStore.for_account(account))
+
+
+def authorize_account(
+    account: Account, ui: AuthorizationUI, registry: ProviderRegistry | None = None
+) -> Authorization:
+    """Run the provider's interactive flow and store the account's new token state."""
+    if account.auth_type != "oauth2":
+        raise ConfigError(
+            f"La cuenta «{account.id}» usa autenticación básica: no necesita autorización. Para usar "
+            'OAuth2 cambie tipo_servidor a "oauth2".'
+        )
+    flow = flow_for(account, registry)
+    tokens = TokenStore.for_account(account)
+    with lock_for(account.id):
+        signed_in_as = flow.authorize(account, ui, tokens)
+    token_refreshed(account.id)
+    return Authorization(signed_in_as, tokens.describe())
 
 
 def account_endpoint(account: Account, timeout: float = DEFAULT_TIMEOUT) -> Endpoint:
@@ -133,6 +122,7 @@ def smtp_sender(account: Account) -> str:
 
 
 def smtp_session(account: Account, defaults: ServerDefaults | None) -> SmtpSession:
+    """An SMTP session for forwards and alerts, logged in as `smtp_credentials` says."""
     credentials = smtp_credentials(account)
     return SmtpSession(
         smtp_endpoint(account, defaults),
