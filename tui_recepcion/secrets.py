@@ -290,7 +290,8 @@ def _probe_keyring_now() -> KeyringStatus:
 class SecretStore(Protocol):
     """Reads and writes the one secret of one account (password or OAuth2 token cache)."""
 
-    ref: SecretRef
+    @property
+    def ref(self) -> SecretRef: ...
 
     def read(self) -> Secret: ...
 
