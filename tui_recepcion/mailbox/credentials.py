@@ -11,7 +11,7 @@ import smtplib
 from dataclasses import dataclass
 from typing import Protocol
 
-from imapclient import IMAPClient
+from imapclient import IMAPClient  # type: ignore[import-untyped]  # IMAPClient ships no py.typed
 
 from tui_recepcion.mailbox.transport import login_imap, login_pop3, login_smtp
 from tui_recepcion.secrets import Secret

@@ -16,7 +16,7 @@ import hashlib
 from datetime import datetime
 from email.utils import format_datetime
 
-from tui_recepcion.mailbox.source import Status
+from tui_recepcion.vocabulary import MessageStatus
 
 STATUS_HEADER = "X-Recepcion-Estado"
 REASON_HEADER = "X-Recepcion-Motivo"
@@ -39,7 +39,7 @@ def resent_message_id(account_id: str, uidl: str, raw_sha256: str, sender: str) 
 def forwarded_message(
     raw: bytes,
     *,
-    status: Status,
+    status: MessageStatus,
     reason: str | None,
     account_id: str,
     resent_from: str,

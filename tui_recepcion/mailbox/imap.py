@@ -1,4 +1,4 @@
-"""IMAP as a message source: batched BODY.PEEK[] fetches and UID MOVE (design §5).
+"""IMAP as a message source: batched BODY.PEEK[] fetches and UID MOVE.
 
 Every message in INBOX is processed, read or not. Nothing marks a message \\Seen before its
 outcome is committed; successful ones are marked \\Seen as they move to Procesados, failed
@@ -13,14 +13,16 @@ import imaplib
 import logging
 import re
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
 
-from imapclient import IMAPClient
-from imapclient.imapclient import DELETED, SEEN
+from imapclient import IMAPClient  # type: ignore[import-untyped]  # IMAPClient ships no py.typed
+from imapclient.imapclient import DELETED, SEEN  # type: ignore[import-untyped]  # as above
 
 from tui_recepcion.errors import ConnectionProblem
 from tui_recepcion.mailbox.imap_folders import ensure_folders
-from tui_recepcion.mailbox.source import Decision, Disposal, Status, Unreadable, bounded
+from tui_recepcion.mailbox.source import Decision, Disposal, Unreadable, bounded
 from tui_recepcion.mailbox.transport import Endpoint, close_quietly, connect_imap, connection_errors, interrupt
+from tui_recepcion.vocabulary import PROCESSED, MessageStatus
 
 log = logging.getLogger(__name__)
 
@@ -161,7 +163,7 @@ class ImapSource:
             )
         return client
 
-    def _errors(self):  # type: ignore[no-untyped-def]
+    def _errors(self) -> AbstractContextManager[None]:
         return connection_errors(self.endpoint, "IMAP")
 
     def _require_client(self) -> IMAPClient:
@@ -277,8 +279,8 @@ class ImapSource:
 
     # --- disposal ----------------------------------------------------------------------------
 
-    def destination(self, status: Status) -> str:
-        return self.processed_folder if status == "procesado" else self.failed_folder
+    def destination(self, status: MessageStatus) -> str:
+        return self.processed_folder if status == PROCESSED else self.failed_folder
 
     def dispose(self, decisions: Sequence[Decision], on_forwarded: Callable[[str], None]) -> Disposal:
         client = self._require_client()
@@ -292,7 +294,7 @@ class ImapSource:
         disposed: list[str] = []
         for folder, group in by_folder.items():
             uids = [self.uid(decision.key) for decision in group]
-            succeeded = [self.uid(decision.key) for decision in group if decision.status == "procesado"]
+            succeeded = [self.uid(decision.key) for decision in group if decision.status == PROCESSED]
             if succeeded:
                 client.add_flags(succeeded, [SEEN], silent=True)
             self._move(client, uids, self._server_folders.get(folder, folder))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from imapclient import IMAPClient
+from imapclient import IMAPClient  # type: ignore[import-untyped]  # IMAPClient ships no py.typed
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,8 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-from tui_recepcion.mailbox.source import Decision, Disposal, Status, Unreadable
+from tui_recepcion.mailbox.source import Decision, Disposal, Unreadable
+from tui_recepcion.vocabulary import PROCESSED, MessageStatus
 
 
 class MaildirSource:
@@ -62,8 +63,8 @@ class MaildirSource:
             except OSError as error:
                 yield key, Unreadable(error.strerror or type(error).__name__)
 
-    def destination(self, status: Status) -> str:
-        return self.processed_folder if status == "procesado" else self.failed_folder
+    def destination(self, status: MessageStatus) -> str:
+        return self.processed_folder if status == PROCESSED else self.failed_folder
 
     def dispose(self, decisions: Sequence[Decision], on_forwarded: Callable[[str], None]) -> Disposal:
         disposed: list[str] = []
@@ -71,7 +72,7 @@ class MaildirSource:
             source = self._files.get(decision.key)
             if source is None:
                 continue
-            flags = "S" if decision.status == "procesado" else ""
+            flags = "S" if decision.status == PROCESSED else ""
             unique = decision.key.split(":", 1)[1]
             target = self.folder_path(decision.destination) / "cur" / f"{unique}:2,{flags}"
             try:

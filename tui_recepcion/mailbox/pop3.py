@@ -16,13 +16,14 @@ import hashlib
 import logging
 import poplib
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 
 from tui_recepcion.mailbox.forward import forwarded_message, resent_message_id
 from tui_recepcion.mailbox.smtp import DeliveryRefused, SmtpSession
-from tui_recepcion.mailbox.source import Decision, Disposal, Status, Unreadable, bounded
+from tui_recepcion.mailbox.source import Decision, Disposal, Unreadable, bounded
 from tui_recepcion.mailbox.transport import Endpoint, close_quietly, connect_pop3, connection_errors, interrupt
-from tui_recepcion.vocabulary import BACKUP_DESTINATION
+from tui_recepcion.vocabulary import BACKUP_DESTINATION, MessageStatus
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +64,7 @@ class Pop3Source:
         self._numbers: dict[str, int] = {}
         self._sizes: dict[str, int] = {}
 
-    def _errors(self):  # type: ignore[no-untyped-def]
+    def _errors(self) -> AbstractContextManager[None]:
         return connection_errors(self.endpoint, "POP3")
 
     def open(self, deadline: float | None = None) -> None:
@@ -119,7 +120,7 @@ class Pop3Source:
         for key in keys:
             yield key, self._retrieve(key)
 
-    def destination(self, status: Status) -> str:
+    def destination(self, status: MessageStatus) -> str:
         return BACKUP_DESTINATION
 
     # --- disposal ----------------------------------------------------------------------------

@@ -7,9 +7,8 @@ import poplib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Literal
 
-from imapclient import IMAPClient
+from imapclient import IMAPClient  # type: ignore[import-untyped]  # IMAPClient ships no py.typed
 
 from tui_recepcion.errors import ConfigError
 from tui_recepcion.mailbox.credentials import Credentials
@@ -23,10 +22,9 @@ from tui_recepcion.mailbox.transport import (
     connection_errors,
     negotiated_tls,
 )
+from tui_recepcion.vocabulary import MailboxProtocol, Security
 
 log = logging.getLogger(__name__)
-
-MailProtocol = Literal["imap", "pop3"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +65,7 @@ class Pop3Details:
 
 @dataclass(frozen=True, slots=True)
 class ProbeReport:
-    protocol: MailProtocol
+    protocol: MailboxProtocol
     endpoint: Endpoint
     username: str
     tls: TlsInfo | None
@@ -106,8 +104,13 @@ def _size_text(size: int) -> str:
     return scaled.replace(".", ",")  # decimal comma, as written in Colombia
 
 
+# How the report names each security mode (the form's labels say "Ninguno"; a report says
+# what it found).
+_SECURITY_LABELS: dict[Security, str] = {"ssl": "SSL/TLS", "starttls": "STARTTLS", "ninguna": "sin cifrado"}
+
+
 def _connection_text(endpoint: Endpoint, tls: TlsInfo | None) -> str:
-    label = {"ssl": "SSL/TLS", "starttls": "STARTTLS", "ninguna": "sin cifrado"}[endpoint.security]
+    label = _SECURITY_LABELS[endpoint.security]
     return f"{label} ({tls.version}, {tls.cipher})" if tls else label
 
 
@@ -213,7 +216,7 @@ def _inspect_pop3(client: poplib.POP3) -> Pop3Details:
 
 def probe(
     endpoint: Endpoint,
-    protocol: MailProtocol,
+    protocol: MailboxProtocol,
     credentials: Credentials,
     folders: tuple[str, ...] = ("Procesados", "Fallidos"),
 ) -> ProbeReport:

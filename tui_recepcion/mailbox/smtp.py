@@ -1,13 +1,13 @@
 """Outgoing mail (POP3 forwards to the backup address, alerts) over one reused connection.
 
 Opening an SMTP session costs several round trips plus TLS; a pass forwards many messages,
-so one connection serves the batch. The transport sets TCP_NODELAY on it (design §5).
+so one connection serves the batch. The transport sets TCP_NODELAY on it.
 """
 
 from __future__ import annotations
 
 import smtplib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
 
 from tui_recepcion.errors import ConnectionProblem
@@ -102,7 +102,7 @@ class SmtpSession:
         self.close()
 
 
-def _refused(details: dict[str, tuple[int, bytes]], what: str) -> DeliveryRefused:
+def _refused(details: Mapping[str, tuple[int, bytes | str]], what: str) -> DeliveryRefused:
     code, text = next(iter(details.values()))
     who = ", ".join(details)
     reply = text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)

@@ -15,12 +15,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Literal, Protocol
+from typing import Protocol
 
 from tui_recepcion.mailbox.transport import Endpoint
-from tui_recepcion.vocabulary import KEPT_ON_SERVER
-
-Status = Literal["procesado", "fallido"]
+from tui_recepcion.vocabulary import KEPT_ON_SERVER, MessageStatus
 
 # The destination of a message that stays on the server on purpose (POP3 poison: it could
 # not be read, or the backup relay refused it for good); later passes skip it.
@@ -47,7 +45,7 @@ class Decision:
     """Where one message goes, as committed to the store before it is disposed of."""
 
     key: str
-    status: Status
+    status: MessageStatus
     reason: str | None
     destination: str
     forwarded: bool = False  # POP3: already forwarded to the backup address by an earlier run
@@ -84,7 +82,7 @@ class MessageSource(Protocol):
     def fetch(self, keys: Sequence[str]) -> Iterator[tuple[str, bytes | Unreadable]]:
         """The raw bytes of `keys`, in batched round trips; memory bounded by the batch."""
 
-    def destination(self, status: Status) -> str:
+    def destination(self, status: MessageStatus) -> str:
         """The ledger's `destino` for a message with this status."""
 
     def dispose(self, decisions: Sequence[Decision], on_forwarded: Callable[[str], None]) -> Disposal:
