@@ -230,7 +230,7 @@ def failing(number: int):
 def test_document_files_on_a_full_disk(tmp_path: Path, factory: SampleFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     generated = factory.document()
     document = extract_file("f.xml", generated.xml).documents[0]
-    monkeypatch.setattr("tui_recepcion.store.os.fsync", failing(errno.ENOSPC))
+    monkeypatch.setattr("tui_recepcion.store.files.os.fsync", failing(errno.ENOSPC))
     with pytest.raises(StoreError, match="disco está lleno") as caught:
         save_document_files(tmp_path / "docs", ACCOUNT, document, [SavedFile("xml", generated.xml)])
     assert caught.value.transient
@@ -243,7 +243,7 @@ def test_document_files_without_permission(tmp_path: Path, factory: SampleFactor
                                            monkeypatch: pytest.MonkeyPatch) -> None:
     generated = factory.document()
     document = extract_file("f.xml", generated.xml).documents[0]
-    monkeypatch.setattr("tui_recepcion.store.os.mkdir", failing(errno.EACCES))
+    monkeypatch.setattr("tui_recepcion.store.files.os.mkdir", failing(errno.EACCES))
     with pytest.raises(StoreError, match="Sin permiso") as caught:
         save_document_files(tmp_path / "docs", ACCOUNT, document, [SavedFile("xml", generated.xml)])
     assert not caught.value.transient
@@ -252,7 +252,7 @@ def test_document_files_without_permission(tmp_path: Path, factory: SampleFactor
 def test_record_outcome_on_a_full_disk_records_nothing(store: Store, factory: SampleFactory,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     extraction = extract_file("f.xml", factory.container(factory.document()))
-    monkeypatch.setattr("tui_recepcion.store.os.fsync", failing(errno.ENOSPC))
+    monkeypatch.setattr("tui_recepcion.store.files.os.fsync", failing(errno.ENOSPC))
     with pytest.raises(StoreError, match="disco está lleno") as caught:
         store.record_outcome(ACCOUNT, "k", extraction, "h")
     assert caught.value.transient
