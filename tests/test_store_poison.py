@@ -54,8 +54,6 @@ def test_attempts_are_counted_across_passes_and_dropped_once_decided(tmp_path: P
         assert store.record_attempt(ACCOUNT, "imap:1:5", "fetch", "otra vez") == 3
         assert store.attempts(ACCOUNT, ["imap:1:5", "imap:1:6", "imap:1:7"]) == {"imap:1:5": 3, "imap:1:6": 1}
         assert store.attempts(ACCOUNT, []) == {}
-        store.clear_attempts(ACCOUNT, ["imap:1:6", "imap:1:7"])
-        assert store.attempts(ACCOUNT, ["imap:1:5", "imap:1:6"]) == {"imap:1:5": 3}
         # Recording the message (a failure or an outcome) drops its count.
         store.record_failure(ACCOUNT, "imap:1:5", reason=Reason.NO_SE_PUDO_LEER, detail="x", destination="Fallidos",
                              raw_sha256=None)
@@ -72,8 +70,6 @@ def test_many_keys_are_looked_up_in_batches(store: Store) -> None:
         store.record_attempt(ACCOUNT, f"k{index}", "fetch", "x")
     keys = [f"k{index}" for index in range(1300)]
     assert store.attempts(ACCOUNT, keys) == {f"k{index}": 1 for index in range(1200)}
-    store.clear_attempts(ACCOUNT, keys)
-    assert store.attempts(ACCOUNT, keys) == {}
 
 
 # ---- failures decided by the engine ----------------------------------------------------------

@@ -131,6 +131,3 @@ class Store(Ledger, Documents, EventLog, AlertState, TokenHealthLog):
 
     def schema_version(self) -> int:
         return self._db.schema_version()
-
-    def journal_mode(self) -> str:
-        return str(self._db.execute("PRAGMA journal_mode").fetchone()[0])

@@ -49,11 +49,6 @@ class EventLog(StoreBase):
         with self._db.lock:
             return self._last_event_id()
 
-    @translated
-    def event_count(self) -> int:
-        with self._db.lock:
-            return int(self._db.execute("SELECT COUNT(*) FROM events").fetchone()[0])
-
     def _last_event_id(self) -> int:
         # sqlite_sequence keeps the high-water mark even when every row was pruned.
         row = self._db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'events'").fetchone()

@@ -217,12 +217,6 @@ class Ledger(StoreBase):
         return found
 
     @translated
-    def clear_attempts(self, account: str, source_keys: Iterable[str]) -> None:
-        with self._db.transaction():
-            self._db.executemany("DELETE FROM message_attempts WHERE account = ? AND source_key = ?",
-                                 [(account, key) for key in dict.fromkeys(source_keys)])
-
-    @translated
     def record_failure(self, account: str, source_key: str, *, reason: str, detail: str, destination: str | None,
                        raw_sha256: str | None, subject: str | None = None,
                        message_id: str | None = None) -> LedgerEntry:
