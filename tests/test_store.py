@@ -39,8 +39,8 @@ def test_migrates_an_empty_file_and_uses_wal(tmp_path: Path) -> None:
     path.touch()
     with Store.open(path) as store:
         assert store.schema_version() == SCHEMA_VERSION
-        assert store.journal_mode() == "wal"
     raw = sqlite3.connect(path)
+    assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"  # WAL is a property of the file
     tables = {row[0] for row in raw.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert {"messages", "documents", "events", "alerts"} <= tables
     raw.close()
@@ -163,7 +163,6 @@ def test_event_log_is_ordered_and_bounded(tmp_path: Path) -> None:
             last = store.append_events(("principal", "mensaje", {"n": batch * 30 + i, "monto": Decimal("1.50")})
                                        for i in range(30))
         assert last == 300 == store.last_event_id()
-        assert store.event_count() == 100
         events = store.events_after(0, limit=1000)
         assert [event.id for event in events] == list(range(201, 301))
         assert events[-1].payload == {"n": 299, "monto": "1.50"}
@@ -234,7 +233,7 @@ def test_concurrent_writers_share_the_database(tmp_path: Path) -> None:
     assert errors == []
     with Store.open(path) as store:
         assert store.message_counts() == {name: {"procesado": 0, "fallido": 50} for name in "abc"}
-        assert store.event_count() == 150
+        assert len(store.events_after(0, limit=1000)) == 150
 
 
 # ---- alert state ---------------------------------------------------------------------------

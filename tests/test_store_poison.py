@@ -54,8 +54,6 @@ def test_attempts_are_counted_across_passes_and_dropped_once_decided(tmp_path: P
         assert store.record_attempt(ACCOUNT, "imap:1:5", "fetch", "otra vez") == 3
         assert store.attempts(ACCOUNT, ["imap:1:5", "imap:1:6", "imap:1:7"]) == {"imap:1:5": 3, "imap:1:6": 1}
         assert store.attempts(ACCOUNT, []) == {}
-        store.clear_attempts(ACCOUNT, ["imap:1:6", "imap:1:7"])
-        assert store.attempts(ACCOUNT, ["imap:1:5", "imap:1:6"]) == {"imap:1:5": 3}
         # Recording the message (a failure or an outcome) drops its count.
         store.record_failure(ACCOUNT, "imap:1:5", reason=Reason.NO_SE_PUDO_LEER, detail="x", destination="Fallidos",
                              raw_sha256=None)
@@ -72,8 +70,6 @@ def test_many_keys_are_looked_up_in_batches(store: Store) -> None:
         store.record_attempt(ACCOUNT, f"k{index}", "fetch", "x")
     keys = [f"k{index}" for index in range(1300)]
     assert store.attempts(ACCOUNT, keys) == {f"k{index}": 1 for index in range(1200)}
-    store.clear_attempts(ACCOUNT, keys)
-    assert store.attempts(ACCOUNT, keys) == {}
 
 
 # ---- failures decided by the engine ----------------------------------------------------------
@@ -230,7 +226,7 @@ def failing(number: int):
 def test_document_files_on_a_full_disk(tmp_path: Path, factory: SampleFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     generated = factory.document()
     document = extract_file("f.xml", generated.xml).documents[0]
-    monkeypatch.setattr("tui_recepcion.store.os.fsync", failing(errno.ENOSPC))
+    monkeypatch.setattr("tui_recepcion.store.files.os.fsync", failing(errno.ENOSPC))
     with pytest.raises(StoreError, match="disco está lleno") as caught:
         save_document_files(tmp_path / "docs", ACCOUNT, document, [SavedFile("xml", generated.xml)])
     assert caught.value.transient
@@ -243,7 +239,7 @@ def test_document_files_without_permission(tmp_path: Path, factory: SampleFactor
                                            monkeypatch: pytest.MonkeyPatch) -> None:
     generated = factory.document()
     document = extract_file("f.xml", generated.xml).documents[0]
-    monkeypatch.setattr("tui_recepcion.store.os.mkdir", failing(errno.EACCES))
+    monkeypatch.setattr("tui_recepcion.store.files.os.mkdir", failing(errno.EACCES))
     with pytest.raises(StoreError, match="Sin permiso") as caught:
         save_document_files(tmp_path / "docs", ACCOUNT, document, [SavedFile("xml", generated.xml)])
     assert not caught.value.transient
@@ -252,7 +248,7 @@ def test_document_files_without_permission(tmp_path: Path, factory: SampleFactor
 def test_record_outcome_on_a_full_disk_records_nothing(store: Store, factory: SampleFactory,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     extraction = extract_file("f.xml", factory.container(factory.document()))
-    monkeypatch.setattr("tui_recepcion.store.os.fsync", failing(errno.ENOSPC))
+    monkeypatch.setattr("tui_recepcion.store.files.os.fsync", failing(errno.ENOSPC))
     with pytest.raises(StoreError, match="disco está lleno") as caught:
         store.record_outcome(ACCOUNT, "k", extraction, "h")
     assert caught.value.transient

@@ -1,0 +1,177 @@
+"""The store's schema: the migration steps and how they are applied.
+
+Each step runs in its own transaction and bumps `PRAGMA user_version` by one; a database
+from a newer program (a higher version) is refused, never downgraded.
+"""
+
+from __future__ import annotations
+
+from tui_recepcion.store.database import Database
+from tui_recepcion.store.problems import StoreError
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        """CREATE TABLE messages (
+            id INTEGER PRIMARY KEY,
+            account TEXT NOT NULL,
+            source_key TEXT NOT NULL,
+            message_id TEXT,
+            subject TEXT,
+            sender TEXT,
+            raw_sha256 TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('procesado', 'fallido')),
+            reason TEXT,
+            detail TEXT,
+            destination TEXT,
+            cufes TEXT NOT NULL DEFAULT '[]',
+            created_at TEXT NOT NULL,
+            forwarded_at TEXT,
+            disposed_at TEXT,
+            UNIQUE (account, source_key)
+        )""",
+        "CREATE INDEX messages_by_hash ON messages (account, raw_sha256)",
+        "CREATE INDEX messages_by_status ON messages (account, status)",
+        """CREATE TABLE documents (
+            id INTEGER PRIMARY KEY,
+            account TEXT NOT NULL,
+            cufe TEXT NOT NULL,
+            message_row INTEGER REFERENCES messages (id),
+            kind TEXT NOT NULL,
+            tipo TEXT NOT NULL,
+            number TEXT NOT NULL,
+            environment TEXT,
+            issue_date TEXT NOT NULL,
+            issue_time TEXT,
+            due_date TEXT,
+            supplier_nit TEXT NOT NULL,
+            supplier_dv TEXT,
+            supplier_scheme TEXT,
+            supplier_name TEXT NOT NULL,
+            supplier_search TEXT NOT NULL,
+            customer_nit TEXT NOT NULL,
+            customer_dv TEXT,
+            customer_scheme TEXT,
+            customer_name TEXT NOT NULL,
+            currency TEXT NOT NULL,
+            subtotal TEXT,
+            tax_base TEXT,
+            tax_inclusive TEXT,
+            tax_total TEXT NOT NULL,
+            withholding_total TEXT NOT NULL,
+            total TEXT NOT NULL,
+            taxes TEXT NOT NULL,
+            withholdings TEXT NOT NULL,
+            dian_validation TEXT,
+            reference_number TEXT,
+            reference_cufe TEXT,
+            reference_date TEXT,
+            xml_path TEXT,
+            pdf_path TEXT,
+            created_at TEXT NOT NULL,
+            UNIQUE (account, cufe)
+        )""",
+        "CREATE INDEX documents_by_date ON documents (account, issue_date)",
+        "CREATE INDEX documents_by_supplier ON documents (supplier_nit)",
+        """CREATE TABLE events (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            account TEXT,
+            at TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            payload TEXT NOT NULL
+        )""",
+    ),
+    (
+        # Generic state for alerts (expiry notices and the like): one row per thing to alert on.
+        """CREATE TABLE alerts (
+            id INTEGER PRIMARY KEY,
+            account TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            key TEXT NOT NULL,
+            state TEXT NOT NULL DEFAULT 'pendiente',
+            sent_at TEXT,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            last_error TEXT,
+            updated_at TEXT NOT NULL,
+            UNIQUE (account, kind, key)
+        )""",
+    ),
+    (
+        # Alert delivery: a claim (owner and lease) so two processes never send the same
+        # alert, a retry time after a failed send, and incident bookkeeping.
+        "ALTER TABLE alerts ADD COLUMN created_at TEXT",
+        "UPDATE alerts SET created_at = updated_at",
+        "ALTER TABLE alerts ADD COLUMN closed_at TEXT",
+        "ALTER TABLE alerts ADD COLUMN detail TEXT",
+        "ALTER TABLE alerts ADD COLUMN recipient TEXT",
+        "ALTER TABLE alerts ADD COLUMN next_attempt_at TEXT",
+        "ALTER TABLE alerts ADD COLUMN claimed_by TEXT",
+        "ALTER TABLE alerts ADD COLUMN claimed_until TEXT",
+        "CREATE INDEX alerts_open ON alerts (account, kind) WHERE closed_at IS NULL",
+    ),
+    (
+        # OAuth2 token health: the last successful refresh and the last failure, per account.
+        """CREATE TABLE oauth_tokens (
+            account TEXT PRIMARY KEY,
+            healthy INTEGER NOT NULL,
+            last_refresh_at TEXT,
+            last_failure_at TEXT,
+            last_failure_code TEXT,
+            last_failure TEXT
+        )""",
+    ),
+    (
+        # Where the email subject disagreed with the XML (the XML wins; kept for review).
+        "ALTER TABLE messages ADD COLUMN subject_mismatches TEXT",
+    ),
+    (
+        # 6. Immutable documents: the hash of each stored document's signed content (NULL for
+        # rows stored before; their XML file is hashed when needed), and the evidence of
+        # messages that brought other content under a stored CUFE.
+        "ALTER TABLE documents ADD COLUMN content_sha256 TEXT",
+        """CREATE TABLE document_conflicts (
+            id INTEGER PRIMARY KEY,
+            account TEXT NOT NULL,
+            cufe TEXT NOT NULL,
+            message_row INTEGER REFERENCES messages (id),
+            document_row INTEGER REFERENCES documents (id),
+            content_sha256 TEXT,
+            xml_path TEXT,
+            pdf_path TEXT,
+            detected_at TEXT NOT NULL
+        )""",
+        "CREATE INDEX document_conflicts_by_cufe ON document_conflicts (account, cufe)",
+    ),
+    (
+        # 7. Failed attempts (fetch, RETR, store) on messages not decided yet, across passes.
+        """CREATE TABLE message_attempts (
+            account TEXT NOT NULL,
+            source_key TEXT NOT NULL,
+            attempts INTEGER NOT NULL,
+            stage TEXT NOT NULL,
+            last_error TEXT NOT NULL,
+            first_at TEXT NOT NULL,
+            last_at TEXT NOT NULL,
+            PRIMARY KEY (account, source_key)
+        )""",
+    ),
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def migrate(db: Database) -> None:
+    """Bring the database to `SCHEMA_VERSION`; another process may be migrating too."""
+    with db.lock:
+        version = db.schema_version()
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"La base de datos {db.path} es de una versión más nueva del programa "
+                f"(esquema {version}, este programa conoce hasta el {SCHEMA_VERSION})."
+            )
+        for number in range(version, SCHEMA_VERSION):
+            with db.transaction():
+                # Re-read inside the write lock: another process may have migrated.
+                if db.schema_version() > number:
+                    continue
+                for statement in MIGRATIONS[number]:
+                    db.execute(statement)
+                db.execute(f"PRAGMA user_version = {number + 1}")
