@@ -612,7 +612,7 @@ def connect_smtp(endpoint: Endpoint) -> smtplib.SMTP:
     """A connected SMTP client after EHLO (SMTP_SSL for ssl, STARTTLS for starttls); not logged in.
 
     TCP_NODELAY is on: smtplib writes the end of DATA separately, and Nagle's algorithm
-    with delayed ACKs would add ~40 ms to every forwarded message (design §5).
+    with delayed ACKs would add ~40 ms to every forwarded message (docs/architecture.md, «Mailbox rules»).
     """
     peer = _Peer("SMTP", endpoint.host, endpoint.port, endpoint.timeout)
     context = _context_for(endpoint, peer.protocol)
