@@ -103,3 +103,13 @@ def test_the_checks_catch_drift() -> None:
     assert unlisted_modules(drifted) == ["tui_recepcion/events.py"]
     assert "Crash safety" in headings(TEXT)
     assert CITATION.findall("see docs/architecture.md, «Crash safety»") == ["Crash safety"]
+
+
+def test_no_comment_cites_the_outside_design_document() -> None:
+    cited = [
+        str(path.relative_to(REPO))
+        for tree in CITING_TREES
+        for path in sorted((REPO / tree).rglob("*.py"))
+        if re.search(r"design §\d", path.read_text(encoding="utf-8"))
+    ]
+    assert cited == []
