@@ -1,4 +1,4 @@
-"""Crash safety (design §5): SIGKILL at chosen points, then a re-run converges.
+"""Crash safety (docs/architecture.md, «Crash safety»): SIGKILL at chosen points, then a re-run converges.
 
 Every message ends in exactly one place, the backup receives each message exactly once,
 and every document is stored once.

@@ -1,4 +1,4 @@
-"""The engine never imports Textual: it must run headless as a service (design §2)."""
+"""The engine never imports Textual: it must run headless as a service (docs/architecture.md, «Engine and UI»)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Worker processes die with the service and never see its secrets (design §6).
+"""Worker processes die with the service and never see its secrets (docs/architecture.md, «Security»).
 
 A real engine pass over a Maildir backlog large enough for worker processes runs in a
 subprocess with a marker variable in its environment (as an `env:` password would be). At

@@ -1,7 +1,7 @@
 """Where mailbox secrets live: the keyring, an environment variable or a 0600 file.
 
 An account's `secreto` key names the store, never the secret itself. Over SSH a server
-usually has no usable keyring (design §6): `probe_keyring()` says so, and reading or
+usually has no usable keyring (docs/architecture.md, «Security»): `probe_keyring()` says so, and reading or
 writing through an unusable keyring raises `SecretError` instead of falling back silently,
 so the technician chooses `env:` or `archivo:` knowingly.
 """

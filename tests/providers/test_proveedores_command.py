@@ -1,4 +1,4 @@
-"""`tui-recepcion proveedores`: the JSON contract of design §3, the table, plugin failures."""
+"""`tui-recepcion proveedores`: the JSON contract of docs/architecture.md, «Contracts», the table, plugin failures."""
 
 from __future__ import annotations
 

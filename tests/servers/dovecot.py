@@ -1,7 +1,7 @@
 """A private Dovecot 2.3 for integration tests: IMAP and POP3, plaintext, STARTTLS and TLS.
 
 Each `DovecotServer` runs `dovecot -F` as root from its own temporary directory with a
-generated `dovecot.conf` (see design §7 for why each setting is there). The configuration
+generated `dovecot.conf` (see docs/architecture.md, «Tests», for why each setting is there). The configuration
 is built from `DovecotOptions` by small section functions so that variants (no MOVE, no
 STARTTLS, a namespace prefix, later OAuth2) differ only in options.
 

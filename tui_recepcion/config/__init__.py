@@ -1,6 +1,6 @@
 """The reception-account model, its validation, and config.toml reading and writing.
 
-The TOML keys are Spanish because technicians edit the file by hand (design §3); the Python
+The TOML keys are Spanish because technicians edit the file by hand (docs/architecture.md, «Contracts»); the Python
 attributes are English. `ACCOUNT_FIELDS` is the single description of every account key: the
 parser, `validar`, the reception form's labels and "?" help, and config.toml.example all
 follow it, so one rule never drifts between the CLI and the TUI.
@@ -121,7 +121,7 @@ class OAuthSettings:
 
 @dataclass(frozen=True, slots=True)
 class Account:
-    """One reception mailbox: every field of the reception form (design §1)."""
+    """One reception mailbox: every field of the reception form (docs/architecture.md, «The product»)."""
 
     id: str
     provider: str

@@ -1,4 +1,4 @@
-"""IMAP as a message source: batched BODY.PEEK[] fetches and UID MOVE.
+"""IMAP as a message source: batched BODY.PEEK[] fetches and UID MOVE (docs/architecture.md, «Mailbox rules»).
 
 Every message in INBOX is processed, read or not. Nothing marks a message \\Seen before its
 outcome is committed; successful ones are marked \\Seen as they move to Procesados, failed

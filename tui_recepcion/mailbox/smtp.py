@@ -1,7 +1,7 @@
 """Outgoing mail (POP3 forwards to the backup address, alerts) over one reused connection.
 
 Opening an SMTP session costs several round trips plus TLS; a pass forwards many messages,
-so one connection serves the batch. The transport sets TCP_NODELAY on it.
+so one connection serves the batch. The transport sets TCP_NODELAY on it (docs/architecture.md, «Mailbox rules»).
 """
 
 from __future__ import annotations

@@ -36,7 +36,7 @@ from tui_recepcion.store import STATUS_FAILED, STATUS_PROCESSED
 ROW_LIMIT = 500
 LOG_LIMIT = 200
 SPARK_MINUTES = 30
-EXPIRY_WARNING_DAYS = 5  # design §1: the alert goes out 5 days before
+EXPIRY_WARNING_DAYS = 5  # docs/architecture.md, «The product»: the alert goes out 5 days before
 
 STATE_LABELS = {
     "inactivo": "Inactivo",
