@@ -134,6 +134,9 @@ def _set_account(accounts: Table, account: Account) -> bool:
                 last = _new_table(specs, settings)
                 new[key] = last
         last.add(tomlkit.nl())  # a blank line before whatever follows it
+        introduction = _take_trailing_comments(_last_table(accounts))
+        for item in introduction:  # they introduce what follows the accounts: keep them before it
+            last.add(item)
         accounts[account.id] = new
         return True
     _sync_table(table, ACCOUNT_FIELDS, account, fresh=False)
@@ -151,6 +154,36 @@ def _set_account(accounts: Table, account: Account) -> bool:
         else:
             table[key] = _new_table(specs, settings)
     return False
+
+
+def _last_table(table: Table) -> TomlTable | None:
+    """The table written last inside `table` (its last sub-table, recursively), if any."""
+    keys = list(table)
+    if not keys or not isinstance(table[keys[-1]], TomlTable):
+        return None
+    last: TomlTable = table[keys[-1]]
+    while True:
+        entries = [(key, item) for key, item in last.value.body if not isinstance(item, Null)]
+        real = [item for key, item in entries if key is not None]
+        if not real or not isinstance(real[-1], TomlTable):
+            return last
+        last = real[-1]
+
+
+def _take_trailing_comments(table: TomlTable | None) -> list[Comment | Whitespace]:
+    """Remove from the end of `table` the comments after its last key (and what follows them):
+    tomlkit files them under this table, though they introduce the next header."""
+    if table is None:
+        return []
+    body = table.value.body
+    start = len(body)
+    while start > 0 and body[start - 1][0] is None and isinstance(body[start - 1][1], Comment | Whitespace):
+        start -= 1
+    while start < len(body) and not isinstance(body[start][1], Comment):
+        start += 1  # blank lines before the first comment stay where they are
+    taken = [item for _, item in body[start:] if isinstance(item, Comment | Whitespace)]
+    del body[start:]  # trailing entries without keys: the container's key index is not affected
+    return taken
 
 
 def _remove_keeping_trailing_comments(parent: Table, key: str) -> None:
