@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import tomli_w
+import tomlkit
 
 from tests.servers.certs import TestCertificates
 from tests.servers.dovecot import RECEPCION, RESPALDO, DovecotServer, MailUser
@@ -80,7 +80,7 @@ def write_account(
         "cuentas": {ACCOUNT: account},
     }
     config_path = tmp_path / "config.toml"
-    config_path.write_text(tomli_w.dumps(document), encoding="utf-8")
+    config_path.write_text(tomlkit.dumps(document), encoding="utf-8")
     return TestAccount(config_path, database)
 
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-import tomli_w
+import tomlkit
 
 from tests.engine_support import ACCOUNT, TestAccount, crlf, original_of, write_account
 from tests.servers.certs import TestCertificates
@@ -82,7 +82,7 @@ def write_proxied_account(
     if smtp_proxy is not None:
         document["cuentas"][ACCOUNT]["smtp"]["puerto"] = smtp_proxy.port
     document["general"].update(general or {})
-    account.config_path.write_text(tomli_w.dumps(document), encoding="utf-8")
+    account.config_path.write_text(tomlkit.dumps(document), encoding="utf-8")
     return TestAccount(account.config_path, Path(document["general"]["base_datos"]))
 
 

@@ -21,7 +21,7 @@ from datetime import UTC, date, datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-import tomli_w
+import tomlkit
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
@@ -65,7 +65,7 @@ VALID = {
         },
     },
 }
-VALID_TEXT = tomli_w.dumps(VALID)
+VALID_TEXT = tomlkit.dumps(VALID)
 
 # Words of Python's and tomllib's English messages; user values are quoted «…» and removed first.
 _ENGLISH = re.compile(
@@ -145,7 +145,7 @@ def generated_documents(draw: st.DrawFn) -> str:
         document["cuentas"] = draw(_values)
     document.update(draw(st.dictionaries(_tricky_text, _values, max_size=2)))
     try:
-        return tomli_w.dumps(document)
+        return tomlkit.dumps(document)
     except (TypeError, ValueError):  # not representable in TOML (e.g. a top-level scalar table)
         assume(False)
         raise

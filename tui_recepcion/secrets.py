@@ -17,7 +17,7 @@ import threading
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Literal, NoReturn, Protocol
 
 from tui_recepcion.errors import SecretError, SecretMissing
 
@@ -62,7 +62,7 @@ class Secret:
     def __bool__(self) -> bool:
         return bool(self._value)
 
-    def __reduce__(self):  # pickling would write the value to disk or a pipe
+    def __reduce__(self) -> NoReturn:  # pickling would write the value to disk or a pipe
         raise TypeError("Secret no se puede serializar")
 
 

@@ -8,7 +8,7 @@ import stat
 from pathlib import Path
 
 import pytest
-import tomli_w
+import tomlkit
 
 from tests.engine_support import sample_mailbox, write_secret
 from tests.oauth.conftest import MICROSOFT_CLIENT_ID
@@ -51,7 +51,7 @@ def write_config(tmp_path: Path, dovecot: DovecotServer, certs: TestCertificates
         "cuentas": {"principal": account},
     }
     path = tmp_path / "config.toml"
-    path.write_text(tomli_w.dumps(document), encoding="utf-8")
+    path.write_text(tomlkit.dumps(document), encoding="utf-8")
     return path
 
 

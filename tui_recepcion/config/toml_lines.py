@@ -23,7 +23,7 @@ def _unescape(quoted: str) -> str:
     if "\\" not in quoted:
         return quoted
     try:
-        return tomllib.loads(f'k = "{quoted}"')["k"]
+        return str(tomllib.loads(f'k = "{quoted}"')["k"])
     except tomllib.TOMLDecodeError:
         return quoted
 

@@ -1,0 +1,99 @@
+"""The configuration's model: what a reception account, [general] and the whole file hold.
+
+Plain frozen dataclasses with English attributes; the Spanish TOML keys they come from are
+described once in `fields.py`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from tui_recepcion.errors import ConfigError
+from tui_recepcion.vocabulary import AuthType, MailboxProtocol, Security
+
+DEFAULT_TIMEZONE = "America/Bogota"
+
+
+@dataclass(frozen=True, slots=True)
+class SmtpSettings:
+    """Outgoing mail for forwarding (POP3) and alerts; unset parts come from the provider."""
+
+    host: str
+    port: int
+    security: Security
+    username: str | None = None  # None: the account's own username
+    secret_ref: str | None = None  # None: the account's own secret
+    authenticate: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class OAuthSettings:
+    """Which application registration and authority an OAuth2 account signs in with."""
+
+    client_id: str | None = None
+    authority: str | None = None
+    client_secret_ref: str | None = None  # where a client secret lives (Google), never the value
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """One reception mailbox: every field of the reception form."""
+
+    id: str
+    provider: str
+    auth_type: AuthType
+    protocol: MailboxProtocol
+    host: str
+    port: int
+    security: Security
+    username: str
+    secret_ref: str = "keyring"
+    allow_plaintext: bool = False
+    receiver_nit: str | None = None
+    password_expiry: date | None = None
+    notify_email: str | None = None
+    backup_email: str | None = None
+    processed_folder: str = "Procesados"
+    failed_folder: str = "Fallidos"
+    ca_file: Path | None = None
+    timezone: str = DEFAULT_TIMEZONE
+    smtp: SmtpSettings | None = None
+    oauth: OAuthSettings | None = None
+
+    @property
+    def tzinfo(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+@dataclass(frozen=True, slots=True)
+class General:
+    database: Path | None = None
+    documents_dir: Path | None = None
+    interval_minutes: int = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    path: Path | None = None
+    general: General = field(default_factory=General)
+    accounts: Mapping[str, Account] = field(default_factory=dict)
+
+    def account(self, account_id: str | None) -> Account:
+        """The named account, or the only one; raises ConfigError with a Spanish reason."""
+        if not self.accounts:
+            raise ConfigError(f"No hay cuentas configuradas en {self.path}. Use el formulario (tui-recepcion) para crear una.")
+        if account_id is None:
+            if len(self.accounts) == 1:
+                return next(iter(self.accounts.values()))
+            names = ", ".join(self.accounts)
+            raise ConfigError(f"Hay varias cuentas ({names}); indique una con --cuenta.")
+        try:
+            return self.accounts[account_id]
+        except KeyError:
+            names = ", ".join(self.accounts)
+            raise ConfigError(f"No existe la cuenta «{account_id}». Cuentas configuradas: {names}.") from None
+
