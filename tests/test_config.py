@@ -23,6 +23,7 @@ from tui_recepcion.config import (
     parse_config,
     resolve_config_path,
     save_account,
+    validate_config,
 )
 from tui_recepcion.errors import ConfigError
 
@@ -153,9 +154,19 @@ def test_plaintext_smtp_also_requires_permission() -> None:
 def test_unknown_keys_and_sections_are_reported() -> None:
     text = VALID_IMAP.replace("[general]\n", "[general]\ncolor = 1\n") + 'contrasena = "x"\n[extra]\n'
     found = problems_of(text)
-    assert found["general.color"] == (2, "clave desconocida")
-    assert found["cuentas.principal.contrasena"] == (14, "clave desconocida")
+    assert found["general.color"][0] == 2 and found["general.color"][1].startswith("clave desconocida")
+    assert found["cuentas.principal.contrasena"][0] == 14
     assert "sección desconocida" in found["extra"][1]
+
+
+def test_unknown_keys_are_warnings_the_program_keeps_working_with(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(VALID_IMAP + 'inventario_interno = "A-17"\n[extra]\nx = 1\n', encoding="utf-8")
+    config = load_config(path)  # the TUI and procesar open it
+    assert list(config.accounts) == ["principal"]
+    problems = validate_config(path)
+    assert problems and all(problem.warning for problem in problems)
+    assert "advertencia: cuentas.principal.inventario_interno: clave desconocida" in "\n".join(map(str, problems))
 
 
 def test_secret_value_itself_is_rejected_without_echoing_it() -> None:

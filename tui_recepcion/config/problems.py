@@ -25,11 +25,13 @@ class Problem:
     key: str
     line: int | None
     message: str
+    warning: bool = False  # worth a look, but the program works with it (an unknown key)
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.file and self.line else str(self.file or "")
         prefix = f"{where}: " if where else ""
-        return printable(f"{prefix}{self.key}: {self.message}")
+        kind = "advertencia: " if self.warning else ""
+        return printable(f"{prefix}{kind}{self.key}: {self.message}")
 
 
 def printable(text: str) -> str:

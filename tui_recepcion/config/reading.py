@@ -33,6 +33,8 @@ from tui_recepcion.errors import ConfigError
 from tui_recepcion.secrets import FileRefused, read_regular_file
 
 MAX_CONFIG_BYTES = 1024 * 1024  # a config.toml is a few KiB; anything bigger is not one
+UNKNOWN_KEY = "clave desconocida: se conserva en el archivo, pero el programa no la usa (¿está bien escrita?)"
+UNKNOWN_SECTION = "sección desconocida: se conserva, pero el programa solo usa [general] y [cuentas.NOMBRE]"
 
 
 class _Collector:
@@ -40,8 +42,12 @@ class _Collector:
 
     def __init__(self, *, check_environment: bool = False, allow_unknown: bool = False) -> None:
         self.found: list[KeyProblem] = []
+        self.unknown: list[KeyProblem] = []  # keys the program does not use: kept, and warned about
         self.check_environment = check_environment
         self.allow_unknown = allow_unknown
+
+    def add_unknown(self, path: KeyPath, message: str) -> None:
+        (self.unknown if self.allow_unknown else self.found).append((path, message))
 
     def add(self, path: KeyPath, message: str) -> None:
         self.found.append((path, message))
@@ -61,8 +67,7 @@ class _Collector:
                 continue
             spec = by_key.get(key)
             if spec is None:
-                if not self.allow_unknown:
-                    self.add(path + (key,), "clave desconocida")
+                self.add_unknown(path + (key,), UNKNOWN_KEY)
                 continue
             try:
                 values[spec.attr] = spec.convert(value)
@@ -236,8 +241,8 @@ def _parse_config(
         return None, [syntax] if syntax else []
     problems = _Collector(check_environment=check_environment, allow_unknown=allow_unknown)
     for key in data:
-        if key not in ("general", "cuentas") and not allow_unknown:
-            problems.add((key,), "sección desconocida (se esperan [general] y [cuentas.NOMBRE])")
+        if key not in ("general", "cuentas"):
+            problems.add_unknown((key,), UNKNOWN_SECTION)
     general = problems.read_table(data.get("general", {}), ("general",), GENERAL_FIELDS)
     accounts_raw = data.get("cuentas", {})
     if not isinstance(accounts_raw, dict):
@@ -247,12 +252,13 @@ def _parse_config(
         problems.add(("cuentas",), "no hay ninguna cuenta configurada ([cuentas.NOMBRE])")
     accounts = {account_id: _read_account(problems, account_id, raw) for account_id, raw in accounts_raw.items()}
     problems.extend(duplicate_mailbox_problems({key: value for key, value in accounts.items() if value is not None}))
+    lines = key_lines(text)
+    warnings = [Problem(path, key_name(key), line_of(lines, key), message, warning=True) for key, message in problems.unknown]
     if problems.found:
-        lines = key_lines(text)
         located = [Problem(path, key_name(key), line_of(lines, key), message) for key, message in problems.found]
-        return None, sorted(located, key=lambda problem: problem.line or 0)
+        return None, sorted(located + warnings, key=lambda problem: problem.line or 0)
     valid_accounts = {account_id: account for account_id, account in accounts.items() if account is not None}
-    return Config(path=path, general=General(**(general or {})), accounts=valid_accounts), []
+    return Config(path=path, general=General(**(general or {})), accounts=valid_accounts), warnings
 
 
 def read_config_text(path: Path) -> str:
@@ -280,13 +286,13 @@ def validate_config(path: Path) -> list[Problem]:
 
     Raises ConfigError when the file cannot be read at all.
     """
-    return parse_config(read_config_text(path), path, check_environment=True)[1]
+    return parse_config(read_config_text(path), path, check_environment=True, allow_unknown=True)[1]
 
 
 def load_config(path: Path) -> Config:
     """The valid configuration at `path`, or ConfigProblems listing every problem."""
-    config, problems = parse_config(read_config_text(path), path)
-    if problems or config is None:
+    config, problems = parse_config(read_config_text(path), path, allow_unknown=True)
+    if config is None:
         raise ConfigProblems(problems)
     return config
 
@@ -295,8 +301,8 @@ def load_config_or_empty(path: Path) -> Config:
     """Like load_config, but a missing file or one without accounts is fine (the form's first run)."""
     if not path.exists():
         return Config(path=path)
-    config, problems = parse_config(read_config_text(path), path, require_accounts=False)
-    if problems or config is None:
+    config, problems = parse_config(read_config_text(path), path, require_accounts=False, allow_unknown=True)
+    if config is None:
         raise ConfigProblems(problems)
     return config
 

@@ -288,7 +288,7 @@ def save_account(path: Path, account: Account) -> Config:
     appended = _set_account(_accounts_table(document, path), account)
     text = _dump(document, path, before=before, appended=appended)
     config, problems = parse_config(text, path, require_accounts=False, allow_unknown=True)
-    if problems or config is None:
+    if config is None:  # warnings (unknown keys the file keeps) do not stop a save
         raise ConfigProblems(problems)
     _write_atomically(path, text)
     return config

@@ -30,11 +30,13 @@ def run(args: argparse.Namespace) -> int:
         print(error, file=sys.stderr)
         return 1
     shown = printable(str(path))
-    if not problems:
-        print(f"{shown}: configuración válida.")
-        return 0
     for problem in problems:
         print(problem)
-    count = len(problems)
+    errors = [problem for problem in problems if not problem.warning]
+    if not errors:
+        warned = f" ({len(problems)} advertencia{'s' if len(problems) != 1 else ''})" if problems else ""
+        print(f"{shown}: configuración válida{warned}.")
+        return 0
+    count = len(errors)
     print(f"{count} problema{'s' if count != 1 else ''} en {shown}.", file=sys.stderr)
     return 1
