@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 from tui_recepcion.providers.model import Protocol, ServerDefaults
 from tui_recepcion.providers.resolver import DNS_ERRORS, Address, Resolver
+from tui_recepcion.vocabulary import PROTOCOL_LABELS
 
 _MAX_LINE = 8192
-_PROTOCOL_NAMES = {"imap": "IMAP", "pop3": "POP3", "smtp": "SMTP"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +64,7 @@ def probe_server(
         except _ProbeFailed as failure:
             reason = str(failure)
         else:
-            return ProbeResult(True, f"respondió {_PROTOCOL_NAMES[protocol]} con TLS y certificado válido")
+            return ProbeResult(True, f"respondió {PROTOCOL_LABELS[protocol]} con TLS y certificado válido")
     return ProbeResult(False, reason)
 
 
@@ -152,7 +152,7 @@ def _expect_greeting(reader: _LineReader, protocol: Protocol) -> None:
     line = reader.smtp_reply() if protocol == "smtp" else reader.line()
     expected = {"imap": (b"* OK", b"* PREAUTH"), "pop3": (b"+OK",), "smtp": (b"220",)}[protocol]
     if not line.upper().startswith(expected):
-        raise _ProbeFailed(f"la respuesta no es de un servidor {_PROTOCOL_NAMES[protocol]}")
+        raise _ProbeFailed(f"la respuesta no es de un servidor {PROTOCOL_LABELS[protocol]}")
 
 
 def _starttls(reader: _LineReader, raw: socket.socket, protocol: Protocol) -> None:

@@ -9,6 +9,7 @@ runs in thread workers, so the screen keeps answering keys meanwhile.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from functools import partial
 from typing import Any
@@ -24,11 +25,8 @@ from textual.worker import Worker, WorkerState
 
 from tui_recepcion.accounts import account_endpoint, authorize_account, credentials_for
 from tui_recepcion.config import (
-    AUTH_TYPES,
     FIELDS_BY_KEY,
     OAUTH_FIELDS,
-    PROTOCOLS,
-    SECURITIES,
     Account,
     FieldSpec,
     account_to_toml,
@@ -63,6 +61,18 @@ from tui_recepcion.ui.form_model import (
 )
 from tui_recepcion.ui.navbar import NavBar
 from tui_recepcion.ui.screen import RecepcionScreen, describe_error
+from tui_recepcion.vocabulary import (
+    AUTH_TYPE_LABELS,
+    BASIC,
+    IMAP,
+    MAILBOX_PROTOCOLS,
+    OAUTH2,
+    PLAINTEXT,
+    POP3,
+    PROTOCOL_LABELS,
+    SECURITY_LABELS,
+    is_server_protocol,
+)
 
 NEW_ACCOUNT = "__nueva__"
 # Form-only help texts: these fields have no config key of their own.
@@ -83,7 +93,10 @@ OAUTH_PLACEHOLDERS = {
 }
 
 
-def _options(labels: dict[str, str], keys: Any = None) -> list[tuple[str, str]]:
+_MAILBOX_PROTOCOL_LABELS = {protocol: PROTOCOL_LABELS[protocol] for protocol in MAILBOX_PROTOCOLS}
+
+
+def _options(labels: Mapping[str, str], keys: Any = None) -> list[tuple[str, str]]:
     return [(labels[key], key) for key in (keys or labels)]
 
 
@@ -152,13 +165,13 @@ class FormScreen(RecepcionScreen):
                                 label="Nombre de la cuenta", help_text=NAME_HELP, required=True)
                 providers = [(provider.name, provider.id) for provider in registry.providers.values()]
                 yield self._row("proveedor", Select(providers, allow_blank=False, compact=True, id="f-proveedor"))
-                yield self._row("tipo_servidor", Select(_options(AUTH_TYPES), allow_blank=False, compact=True,
+                yield self._row("tipo_servidor", Select(_options(AUTH_TYPE_LABELS), allow_blank=False, compact=True,
                                                         id="f-tipo_servidor"))
-                yield self._row("protocolo", Select(_options(PROTOCOLS), allow_blank=False, compact=True,
+                yield self._row("protocolo", Select(_options(_MAILBOX_PROTOCOL_LABELS), allow_blank=False, compact=True,
                                                     id="f-protocolo"))
                 yield self._row("servidor", Input(compact=True, id="f-servidor"))
                 yield self._row("puerto", Input(type="integer", compact=True, id="f-puerto", max_length=5))
-                yield self._row("seguridad", Select(_options(SECURITIES), allow_blank=False, compact=True,
+                yield self._row("seguridad", Select(_options(SECURITY_LABELS), allow_blank=False, compact=True,
                                                     id="f-seguridad"))
                 yield self._row("permitir_sin_cifrado", Checkbox("Sí, la contraseña viajará sin cifrar",
                                                                  compact=True, id="f-permitir_sin_cifrado"))
@@ -283,7 +296,7 @@ class FormScreen(RecepcionScreen):
         self._base = account_to_toml(account) if account else {}
         provider = account.provider if account else (FALLBACK_PROVIDER if FALLBACK_PROVIDER in registry.providers
                                                      else next(iter(registry.providers)))
-        protocol = account.protocol if account else "imap"
+        protocol = account.protocol if account else IMAP
         suggestion = suggest_server(registry, provider, protocol, account.security if account else None)
         self._suggested = {"servidor": suggestion.host or "", "puerto": str(suggestion.port)}
         texts = {
@@ -332,7 +345,7 @@ class FormScreen(RecepcionScreen):
         current = self._choice("tipo_servidor")
         keep = not fill_server and current in provider.auth_types
         self._set_select("tipo_servidor", current if keep else provider.auth_types[0],
-                         _options(AUTH_TYPES, provider.auth_types))
+                         _options(AUTH_TYPE_LABELS, provider.auth_types))
         if fill_server:
             suggestion = suggest_server(registry, provider_id, self._choice("protocolo"), None)
             self._set_select("seguridad", suggestion.security)
@@ -355,11 +368,11 @@ class FormScreen(RecepcionScreen):
     def _refresh(self, *, show_all: bool = False) -> Account | None:
         """Show only the fields that apply, and validate; returns the account when valid."""
         values = self.values()
-        basic = values.auth_type == "basica"
+        basic = values.auth_type == BASIC
         shown = {
             "#row-cuenta": self._editing is None,
-            "#row-correo_respaldo": values.protocol == "pop3",
-            "#row-permitir_sin_cifrado": values.security == "ninguna",
+            "#row-correo_respaldo": values.protocol == POP3,
+            "#row-permitir_sin_cifrado": values.security == PLAINTEXT,
             f"#row-{PASSWORD}": basic,
             f"#row-{CONFIRMATION}": basic,
             "#oauth-note": not basic,
@@ -398,13 +411,13 @@ class FormScreen(RecepcionScreen):
         refresh): an account switched to OAuth2 chooses a store again when it is saved.
         """
         current = self._editing.secret_ref if self._editing else "keyring"
-        if self._choice("tipo_servidor") == "oauth2" and parse_secret_ref(current).kind == "env":
+        if self._choice("tipo_servidor") == OAUTH2 and parse_secret_ref(current).kind == "env":
             return "keyring"
         return current
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "authorize" and self.is_mounted:
-            return self._choice("tipo_servidor") == "oauth2"
+            return self._choice("tipo_servidor") == OAUTH2
         return True
 
     def _status(self, text: str) -> None:
@@ -450,7 +463,8 @@ class FormScreen(RecepcionScreen):
             return None
 
     def _discovered(self, discovery: Discovery | None) -> None:
-        found = discovery.best(self._choice("protocolo")) if discovery is not None else None
+        protocol = self._choice("protocolo")
+        found = discovery.best(protocol) if discovery is not None and is_server_protocol(protocol) else None
         if self._input("servidor").value not in ("", self._suggested["servidor"]):
             return  # typed while the lookup ran
         if found is None:
@@ -514,7 +528,7 @@ class FormScreen(RecepcionScreen):
         if account is None:
             self._invalid()
             return
-        password = self.values().password if account.auth_type == "basica" else ""
+        password = self.values().password if account.auth_type == BASIC else ""
         self._status(f"Probando la conexión con {account.host}:{account.port}…")
         self._test_connection(account, Secret(password) if password else None)
 
@@ -539,10 +553,10 @@ class FormScreen(RecepcionScreen):
             self._invalid()
             return
         password = self.values().password
-        secret = Secret(password) if password and account.auth_type == "basica" else None
+        secret = Secret(password) if password and account.auth_type == BASIC else None
         # A new OAuth2 account (or one whose store changed) needs a store its token can be written to.
         new_store = self._editing is None or self._editing.secret_ref != account.secret_ref
-        needs_store = secret is not None or (account.auth_type == "oauth2" and new_store)
+        needs_store = secret is not None or (account.auth_type == OAUTH2 and new_store)
         if account.secret_ref == "keyring" and needs_store:
             self._pending_save = (account, secret)
             self._status("Revisando el llavero del sistema…")
@@ -569,7 +583,7 @@ class FormScreen(RecepcionScreen):
             self._store(account, secret)
             return
         self._status("El llavero del sistema no se puede usar: elija dónde guardar el secreto.")
-        suffix = "token" if account.auth_type == "oauth2" else "secreto"
+        suffix = "token" if account.auth_type == OAUTH2 else "secreto"
         suggested = self.services.config_path.parent / f"{account.id}.{suffix}"
 
         def chosen(reference: str | None) -> None:
@@ -579,7 +593,7 @@ class FormScreen(RecepcionScreen):
                 return
             self._store(replace(account, secret_ref=reference), secret)
 
-        dialog = SecretStoreDialog(account.id, status.reason, suggested, oauth=account.auth_type == "oauth2")
+        dialog = SecretStoreDialog(account.id, status.reason, suggested, oauth=account.auth_type == OAUTH2)
         self.app.push_screen(dialog, chosen)
 
     @work(thread=True, exclusive=True, group="guardar", exit_on_error=False, name="Guardar la cuenta")
@@ -599,7 +613,7 @@ class FormScreen(RecepcionScreen):
         message = f"Cuenta «{account.id}» guardada en {self.services.config_path}."
         if where.kind == "env":
             message += f" Defina la variable {where.target} con la contraseña en el entorno del servicio."
-        elif account.auth_type == "oauth2":
+        elif account.auth_type == OAUTH2:
             if not self._authorize_after_save:
                 message += " Ahora autorícela con el botón Autorizar (Ctrl+O)."
         else:
@@ -625,7 +639,7 @@ class FormScreen(RecepcionScreen):
         if account is None:
             self._invalid()
             return
-        if account.auth_type != "oauth2":
+        if account.auth_type != OAUTH2:
             self._status("Solo las cuentas OAuth2 se autorizan: elija OAuth2 en Tipo de Servidor.")
             return
         if self._editing is not None and self.services.config.accounts.get(account.id) == account:
