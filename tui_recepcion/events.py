@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal
 
+from tui_recepcion.vocabulary import MessageStatus
+
 EngineState = Literal["inactivo", "conectando", "procesando", "esperando", "error"]
 
 
@@ -86,7 +88,7 @@ class MessageHandled(Event):
     source_key: str
     message_id: str | None
     subject: str | None
-    status: Literal["procesado", "fallido"]
+    status: MessageStatus
     reason: str | None
     reason_detail: str | None
     destination: str

@@ -24,7 +24,8 @@ from tui_recepcion.dian.reasons import describe
 from tui_recepcion.engine.service import AccountProcessor, Engine, SourceFactory
 from tui_recepcion.mailbox.maildir import MaildirSource
 from tui_recepcion.mailbox.source import Unreadable
-from tui_recepcion.store import STATUS_FAILED, MessageFilter
+from tui_recepcion.store import MessageFilter
+from tui_recepcion.vocabulary import FAILED
 
 DEMO_ACCOUNT = "demo"
 DEFAULT_GOOD = 300
@@ -121,7 +122,7 @@ def run_headless(demo: Demo) -> str:
         result = AccountProcessor(engine, account, source_factory=demo.source_factory(), alerts=alerts).run_pass()
         seconds = time.monotonic() - started
         alerts.evaluate([account])
-        failed = engine.store.messages(MessageFilter(account=account.id, status=STATUS_FAILED))
+        failed = engine.store.messages(MessageFilter(account=account.id, status=FAILED))
         documents = engine.store.documents()
     reasons = Counter(entry.reason or "?" for entry in failed)
     kinds = Counter(row.document.tipo for row in documents)

@@ -39,6 +39,7 @@ from tui_recepcion.events import (
 )
 from tui_recepcion.mailbox.source import KEPT, Decision, MessageSource, Unreadable
 from tui_recepcion.store import LedgerEntry, Outcome, Store, StoreError
+from tui_recepcion.vocabulary import FAILED, PROCESSED, MessageStatus
 
 log = logging.getLogger(__name__)
 
@@ -370,7 +371,7 @@ class Pipeline:
     def _isolate(self, items: Sequence[tuple[str, Reason, str]]) -> list[Decision]:
         """Record messages decided without extraction; returns the decisions to dispose of."""
         decisions: list[Decision] = []
-        destination = KEPT if self.source.keeps_unreadable else self.source.destination("fallido")
+        destination = KEPT if self.source.keeps_unreadable else self.source.destination(FAILED)
         for key, reason, detail in items:
             entry = self.store.record_failure(
                 self.account_id, key, reason=str(reason), detail=detail, destination=destination, raw_sha256=None
@@ -406,9 +407,9 @@ class Pipeline:
     def _record(self, outcomes: list[Outcome], raws: dict[str, bytes], progress: _Progress) -> list[Decision]:
         """Commit a batch's outcomes in one transaction, then emit them; returns the
         decisions to dispose of."""
-        failed_destination = self.source.destination("fallido")
+        failed_destination = self.source.destination(FAILED)
         for index, outcome in enumerate(outcomes):
-            status = "procesado" if outcome.extraction.failure is None else "fallido"
+            status: MessageStatus = PROCESSED if outcome.extraction.failure is None else FAILED
             outcomes[index] = replace(
                 outcome, destination=self.source.destination(status), failed_destination=failed_destination
             )
@@ -480,7 +481,7 @@ class Pipeline:
             entry.source_key,
             entry.status,  # type: ignore[arg-type]
             entry.reason,
-            entry.destination or self.source.destination("fallido"),
+            entry.destination or self.source.destination(FAILED),
             forwarded=entry.forwarded_at is not None if forwarded is None else forwarded,
         )
 
@@ -528,8 +529,8 @@ class _Progress:
     unread: int = 0  # refused this time, to be read again
 
     def count(self, status: str, duplicates: int) -> None:
-        self.processed += status == "procesado"
-        self.failed += status == "fallido"
+        self.processed += status == PROCESSED
+        self.failed += status == FAILED
         self.duplicates += duplicates
 
     def result(self, remaining: int, *, cancelled: bool) -> PassResult:

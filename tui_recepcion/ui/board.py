@@ -31,12 +31,12 @@ from tui_recepcion.events import (
     StateChanged,
 )
 from tui_recepcion.output import money
-from tui_recepcion.store import STATUS_FAILED, STATUS_PROCESSED
+from tui_recepcion.vocabulary import FAILED, PROCESSED
 
 ROW_LIMIT = 500
 LOG_LIMIT = 200
 SPARK_MINUTES = 30
-EXPIRY_WARNING_DAYS = 5  # design §1: the alert goes out 5 days before
+EXPIRY_WARNING_DAYS = 5  # the expiry alert goes out 5 days before (docs/architecture.md)
 
 STATE_LABELS = {
     "inactivo": "Inactivo",
@@ -72,15 +72,15 @@ def message_row(event: MessageHandled, local: datetime) -> MessageRow:
         total = money(documents[0].total) if len(documents) == 1 else f"{len(documents)} documentos"
     else:
         sender, number, total = event.subject or "(sin asunto)", "", ""
-    if event.status == STATUS_FAILED:
-        outcome = event.reason or "fallido"
+    if event.status == FAILED:
+        outcome = event.reason or FAILED
     elif documents and all(document.duplicated for document in documents):
         outcome = "duplicado"
     else:
-        outcome = STATUS_PROCESSED
+        outcome = PROCESSED
     reason_text = describe(event.reason) if event.reason else ""
     return MessageRow(next(_row_ids), f"{local:%H:%M:%S}", sender, number, total, outcome, event.destination,
-                      event.status == STATUS_FAILED, reason_text)
+                      event.status == FAILED, reason_text)
 
 
 class AccountBoard:
@@ -139,8 +139,8 @@ class AccountBoard:
             self._log(event, f"Alerta «{event.alert}» enviada a {event.recipient}")
 
     def _handled(self, event: MessageHandled) -> None:
-        self.processed += event.status == STATUS_PROCESSED
-        self.failed += event.status == STATUS_FAILED
+        self.processed += event.status == PROCESSED
+        self.failed += event.status == FAILED
         self.pass_done += 1
         if self.pending:
             self.pending -= 1

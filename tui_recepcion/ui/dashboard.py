@@ -28,12 +28,12 @@ from tui_recepcion.config import Account
 from tui_recepcion.engine.lock import account_lock
 from tui_recepcion.engine.service import AccountProcessor, EventFollower
 from tui_recepcion.events import AlertSent, MessageHandled, StateChanged
-from tui_recepcion.store import STATUS_FAILED, STATUS_PROCESSED
 from tui_recepcion.ui.board import LOG_LIMIT, ROW_LIMIT, STATE_LABELS, AccountBoard, MessageRow
 from tui_recepcion.ui.bridge import EventBridge
 from tui_recepcion.ui.dialogs import MessageDialog
 from tui_recepcion.ui.navbar import NavBar
 from tui_recepcion.ui.screen import RecepcionScreen
+from tui_recepcion.vocabulary import FAILED, PROCESSED
 
 REFRESH_SECONDS = 0.1
 FOLLOW_SECONDS = 0.5
@@ -185,7 +185,7 @@ class DashboardScreen(RecepcionScreen):
                 self.boards[account.id].account = account
                 continue
             totals = counts.get(account.id, {})
-            board = AccountBoard(account, totals.get(STATUS_PROCESSED, 0), totals.get(STATUS_FAILED, 0))
+            board = AccountBoard(account, totals.get(PROCESSED, 0), totals.get(FAILED, 0))
             self.boards[account.id] = board
             await tabs.add_pane(TabPane(account.id, AccountPanel(board), id=f"tab-{account.id}"))
         self._replay_history()

@@ -14,13 +14,14 @@ from textual.worker import Worker, WorkerState
 from tui_recepcion.dian.reasons import REASONS
 from tui_recepcion.engine.reprocess import reprocess_failed
 from tui_recepcion.output import message_record
-from tui_recepcion.store import STATUS_FAILED, STATUS_PROCESSED, LedgerEntry, MessageFilter
+from tui_recepcion.store import LedgerEntry, MessageFilter
 from tui_recepcion.ui.dialogs import ConfirmDialog, MessageDialog
 from tui_recepcion.ui.navbar import NavBar
 from tui_recepcion.ui.screen import RecepcionScreen
+from tui_recepcion.vocabulary import FAILED, PROCESSED
 
 SHOWN_LIMIT = 2000
-STATUSES = (("Todos los estados", ""), ("Procesados", STATUS_PROCESSED), ("Fallidos", STATUS_FAILED))
+STATUSES = (("Todos los estados", ""), ("Procesados", PROCESSED), ("Fallidos", FAILED))
 
 
 def detail_lines(entry: LedgerEntry, local_time: str) -> list[str]:
@@ -100,7 +101,7 @@ class MessagesScreen(RecepcionScreen):
         table = self.query_one("#ledger", DataTable)
         table.clear()
         for index, entry in enumerate(self.entries):
-            failed = entry.status == STATUS_FAILED
+            failed = entry.status == FAILED
             table.add_row(
                 f"{self.services.local_time(entry.created_at):%m-%d %H:%M}",
                 Content.styled(entry.status, "$text-error" if failed else "$text-success"),
@@ -109,7 +110,7 @@ class MessagesScreen(RecepcionScreen):
                 Text(entry.subject or entry.source_key),  # from the mail: never markup
                 key=str(index),
             )
-        failed = sum(entry.status == STATUS_FAILED for entry in entries)
+        failed = sum(entry.status == FAILED for entry in entries)
         self.query_one("#ledger-summary", Static).update(Content(
             f"{len(entries)} correos, {failed} fallidos. Enter: detalle · R: reprocesar un fallido"))
 
@@ -124,11 +125,11 @@ class MessagesScreen(RecepcionScreen):
         entry = self._selected()
         if entry is not None:
             when = f"{self.services.local_time(entry.created_at):%Y-%m-%d %H:%M:%S}"
-            self.app.push_screen(MessageDialog("Correo", detail_lines(entry, when), error=entry.status == STATUS_FAILED))
+            self.app.push_screen(MessageDialog("Correo", detail_lines(entry, when), error=entry.status == FAILED))
 
     def action_reprocess(self) -> None:
         entry = self._selected()
-        if entry is None or entry.status != STATUS_FAILED:
+        if entry is None or entry.status != FAILED:
             self.notify("Elija un correo fallido para reprocesarlo.", severity="warning")
             return
         account = self.services.config.accounts.get(entry.account)

@@ -14,6 +14,7 @@ from tui_recepcion.dian.extract import extract_file
 from tui_recepcion.dian.limits import DEFAULT_LIMITS
 from tui_recepcion.errors import RecepcionError
 from tui_recepcion.store import RecordResult
+from tui_recepcion.vocabulary import FAILED, PROCESSED
 
 DEFAULT_ACCOUNT = "importados"
 SUFFIXES = frozenset({".zip", ".xml", ".eml"})
@@ -90,7 +91,7 @@ def _describe(result: RecordResult, totals: _Totals) -> str:
     entry = result.entry
     if result.already_recorded:
         totals.repeated += 1
-        outcome = "procesado" if entry.reason is None else f"fallido, {entry.reason}"
+        outcome = PROCESSED if entry.reason is None else f"{FAILED}, {entry.reason}"
         return f"ya importado antes ({outcome})"
     if entry.reason is not None:
         totals.failed += 1
