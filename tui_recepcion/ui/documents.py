@@ -14,6 +14,7 @@ from textual.content import Content
 from textual.widgets import DataTable, Footer, Input, Label, Select, Static
 from textual.worker import Worker, WorkerState
 
+from tui_recepcion.dian.codes import STORED_DOCUMENT_TYPES, document_type_name
 from tui_recepcion.output import document_record, money, render
 from tui_recepcion.store import DocumentFilter, DocumentRow
 from tui_recepcion.ui.dialogs import MessageDialog, PathDialog
@@ -23,14 +24,8 @@ from tui_recepcion.ui.screen import RecepcionScreen
 SHOWN_LIMIT = 2000
 TIPOS = (
     ("Todos los tipos", ""),
-    ("01 Factura de venta", "01"),
-    ("02 Exportación", "02"),
-    ("03 Contingencia", "03"),
-    ("04 Contingencia DIAN", "04"),
-    ("91 Nota crédito", "91"),
-    ("92 Nota débito", "92"),
+    *((f"{code} {document_type_name(code)}", code) for code in STORED_DOCUMENT_TYPES),
 )
-TIPO_NAMES = {code: label.split(" ", 1)[1] for label, code in TIPOS if code}
 
 
 def detail_lines(row: DocumentRow) -> list[str]:
@@ -40,7 +35,7 @@ def detail_lines(row: DocumentRow) -> list[str]:
     supplier = f"{doc.supplier.name} — NIT {doc.supplier.nit}" + (f"-{doc.supplier.dv}" if doc.supplier.dv else "")
     customer = f"{doc.customer.name} — NIT {doc.customer.nit}" + (f"-{doc.customer.dv}" if doc.customer.dv else "")
     lines = [
-        f"Tipo: {doc.tipo} {TIPO_NAMES.get(doc.tipo, '')}".rstrip(),
+        f"Tipo: {doc.tipo} {document_type_name(doc.tipo)}".rstrip(),
         f"Número: {doc.number}",
         f"Fecha de emisión: {record['fecha_emision']} {record['hora_emision'] or ''}".rstrip(),
         f"Emisor: {supplier}",
