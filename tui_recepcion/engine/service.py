@@ -295,6 +295,7 @@ class AccountProcessor:
                     account=self.account.id,
                     state="esperando" if outcome.problem is None else "error",
                     detail=f"próxima pasada: {next_run.astimezone(self.account.tzinfo):%Y-%m-%d %H:%M:%S}",
+                    next_run=next_run,
                 )
             )
             self._wait(outcome)

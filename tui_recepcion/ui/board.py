@@ -10,7 +10,6 @@ reads in a worker and hands over with `set_alert_status`.
 from __future__ import annotations
 
 import itertools
-import re
 from collections import Counter, deque
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -45,7 +44,6 @@ STATE_LABELS = {
     "esperando": "Esperando",
     "error": "Error",
 }
-_NEXT_RUN = re.compile(r"próxima pasada: (?P<when>.+)$")
 _row_ids = itertools.count(1)
 
 
@@ -115,8 +113,10 @@ class AccountBoard:
             self._handled(event)
         elif isinstance(event, StateChanged):
             self.state, self.detail = event.state, event.detail
-            found = _NEXT_RUN.search(event.detail)
-            self.next_run = found["when"] if found else ("" if event.state != "esperando" else self.next_run)
+            if event.next_run is not None:
+                self.next_run = f"{self.local(event.next_run):%Y-%m-%d %H:%M:%S}"
+            elif event.state != "esperando":
+                self.next_run = ""
             self._log(event, STATE_LABELS.get(event.state, event.state) + (f": {event.detail}" if event.detail else ""))
         elif isinstance(event, PassStarted):
             self.pending = self.pass_total = event.pending
