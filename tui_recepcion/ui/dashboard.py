@@ -20,8 +20,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
-from textual.widgets import DataTable, Footer, Log, ProgressBar, Sparkline, Static, TabbedContent, TabPane
-from textual.worker import Worker, WorkerState
+from textual.widgets import DataTable, Footer, Log, ProgressBar, Sparkline, Static, TabbedContent, TabPane, Tabs
 
 from tui_recepcion.alerts import Alerts, AlertStatus
 from tui_recepcion.config import Account
@@ -32,7 +31,7 @@ from tui_recepcion.ui.board import LOG_LIMIT, ROW_LIMIT, STATE_LABELS, AccountBo
 from tui_recepcion.ui.bridge import EventBridge
 from tui_recepcion.ui.dialogs import MessageDialog
 from tui_recepcion.ui.navbar import NavBar
-from tui_recepcion.ui.screen import RecepcionScreen
+from tui_recepcion.ui.screen import RecepcionScreen, WorkerResult
 from tui_recepcion.vocabulary import FAILED, PROCESSED
 
 REFRESH_SECONDS = 0.1
@@ -43,6 +42,12 @@ HISTORY_EVENTS = 2000  # the log's recent past replayed into the table when the 
 COLUMNS = ("Hora", "Emisor", "Número", "Total", "Estado o motivo", "Destino")
 NARROW_WIDTHS = (8, 13, 8, 14, 13, 10)
 WIDE_WIDTHS = (8, 30, 12, 15, 27, 10)
+
+
+class AlertStatusesRead(WorkerResult):
+    def __init__(self, statuses: list[AlertStatus]) -> None:
+        super().__init__()
+        self.statuses = statuses
 
 
 class AccountPanel(Vertical):
@@ -211,10 +216,10 @@ class DashboardScreen(RecepcionScreen):
         return board.account if board else None
 
     def action_next_account(self) -> None:
-        self.query_one("#accounts", TabbedContent).query_one("Tabs").action_next_tab()
+        self.query_one("#accounts", TabbedContent).query_one(Tabs).action_next_tab()
 
     def action_previous_account(self) -> None:
-        self.query_one("#accounts", TabbedContent).query_one("Tabs").action_previous_tab()
+        self.query_one("#accounts", TabbedContent).query_one(Tabs).action_previous_tab()
 
     # --- processing --------------------------------------------------------------------
 
@@ -231,7 +236,7 @@ class DashboardScreen(RecepcionScreen):
     def action_stop(self) -> None:
         account = self._visible_account()
         cancel = self._cancels.get(account.id) if account else None
-        if cancel is None:
+        if account is None or cancel is None:
             self.notify("Esta cuenta no se está procesando desde aquí.")
             return
         cancel.set()
@@ -303,13 +308,13 @@ class DashboardScreen(RecepcionScreen):
             self.run_worker(partial(self._alert_statuses, accounts), thread=True, exclusive=True,
                             exit_on_error=False, group="alertas", name="Revisar las alertas")
 
-    def _alert_statuses(self, accounts: list[Account]) -> list[AlertStatus]:
+    def _alert_statuses(self, accounts: list[Account]) -> None:
         """Runs in a worker thread: a few indexed reads per account."""
-        return Alerts(self.services.store, clock=self.services.clock).status(accounts)
+        self.post_result(AlertStatusesRead(Alerts(self.services.store, clock=self.services.clock).status(accounts)))
 
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        if event.worker.group == "alertas" and event.state == WorkerState.SUCCESS:
-            for status in event.worker.result:
-                board = self.boards.get(status.account)
-                if board is not None:
-                    board.set_alert_status(status)
+    @on(AlertStatusesRead)
+    def _alert_statuses_read(self, result: AlertStatusesRead) -> None:
+        for status in result.statuses:
+            board = self.boards.get(status.account)
+            if board is not None:
+                board.set_alert_status(status)

@@ -9,10 +9,10 @@ runs in thread workers, so the screen keeps answering keys meanwhile.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -60,7 +60,7 @@ from tui_recepcion.ui.form_model import (
     suggest_server,
 )
 from tui_recepcion.ui.navbar import NavBar
-from tui_recepcion.ui.screen import RecepcionScreen, describe_error
+from tui_recepcion.ui.screen import RecepcionScreen, WorkerResult, describe_error
 from tui_recepcion.vocabulary import (
     AUTH_TYPE_LABELS,
     BASIC,
@@ -93,11 +93,43 @@ OAUTH_PLACEHOLDERS = {
 }
 
 
+_Key = TypeVar("_Key", bound=str)
 _MAILBOX_PROTOCOL_LABELS = {protocol: PROTOCOL_LABELS[protocol] for protocol in MAILBOX_PROTOCOLS}
 
 
-def _options(labels: Mapping[str, str], keys: Any = None) -> list[tuple[str, str]]:
+def _options(labels: Mapping[_Key, str], keys: Iterable[_Key] | None = None) -> list[tuple[str, str]]:
     return [(labels[key], key) for key in (keys or labels)]
+
+
+class ServersFound(WorkerResult):
+    def __init__(self, discovery: Discovery | None) -> None:
+        super().__init__()
+        self.discovery = discovery
+
+
+class ConnectionTested(WorkerResult):
+    def __init__(self, report: ProbeReport) -> None:
+        super().__init__()
+        self.report = report
+
+
+class KeyringChecked(WorkerResult):
+    def __init__(self, status: KeyringStatus) -> None:
+        super().__init__()
+        self.status = status
+
+
+class AccountSaved(WorkerResult):
+    def __init__(self, account: Account) -> None:
+        super().__init__()
+        self.account = account
+
+
+class AccountAuthorized(WorkerResult):
+    def __init__(self, account: Account, authorization: Authorization) -> None:
+        super().__init__()
+        self.account = account
+        self.authorization = authorization
 
 
 class FormScreen(RecepcionScreen):
@@ -456,13 +488,16 @@ class FormScreen(RecepcionScreen):
         self.run_worker(partial(self._find_servers, email), thread=True, exclusive=True, exit_on_error=False,
                         group="descubrir", name="Buscar servidores")
 
-    def _find_servers(self, email: str) -> Discovery | None:
+    def _find_servers(self, email: str) -> None:
         try:
-            return self.services.find_servers(email)
+            discovery = self.services.find_servers(email)
         except RecepcionError:  # an address DNS cannot use: the technician types the server
-            return None
+            discovery = None
+        self.post_result(ServersFound(discovery))
 
-    def _discovered(self, discovery: Discovery | None) -> None:
+    @on(ServersFound)
+    def _discovered(self, result: ServersFound) -> None:
+        discovery = result.discovery
         protocol = self._choice("protocolo")
         found = discovery.best(protocol) if discovery is not None and is_server_protocol(protocol) else None
         if self._input("servidor").value not in ("", self._suggested["servidor"]):
@@ -487,7 +522,7 @@ class FormScreen(RecepcionScreen):
     def _account_chosen(self, event: Select.Changed) -> None:
         if not self._chosen(event):
             return
-        self.load(self.services.config.accounts.get(event.value))  # type: ignore[arg-type]
+        self.load(self.services.config.accounts.get(str(event.value)))
         if event.value == NEW_ACCOUNT:
             self._input(ACCOUNT_NAME).focus()
 
@@ -533,16 +568,21 @@ class FormScreen(RecepcionScreen):
         self._test_connection(account, Secret(password) if password else None)
 
     @work(thread=True, exclusive=True, group="probar", exit_on_error=False, name="Probar conexión")
-    def _test_connection(self, account: Account, password: Secret | None) -> ProbeReport:
+    def _test_connection(self, account: Account, password: Secret | None) -> None:
         # A password just typed is tried before it is saved; otherwise the account logs in as
         # `procesar` would: its stored password, or its OAuth2 token (refreshed if needed).
         credentials = PasswordCredentials(account.username, password) if password else credentials_for(account)
-        return probe(
+        self.post_result(ConnectionTested(probe(
             account_endpoint(account, timeout=self.services.probe_timeout),
             account.protocol,
             credentials,
             (account.processed_folder, account.failed_folder),
-        )
+        )))
+
+    @on(ConnectionTested)
+    def _tested(self, result: ConnectionTested) -> None:
+        self._status("Conexión correcta.")
+        self.app.push_screen(MessageDialog("Conexión correcta", result.report.lines()))
 
     # --- saving ------------------------------------------------------------------------
 
@@ -571,10 +611,12 @@ class FormScreen(RecepcionScreen):
             invalid.control.focus()
 
     @work(thread=True, exclusive=True, group="guardar", exit_on_error=False, name="Revisar el llavero")
-    def _probe_keyring(self) -> KeyringStatus:
-        return self.services.keyring_probe()
+    def _probe_keyring(self) -> None:
+        self.post_result(KeyringChecked(self.services.keyring_probe()))
 
-    def _keyring_checked(self, status: KeyringStatus) -> None:
+    @on(KeyringChecked)
+    def _keyring_checked(self, result: KeyringChecked) -> None:
+        status = result.status
         if self._pending_save is None:
             return
         account, secret = self._pending_save
@@ -597,14 +639,16 @@ class FormScreen(RecepcionScreen):
         self.app.push_screen(dialog, chosen)
 
     @work(thread=True, exclusive=True, group="guardar", exit_on_error=False, name="Guardar la cuenta")
-    def _store(self, account: Account, secret: Secret | None) -> Account:
+    def _store(self, account: Account, secret: Secret | None) -> None:
         # The secret first: a config that names a secret nobody stored would fail later.
         if secret is not None and parse_secret_ref(account.secret_ref).kind != "env":
             secret_store(account.secret_ref, account.id, account.username).write(secret)
         save_account(self.services.config_path, account)
-        return account
+        self.post_result(AccountSaved(account))
 
-    def _saved(self, account: Account) -> None:
+    @on(AccountSaved)
+    def _saved(self, result: AccountSaved) -> None:
+        account = result.account
         self.services.reload_config()
         self.recepcion.accounts_changed()
         self._set_select("selector", account.id, self._account_options())
@@ -654,15 +698,18 @@ class FormScreen(RecepcionScreen):
         self._authorize(account, self._authorization)
 
     @work(thread=True, exclusive=True, group="autorizar", exit_on_error=False, name="Autorizar")
-    def _authorize(self, account: Account, ui: TuiAuthorizationUI) -> tuple[Account, Authorization]:
-        return account, authorize_account(account, ui, self.services.registry)
+    def _authorize(self, account: Account, ui: TuiAuthorizationUI) -> None:
+        self.post_result(AccountAuthorized(account, authorize_account(account, ui, self.services.registry)))
 
     def stop_authorization(self) -> None:
         """The app is closing: stop waiting for the technician (any thread may call this)."""
         if self._authorization is not None:
             self._authorization.cancel()
 
-    def _authorized(self, account: Account, authorization: Authorization) -> None:
+    @on(AccountAuthorized)
+    def _authorized(self, result: AccountAuthorized) -> None:
+        self._close_authorization()
+        account, authorization = result.account, result.authorization
         who = authorization.signed_in_as
         message = (f"Cuenta «{account.id}» autorizada{f' como {who}' if who else ''}. "
                    f"El token se guardó en {authorization.stored_in}. Pruebe la conexión con Ctrl+T.")
@@ -675,37 +722,29 @@ class FormScreen(RecepcionScreen):
 
     # --- worker results ----------------------------------------------------------------
 
+    # Results arrive as typed messages (above); here only how a worker ended.
+
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         worker, state = event.worker, event.state
         if worker.group == "autorizar" and state in (WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED):
             self._authorization_ended(event)
             return
-        if state == WorkerState.SUCCESS:
-            if worker.group == "probar":
-                report: ProbeReport = worker.result
-                self._status("Conexión correcta.")
-                self.app.push_screen(MessageDialog("Conexión correcta", report.lines()))
-            elif worker.name == "Revisar el llavero":
-                self._keyring_checked(worker.result)
-            elif worker.name == "Guardar la cuenta":
-                self._saved(worker.result)
-            elif worker.group == "descubrir":
-                self._discovered(worker.result)
-        elif state == WorkerState.ERROR:
+        if state == WorkerState.ERROR:
             if worker.group == "guardar":
                 self._authorize_after_save = False  # nothing saved: nothing to authorize
             failed = {"probar": "La prueba de conexión falló", "descubrir": "No se pudieron buscar los servidores"}.get(
                 worker.group, "No se guardó")
             self._status(f"{failed}: {describe_error(worker.error)}")
 
-    def _authorization_ended(self, event: Worker.StateChanged) -> None:
+    def _close_authorization(self) -> None:
         if self._authorization is not None:
             self._authorization.close()
             self._authorization = None
+
+    def _authorization_ended(self, event: Worker.StateChanged) -> None:
+        self._close_authorization()
         worker = event.worker
-        if event.state == WorkerState.SUCCESS:
-            self._authorized(*worker.result)
-        elif isinstance(worker.error, AuthorizationCancelled):
+        if isinstance(worker.error, AuthorizationCancelled):
             event.prevent_default()  # not a failure: the technician chose to stop
             self._status(str(worker.error))
             self.notify(str(worker.error), title="Autorizar", severity="warning")
