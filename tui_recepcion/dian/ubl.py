@@ -11,7 +11,7 @@ import re
 from datetime import date
 from decimal import Decimal
 
-from lxml import etree
+from lxml import etree  # type: ignore[import-untyped]  # lxml ships no annotations; lxml-stubs is not a dependency
 
 from tui_recepcion.dian import codes, xml
 from tui_recepcion.dian.codes import VALIDATED as VALIDATED  # re-exported: extract checks against it
@@ -54,8 +54,9 @@ def root_kind(root: etree._Element) -> str | None:
     if not isinstance(root.tag, str):
         return None
     name = etree.QName(root)
-    if name.localname in _KNOWN_ROOTS and name.namespace == f"{_UBL_PREFIX}{name.localname}-2":
-        return name.localname
+    localname: str = name.localname
+    if localname in _KNOWN_ROOTS and name.namespace == f"{_UBL_PREFIX}{localname}-2":
+        return localname
     return None
 
 
