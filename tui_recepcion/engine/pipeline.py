@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, TypeVar
 
 from tui_recepcion.dian import DEFAULT_LIMITS, Extraction, Limits, Reason, extract_message
 from tui_recepcion.engine.prepare import Preparer, PrepareSettings
@@ -74,7 +74,10 @@ class PassResult:
     retry_soon: bool = False  # some message could not be read this time: try again before the interval
 
 
-def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
+_T = TypeVar("_T")
+
+
+def _chunks(items: Sequence[_T], size: int) -> Iterator[Sequence[_T]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
 
@@ -414,9 +417,10 @@ class Pipeline:
                 outcome, destination=self.source.destination(status), failed_destination=failed_destination
             )
         decisions: list[Decision] = []
-        for outcome, recorded in self._record_isolating(outcomes):
+        for recorded_outcome, recorded in self._record_isolating(outcomes):
             entry = recorded.entry
-            self._emit(self._handled_event(entry, outcome.extraction if outcome else None, recorded.duplicates,
+            extraction = recorded_outcome.extraction if recorded_outcome else None
+            self._emit(self._handled_event(entry, extraction, recorded.duplicates,
                                            recorded.conflicts))
             decisions.append(
                 Decision(entry.source_key, entry.status, entry.reason, entry.destination, raw=raws.get(entry.source_key))

@@ -7,8 +7,8 @@ rules (design §5): UID MOVE, else UID COPY + \\Deleted + UID EXPUNGE, never a b
 
 from __future__ import annotations
 
-from imapclient import IMAPClient
-from imapclient.imapclient import DELETED
+from imapclient import IMAPClient  # type: ignore[import-untyped]  # imapclient ships no type information
+from imapclient.imapclient import DELETED  # type: ignore[import-untyped]  # imapclient ships no type information
 
 from tui_recepcion.accounts import DEFAULT_TIMEOUT, account_endpoint, credentials_for
 from tui_recepcion.config import Account
