@@ -105,7 +105,7 @@ def money(value: str | None) -> str:
     return formatted.replace(",", "_").replace(".", ",").replace("_", ".")
 
 
-# ---- Spanish records (design §3) ------------------------------------------------------------
+# ---- Spanish records (docs/architecture.md) ---------------------------------------------------
 
 
 def document_record(row: DocumentRow) -> dict[str, Any]:

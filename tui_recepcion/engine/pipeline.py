@@ -1,6 +1,6 @@
 """One processing pass over one source: source → extract → store → dispose → event.
 
-The order is what makes a crash harmless (design §5): a message's outcome is committed to
+The order is what makes a crash harmless (docs/architecture.md): a message's outcome is committed to
 the store before the message is moved or forwarded, and a message is forwarded (and that
 recorded) before it is deleted. A re-run finds every decided message in the ledger and only
 finishes its disposal; documents are unique per CUFE, so nothing is stored twice.

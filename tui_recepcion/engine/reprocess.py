@@ -2,7 +2,7 @@
 
 The next pass then finds it under a new UID, which the ledger has never seen, and processes
 it again (after, say, the technician fixed `nit_receptor`). The move follows the engine's
-rules (design §5): UID MOVE, else UID COPY + \\Deleted + UID EXPUNGE, never a bare EXPUNGE.
+rules (docs/architecture.md): UID MOVE, else UID COPY + \\Deleted + UID EXPUNGE, never a bare EXPUNGE.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The reception form: one account at a time, every field of design §1 with its "?" help.
+"""The reception form: one account at a time, every field of the account with its "?" help.
 
 Labels and help come from `config.ACCOUNT_FIELDS` (and `OAUTH_FIELDS` for the
 `[cuentas.ID.oauth2]` rows) and the chosen provider's `field_help`; validation is

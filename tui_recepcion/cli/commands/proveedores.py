@@ -1,6 +1,6 @@
 """`tui-recepcion proveedores`: every provider, where it comes from, and plugin failures.
 
-With `--formato json` stdout is exactly the JSON array of providers (design §3); plugin
+With `--formato json` stdout is exactly the JSON array of providers (docs/architecture.md); plugin
 failures and blocked plugins always go to stderr, so scripts can parse stdout safely.
 """
 
