@@ -16,6 +16,7 @@ from tui_recepcion.errors import ConfigError, RecepcionError
 from tui_recepcion.mailbox.imap import INBOX
 from tui_recepcion.mailbox.imap_folders import imap_namespace
 from tui_recepcion.mailbox.transport import close_quietly, connect_imap, connection_errors
+from tui_recepcion.vocabulary import IMAP
 
 
 class MessageNotFound(RecepcionError):
@@ -27,7 +28,7 @@ def reprocess_failed(account: Account, message_id: str, timeout: float = DEFAULT
 
     Returns how many copies were moved (the same Message-ID may have arrived twice).
     """
-    if account.protocol != "imap":
+    if account.protocol != IMAP:
         raise ConfigError(
             "Solo se puede reprocesar con IMAP: con POP3 el correo ya se reenvió al correo de "
             "respaldo y se borró del buzón; reenvíelo desde allí al buzón de recepción."

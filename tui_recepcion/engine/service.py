@@ -44,6 +44,7 @@ from tui_recepcion.events import (
 from tui_recepcion.mailbox.source import MessageSource
 from tui_recepcion.providers import ProviderRegistry, ServerDefaults, shared_registry
 from tui_recepcion.store import Store, StoreError
+from tui_recepcion.vocabulary import IMAP
 
 log = logging.getLogger(__name__)
 
@@ -145,7 +146,7 @@ class AccountProcessor:
         self._emit_callback = emit
         self._source_factory = source_factory or (lambda: build_source(account, engine.smtp_defaults(account)))
         # IDLE needs the account's own IMAP server; a supplied source (the demo's Maildir) has none.
-        self._can_idle = source_factory is None and account.protocol == "imap"
+        self._can_idle = source_factory is None and account.protocol == IMAP
         self._checkpoint = checkpoint
         self._clock = clock
         self._failures = 0

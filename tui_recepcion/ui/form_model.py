@@ -64,7 +64,7 @@ class FormValues:
     protocol: str
     host: str = ""
     port: str = ""
-    security: str = "ssl"
+    security: str = SSL
     allow_plaintext: bool = False
     username: str = ""
     receiver_nit: str = ""
