@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal
 
+from tui_recepcion.vocabulary import MessageStatus
+
 EngineState = Literal["inactivo", "conectando", "procesando", "esperando", "error"]
 
 
@@ -26,9 +28,8 @@ class Event:
     at: datetime = field(default_factory=_now)
 
     def to_payload(self) -> dict[str, Any]:
-        payload = _plain(self)
+        payload: dict[str, Any] = _plain(self)
         payload.pop("account")
-        payload["at"] = self.at.isoformat()
         return payload
 
 
@@ -39,6 +40,8 @@ def _plain(value: Any) -> Any:
         return {name: _plain(getattr(value, name)) for name in _field_names(type(value))}
     if isinstance(value, tuple | list):
         return [_plain(item) for item in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
     return value
 
 
@@ -54,9 +57,12 @@ def _field_names(cls: type) -> tuple[str, ...]:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StateChanged(Event):
+    """The engine's state; `detail` is for people, the typed fields are for programs."""
+
     kind: ClassVar[str] = "estado"
     state: EngineState
     detail: str = ""
+    next_run: datetime | None = None  # when waiting (or backing off): the next pass
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -86,7 +92,7 @@ class MessageHandled(Event):
     source_key: str
     message_id: str | None
     subject: str | None
-    status: Literal["procesado", "fallido"]
+    status: MessageStatus
     reason: str | None
     reason_detail: str | None
     destination: str
@@ -159,6 +165,8 @@ def event_from_payload(kind: str, account: str, payload: dict[str, Any]) -> Even
     values = dict(payload)
     values["account"] = account
     values["at"] = datetime.fromisoformat(values["at"]) if "at" in values else _now()
+    if values.get("next_run") is not None:  # absent from logs written before the field existed
+        values["next_run"] = datetime.fromisoformat(values["next_run"])
     if cls is MessageHandled:
         values["documents"] = tuple(DocumentSummary(**document) for document in values.get("documents", ()))
     known = {f.name for f in dataclasses.fields(cls)}

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from tui_recepcion.alerts import AUTH_FAILURE, EXPIRY_NOTICE, AlertStatus, PendingAlert
 from tui_recepcion.config import Account
+from tui_recepcion.events import StateChanged, event_from_payload
 from tui_recepcion.ui.board import AccountBoard
 
 BOGOTA = ZoneInfo("America/Bogota")
@@ -84,3 +86,24 @@ def test_a_message_kept_on_the_server_is_logged_with_its_reason() -> None:
     board.apply(MessageKept(account=ACCOUNT.id, source_key="pop3:u1", subject="Factura FE-9", reason="reenvio_rechazado",
                             detail="El servidor SMTP rechazó el envío: 552 demasiado grande"))
     assert any("Retenido en el servidor (reenvio_rechazado): Factura FE-9" in line for line in board.new_log)
+
+
+def test_the_next_pass_comes_from_the_event_field_not_its_sentence() -> None:
+    board = AccountBoard(ACCOUNT)
+    board.apply(StateChanged(account="principal", state="esperando", detail="cualquier texto",
+                             next_run=datetime(2027, 3, 28, 13, 30, tzinfo=UTC)))
+    assert board.next_run == "2027-03-28 08:30:00"  # in the account's time zone
+    board.apply(StateChanged(account="principal", state="esperando"))
+    assert board.next_run == "2027-03-28 08:30:00"  # still waiting for the same pass
+    board.apply(StateChanged(account="principal", state="procesando"))
+    assert board.next_run == ""
+
+
+def test_state_events_keep_their_next_pass_in_the_log_and_old_payloads_still_read() -> None:
+    event = StateChanged(account="principal", state="esperando", detail="próxima pasada: …",
+                         next_run=datetime(2027, 3, 28, 13, 30, tzinfo=UTC))
+    payload = json.loads(json.dumps(event.to_payload()))
+    assert event_from_payload(event.kind, "principal", payload) == event
+    old = {"state": "esperando", "detail": "próxima pasada: 2027-03-28 08:30:00", "at": event.at.isoformat()}
+    restored = event_from_payload("estado", "principal", old)
+    assert isinstance(restored, StateChanged) and restored.next_run is None

@@ -15,9 +15,10 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from typing import TYPE_CHECKING
 
-from tui_recepcion.config import PROTOCOLS, Account
+from tui_recepcion.config import Account
 from tui_recepcion.dian.reasons import Reason, describe
 from tui_recepcion.secrets import parse_secret_ref
+from tui_recepcion.vocabulary import OAUTH2, POP3, PROTOCOL_LABELS
 
 if TYPE_CHECKING:  # alerts.py composes its emails here; the dependency runs that way
     from tui_recepcion.alerts import AlertStatus
@@ -104,7 +105,7 @@ def authentication_alert(account: Account, envelope: Envelope, reason: str, sinc
     """One alert per incident: logging in to the mailbox failed."""
     subject = f"Alerta: no se pudo iniciar sesión en el buzón {account.username}"
     cause = "la contraseña venció o alguien la cambió"
-    if account.auth_type == "oauth2":
+    if account.auth_type == OAUTH2:
         cause += ", o se revocó la autorización (token OAuth2) de tui-recepcion"
     body = [
         f"tui-recepcion no pudo iniciar sesión en el buzón de recepción de facturas electrónicas "
@@ -122,7 +123,7 @@ def authentication_alert(account: Account, envelope: Envelope, reason: str, sinc
 def message_problem_alert(account: Account, envelope: Envelope, *, source_key: str, reason: str, detail: str,
                           entry: LedgerEntry | None = None, evidence: Sequence[ConflictRow] = ()) -> EmailMessage:
     """One alert per message the engine set aside: why, where the message is, what to do."""
-    pop3 = account.protocol == "pop3"
+    pop3 = account.protocol == POP3
     where_failed = ("El correo se reenvía al correo de respaldo, marcado como fallido." if pop3
                     else f"El correo queda en la carpeta «{account.failed_folder}» del buzón.")
     if reason == Reason.CUFE_EN_CONFLICTO:
@@ -239,7 +240,7 @@ def _steps(account: Account, *, check_login: bool = False) -> str:
     form = f"el formulario de la cuenta «{account.id}» (ejecute «tui-recepcion»)"
     steps = ["Cambie la contraseña de la cuenta en el sitio de su proveedor de correo; si ya venció, el proveedor "
              "le pedirá una nueva al iniciar sesión."]
-    if account.auth_type == "oauth2":
+    if account.auth_type == OAUTH2:
         steps.append("Autorice de nuevo a tui-recepcion (el cambio de contraseña revoca el token): ejecute "
                      f"«tui-recepcion autorizar --cuenta {account.id}» e inicie sesión con la nueva contraseña.")
     elif _secret_kind(account) == "env":
@@ -266,7 +267,7 @@ def _secret_kind(account: Account) -> str | None:
 
 
 def _body(account: Account, paragraphs: list[str]) -> str:
-    protocol = PROTOCOLS.get(account.protocol, account.protocol)
+    protocol = PROTOCOL_LABELS.get(account.protocol, account.protocol)
     details = (f"Cuenta en tui-recepcion: {account.id}\n"
                f"Servidor: {account.host}:{account.port} ({protocol})")
     footer = "Este mensaje lo envió automáticamente tui-recepcion; no lo responda."

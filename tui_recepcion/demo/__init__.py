@@ -20,18 +20,19 @@ from typing import Any
 from tui_recepcion.alerts import Alerts
 from tui_recepcion.config import Account, Config, General, load_config, write_config
 from tui_recepcion.demo.samples import DEFAULT_RECEIVER, SampleFactory
+from tui_recepcion.dian.codes import DOCUMENT_TYPES
 from tui_recepcion.dian.reasons import describe
 from tui_recepcion.engine.service import AccountProcessor, Engine, SourceFactory
 from tui_recepcion.mailbox.maildir import MaildirSource
 from tui_recepcion.mailbox.source import Unreadable
-from tui_recepcion.store import STATUS_FAILED, MessageFilter
+from tui_recepcion.store import MessageFilter
+from tui_recepcion.vocabulary import FAILED
 
 DEMO_ACCOUNT = "demo"
 DEFAULT_GOOD = 300
 FAILING_EACH = 3
 # The TUI demo pauses this long between messages so the progress can be watched (~5 s in all).
 LIVE_PAUSE = 0.015
-TIPO_NAMES = {"01": "facturas", "02": "facturas de exportación", "91": "notas crédito", "92": "notas débito"}
 
 
 class PacedSource:
@@ -121,7 +122,7 @@ def run_headless(demo: Demo) -> str:
         result = AccountProcessor(engine, account, source_factory=demo.source_factory(), alerts=alerts).run_pass()
         seconds = time.monotonic() - started
         alerts.evaluate([account])
-        failed = engine.store.messages(MessageFilter(account=account.id, status=STATUS_FAILED))
+        failed = engine.store.messages(MessageFilter(account=account.id, status=FAILED))
         documents = engine.store.documents()
     reasons = Counter(entry.reason or "?" for entry in failed)
     kinds = Counter(row.document.tipo for row in documents)
@@ -131,7 +132,7 @@ def run_headless(demo: Demo) -> str:
         f"Fallidos: {result.failed}",
     ]
     lines += [f"  {code:<28} {count:>3}  {describe(code)}" for code, count in sorted(reasons.items())]
-    by_kind = ", ".join(f"{TIPO_NAMES.get(tipo, 'tipo ' + tipo)} {count}" for tipo, count in sorted(kinds.items()))
+    by_kind = ", ".join(f"{_plural(tipo)} {count}" for tipo, count in sorted(kinds.items()))
     lines.append(f"Documentos guardados: {len(documents)} ({by_kind})")
     lines.append(f"Duplicados: {result.duplicates}. Tiempo: {seconds:.1f} s.")
     sent = len(list(demo.outbox.iterdir())) if demo.outbox.exists() else 0
@@ -139,3 +140,9 @@ def run_headless(demo: Demo) -> str:
         lines.append(f"Alertas de vencimiento de la contraseña enviadas a {account.notify_email}: {sent} "
                      "(la demostración las guarda como archivos .eml en vez de enviarlas)")
     return "\n".join(lines)
+
+
+def _plural(tipo: str) -> str:
+    """The plural for the summary's counts: "notas crédito" for 91."""
+    kind = DOCUMENT_TYPES.get(tipo)
+    return kind.plural if kind else f"tipo {tipo}"

@@ -23,7 +23,9 @@ from email.mime.text import MIMEText
 from email.utils import format_datetime, formataddr, make_msgid
 from xml.sax.saxutils import escape
 
+from tui_recepcion.dian import codes
 from tui_recepcion.dian.model import CREDIT_NOTE, DEBIT_NOTE, INVOICE
+from tui_recepcion.dian.nit import check_digit as check_digit  # re-exported for the tests and the benchmark
 from tui_recepcion.dian.reasons import ENGINE_REASONS, Reason
 
 UBL = "urn:oasis:names:specification:ubl:schema:xsd:"
@@ -34,15 +36,8 @@ STS = "dian:gov:co:facturaelectronica:Structures-2-1"
 DS = "http://www.w3.org/2000/09/xmldsig#"
 BOGOTA = timezone(timedelta(hours=-5))
 CENT = Decimal("0.01")
-_NIT_WEIGHTS = (3, 7, 13, 17, 19, 23, 29, 37, 41, 43, 47, 53, 59, 67, 71)
-_TIPO = {INVOICE: "01", CREDIT_NOTE: "91", DEBIT_NOTE: "92"}
-
-
-def check_digit(nit: str) -> str:
-    """DIAN's módulo-11 check digit (dígito de verificación) of a NIT."""
-    total = sum(int(digit) * weight for digit, weight in zip(reversed(nit), _NIT_WEIGHTS))  # noqa: B905 (weights outnumber digits)
-    remainder = total % 11
-    return str(remainder if remainder < 2 else 11 - remainder)
+_TIPO = {INVOICE: codes.SALES_INVOICE, CREDIT_NOTE: codes.CREDIT_NOTE, DEBIT_NOTE: codes.DEBIT_NOTE}
+_NIT_SCHEME = codes.ID_NIT
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,7 +160,7 @@ def cufe(number: str, issue: datetime, subtotal: Decimal, taxes: dict[str, Decim
          supplier_nit: str, customer_nit: str, key: str, environment: str) -> str:
     """DIAN's CUFE/CUDE: SHA-384 over the concatenated values and a technical key."""
     parts = [number, issue.date().isoformat(), issue.strftime("%H:%M:%S-05:00"), f"{subtotal:.2f}"]
-    for code in ("01", "04", "03"):
+    for code in codes.CUFE_TAXES:
         parts += [code, f"{taxes.get(code, Decimal('0')):.2f}"]
     parts += [f"{total:.2f}", supplier_nit, customer_nit, key, environment]
     return hashlib.sha384("".join(parts).encode()).hexdigest()
@@ -186,9 +181,9 @@ class SampleFactory:
     # ---- documents -------------------------------------------------------------------
 
     def document(self, kind: str = INVOICE, *, supplier: Company | None = None, customer: Company | None = None,
-                 environment: str = "1", currency: str = "COP", lines: Sequence[Line] | None = None,
+                 environment: str = codes.PRODUCTION, currency: str = "COP", lines: Sequence[Line] | None = None,
                  withholding_percent: Decimal | None = None, with_uuid: bool = True,
-                 xml_declaration: bool = True, invoice_type: str = "01") -> GeneratedDocument:
+                 xml_declaration: bool = True, invoice_type: str = codes.SALES_INVOICE) -> GeneratedDocument:
         supplier = supplier or self.rng.choice(SUPPLIERS)
         customer = customer or self.receiver
         self.clock += timedelta(minutes=self.rng.randint(7, 400))
@@ -206,7 +201,7 @@ class SampleFactory:
         total = subtotal + iva
         tipo = invoice_type if kind == INVOICE else _TIPO[kind]
         reference = self._reference(supplier) if kind != INVOICE else None
-        code = cufe(number, issue, subtotal, {"01": iva}, total, supplier.nit, customer.nit,
+        code = cufe(number, issue, subtotal, {codes.IVA: iva}, total, supplier.nit, customer.nit,
                     f"clave-tecnica-{supplier.nit}", environment)
         xml = _document_xml(
             kind=kind, tipo=tipo, number=number, cufe=code if with_uuid else None, issue=issue,
@@ -220,7 +215,7 @@ class SampleFactory:
             self._issued.append(document)
         return document
 
-    def container(self, document: GeneratedDocument, *, response_code: str = "02",
+    def container(self, document: GeneratedDocument, *, response_code: str = codes.VALIDATED,
                   validation_result_code: str | None = None, with_response: bool = True,
                   xml_declaration: bool = True, embedded: str | None = None) -> bytes:
         """An AttachedDocument holding the document as CDATA and DIAN's ApplicationResponse."""
@@ -333,7 +328,7 @@ class SampleFactory:
             return mail(zipped("factura", self.container(document)))
         if reason == Reason.RECHAZADO_DIAN:
             document = self.document(supplier=supplier)
-            return mail(zipped("factura", self.container(document, response_code="04")))
+            return mail(zipped("factura", self.container(document, response_code=codes.REJECTED)))
         raise ValueError(f"no sample for reason {reason!r}")
 
     def mailbox(self, good: int = 24, failing_each: int = 1) -> list[SampleMail]:
@@ -348,7 +343,7 @@ class SampleFactory:
             kind = INVOICE if index < 3 or index % 5 not in (3, 4) else (CREDIT_NOTE if index % 5 == 3 else DEBIT_NOTE)
             mails.append(self.document_email(
                 kind, style=styles[index % len(styles)], subject_style=subjects[index % len(subjects)],
-                content_type=types[index % len(types)], environment="2" if index % 11 == 10 else "1",
+                content_type=types[index % len(types)], environment=codes.TESTING if index % 11 == 10 else codes.PRODUCTION,
             ))
         for reason in FAILING_REASONS:
             mails += [self.failing_email(reason) for _ in range(failing_each)]
@@ -488,7 +483,7 @@ def _party(role: str, company: Company) -> str:
         '<cbc:Name languageID="es">Colombia</cbc:Name></cac:Country></cac:Address>'
     )
     company_id = (f'<cbc:CompanyID schemeAgencyID="195" schemeAgencyName="CO, DIAN (Dirección de Impuestos y '
-                  f'Aduanas Nacionales)" schemeID="{company.dv}" schemeName="31">{company.nit}</cbc:CompanyID>')
+                  f'Aduanas Nacionales)" schemeID="{company.dv}" schemeName="{_NIT_SCHEME}">{company.nit}</cbc:CompanyID>')
     return (
         f"<cac:{role}><cbc:AdditionalAccountID>1</cbc:AdditionalAccountID><cac:Party>"
         f"<cac:PartyName><cbc:Name>{escape(company.trade_name)}</cbc:Name></cac:PartyName>"
@@ -539,7 +534,7 @@ def _document_xml(*, kind: str, tipo: str, number: str, cufe: str | None, issue:
         "<sts:AuthorizationPeriod><cbc:StartDate>2025-01-01</cbc:StartDate><cbc:EndDate>2027-01-01</cbc:EndDate>"
         f"</sts:AuthorizationPeriod><sts:AuthorizedInvoices><sts:Prefix>{supplier.prefix}</sts:Prefix>"
         "<sts:From>1</sts:From><sts:To>5000000</sts:To></sts:AuthorizedInvoices></sts:InvoiceControl>"
-        f'<sts:SoftwareProvider><sts:ProviderID schemeID="{supplier.dv}" schemeName="31">{supplier.nit}'
+        f'<sts:SoftwareProvider><sts:ProviderID schemeID="{supplier.dv}" schemeName="{_NIT_SCHEME}">{supplier.nit}'
         "</sts:ProviderID></sts:SoftwareProvider>"
         f"<sts:QRCode>NumFac: {number} ValTolFac: {total:.2f} CUFE: {cufe or ''}</sts:QRCode>"
         "</sts:DianExtensions></ext:ExtensionContent></ext:UBLExtension>"
@@ -573,7 +568,7 @@ def _document_xml(*, kind: str, tipo: str, number: str, cufe: str | None, issue:
         _party("AccountingCustomerParty", customer),
         "<cac:PaymentMeans><cbc:ID>2</cbc:ID><cbc:PaymentMeansCode>42</cbc:PaymentMeansCode>"
         f"<cbc:PaymentDueDate>{(issue.date() + timedelta(days=30)).isoformat()}</cbc:PaymentDueDate></cac:PaymentMeans>",
-        _tax_total("TaxTotal", currency, iva, subtotal, 19 if iva else 0, "01", "IVA"),
+        _tax_total("TaxTotal", currency, iva, subtotal, 19 if iva else 0, codes.IVA, codes.TAX_NAMES[codes.IVA]),
     ]
     if withholding:
         body.append(_tax_total("WithholdingTaxTotal", currency, withholding, subtotal, withholding_percent or 0,
@@ -590,7 +585,7 @@ def _document_xml(*, kind: str, tipo: str, number: str, cufe: str | None, issue:
             f"<cac:{line_tag}><cbc:ID>{index}</cbc:ID>"
             f'<cbc:{quantity_tag} unitCode="94">{line.quantity}</cbc:{quantity_tag}>'
             f'<cbc:LineExtensionAmount currencyID="{currency}">{line.amount:.2f}</cbc:LineExtensionAmount>'
-            + _tax_total("TaxTotal", currency, line.iva, line.amount, line.iva_percent, "01", "IVA")
+            + _tax_total("TaxTotal", currency, line.iva, line.amount, line.iva_percent, codes.IVA, codes.TAX_NAMES[codes.IVA])
             + f"<cac:Item><cbc:Description>{escape(line.description)}</cbc:Description>"
             f"<cac:StandardItemIdentification><cbc:ID schemeID=\"999\">{7700000000000 + index}</cbc:ID>"
             f"</cac:StandardItemIdentification></cac:Item>"
@@ -607,7 +602,7 @@ def _container_xml(document: GeneratedDocument, *, rng: random.Random, response_
 
     def tax_party(role: str, company: Company) -> str:
         return (f"<cac:{role}><cac:PartyTaxScheme><cbc:RegistrationName>{escape(company.name)}</cbc:RegistrationName>"
-                f'<cbc:CompanyID schemeAgencyID="195" schemeID="{company.dv}" schemeName="31">{company.nit}</cbc:CompanyID>'
+                f'<cbc:CompanyID schemeAgencyID="195" schemeID="{company.dv}" schemeName="{_NIT_SCHEME}">{company.nit}</cbc:CompanyID>'
                 "<cbc:TaxLevelCode>O-13</cbc:TaxLevelCode><cac:TaxScheme><cbc:ID>01</cbc:ID><cbc:Name>IVA</cbc:Name>"
                 f"</cac:TaxScheme></cac:PartyTaxScheme></cac:{role}>")
 
@@ -654,7 +649,7 @@ def _container_xml(document: GeneratedDocument, *, rng: random.Random, response_
 
 
 def _application_response(document: GeneratedDocument, code: str, when: datetime, rng: random.Random) -> str:
-    description = "Documento validado por la DIAN" if code == "02" else "Documento rechazado por la DIAN"
+    description = codes.RESPONSE_NAMES[codes.VALIDATED if code == codes.VALIDATED else codes.REJECTED]
     cude = hashlib.sha384(f"respuesta:{document.cufe}:{code}".encode()).hexdigest()
     return (
         '<?xml version="1.0" encoding="utf-8" standalone="no"?>'
@@ -669,7 +664,8 @@ def _application_response(document: GeneratedDocument, code: str, when: datetime
         f"<cbc:IssueDate>{when.date().isoformat()}</cbc:IssueDate>"
         f"<cbc:IssueTime>{when.strftime('%H:%M:%S')}-05:00</cbc:IssueTime>"
         "<cac:SenderParty><cac:PartyTaxScheme><cbc:RegistrationName>Unidad Especial Dirección de Impuestos y "
-        'Aduanas Nacionales</cbc:RegistrationName><cbc:CompanyID schemeID="4" schemeName="31">800197268'
+        'Aduanas Nacionales</cbc:RegistrationName>'
+        f'<cbc:CompanyID schemeID="{check_digit(codes.DIAN_NIT)}" schemeName="{_NIT_SCHEME}">{codes.DIAN_NIT}'
         "</cbc:CompanyID><cac:TaxScheme><cbc:ID>01</cbc:ID><cbc:Name>IVA</cbc:Name></cac:TaxScheme>"
         "</cac:PartyTaxScheme></cac:SenderParty>"
         f"<cac:DocumentResponse><cac:Response><cbc:ResponseCode>{code}</cbc:ResponseCode>"

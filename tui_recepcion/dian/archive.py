@@ -11,7 +11,7 @@ import io
 import struct
 import zipfile
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import IO, Literal
 
 from tui_recepcion.dian.limits import Limits
 from tui_recepcion.dian.reasons import Reason
@@ -115,9 +115,9 @@ def _walk(data: bytes, name: str, limits: Limits, budget: Budget, origin: str, d
             except Exception as error:
                 out.problems.append((Reason.ZIP_CORRUPTO, _entry_problem(name, info, error)))
                 continue
-            if kind == "zip":
+            if kind == "zip" and payload is not None:
                 _walk(payload, info.filename, limits, budget, entry_origin, depth + 1, out)
-            elif kind is not None and payload is not None:
+            elif (kind == "xml" or kind == "pdf") and payload is not None:
                 out.blobs.append(Blob(kind, info.filename, payload, origin))
 
 
@@ -152,7 +152,7 @@ class _TooLarge(Exception):
     pass
 
 
-def _read_capped(stream: io.BufferedIOBase, head: bytes, info: zipfile.ZipInfo, cap: int,
+def _read_capped(stream: IO[bytes], head: bytes, info: zipfile.ZipInfo, cap: int,
                  limits: Limits, budget: Budget) -> bytes:
     chunks = [head]
     size = len(head)
@@ -191,7 +191,7 @@ def _declared_entry_count(data: bytes) -> int | None:
         if record + 56 > len(data):
             return None
         (count,) = struct.unpack_from("<Q", data, record + 32)
-    return count
+    return int(count)
 
 
 def _entry_problem(archive_name: str, info: zipfile.ZipInfo, error: Exception) -> str:

@@ -10,10 +10,11 @@ from dataclasses import dataclass, field
 from pathlib import PurePath
 from types import MappingProxyType
 
-from tui_recepcion.dian import archive, mime, subject, ubl
+from tui_recepcion.dian import archive, codes, mime, subject, ubl
 from tui_recepcion.dian.archive import Blob, Budget, LimitExceeded, sniff
 from tui_recepcion.dian.limits import DEFAULT_LIMITS, Limits
 from tui_recepcion.dian.model import Document, Extraction, Failure, HintMismatch, SavedFile, SubjectHint
+from tui_recepcion.dian.nit import split_nit
 from tui_recepcion.dian.reasons import Reason
 from tui_recepcion.dian.xml import XmlRejected
 
@@ -99,7 +100,7 @@ class _Collector:
     def __post_init__(self) -> None:
         self.budget = Budget(self.limits.max_total_uncompressed_bytes)
         if self.receiver_nit:
-            self.receiver_nit = ubl.split_nit(self.receiver_nit)[0]
+            self.receiver_nit = split_nit(self.receiver_nit)[0]
 
     def add(self, name: str, data: bytes, *, origin: str) -> None:
         self.seen_names.append(name)
@@ -143,7 +144,7 @@ class _Collector:
             self.found[document.cufe] = _Found(document, blob.data, blob.name, blob.origin)
 
     def _verdict(self, document: Document) -> Failure | None:
-        if document.dian_validation is not None and document.dian_validation != ubl.VALIDATED:
+        if document.dian_validation is not None and document.dian_validation != codes.VALIDATED:
             return Failure(
                 Reason.RECHAZADO_DIAN,
                 f"La DIAN respondió {document.dian_validation} para el documento {document.number}.",

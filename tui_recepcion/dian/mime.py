@@ -18,7 +18,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import Message
-from email.policy import compat32
+from email.policy import Policy, compat32
+from typing import Any
 
 import pybase64
 
@@ -59,7 +60,7 @@ class _Node(Message):
     Content-Type or Content-Disposition of a few MB with thousands of parameters took
     seconds per call. Real parameter headers are well under a KiB."""
 
-    def __init__(self, policy: object, limits: Limits) -> None:
+    def __init__(self, policy: Policy[Any], limits: Limits) -> None:
         super().__init__(policy=policy)
         self._header_bytes = limits.max_header_bytes
         self._param_header_bytes = limits.max_param_header_bytes
@@ -84,7 +85,7 @@ class _NodeBudget:
         self.limit = limits.max_mime_parts
         self.built = 0
 
-    def __call__(self, policy: object = compat32) -> Message:
+    def __call__(self, policy: Policy[Any] = compat32) -> Message:
         self.built += 1
         if self.built > self.limit:
             raise LimitExceeded(f"El correo tiene más de {self.limit} partes MIME.")
@@ -168,7 +169,7 @@ def decoded_payload(part: Message) -> bytes | str | None:
     same bytes — and anything else falls back to the stdlib. `_payload` is read directly
     because `get_payload()` would re-decode 8-bit text with the part's charset.
     """
-    payload = part._payload
+    payload = getattr(part, "_payload", None)  # private in typeshed, public in practice
     if (isinstance(payload, str) and payload.isascii()
             and str(part.get("content-transfer-encoding", "")).lower() == "base64"):
         # Deleting every CR and LF is what the stdlib's `splitlines()` join does, in one pass.
@@ -177,7 +178,8 @@ def decoded_payload(part: Message) -> bytes | str | None:
             return pybase64.b64decode(encoded, validate=True)
         except ValueError:  # binascii.Error: padding or stray characters
             pass  # the stdlib's lenient decoding decides
-    return part.get_payload(decode=True)
+    decoded = part.get_payload(decode=True)
+    return None if isinstance(decoded, Message) else decoded  # multipart parts decode to None
 
 
 def decode_header_value(value: object, limit: int = 1000, *,
@@ -196,7 +198,7 @@ def decode_header_value(value: object, limit: int = 1000, *,
         if isinstance(value, str):
             chunks = decode_rfc2047(value[:max_bytes], max_words)
         else:  # a Header object, built by this program rather than read from mail
-            chunks = email.header.decode_header(value)
+            chunks = email.header.decode_header(value if isinstance(value, email.header.Header) else str(value))
     except Exception:
         chunks = [(str(value)[:max_bytes], None)]
     pieces: list[str] = []

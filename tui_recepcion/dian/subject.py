@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import re
 
+from tui_recepcion.dian.codes import DOCUMENT_TYPES
 from tui_recepcion.dian.model import Document, HintMismatch, SubjectHint
-from tui_recepcion.dian.ubl import split_nit
+from tui_recepcion.dian.nit import split_nit
 
 _REPLY_PREFIX = re.compile(r"^\s*(?:(?:re|rv|fw|fwd|tr|enc|rif)\s*:\s*)+", re.IGNORECASE)
 _NIT = re.compile(r"^\d[\d.]{4,16}(?:-\d)?$")
-_TYPE_CODES = frozenset({"01", "02", "03", "04", "05", "91", "92", "95", "96"})
 
 
 def parse_subject(subject: str | None) -> SubjectHint | None:
@@ -47,7 +47,7 @@ def _parse_space_separated(tokens: list[str]) -> SubjectHint | None:
     if nit is None:
         return None
     for index in range(2, len(tokens)):
-        if tokens[index] in _TYPE_CODES and any(ch.isdigit() for ch in tokens[index - 1]):
+        if tokens[index] in DOCUMENT_TYPES and any(ch.isdigit() for ch in tokens[index - 1]):
             return SubjectHint(
                 nit=nit,
                 name=" ".join(tokens[1 : index - 1]) or None,

@@ -11,9 +11,11 @@ import re
 from datetime import date
 from decimal import Decimal
 
-from lxml import etree
+from lxml import etree  # type: ignore[import-untyped]  # lxml ships no annotations; lxml-stubs is not a dependency
 
-from tui_recepcion.dian import xml
+from tui_recepcion.dian import codes, xml
+from tui_recepcion.dian.codes import VALIDATED as VALIDATED  # re-exported: extract checks against it
+from tui_recepcion.dian.codes import normalize_response_code
 from tui_recepcion.dian.limits import Limits
 from tui_recepcion.dian.model import (
     CREDIT_NOTE,
@@ -24,6 +26,7 @@ from tui_recepcion.dian.model import (
     Reference,
     Tax,
 )
+from tui_recepcion.dian.nit import split_nit as split_nit  # re-exported: the store imports it from here
 from tui_recepcion.dian.reasons import Reason
 
 ATTACHED_DOCUMENT = "AttachedDocument"
@@ -32,7 +35,6 @@ _UBL_PREFIX = "urn:oasis:names:specification:ubl:schema:xsd:"
 _DOCUMENT_KINDS = (INVOICE, CREDIT_NOTE, DEBIT_NOTE)
 _KNOWN_ROOTS = (*_DOCUMENT_KINDS, ATTACHED_DOCUMENT, APPLICATION_RESPONSE)
 
-VALIDATED = "02"
 CUFE_RE = re.compile(r"^[0-9a-f]{96}$")
 _AMOUNT_RE = re.compile(r"^[+-]?\d{1,20}(\.\d{1,10})?$")
 _MAX_FIELD_CHARS = 300
@@ -52,8 +54,9 @@ def root_kind(root: etree._Element) -> str | None:
     if not isinstance(root.tag, str):
         return None
     name = etree.QName(root)
-    if name.localname in _KNOWN_ROOTS and name.namespace == f"{_UBL_PREFIX}{name.localname}-2":
-        return name.localname
+    localname: str = name.localname
+    if localname in _KNOWN_ROOTS and name.namespace == f"{_UBL_PREFIX}{localname}-2":
+        return localname
     return None
 
 
@@ -126,13 +129,6 @@ def _dian_response(reference: etree._Element | None, limits: Limits) -> tuple[st
     return normalize_response_code(code), response_cufe
 
 
-def normalize_response_code(code: str | None) -> str | None:
-    """DIAN writes "02" or "002" for the same verdict."""
-    if code is None:
-        return None
-    return code.lstrip("0").zfill(2) if code.isdigit() else code
-
-
 def _parse_document(root: etree._Element, kind: str, *, dian_validation: str | None) -> Document:
     children = _Children(root)
     number = children.text("ID")
@@ -147,13 +143,13 @@ def _parse_document(root: etree._Element, kind: str, *, dian_validation: str | N
     if issue_date is None:
         raise _invalid(f"el documento {number} no tiene una fecha de emisión válida")
     if kind == INVOICE:
-        tipo = children.text("InvoiceTypeCode") or "01"
+        tipo = children.text("InvoiceTypeCode") or codes.SALES_INVOICE
         totals_tag, fallback_tag = "LegalMonetaryTotal", "RequestedMonetaryTotal"
     elif kind == CREDIT_NOTE:
-        tipo = "91"
+        tipo = codes.CREDIT_NOTE
         totals_tag, fallback_tag = "LegalMonetaryTotal", "RequestedMonetaryTotal"
     else:
-        tipo = "92"  # DebitNote has no type-code element
+        tipo = codes.DEBIT_NOTE  # DebitNote has no type-code element
         totals_tag, fallback_tag = "RequestedMonetaryTotal", "LegalMonetaryTotal"
     totals = children.first(totals_tag)
     if totals is None:
@@ -246,19 +242,10 @@ def _party(party: etree._Element | None) -> Party | None:
     return Party(nit=nit, name=name, dv=dv or None, id_scheme=_clean(company_id.get("schemeName")) or None)
 
 
-def split_nit(value: str) -> tuple[str, str | None]:
-    """`"900.123.456-7"` → `("900123456", "7")`; anything else is kept, minus spaces and dots."""
-    compact = re.sub(r"[\s.]", "", value)
-    match = re.fullmatch(r"(\d+)-(\d)", compact)
-    if match:
-        return match.group(1), match.group(2)
-    return compact, None
-
-
 def _tax(total: etree._Element, number: str) -> Tax:
     amount = _amount(total, "{*}TaxAmount", number)
     scheme = total.find("{*}TaxSubtotal/{*}TaxCategory/{*}TaxScheme")
-    code = (_text(scheme, "{*}ID") if scheme is not None else None) or "ZZ"
+    code = (_text(scheme, "{*}ID") if scheme is not None else None) or codes.NO_TAX
     name = (_text(scheme, "{*}Name") if scheme is not None else None) or code
     if amount is None:
         amount = sum(

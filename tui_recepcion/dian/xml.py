@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import threading
 
-from lxml import etree
+from lxml import etree  # type: ignore[import-untyped]  # lxml ships no annotations; lxml-stubs is not a dependency
 
 from tui_recepcion.dian.reasons import Reason
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from typing import Any
 
-from imapclient import IMAPClient
+from imapclient import IMAPClient  # type: ignore[import-untyped]  # imapclient ships no type information
 
 from tui_recepcion.accounts import account_endpoint, credentials_for
 from tui_recepcion.config import Account
@@ -24,7 +25,7 @@ IDLE_RENEW_SECONDS = 24 * 60
 CANCEL_CHECK_SECONDS = 1.0
 
 
-def _has_new_mail(responses: list[tuple]) -> bool:
+def _has_new_mail(responses: list[tuple[Any, ...]]) -> bool:
     return any(len(response) > 1 and response[1] in (b"EXISTS", b"RECENT") for response in responses)
 
 

@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, TypeVar
 
 from tui_recepcion.dian import DEFAULT_LIMITS, Extraction, Limits, Reason, extract_message
 from tui_recepcion.engine.prepare import Preparer, PrepareSettings
@@ -39,6 +39,7 @@ from tui_recepcion.events import (
 )
 from tui_recepcion.mailbox.source import KEPT, Decision, MessageSource, Unreadable
 from tui_recepcion.store import LedgerEntry, Outcome, Store, StoreError
+from tui_recepcion.vocabulary import FAILED, PROCESSED, MessageStatus
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +74,10 @@ class PassResult:
     retry_soon: bool = False  # some message could not be read this time: try again before the interval
 
 
-def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
+_T = TypeVar("_T")
+
+
+def _chunks(items: Sequence[_T], size: int) -> Iterator[Sequence[_T]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
 
@@ -370,7 +374,7 @@ class Pipeline:
     def _isolate(self, items: Sequence[tuple[str, Reason, str]]) -> list[Decision]:
         """Record messages decided without extraction; returns the decisions to dispose of."""
         decisions: list[Decision] = []
-        destination = KEPT if self.source.keeps_unreadable else self.source.destination("fallido")
+        destination = KEPT if self.source.keeps_unreadable else self.source.destination(FAILED)
         for key, reason, detail in items:
             entry = self.store.record_failure(
                 self.account_id, key, reason=str(reason), detail=detail, destination=destination, raw_sha256=None
@@ -406,16 +410,17 @@ class Pipeline:
     def _record(self, outcomes: list[Outcome], raws: dict[str, bytes], progress: _Progress) -> list[Decision]:
         """Commit a batch's outcomes in one transaction, then emit them; returns the
         decisions to dispose of."""
-        failed_destination = self.source.destination("fallido")
+        failed_destination = self.source.destination(FAILED)
         for index, outcome in enumerate(outcomes):
-            status = "procesado" if outcome.extraction.failure is None else "fallido"
+            status: MessageStatus = PROCESSED if outcome.extraction.failure is None else FAILED
             outcomes[index] = replace(
                 outcome, destination=self.source.destination(status), failed_destination=failed_destination
             )
         decisions: list[Decision] = []
-        for outcome, recorded in self._record_isolating(outcomes):
+        for recorded_outcome, recorded in self._record_isolating(outcomes):
             entry = recorded.entry
-            self._emit(self._handled_event(entry, outcome.extraction if outcome else None, recorded.duplicates,
+            extraction = recorded_outcome.extraction if recorded_outcome else None
+            self._emit(self._handled_event(entry, extraction, recorded.duplicates,
                                            recorded.conflicts))
             decisions.append(
                 Decision(entry.source_key, entry.status, entry.reason, entry.destination, raw=raws.get(entry.source_key))
@@ -480,7 +485,7 @@ class Pipeline:
             entry.source_key,
             entry.status,  # type: ignore[arg-type]
             entry.reason,
-            entry.destination or self.source.destination("fallido"),
+            entry.destination or self.source.destination(FAILED),
             forwarded=entry.forwarded_at is not None if forwarded is None else forwarded,
         )
 
@@ -528,8 +533,8 @@ class _Progress:
     unread: int = 0  # refused this time, to be read again
 
     def count(self, status: str, duplicates: int) -> None:
-        self.processed += status == "procesado"
-        self.failed += status == "fallido"
+        self.processed += status == PROCESSED
+        self.failed += status == FAILED
         self.duplicates += duplicates
 
     def result(self, remaining: int, *, cancelled: bool) -> PassResult:

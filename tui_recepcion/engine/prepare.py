@@ -27,6 +27,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from tui_recepcion.dian import Extraction, extract_message, internal_error
 from tui_recepcion.store import Outcome, document_content_sha256, save_document_files
@@ -132,16 +133,16 @@ def die_with_parent() -> bool:
         return False
     try:
         libc = ctypes.CDLL(None, use_errno=True)
-        return libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0
+        return bool(libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0)
     except (OSError, AttributeError):
         return False
 
 
-def _spawn_helper(environment: dict[str, str]) -> Callable[[str, Sequence[str], Sequence[int]], int]:
+def _spawn_helper(environment: dict[str, str]) -> Callable[..., int]:
     # Stands in for `multiprocessing.util.spawnv_passfds`, through which the fork server and
     # the resource tracker are started, with an explicit environment: changing os.environ
     # instead would hide an `env:` secret from another account's thread meanwhile.
-    def spawn(path: str, args: Sequence[str], passfds: Sequence[int]) -> int:
+    def spawn(path: str | bytes, args: Sequence[Any], passfds: Sequence[int]) -> int:
         process = subprocess.Popen(
             list(args), executable=path, pass_fds=tuple(sorted(map(int, passfds))), close_fds=True,
             env=environment, restore_signals=False,
@@ -200,7 +201,7 @@ def _worker_started() -> None:
     server = multiprocessing.forkserver._forkserver
     alive = getattr(server, "_forkserver_alive_fd", None)
     if isinstance(alive, int):
-        server._forkserver_alive_fd = None
+        server._forkserver_alive_fd = None  # type: ignore[attr-defined]  # private to multiprocessing; no public way
         with contextlib.suppress(OSError):
             os.close(alive)
 

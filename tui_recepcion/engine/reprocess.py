@@ -8,8 +8,8 @@ UID EXPUNGE, never a bare EXPUNGE.
 
 from __future__ import annotations
 
-from imapclient import IMAPClient
-from imapclient.imapclient import DELETED
+from imapclient import IMAPClient  # type: ignore[import-untyped]  # imapclient ships no type information
+from imapclient.imapclient import DELETED  # type: ignore[import-untyped]  # imapclient ships no type information
 
 from tui_recepcion.accounts import DEFAULT_TIMEOUT, account_endpoint, credentials_for
 from tui_recepcion.config import Account
@@ -17,6 +17,7 @@ from tui_recepcion.errors import ConfigError, RecepcionError
 from tui_recepcion.mailbox.imap import INBOX
 from tui_recepcion.mailbox.imap_folders import imap_namespace
 from tui_recepcion.mailbox.transport import close_quietly, connect_imap, connection_errors
+from tui_recepcion.vocabulary import IMAP
 
 
 class MessageNotFound(RecepcionError):
@@ -28,7 +29,7 @@ def reprocess_failed(account: Account, message_id: str, timeout: float = DEFAULT
 
     Returns how many copies were moved (the same Message-ID may have arrived twice).
     """
-    if account.protocol != "imap":
+    if account.protocol != IMAP:
         raise ConfigError(
             "Solo se puede reprocesar con IMAP: con POP3 el correo ya se reenvió al correo de "
             "respaldo y se borró del buzón; reenvíelo desde allí al buzón de recepción."

@@ -44,6 +44,7 @@ from tui_recepcion.events import (
 from tui_recepcion.mailbox.source import MessageSource
 from tui_recepcion.providers import ProviderRegistry, ServerDefaults, shared_registry
 from tui_recepcion.store import Store, StoreError
+from tui_recepcion.vocabulary import IMAP
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +113,7 @@ class Engine:
 
 def backoff_delay(failures: int, start: timedelta = BACKOFF_START, cap: timedelta = BACKOFF_CAP) -> timedelta:
     """30 s, 1 min, 2 min, … up to the cap: transient failures are retried, never hammered."""
-    return min(cap, start * (2 ** min(max(0, failures - 1), 32)))
+    return min(cap, start * (1 << min(max(0, failures - 1), 32)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,7 +146,7 @@ class AccountProcessor:
         self._emit_callback = emit
         self._source_factory = source_factory or (lambda: build_source(account, engine.smtp_defaults(account)))
         # IDLE needs the account's own IMAP server; a supplied source (the demo's Maildir) has none.
-        self._can_idle = source_factory is None and account.protocol == "imap"
+        self._can_idle = source_factory is None and account.protocol == IMAP
         self._checkpoint = checkpoint
         self._clock = clock
         self._failures = 0
@@ -213,13 +214,13 @@ class AccountProcessor:
             self._report(problem)
             raise
         except sqlite3.Error as error:  # the store is busy or broken: retried like a network error
-            problem = StoreError(f"El almacén local no respondió: {error}")
-            self._report(problem)
-            raise problem from error
+            store_problem = StoreError(f"El almacén local no respondió: {error}")
+            self._report(store_problem)
+            raise store_problem from error
         except OSError as error:  # the lock file or the source's files (a full disk, permissions)
-            problem = StoreError(f"No se pudo usar un archivo local: {error.strerror or error}")
-            self._report(problem)
-            raise problem from error
+            file_problem = StoreError(f"No se pudo usar un archivo local: {error.strerror or error}")
+            self._report(file_problem)
+            raise file_problem from error
         except Exception as error:
             log.error("error inesperado en la cuenta «%s»: %s", self.account.id, type(error).__name__)
             log.debug("detalle del error inesperado", exc_info=error)
@@ -295,6 +296,7 @@ class AccountProcessor:
                     account=self.account.id,
                     state="esperando" if outcome.problem is None else "error",
                     detail=f"próxima pasada: {next_run.astimezone(self.account.tzinfo):%Y-%m-%d %H:%M:%S}",
+                    next_run=next_run,
                 )
             )
             self._wait(outcome)
@@ -340,5 +342,5 @@ class EventFollower:
         rows = self.store.events_after(self.last_id, limit)
         if rows:
             self.last_id = rows[-1].id
-        events = (event_from_payload(row.kind, row.account, row.payload) for row in rows)
+        events = (event_from_payload(row.kind, row.account or "", row.payload) for row in rows)
         return [event for event in events if event is not None]

@@ -31,6 +31,7 @@ from tui_recepcion.providers.model import (
 )
 from tui_recepcion.providers.probe import ProbeResult, probe_server
 from tui_recepcion.providers.resolver import DNS_ERRORS, Resolver, SrvRecord
+from tui_recepcion.vocabulary import SSL, STARTTLS
 
 T = TypeVar("T")
 Source = Literal["srv", "nombre_comun"]
@@ -57,7 +58,7 @@ COMMON_HOST_PREFIXES: dict[Protocol, tuple[str, ...]] = {
     "pop3": ("pop", "pop3", "mail"),
     "smtp": ("smtp", "mail"),
 }
-_GUESSED_SECURITIES: tuple[Security, ...] = ("ssl", "starttls")  # implicit TLS first
+_GUESSED_SECURITIES: tuple[Security, ...] = (SSL, STARTTLS)  # implicit TLS first
 _PHASE_MARGIN = 0.5  # seconds a phase may wait beyond `timeout` for its threads to report
 
 
@@ -101,7 +102,7 @@ def order_srv_records(
         usable,
         key=lambda item: (
             item[1].priority,
-            0 if item[0].security == "ssl" else 1,
+            0 if item[0].security == SSL else 1,
             -item[1].weight,
             item[1].host,
             item[1].port,

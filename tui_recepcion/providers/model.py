@@ -10,15 +10,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Literal, get_args
 
-Protocol = Literal["imap", "pop3", "smtp"]
-Security = Literal["ssl", "starttls", "ninguna"]
-AuthType = Literal["basica", "oauth2"]
-
-PROTOCOLS: tuple[Protocol, ...] = get_args(Protocol)
-SECURITIES: tuple[Security, ...] = get_args(Security)
-AUTH_TYPES: tuple[AuthType, ...] = get_args(AuthType)
+# The words come from the vocabulary; plugins keep importing them from here.
+from tui_recepcion.vocabulary import AUTH_TYPES as AUTH_TYPES
+from tui_recepcion.vocabulary import SECURITIES as SECURITIES
+from tui_recepcion.vocabulary import SERVER_PROTOCOLS as PROTOCOLS
+from tui_recepcion.vocabulary import AuthType as AuthType
+from tui_recepcion.vocabulary import Security as Security
+from tui_recepcion.vocabulary import ServerProtocol as Protocol
 
 # Form fields a provider may give its own "?" help for (the config keys of the account).
 HELP_FIELDS: frozenset[str] = frozenset(

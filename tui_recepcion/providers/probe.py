@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 from tui_recepcion.providers.model import Protocol, ServerDefaults
 from tui_recepcion.providers.resolver import DNS_ERRORS, Address, Resolver
+from tui_recepcion.vocabulary import IMAP, PLAINTEXT, POP3, PROTOCOL_LABELS, SSL
 
 _MAX_LINE = 8192
-_PROTOCOL_NAMES = {"imap": "IMAP", "pop3": "POP3", "smtp": "SMTP"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +49,7 @@ def probe_server(
     The whole probe, every address included, takes at most about `timeout` seconds.
     """
     deadline = time.monotonic() + timeout
-    if server.security == "ninguna":
+    if server.security == PLAINTEXT:
         return ProbeResult(False, "no se sugieren servidores sin cifrado")
     try:
         addresses = resolver.addresses(server.host, server.port)
@@ -64,7 +64,7 @@ def probe_server(
         except _ProbeFailed as failure:
             reason = str(failure)
         else:
-            return ProbeResult(True, f"respondió {_PROTOCOL_NAMES[protocol]} con TLS y certificado válido")
+            return ProbeResult(True, f"respondió {PROTOCOL_LABELS[protocol]} con TLS y certificado válido")
     return ProbeResult(False, reason)
 
 
@@ -83,7 +83,7 @@ def _probe_address(
         raise _ProbeFailed(f"no se pudo conectar: {error.strerror or error}") from None
     with raw:
         try:
-            if server.security == "ssl":
+            if server.security == SSL:
                 with _tls(raw, server.host, ssl_context, deadline) as secure:
                     _expect_greeting(_LineReader(secure, deadline), protocol)
             else:
@@ -152,18 +152,18 @@ def _expect_greeting(reader: _LineReader, protocol: Protocol) -> None:
     line = reader.smtp_reply() if protocol == "smtp" else reader.line()
     expected = {"imap": (b"* OK", b"* PREAUTH"), "pop3": (b"+OK",), "smtp": (b"220",)}[protocol]
     if not line.upper().startswith(expected):
-        raise _ProbeFailed(f"la respuesta no es de un servidor {_PROTOCOL_NAMES[protocol]}")
+        raise _ProbeFailed(f"la respuesta no es de un servidor {PROTOCOL_LABELS[protocol]}")
 
 
 def _starttls(reader: _LineReader, raw: socket.socket, protocol: Protocol) -> None:
     _expect_greeting(reader, protocol)
-    if protocol == "imap":
+    if protocol == IMAP:
         reader.send(b"A1 STARTTLS")
         line = reader.line()
         while line.startswith(b"*"):
             line = reader.line()
         accepted = line.upper().startswith(b"A1 OK")
-    elif protocol == "pop3":
+    elif protocol == POP3:
         reader.send(b"STLS")
         accepted = reader.line().startswith(b"+OK")
     else:

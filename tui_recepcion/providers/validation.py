@@ -17,6 +17,7 @@ from tui_recepcion.providers.model import (
     ServerAlternative,
     ServerDefaults,
 )
+from tui_recepcion.vocabulary import PLAINTEXT
 
 PROVIDER_ID_RE = re.compile(r"^[a-z0-9]+(?:[-_][a-z0-9]+)*$")
 _MAX_ID_LENGTH = 40
@@ -118,7 +119,7 @@ def _server_problems(server: object, label: str) -> list[str]:
             f"{label} tiene una seguridad desconocida {server.security!r}; "
             f"las válidas son: {', '.join(SECURITIES)}."
         )
-    elif server.security == "ninguna":
+    elif server.security == PLAINTEXT:
         problems.append(f"{label} no puede sugerir una conexión sin cifrado ('ninguna').")
     return problems
 

@@ -10,7 +10,6 @@ reads in a worker and hands over with `set_alert_status`.
 from __future__ import annotations
 
 import itertools
-import re
 from collections import Counter, deque
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -31,7 +30,7 @@ from tui_recepcion.events import (
     StateChanged,
 )
 from tui_recepcion.output import money
-from tui_recepcion.store import STATUS_FAILED, STATUS_PROCESSED
+from tui_recepcion.vocabulary import FAILED, PROCESSED
 
 ROW_LIMIT = 500
 LOG_LIMIT = 200
@@ -45,7 +44,6 @@ STATE_LABELS = {
     "esperando": "Esperando",
     "error": "Error",
 }
-_NEXT_RUN = re.compile(r"próxima pasada: (?P<when>.+)$")
 _row_ids = itertools.count(1)
 
 
@@ -72,15 +70,15 @@ def message_row(event: MessageHandled, local: datetime) -> MessageRow:
         total = money(documents[0].total) if len(documents) == 1 else f"{len(documents)} documentos"
     else:
         sender, number, total = event.subject or "(sin asunto)", "", ""
-    if event.status == STATUS_FAILED:
-        outcome = event.reason or "fallido"
+    if event.status == FAILED:
+        outcome = event.reason or FAILED
     elif documents and all(document.duplicated for document in documents):
         outcome = "duplicado"
     else:
-        outcome = STATUS_PROCESSED
+        outcome = PROCESSED
     reason_text = describe(event.reason) if event.reason else ""
     return MessageRow(next(_row_ids), f"{local:%H:%M:%S}", sender, number, total, outcome, event.destination,
-                      event.status == STATUS_FAILED, reason_text)
+                      event.status == FAILED, reason_text)
 
 
 class AccountBoard:
@@ -115,8 +113,10 @@ class AccountBoard:
             self._handled(event)
         elif isinstance(event, StateChanged):
             self.state, self.detail = event.state, event.detail
-            found = _NEXT_RUN.search(event.detail)
-            self.next_run = found["when"] if found else ("" if event.state != "esperando" else self.next_run)
+            if event.next_run is not None:
+                self.next_run = f"{self.local(event.next_run):%Y-%m-%d %H:%M:%S}"
+            elif event.state != "esperando":
+                self.next_run = ""
             self._log(event, STATE_LABELS.get(event.state, event.state) + (f": {event.detail}" if event.detail else ""))
         elif isinstance(event, PassStarted):
             self.pending = self.pass_total = event.pending
@@ -139,8 +139,8 @@ class AccountBoard:
             self._log(event, f"Alerta «{event.alert}» enviada a {event.recipient}")
 
     def _handled(self, event: MessageHandled) -> None:
-        self.processed += event.status == STATUS_PROCESSED
-        self.failed += event.status == STATUS_FAILED
+        self.processed += event.status == PROCESSED
+        self.failed += event.status == FAILED
         self.pass_done += 1
         if self.pending:
             self.pending -= 1

@@ -20,20 +20,19 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
-from textual.widgets import DataTable, Footer, Log, ProgressBar, Sparkline, Static, TabbedContent, TabPane
-from textual.worker import Worker, WorkerState
+from textual.widgets import DataTable, Footer, Log, ProgressBar, Sparkline, Static, TabbedContent, TabPane, Tabs
 
 from tui_recepcion.alerts import Alerts, AlertStatus
 from tui_recepcion.config import Account
 from tui_recepcion.engine.lock import account_lock
 from tui_recepcion.engine.service import AccountProcessor, EventFollower
 from tui_recepcion.events import AlertSent, MessageHandled, StateChanged
-from tui_recepcion.store import STATUS_FAILED, STATUS_PROCESSED
 from tui_recepcion.ui.board import LOG_LIMIT, ROW_LIMIT, STATE_LABELS, AccountBoard, MessageRow
 from tui_recepcion.ui.bridge import EventBridge
 from tui_recepcion.ui.dialogs import MessageDialog
 from tui_recepcion.ui.navbar import NavBar
-from tui_recepcion.ui.screen import RecepcionScreen
+from tui_recepcion.ui.screen import RecepcionScreen, WorkerResult
+from tui_recepcion.vocabulary import FAILED, PROCESSED
 
 REFRESH_SECONDS = 0.1
 FOLLOW_SECONDS = 0.5
@@ -43,6 +42,12 @@ HISTORY_EVENTS = 2000  # the log's recent past replayed into the table when the 
 COLUMNS = ("Hora", "Emisor", "Número", "Total", "Estado o motivo", "Destino")
 NARROW_WIDTHS = (8, 13, 8, 14, 13, 10)
 WIDE_WIDTHS = (8, 30, 12, 15, 27, 10)
+
+
+class AlertStatusesRead(WorkerResult):
+    def __init__(self, statuses: list[AlertStatus]) -> None:
+        super().__init__()
+        self.statuses = statuses
 
 
 class AccountPanel(Vertical):
@@ -185,7 +190,7 @@ class DashboardScreen(RecepcionScreen):
                 self.boards[account.id].account = account
                 continue
             totals = counts.get(account.id, {})
-            board = AccountBoard(account, totals.get(STATUS_PROCESSED, 0), totals.get(STATUS_FAILED, 0))
+            board = AccountBoard(account, totals.get(PROCESSED, 0), totals.get(FAILED, 0))
             self.boards[account.id] = board
             await tabs.add_pane(TabPane(account.id, AccountPanel(board), id=f"tab-{account.id}"))
         self._replay_history()
@@ -211,10 +216,10 @@ class DashboardScreen(RecepcionScreen):
         return board.account if board else None
 
     def action_next_account(self) -> None:
-        self.query_one("#accounts", TabbedContent).query_one("Tabs").action_next_tab()
+        self.query_one("#accounts", TabbedContent).query_one(Tabs).action_next_tab()
 
     def action_previous_account(self) -> None:
-        self.query_one("#accounts", TabbedContent).query_one("Tabs").action_previous_tab()
+        self.query_one("#accounts", TabbedContent).query_one(Tabs).action_previous_tab()
 
     # --- processing --------------------------------------------------------------------
 
@@ -231,7 +236,7 @@ class DashboardScreen(RecepcionScreen):
     def action_stop(self) -> None:
         account = self._visible_account()
         cancel = self._cancels.get(account.id) if account else None
-        if cancel is None:
+        if account is None or cancel is None:
             self.notify("Esta cuenta no se está procesando desde aquí.")
             return
         cancel.set()
@@ -303,13 +308,13 @@ class DashboardScreen(RecepcionScreen):
             self.run_worker(partial(self._alert_statuses, accounts), thread=True, exclusive=True,
                             exit_on_error=False, group="alertas", name="Revisar las alertas")
 
-    def _alert_statuses(self, accounts: list[Account]) -> list[AlertStatus]:
+    def _alert_statuses(self, accounts: list[Account]) -> None:
         """Runs in a worker thread: a few indexed reads per account."""
-        return Alerts(self.services.store, clock=self.services.clock).status(accounts)
+        self.post_result(AlertStatusesRead(Alerts(self.services.store, clock=self.services.clock).status(accounts)))
 
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        if event.worker.group == "alertas" and event.state == WorkerState.SUCCESS:
-            for status in event.worker.result:
-                board = self.boards.get(status.account)
-                if board is not None:
-                    board.set_alert_status(status)
+    @on(AlertStatusesRead)
+    def _alert_statuses_read(self, result: AlertStatusesRead) -> None:
+        for status in result.statuses:
+            board = self.boards.get(status.account)
+            if board is not None:
+                board.set_alert_status(status)

@@ -12,25 +12,32 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.content import Content
 from textual.widgets import DataTable, Footer, Input, Label, Select, Static
-from textual.worker import Worker, WorkerState
 
+from tui_recepcion.dian.codes import STORED_DOCUMENT_TYPES, document_type_name
 from tui_recepcion.output import document_record, money, render
 from tui_recepcion.store import DocumentFilter, DocumentRow
 from tui_recepcion.ui.dialogs import MessageDialog, PathDialog
 from tui_recepcion.ui.navbar import NavBar
-from tui_recepcion.ui.screen import RecepcionScreen
+from tui_recepcion.ui.screen import RecepcionScreen, WorkerResult
 
 SHOWN_LIMIT = 2000
 TIPOS = (
     ("Todos los tipos", ""),
-    ("01 Factura de venta", "01"),
-    ("02 Exportación", "02"),
-    ("03 Contingencia", "03"),
-    ("04 Contingencia DIAN", "04"),
-    ("91 Nota crédito", "91"),
-    ("92 Nota débito", "92"),
+    *((f"{code} {document_type_name(code)}", code) for code in STORED_DOCUMENT_TYPES),
 )
-TIPO_NAMES = {code: label.split(" ", 1)[1] for label, code in TIPOS if code}
+
+
+class DocumentsFound(WorkerResult):
+    def __init__(self, rows: list[DocumentRow]) -> None:
+        super().__init__()
+        self.rows = rows
+
+
+class DocumentsExported(WorkerResult):
+    def __init__(self, count: int, path: Path) -> None:
+        super().__init__()
+        self.count = count
+        self.path = path
 
 
 def detail_lines(row: DocumentRow) -> list[str]:
@@ -40,7 +47,7 @@ def detail_lines(row: DocumentRow) -> list[str]:
     supplier = f"{doc.supplier.name} — NIT {doc.supplier.nit}" + (f"-{doc.supplier.dv}" if doc.supplier.dv else "")
     customer = f"{doc.customer.name} — NIT {doc.customer.nit}" + (f"-{doc.customer.dv}" if doc.customer.dv else "")
     lines = [
-        f"Tipo: {doc.tipo} {TIPO_NAMES.get(doc.tipo, '')}".rstrip(),
+        f"Tipo: {doc.tipo} {document_type_name(doc.tipo)}".rstrip(),
         f"Número: {doc.number}",
         f"Fecha de emisión: {record['fecha_emision']} {record['hora_emision'] or ''}".rstrip(),
         f"Emisor: {supplier}",
@@ -141,10 +148,12 @@ class DocumentsScreen(RecepcionScreen):
             self._query(filters)
 
     @work(thread=True, exclusive=True, group="consulta", exit_on_error=False, name="Consultar documentos")
-    def _query(self, filters: DocumentFilter) -> list[DocumentRow]:
-        return self.services.store.documents(filters)
+    def _query(self, filters: DocumentFilter) -> None:
+        self.post_result(DocumentsFound(self.services.store.documents(filters)))
 
-    def _show(self, rows: list[DocumentRow]) -> None:
+    @on(DocumentsFound)
+    def _show(self, result: DocumentsFound) -> None:
+        rows = result.rows
         self.rows = list(reversed(rows))[:SHOWN_LIMIT]  # newest first
         table = self.query_one("#documents", DataTable)
         table.clear()
@@ -175,18 +184,13 @@ class DocumentsScreen(RecepcionScreen):
                                         default), chosen)
 
     @work(thread=True, exclusive=True, group="exportar", exit_on_error=False, name="Exportar documentos")
-    def _export(self, filters: DocumentFilter, path: Path) -> tuple[int, Path]:
+    def _export(self, filters: DocumentFilter, path: Path) -> None:
         records = [document_record(row) for row in self.services.store.documents(filters)]
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("w", encoding="utf-8", newline="") as stream:
             render(records, "csv", (), stream)
-        return len(records), path
+        self.post_result(DocumentsExported(len(records), path))
 
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        if event.state != WorkerState.SUCCESS:
-            return
-        if event.worker.group == "consulta":
-            self._show(event.worker.result)
-        elif event.worker.group == "exportar":
-            count, path = event.worker.result
-            self.notify(f"{count} documentos exportados a {path}.", title="Exportar a CSV")
+    @on(DocumentsExported)
+    def _exported(self, result: DocumentsExported) -> None:
+        self.notify(f"{result.count} documentos exportados a {result.path}.", title="Exportar a CSV")

@@ -9,9 +9,10 @@ runs in thread workers, so the screen keeps answering keys meanwhile.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -24,11 +25,8 @@ from textual.worker import Worker, WorkerState
 
 from tui_recepcion.accounts import account_endpoint, authorize_account, credentials_for
 from tui_recepcion.config import (
-    AUTH_TYPES,
     FIELDS_BY_KEY,
     OAUTH_FIELDS,
-    PROTOCOLS,
-    SECURITIES,
     Account,
     FieldSpec,
     account_to_toml,
@@ -62,7 +60,19 @@ from tui_recepcion.ui.form_model import (
     suggest_server,
 )
 from tui_recepcion.ui.navbar import NavBar
-from tui_recepcion.ui.screen import RecepcionScreen, describe_error
+from tui_recepcion.ui.screen import RecepcionScreen, WorkerResult, describe_error
+from tui_recepcion.vocabulary import (
+    AUTH_TYPE_LABELS,
+    BASIC,
+    IMAP,
+    MAILBOX_PROTOCOLS,
+    OAUTH2,
+    PLAINTEXT,
+    POP3,
+    PROTOCOL_LABELS,
+    SECURITY_LABELS,
+    is_server_protocol,
+)
 
 NEW_ACCOUNT = "__nueva__"
 # Form-only help texts: these fields have no config key of their own.
@@ -83,8 +93,43 @@ OAUTH_PLACEHOLDERS = {
 }
 
 
-def _options(labels: dict[str, str], keys: Any = None) -> list[tuple[str, str]]:
+_Key = TypeVar("_Key", bound=str)
+_MAILBOX_PROTOCOL_LABELS = {protocol: PROTOCOL_LABELS[protocol] for protocol in MAILBOX_PROTOCOLS}
+
+
+def _options(labels: Mapping[_Key, str], keys: Iterable[_Key] | None = None) -> list[tuple[str, str]]:
     return [(labels[key], key) for key in (keys or labels)]
+
+
+class ServersFound(WorkerResult):
+    def __init__(self, discovery: Discovery | None) -> None:
+        super().__init__()
+        self.discovery = discovery
+
+
+class ConnectionTested(WorkerResult):
+    def __init__(self, report: ProbeReport) -> None:
+        super().__init__()
+        self.report = report
+
+
+class KeyringChecked(WorkerResult):
+    def __init__(self, status: KeyringStatus) -> None:
+        super().__init__()
+        self.status = status
+
+
+class AccountSaved(WorkerResult):
+    def __init__(self, account: Account) -> None:
+        super().__init__()
+        self.account = account
+
+
+class AccountAuthorized(WorkerResult):
+    def __init__(self, account: Account, authorization: Authorization) -> None:
+        super().__init__()
+        self.account = account
+        self.authorization = authorization
 
 
 class FormScreen(RecepcionScreen):
@@ -152,13 +197,13 @@ class FormScreen(RecepcionScreen):
                                 label="Nombre de la cuenta", help_text=NAME_HELP, required=True)
                 providers = [(provider.name, provider.id) for provider in registry.providers.values()]
                 yield self._row("proveedor", Select(providers, allow_blank=False, compact=True, id="f-proveedor"))
-                yield self._row("tipo_servidor", Select(_options(AUTH_TYPES), allow_blank=False, compact=True,
+                yield self._row("tipo_servidor", Select(_options(AUTH_TYPE_LABELS), allow_blank=False, compact=True,
                                                         id="f-tipo_servidor"))
-                yield self._row("protocolo", Select(_options(PROTOCOLS), allow_blank=False, compact=True,
+                yield self._row("protocolo", Select(_options(_MAILBOX_PROTOCOL_LABELS), allow_blank=False, compact=True,
                                                     id="f-protocolo"))
                 yield self._row("servidor", Input(compact=True, id="f-servidor"))
                 yield self._row("puerto", Input(type="integer", compact=True, id="f-puerto", max_length=5))
-                yield self._row("seguridad", Select(_options(SECURITIES), allow_blank=False, compact=True,
+                yield self._row("seguridad", Select(_options(SECURITY_LABELS), allow_blank=False, compact=True,
                                                     id="f-seguridad"))
                 yield self._row("permitir_sin_cifrado", Checkbox("Sí, la contraseña viajará sin cifrar",
                                                                  compact=True, id="f-permitir_sin_cifrado"))
@@ -283,7 +328,7 @@ class FormScreen(RecepcionScreen):
         self._base = account_to_toml(account) if account else {}
         provider = account.provider if account else (FALLBACK_PROVIDER if FALLBACK_PROVIDER in registry.providers
                                                      else next(iter(registry.providers)))
-        protocol = account.protocol if account else "imap"
+        protocol = account.protocol if account else IMAP
         suggestion = suggest_server(registry, provider, protocol, account.security if account else None)
         self._suggested = {"servidor": suggestion.host or "", "puerto": str(suggestion.port)}
         texts = {
@@ -332,7 +377,7 @@ class FormScreen(RecepcionScreen):
         current = self._choice("tipo_servidor")
         keep = not fill_server and current in provider.auth_types
         self._set_select("tipo_servidor", current if keep else provider.auth_types[0],
-                         _options(AUTH_TYPES, provider.auth_types))
+                         _options(AUTH_TYPE_LABELS, provider.auth_types))
         if fill_server:
             suggestion = suggest_server(registry, provider_id, self._choice("protocolo"), None)
             self._set_select("seguridad", suggestion.security)
@@ -355,11 +400,11 @@ class FormScreen(RecepcionScreen):
     def _refresh(self, *, show_all: bool = False) -> Account | None:
         """Show only the fields that apply, and validate; returns the account when valid."""
         values = self.values()
-        basic = values.auth_type == "basica"
+        basic = values.auth_type == BASIC
         shown = {
             "#row-cuenta": self._editing is None,
-            "#row-correo_respaldo": values.protocol == "pop3",
-            "#row-permitir_sin_cifrado": values.security == "ninguna",
+            "#row-correo_respaldo": values.protocol == POP3,
+            "#row-permitir_sin_cifrado": values.security == PLAINTEXT,
             f"#row-{PASSWORD}": basic,
             f"#row-{CONFIRMATION}": basic,
             "#oauth-note": not basic,
@@ -398,13 +443,13 @@ class FormScreen(RecepcionScreen):
         refresh): an account switched to OAuth2 chooses a store again when it is saved.
         """
         current = self._editing.secret_ref if self._editing else "keyring"
-        if self._choice("tipo_servidor") == "oauth2" and parse_secret_ref(current).kind == "env":
+        if self._choice("tipo_servidor") == OAUTH2 and parse_secret_ref(current).kind == "env":
             return "keyring"
         return current
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "authorize" and self.is_mounted:
-            return self._choice("tipo_servidor") == "oauth2"
+            return self._choice("tipo_servidor") == OAUTH2
         return True
 
     def _status(self, text: str) -> None:
@@ -443,14 +488,18 @@ class FormScreen(RecepcionScreen):
         self.run_worker(partial(self._find_servers, email), thread=True, exclusive=True, exit_on_error=False,
                         group="descubrir", name="Buscar servidores")
 
-    def _find_servers(self, email: str) -> Discovery | None:
+    def _find_servers(self, email: str) -> None:
         try:
-            return self.services.find_servers(email)
+            discovery = self.services.find_servers(email)
         except RecepcionError:  # an address DNS cannot use: the technician types the server
-            return None
+            discovery = None
+        self.post_result(ServersFound(discovery))
 
-    def _discovered(self, discovery: Discovery | None) -> None:
-        found = discovery.best(self._choice("protocolo")) if discovery is not None else None
+    @on(ServersFound)
+    def _discovered(self, result: ServersFound) -> None:
+        discovery = result.discovery
+        protocol = self._choice("protocolo")
+        found = discovery.best(protocol) if discovery is not None and is_server_protocol(protocol) else None
         if self._input("servidor").value not in ("", self._suggested["servidor"]):
             return  # typed while the lookup ran
         if found is None:
@@ -473,7 +522,7 @@ class FormScreen(RecepcionScreen):
     def _account_chosen(self, event: Select.Changed) -> None:
         if not self._chosen(event):
             return
-        self.load(self.services.config.accounts.get(event.value))  # type: ignore[arg-type]
+        self.load(self.services.config.accounts.get(str(event.value)))
         if event.value == NEW_ACCOUNT:
             self._input(ACCOUNT_NAME).focus()
 
@@ -514,21 +563,26 @@ class FormScreen(RecepcionScreen):
         if account is None:
             self._invalid()
             return
-        password = self.values().password if account.auth_type == "basica" else ""
+        password = self.values().password if account.auth_type == BASIC else ""
         self._status(f"Probando la conexión con {account.host}:{account.port}…")
         self._test_connection(account, Secret(password) if password else None)
 
     @work(thread=True, exclusive=True, group="probar", exit_on_error=False, name="Probar conexión")
-    def _test_connection(self, account: Account, password: Secret | None) -> ProbeReport:
+    def _test_connection(self, account: Account, password: Secret | None) -> None:
         # A password just typed is tried before it is saved; otherwise the account logs in as
         # `procesar` would: its stored password, or its OAuth2 token (refreshed if needed).
         credentials = PasswordCredentials(account.username, password) if password else credentials_for(account)
-        return probe(
+        self.post_result(ConnectionTested(probe(
             account_endpoint(account, timeout=self.services.probe_timeout),
             account.protocol,
             credentials,
             (account.processed_folder, account.failed_folder),
-        )
+        )))
+
+    @on(ConnectionTested)
+    def _tested(self, result: ConnectionTested) -> None:
+        self._status("Conexión correcta.")
+        self.app.push_screen(MessageDialog("Conexión correcta", result.report.lines()))
 
     # --- saving ------------------------------------------------------------------------
 
@@ -539,10 +593,10 @@ class FormScreen(RecepcionScreen):
             self._invalid()
             return
         password = self.values().password
-        secret = Secret(password) if password and account.auth_type == "basica" else None
+        secret = Secret(password) if password and account.auth_type == BASIC else None
         # A new OAuth2 account (or one whose store changed) needs a store its token can be written to.
         new_store = self._editing is None or self._editing.secret_ref != account.secret_ref
-        needs_store = secret is not None or (account.auth_type == "oauth2" and new_store)
+        needs_store = secret is not None or (account.auth_type == OAUTH2 and new_store)
         if account.secret_ref == "keyring" and needs_store:
             self._pending_save = (account, secret)
             self._status("Revisando el llavero del sistema…")
@@ -557,10 +611,12 @@ class FormScreen(RecepcionScreen):
             invalid.control.focus()
 
     @work(thread=True, exclusive=True, group="guardar", exit_on_error=False, name="Revisar el llavero")
-    def _probe_keyring(self) -> KeyringStatus:
-        return self.services.keyring_probe()
+    def _probe_keyring(self) -> None:
+        self.post_result(KeyringChecked(self.services.keyring_probe()))
 
-    def _keyring_checked(self, status: KeyringStatus) -> None:
+    @on(KeyringChecked)
+    def _keyring_checked(self, result: KeyringChecked) -> None:
+        status = result.status
         if self._pending_save is None:
             return
         account, secret = self._pending_save
@@ -569,7 +625,7 @@ class FormScreen(RecepcionScreen):
             self._store(account, secret)
             return
         self._status("El llavero del sistema no se puede usar: elija dónde guardar el secreto.")
-        suffix = "token" if account.auth_type == "oauth2" else "secreto"
+        suffix = "token" if account.auth_type == OAUTH2 else "secreto"
         suggested = self.services.config_path.parent / f"{account.id}.{suffix}"
 
         def chosen(reference: str | None) -> None:
@@ -579,18 +635,20 @@ class FormScreen(RecepcionScreen):
                 return
             self._store(replace(account, secret_ref=reference), secret)
 
-        dialog = SecretStoreDialog(account.id, status.reason, suggested, oauth=account.auth_type == "oauth2")
+        dialog = SecretStoreDialog(account.id, status.reason, suggested, oauth=account.auth_type == OAUTH2)
         self.app.push_screen(dialog, chosen)
 
     @work(thread=True, exclusive=True, group="guardar", exit_on_error=False, name="Guardar la cuenta")
-    def _store(self, account: Account, secret: Secret | None) -> Account:
+    def _store(self, account: Account, secret: Secret | None) -> None:
         # The secret first: a config that names a secret nobody stored would fail later.
         if secret is not None and parse_secret_ref(account.secret_ref).kind != "env":
             secret_store(account.secret_ref, account.id, account.username).write(secret)
         save_account(self.services.config_path, account)
-        return account
+        self.post_result(AccountSaved(account))
 
-    def _saved(self, account: Account) -> None:
+    @on(AccountSaved)
+    def _saved(self, result: AccountSaved) -> None:
+        account = result.account
         self.services.reload_config()
         self.recepcion.accounts_changed()
         self._set_select("selector", account.id, self._account_options())
@@ -599,7 +657,7 @@ class FormScreen(RecepcionScreen):
         message = f"Cuenta «{account.id}» guardada en {self.services.config_path}."
         if where.kind == "env":
             message += f" Defina la variable {where.target} con la contraseña en el entorno del servicio."
-        elif account.auth_type == "oauth2":
+        elif account.auth_type == OAUTH2:
             if not self._authorize_after_save:
                 message += " Ahora autorícela con el botón Autorizar (Ctrl+O)."
         else:
@@ -625,7 +683,7 @@ class FormScreen(RecepcionScreen):
         if account is None:
             self._invalid()
             return
-        if account.auth_type != "oauth2":
+        if account.auth_type != OAUTH2:
             self._status("Solo las cuentas OAuth2 se autorizan: elija OAuth2 en Tipo de Servidor.")
             return
         if self._editing is not None and self.services.config.accounts.get(account.id) == account:
@@ -640,15 +698,18 @@ class FormScreen(RecepcionScreen):
         self._authorize(account, self._authorization)
 
     @work(thread=True, exclusive=True, group="autorizar", exit_on_error=False, name="Autorizar")
-    def _authorize(self, account: Account, ui: TuiAuthorizationUI) -> tuple[Account, Authorization]:
-        return account, authorize_account(account, ui, self.services.registry)
+    def _authorize(self, account: Account, ui: TuiAuthorizationUI) -> None:
+        self.post_result(AccountAuthorized(account, authorize_account(account, ui, self.services.registry)))
 
     def stop_authorization(self) -> None:
         """The app is closing: stop waiting for the technician (any thread may call this)."""
         if self._authorization is not None:
             self._authorization.cancel()
 
-    def _authorized(self, account: Account, authorization: Authorization) -> None:
+    @on(AccountAuthorized)
+    def _authorized(self, result: AccountAuthorized) -> None:
+        self._close_authorization()
+        account, authorization = result.account, result.authorization
         who = authorization.signed_in_as
         message = (f"Cuenta «{account.id}» autorizada{f' como {who}' if who else ''}. "
                    f"El token se guardó en {authorization.stored_in}. Pruebe la conexión con Ctrl+T.")
@@ -661,37 +722,29 @@ class FormScreen(RecepcionScreen):
 
     # --- worker results ----------------------------------------------------------------
 
+    # Results arrive as typed messages (above); here only how a worker ended.
+
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         worker, state = event.worker, event.state
         if worker.group == "autorizar" and state in (WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED):
             self._authorization_ended(event)
             return
-        if state == WorkerState.SUCCESS:
-            if worker.group == "probar":
-                report: ProbeReport = worker.result
-                self._status("Conexión correcta.")
-                self.app.push_screen(MessageDialog("Conexión correcta", report.lines()))
-            elif worker.name == "Revisar el llavero":
-                self._keyring_checked(worker.result)
-            elif worker.name == "Guardar la cuenta":
-                self._saved(worker.result)
-            elif worker.group == "descubrir":
-                self._discovered(worker.result)
-        elif state == WorkerState.ERROR:
+        if state == WorkerState.ERROR:
             if worker.group == "guardar":
                 self._authorize_after_save = False  # nothing saved: nothing to authorize
             failed = {"probar": "La prueba de conexión falló", "descubrir": "No se pudieron buscar los servidores"}.get(
                 worker.group, "No se guardó")
             self._status(f"{failed}: {describe_error(worker.error)}")
 
-    def _authorization_ended(self, event: Worker.StateChanged) -> None:
+    def _close_authorization(self) -> None:
         if self._authorization is not None:
             self._authorization.close()
             self._authorization = None
+
+    def _authorization_ended(self, event: Worker.StateChanged) -> None:
+        self._close_authorization()
         worker = event.worker
-        if event.state == WorkerState.SUCCESS:
-            self._authorized(*worker.result)
-        elif isinstance(worker.error, AuthorizationCancelled):
+        if isinstance(worker.error, AuthorizationCancelled):
             event.prevent_default()  # not a failure: the technician chose to stop
             self._status(str(worker.error))
             self.notify(str(worker.error), title="Autorizar", severity="warning")

@@ -17,6 +17,7 @@ from tui_recepcion.config import OAUTH_FIELDS
 from tui_recepcion.config.toml_lines import KeyPath
 from tui_recepcion.oauth.installed_app import InstalledAppFlow
 from tui_recepcion.providers import ProviderRegistry, standard_port
+from tui_recepcion.vocabulary import BASIC, OAUTH2, POP3, SSL, Security, is_security, is_server_protocol
 
 # The field that shows problems no single form field owns (hand-written [smtp] tables…).
 GENERAL = "_general"
@@ -63,7 +64,7 @@ class FormValues:
     protocol: str
     host: str = ""
     port: str = ""
-    security: str = "ssl"
+    security: str = SSL
     allow_plaintext: bool = False
     username: str = ""
     receiver_nit: str = ""
@@ -89,7 +90,7 @@ def build_raw(values: FormValues, base: Mapping[str, Any], secret_ref: str) -> d
         "nit_receptor": values.receiver_nit,
         "fecha_expiracion": values.expiry,
         "correo_notificacion": values.notify_email,
-        "correo_respaldo": values.backup_email if values.protocol == "pop3" else "",
+        "correo_respaldo": values.backup_email if values.protocol == POP3 else "",
     }
     for key, text in texts.items():
         if text.strip():
@@ -101,7 +102,7 @@ def build_raw(values: FormValues, base: Mapping[str, Any], secret_ref: str) -> d
     if values.allow_plaintext:
         raw["permitir_sin_cifrado"] = True
     raw["secreto"] = secret_ref
-    if values.auth_type == "oauth2":
+    if values.auth_type == OAUTH2:
         # Exactly what the rows show: a key of a hidden row (another provider's) is not written.
         oauth = {key: text.strip() for key, text in values.oauth.items() if text.strip()}
         raw.pop("oauth2", None)
@@ -112,7 +113,7 @@ def build_raw(values: FormValues, base: Mapping[str, Any], secret_ref: str) -> d
 
 def password_problems(values: FormValues, *, password_stored: bool) -> dict[str, str]:
     """The password pair's own rules (config.toml never sees the password)."""
-    if values.auth_type != "basica":
+    if values.auth_type != BASIC:
         return {}
     problems: dict[str, str] = {}
     if not values.password and not password_stored:
@@ -124,7 +125,7 @@ def password_problems(values: FormValues, *, password_stored: bool) -> dict[str,
 
 def oauth_problems(values: FormValues) -> dict[str, str]:
     """The OAuth2 rows that are shown, required and empty."""
-    if values.auth_type != "oauth2":
+    if values.auth_type != OAUTH2:
         return {}
     return {oauth_field(key): "falta este campo obligatorio"
             for key, text in values.oauth.items() if key in OAUTH_REQUIRED and not text.strip()}
@@ -161,7 +162,7 @@ def field_problems(problems: Iterable[tuple[KeyPath, str]]) -> dict[str, str]:
 class ServerSuggestion:
     host: str | None  # None: the provider has no server for this protocol; keep what is typed
     port: int
-    security: str
+    security: Security
 
 
 def suggest_server(registry: ProviderRegistry, provider_id: str, protocol: str, security: str | None) -> ServerSuggestion:
@@ -170,8 +171,10 @@ def suggest_server(registry: ProviderRegistry, provider_id: str, protocol: str, 
     With `security` None (a provider was just chosen) the provider's own security wins;
     otherwise the technician's security is kept and only host and port follow it.
     """
+    if not is_server_protocol(protocol):
+        raise ValueError(f"unknown protocol {protocol!r}")  # the form offers only known ones
     primary = registry.defaults(provider_id, protocol) if provider_id in registry.providers else None
-    wanted = security or (primary.security if primary else "ssl")
+    wanted: Security = security if is_security(security) else (primary.security if primary else SSL)
     exact = registry.defaults(provider_id, protocol, wanted) if primary else None
     if exact is not None:
         return ServerSuggestion(exact.host, exact.port, exact.security)

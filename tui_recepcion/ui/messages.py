@@ -9,18 +9,19 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.content import Content
 from textual.widgets import DataTable, Footer, Select, Static
-from textual.worker import Worker, WorkerState
 
+from tui_recepcion.config import Account
 from tui_recepcion.dian.reasons import REASONS
 from tui_recepcion.engine.reprocess import reprocess_failed
 from tui_recepcion.output import message_record
-from tui_recepcion.store import STATUS_FAILED, STATUS_PROCESSED, LedgerEntry, MessageFilter
+from tui_recepcion.store import LedgerEntry, MessageFilter
 from tui_recepcion.ui.dialogs import ConfirmDialog, MessageDialog
 from tui_recepcion.ui.navbar import NavBar
-from tui_recepcion.ui.screen import RecepcionScreen
+from tui_recepcion.ui.screen import RecepcionScreen, WorkerResult
+from tui_recepcion.vocabulary import FAILED, PROCESSED
 
 SHOWN_LIMIT = 2000
-STATUSES = (("Todos los estados", ""), ("Procesados", STATUS_PROCESSED), ("Fallidos", STATUS_FAILED))
+STATUSES = (("Todos los estados", ""), ("Procesados", PROCESSED), ("Fallidos", FAILED))
 
 
 def detail_lines(entry: LedgerEntry, local_time: str) -> list[str]:
@@ -44,6 +45,18 @@ def detail_lines(entry: LedgerEntry, local_time: str) -> list[str]:
         f"Origen: {entry.source_key}",
     ]
     return lines
+
+
+class MessagesFound(WorkerResult):
+    def __init__(self, entries: list[LedgerEntry]) -> None:
+        super().__init__()
+        self.entries = entries
+
+
+class MessageReprocessed(WorkerResult):
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.name = name  # the subject, else the Message-ID, else the source key
 
 
 class MessagesScreen(RecepcionScreen):
@@ -92,15 +105,17 @@ class MessagesScreen(RecepcionScreen):
         self._query(MessageFilter(account=account or None, status=status or None))  # type: ignore[arg-type]
 
     @work(thread=True, exclusive=True, group="consulta", exit_on_error=False, name="Consultar mensajes")
-    def _query(self, filters: MessageFilter) -> list[LedgerEntry]:
-        return self.services.store.messages(filters)
+    def _query(self, filters: MessageFilter) -> None:
+        self.post_result(MessagesFound(self.services.store.messages(filters)))
 
-    def _show(self, entries: list[LedgerEntry]) -> None:
+    @on(MessagesFound)
+    def _show(self, result: MessagesFound) -> None:
+        entries = result.entries
         self.entries = list(reversed(entries))[:SHOWN_LIMIT]
         table = self.query_one("#ledger", DataTable)
         table.clear()
         for index, entry in enumerate(self.entries):
-            failed = entry.status == STATUS_FAILED
+            failed = entry.status == FAILED
             table.add_row(
                 f"{self.services.local_time(entry.created_at):%m-%d %H:%M}",
                 Content.styled(entry.status, "$text-error" if failed else "$text-success"),
@@ -109,9 +124,9 @@ class MessagesScreen(RecepcionScreen):
                 Text(entry.subject or entry.source_key),  # from the mail: never markup
                 key=str(index),
             )
-        failed = sum(entry.status == STATUS_FAILED for entry in entries)
+        failures = sum(entry.status == FAILED for entry in entries)
         self.query_one("#ledger-summary", Static).update(Content(
-            f"{len(entries)} correos, {failed} fallidos. Enter: detalle · R: reprocesar un fallido"))
+            f"{len(entries)} correos, {failures} fallidos. Enter: detalle · R: reprocesar un fallido"))
 
     def _selected(self) -> LedgerEntry | None:
         table = self.query_one("#ledger", DataTable)
@@ -124,11 +139,11 @@ class MessagesScreen(RecepcionScreen):
         entry = self._selected()
         if entry is not None:
             when = f"{self.services.local_time(entry.created_at):%Y-%m-%d %H:%M:%S}"
-            self.app.push_screen(MessageDialog("Correo", detail_lines(entry, when), error=entry.status == STATUS_FAILED))
+            self.app.push_screen(MessageDialog("Correo", detail_lines(entry, when), error=entry.status == FAILED))
 
     def action_reprocess(self) -> None:
         entry = self._selected()
-        if entry is None or entry.status != STATUS_FAILED:
+        if entry is None or entry.status != FAILED:
             self.notify("Elija un correo fallido para reprocesarlo.", severity="warning")
             return
         account = self.services.config.accounts.get(entry.account)
@@ -145,15 +160,11 @@ class MessagesScreen(RecepcionScreen):
         self.app.push_screen(ConfirmDialog("Reprocesar correo", question, "Reprocesar"), answered)
 
     @work(thread=True, exclusive=True, group="reprocesar", exit_on_error=False, name="Reprocesar correo")
-    def _reprocess(self, account, entry: LedgerEntry) -> str:
+    def _reprocess(self, account: Account, entry: LedgerEntry) -> None:
         reprocess_failed(account, entry.message_id or "")
-        return entry.subject or entry.message_id or entry.source_key
+        self.post_result(MessageReprocessed(entry.subject or entry.message_id or entry.source_key))
 
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        if event.state != WorkerState.SUCCESS:
-            return
-        if event.worker.group == "consulta":
-            self._show(event.worker.result)
-        elif event.worker.group == "reprocesar":
-            self.notify(f"«{event.worker.result}» volvió a la bandeja de entrada: la próxima pasada lo procesa.",
-                        title="Reprocesar")
+    @on(MessageReprocessed)
+    def _reprocessed(self, result: MessageReprocessed) -> None:
+        self.notify(f"«{result.name}» volvió a la bandeja de entrada: la próxima pasada lo procesa.",
+                    title="Reprocesar")

@@ -1,4 +1,5 @@
-"""The base of every screen: shared services, F1 help and the one place worker errors go."""
+"""The base of every screen: shared services, F1 help, the one place worker errors go, and
+how a worker hands its result back (a typed message, Harlequin's pattern)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,10 @@ from typing import TYPE_CHECKING, cast
 
 from textual import on
 from textual.binding import Binding
+from textual.dom import DOMNode
+from textual.message import Message
 from textual.screen import Screen
-from textual.worker import Worker, WorkerState
+from textual.worker import NoActiveWorker, Worker, WorkerState, get_current_worker
 
 from tui_recepcion.engine.lock import AccountBusy
 from tui_recepcion.errors import RecepcionError
@@ -33,6 +36,11 @@ def describe_error(error: BaseException | None) -> str:
     return f"Error inesperado ({name}). La operación no se completó."
 
 
+class WorkerResult(Message, bubble=False):
+    """What a thread worker produced, posted to its screen: one subclass per kind of result,
+    so screens dispatch on the type, never on a worker's (Spanish) display name."""
+
+
 class RecepcionScreen(Screen):
     """Screens of the app. `HELP` is the Spanish text F1 shows away from form fields."""
 
@@ -52,9 +60,19 @@ class RecepcionScreen(Screen):
         if event.state == WorkerState.ERROR:
             self.recepcion.report_worker_error(event.worker)
 
+    def post_result(self, result: WorkerResult) -> None:
+        """From a worker thread: hand `result` to this screen, unless the worker was cancelled
+        (an `exclusive` worker that a newer one replaced must not overwrite its answer)."""
+        try:
+            cancelled = get_current_worker().is_cancelled
+        except NoActiveWorker:
+            cancelled = False
+        if not cancelled:
+            self.post_message(result)
+
     def action_field_help(self) -> None:
         """F1: the focused field's help, or what this screen is for."""
-        node = self.focused
+        node: DOMNode | None = self.focused
         while node is not None and not isinstance(node, FieldRow):
             node = node.parent
         if isinstance(node, FieldRow):

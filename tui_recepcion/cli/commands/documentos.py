@@ -7,6 +7,7 @@ import re
 import sys
 
 from tui_recepcion.cli.commands._common import add_database_argument, add_format_argument, fail, iso_date, open_store
+from tui_recepcion.dian.codes import STORED_DOCUMENT_TYPES
 from tui_recepcion.errors import RecepcionError
 from tui_recepcion.output import Column, document_record, money, render
 from tui_recepcion.store import DocumentFilter
@@ -29,7 +30,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--desde", type=iso_date, metavar="FECHA", help="fecha de emisión desde (AAAA-MM-DD)")
     parser.add_argument("--hasta", type=iso_date, metavar="FECHA", help="fecha de emisión hasta (AAAA-MM-DD)")
     parser.add_argument("--emisor", metavar="NIT_O_NOMBRE", help="NIT del emisor o parte de su nombre")
-    parser.add_argument("--tipo", type=_tipo, metavar="TIPO", help="código de tipo: 01, 02, 03, 04, 91, 92…")
+    parser.add_argument("--tipo", type=_tipo, metavar="TIPO", help=f"código de tipo: {', '.join(STORED_DOCUMENT_TYPES)}…")
     parser.add_argument("--cuenta", metavar="ID", help="solo los documentos de esta cuenta")
     add_database_argument(parser)
     parser.set_defaults(run=run)

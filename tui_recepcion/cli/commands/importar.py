@@ -13,7 +13,8 @@ from tui_recepcion.cli.commands._common import add_database_argument, fail, open
 from tui_recepcion.dian.extract import extract_file
 from tui_recepcion.dian.limits import DEFAULT_LIMITS
 from tui_recepcion.errors import RecepcionError
-from tui_recepcion.store import RecordResult
+from tui_recepcion.store import RecordResult, Store
+from tui_recepcion.vocabulary import FAILED, PROCESSED
 
 DEFAULT_ACCOUNT = "importados"
 SUFFIXES = frozenset({".zip", ".xml", ".eml"})
@@ -48,8 +49,8 @@ class _Totals:
 
 def run(args: argparse.Namespace) -> int:
     files, missing = _collect(args.rutas)
-    for path in missing:
-        print(f"Error: no existe o no es legible: {path}", file=sys.stderr)
+    for raw in missing:
+        print(f"Error: no existe o no es legible: {raw}", file=sys.stderr)
     try:
         store = open_store(args, with_documents=True)
     except RecepcionError as error:
@@ -69,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
     return 2 if missing else 0
 
 
-def _import_one(store, path: Path, args: argparse.Namespace, totals: _Totals) -> str:
+def _import_one(store: Store, path: Path, args: argparse.Namespace, totals: _Totals) -> str:
     totals.files += 1
     try:
         size = path.stat().st_size
@@ -90,7 +91,7 @@ def _describe(result: RecordResult, totals: _Totals) -> str:
     entry = result.entry
     if result.already_recorded:
         totals.repeated += 1
-        outcome = "procesado" if entry.reason is None else f"fallido, {entry.reason}"
+        outcome = PROCESSED if entry.reason is None else f"{FAILED}, {entry.reason}"
         return f"ya importado antes ({outcome})"
     if entry.reason is not None:
         totals.failed += 1

@@ -8,7 +8,8 @@ import sys
 from tui_recepcion.cli.commands._common import add_database_argument, add_format_argument, fail, open_store
 from tui_recepcion.errors import RecepcionError
 from tui_recepcion.output import Column, message_record, render
-from tui_recepcion.store import STATUS_FAILED, STATUS_PROCESSED, MessageFilter
+from tui_recepcion.store import MessageFilter
+from tui_recepcion.vocabulary import FAILED, PROCESSED
 
 TABLE = (
     Column("cuenta", "Cuenta", 10),
@@ -23,7 +24,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("mensajes", help="consulta el registro de mensajes procesados",
                                    description="Lista los mensajes procesados, su estado y el motivo de cada fallo.")
     add_format_argument(parser)
-    parser.add_argument("--estado", choices=(STATUS_PROCESSED, STATUS_FAILED), help="solo mensajes en este estado")
+    parser.add_argument("--estado", choices=(PROCESSED, FAILED), help="solo mensajes en este estado")
     parser.add_argument("--cuenta", metavar="ID", help="solo los mensajes de esta cuenta")
     add_database_argument(parser)
     parser.set_defaults(run=run)

@@ -39,7 +39,7 @@ from tui_recepcion.events import (
     PassStarted,
 )
 from tui_recepcion.oauth.health import report_token_health
-from tui_recepcion.vocabulary import BACKUP_DESTINATION
+from tui_recepcion.vocabulary import BACKUP_DESTINATION, FAILED, PROCESSED
 
 log = logging.getLogger("tui_recepcion")
 
@@ -116,8 +116,8 @@ class Printer:
             who, number = (event.subject or "(sin asunto)")[:28], "-"
         outcome = event.status if event.reason is None else f"{event.status}  {event.reason}"
         self._line(event, f"{who:<28}  {number:<14}  {outcome}")
-        self.processed += event.status == "procesado"
-        self.failed += event.status == "fallido"
+        self.processed += event.status == PROCESSED
+        self.failed += event.status == FAILED
         self.duplicates += sum(document.duplicated for document in event.documents)
 
     def summary(self) -> str:

@@ -18,8 +18,7 @@ from tui_recepcion.providers import (
     ServerDefaults,
     load_registry,
 )
-
-SECURITY_LABELS = {"ssl": "SSL/TLS", "starttls": "STARTTLS", "ninguna": "Ninguno"}
+from tui_recepcion.vocabulary import SECURITY_LABELS
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -1,0 +1,34 @@
+"""DIAN's codes and the NIT check digit live in `dian`, defined once."""
+
+from __future__ import annotations
+
+import pytest
+
+from tui_recepcion.dian import codes
+from tui_recepcion.dian.nit import check_digit, split_nit
+
+
+def test_check_digit_of_published_nits() -> None:
+    assert check_digit("890903858") == "7"
+    assert check_digit(codes.DIAN_NIT) == "4"
+
+
+def test_check_digit_rejects_what_is_not_a_nit() -> None:
+    with pytest.raises(ValueError):
+        check_digit("900.123.456")
+
+
+def test_split_nit() -> None:
+    assert split_nit("900.123.456-7") == ("900123456", "7")
+    assert split_nit(" 900123456 ") == ("900123456", None)
+
+
+def test_response_codes_normalize() -> None:
+    assert codes.normalize_response_code("002") == codes.VALIDATED
+    assert codes.normalize_response_code(None) is None
+
+
+def test_stored_types_have_names() -> None:
+    assert all(codes.document_type_name(code) for code in codes.STORED_DOCUMENT_TYPES)
+    assert codes.document_type_name("91") == "Nota crédito"
+    assert codes.document_type_name("77") == ""
