@@ -12,7 +12,7 @@ import threading
 from collections import defaultdict
 from dataclasses import dataclass
 
-from imapclient import IMAPClient
+from imapclient import IMAPClient  # type: ignore[import-untyped]  # IMAPClient ships no py.typed
 
 from tui_recepcion.config import Account
 from tui_recepcion.errors import AuthenticationFailed

@@ -27,7 +27,7 @@ hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
 
 
 @hookspec
-def recepcion_register_providers() -> list[Provider]:
+def recepcion_register_providers() -> list[Provider]:  # type: ignore[empty-body]  # a hook specification has no body
     """Return the providers this plugin adds (an empty list is fine)."""
 
 

@@ -389,7 +389,9 @@ def _distribution(entry_point: EntryPointLike) -> tuple[str | None, str]:
     """(name, "name version") of the package that declared the entry point."""
     dist = getattr(entry_point, "dist", None)
     try:
-        name = dist.metadata["Name"] if dist is not None else None
+        if dist is None:
+            return None, UNKNOWN_ORIGIN
+        name = dist.metadata["Name"]
         return (name, f"{name} {dist.version}") if name else (None, UNKNOWN_ORIGIN)
     except Exception:  # broken metadata must not stop the loading of other plugins
         return None, UNKNOWN_ORIGIN

@@ -102,7 +102,7 @@ def _ask(client: poplib.POP3, line: str, peer: Peer, username: str, redact: Reda
          *, token: bool = False) -> bytes:
     """Send one login line; a "-ERR" answer is a refusal, anything else propagates."""
     try:
-        return client._shortcmd(line)  # type: ignore[attr-defined,no-any-return]  # private in typeshed
+        return client._shortcmd(line)  # type: ignore[attr-defined]  # private in typeshed
     except poplib.error_proto as exc:
         refusal = _refusal(exc, redact)
         if refusal is None:
