@@ -8,15 +8,13 @@ import zipfile
 
 import pytest
 
+from tests.hostile_payloads import billion_laughs, external_entity, zip_bomb
 from tui_recepcion.demo.samples import (
     FAILING_REASONS,
     OTHER_RECEIVER,
     Attachment,
     SampleFactory,
-    billion_laughs,
     build_zip,
-    external_entity,
-    zip_bomb,
 )
 from tui_recepcion.dian.extract import extract_file, extract_message
 from tui_recepcion.dian.limits import Limits

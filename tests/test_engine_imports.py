@@ -13,7 +13,9 @@ import pytest
 import tui_recepcion
 
 REPO = Path(__file__).resolve().parents[1]
-ENGINE_ROOTS = ("config", "secrets", "errors", "toml_lines", "mail", "dian", "providers", "store", "alerts", "alert_messages")
+# Everything a headless service loads: every package but the interface (ui, cli).
+ENGINE_ROOTS = ("config", "secrets", "errors", "vocabulary", "events", "accounts", "mailbox", "engine", "dian",
+                "providers", "store", "alerts", "oauth", "output", "paths", "demo")
 
 
 def engine_modules() -> list[str]:
@@ -38,7 +40,8 @@ def modules_loaded_by(imports: list[str]) -> set[str]:
 
 def test_engine_modules_are_found() -> None:
     found = engine_modules()
-    for required in ("tui_recepcion.config", "tui_recepcion.secrets"):
+    for required in ("tui_recepcion.config", "tui_recepcion.secrets", "tui_recepcion.engine.pipeline",
+                     "tui_recepcion.engine.service", "tui_recepcion.mailbox.imap", "tui_recepcion.store.ledger"):
         assert required in found
 
 

@@ -32,9 +32,9 @@ def summary(outcomes) -> list[tuple]:
 def test_worker_processes_give_the_inline_results(tmp_path: Path) -> None:
     batch = items()
     with Preparer(PrepareSettings("a", None, tmp_path / "inline")) as inline:
-        expected = inline.map(batch)
+        expected = inline.start(batch)()
     with Preparer(PrepareSettings("a", None, tmp_path / "pool"), workers=2) as pool:
-        got = pool.map(batch)
+        got = pool.start(batch)()
     assert summary(got) == summary(expected)
     assert all(outcome.extraction.files == {} for outcome in got)  # file bytes stay in the worker
     written = sorted(p.relative_to(tmp_path / "pool") for p in (tmp_path / "pool").rglob("*") if p.is_file())
@@ -45,10 +45,10 @@ def test_worker_processes_give_the_inline_results(tmp_path: Path) -> None:
 def test_a_dead_worker_does_not_fail_the_pass(tmp_path: Path) -> None:
     batch = items()
     with Preparer(PrepareSettings("a", None, tmp_path), workers=2) as preparer:
-        preparer.map(batch[:2])  # start the workers
+        preparer.start(batch[:2])()  # start the workers
         for pid in list(preparer._pool._processes):  # type: ignore[union-attr]
             os.kill(pid, signal.SIGKILL)
-        outcomes = preparer.map(batch)
+        outcomes = preparer.start(batch)()
     assert [outcome.source_key for outcome in outcomes] == [key for key, _raw in batch]
 
 

@@ -18,7 +18,6 @@ from tui_recepcion.cli import spanish as cli_spanish
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
-EXIT_USAGE = 2
 DEBUG_VARIABLE = "TUI_RECEPCION_DEPURAR"
 
 

@@ -24,6 +24,7 @@ from email.utils import format_datetime, formataddr, make_msgid
 from xml.sax.saxutils import escape
 
 from tui_recepcion.dian import codes
+from tui_recepcion.dian.limits import DEFAULT_LIMITS
 from tui_recepcion.dian.model import CREDIT_NOTE, DEBIT_NOTE, INVOICE
 from tui_recepcion.dian.nit import check_digit as check_digit  # re-exported for the tests and the benchmark
 from tui_recepcion.dian.reasons import ENGINE_REASONS, Reason
@@ -309,7 +310,10 @@ class SampleFactory:
         if reason == Reason.ZIP_SIN_XML:
             return mail([Attachment("factura.zip", build_zip([("factura.pdf", self.pdf())]))])
         if reason == Reason.ZIP_EXCEDE_LIMITES:
-            return mail([Attachment("factura.zip", zip_bomb(64 * 1024 * 1024, nested=False))])
+            # More entries than the extractor opens: over a limit, without being an attack payload
+            # (the zip bombs and entity expansions live in the tests).
+            annexes = [(f"anexo-{number:03d}.txt", b"") for number in range(DEFAULT_LIMITS.max_zip_entries + 44)]
+            return mail([Attachment("factura.zip", build_zip(annexes))])
         if reason == Reason.XML_INVALIDO:
             xml = self.container(self.document(supplier=supplier))
             return mail(zipped("factura", xml[: len(xml) // 3]))
@@ -424,35 +428,6 @@ def build_email(*, subject: str, sender: str, to: str, attachments: Sequence[Att
         part.add_header("Content-Disposition", "attachment", filename=name)
         message.attach(part)
     return message.as_bytes()
-
-
-def zip_bomb(inflated_bytes: int, *, nested: bool = True) -> bytes:
-    """A zip whose XML-looking entry inflates to `inflated_bytes`; `nested` wraps it in a
-    second zip so a few KB expand to hundreds of MB."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
-        with archive.open("factura.xml", "w", force_zip64=True) as entry:
-            entry.write(b'<?xml version="1.0"?><Invoice>')
-            chunk = b" " * (1024 * 1024)
-            for _ in range(max(1, inflated_bytes // len(chunk))):
-                entry.write(chunk)
-    inner = buffer.getvalue()
-    if not nested:
-        return inner
-    return build_zip([("factura.zip", inner)])
-
-
-def billion_laughs() -> bytes:
-    entities = ['<!ENTITY lol0 "lol">'] + [
-        f'<!ENTITY lol{i} "{f"&lol{i - 1};" * 10}">' for i in range(1, 10)
-    ]
-    return ('<?xml version="1.0"?><!DOCTYPE Invoice [' + "".join(entities) + ']>'
-            f'<Invoice xmlns="{UBL}Invoice-2">&lol9;</Invoice>').encode()
-
-
-def external_entity(path: str = "/etc/passwd") -> bytes:
-    return (f'<?xml version="1.0"?><!DOCTYPE Invoice [<!ENTITY xxe SYSTEM "file://{path}">]>'
-            f'<Invoice xmlns="{UBL}Invoice-2"><ID>&xxe;</ID></Invoice>').encode()
 
 
 # ---- XML builders ---------------------------------------------------------------------------

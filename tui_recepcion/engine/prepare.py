@@ -261,9 +261,6 @@ class Preparer:
 
         return collect
 
-    def map(self, items: Sequence[tuple[str, bytes]]) -> list[Outcome]:
-        return self.start(items)()
-
     def _inline_after_failure(self, items: list[tuple[str, bytes]]) -> Callable[[], list[Outcome]]:
         # A worker died (killed, out of memory): finish the pass inline rather than fail it.
         log.warning("un proceso de extracción terminó de forma anormal; se continúa sin procesos auxiliares")
