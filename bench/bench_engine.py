@@ -39,10 +39,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests.engine_support import write_account  # noqa: E402
 from tests.servers.certs import make_test_certificates  # noqa: E402
 from tests.servers.dovecot import DEFAULT, RECEPCION, RESPALDO, DovecotPool, DovecotServer  # noqa: E402
 from tests.servers.smtp import SMTP_USER, SmtpServer  # noqa: E402
+from tests.support.engine_support import write_account  # noqa: E402
 from tui_recepcion.demo.samples import SampleFactory  # noqa: E402
 
 BATCH = 100

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 import tomlkit
 
-from tests.engine_support import sample_mailbox, write_secret
 from tests.oauth.conftest import MICROSOFT_CLIENT_ID
 from tests.servers.certs import TestCertificates
 from tests.servers.dovecot import RECEPCION, DovecotServer
@@ -18,6 +17,7 @@ from tests.servers.endpoints import TEST_HOST
 from tests.servers.identity import MicrosoftStandIn
 from tests.servers.oauth import TokenRegistry
 from tests.servers.smtp import SMTP_USER, SmtpServer
+from tests.support.engine_support import sample_mailbox, write_secret
 from tui_recepcion import cli
 from tui_recepcion.store import Store
 

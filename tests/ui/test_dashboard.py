@@ -13,10 +13,10 @@ from zoneinfo import ZoneInfo
 
 from textual.widgets import Log
 
-from tests.engine_support import write_account
 from tests.servers.certs import TestCertificates
 from tests.servers.dovecot import RECEPCION, DovecotServer
 from tests.servers.smtp import SmtpServer
+from tests.support.engine_support import write_account
 from tests.ui.support import SIZE, dovecot_account, wait_until, write_config
 from tui_recepcion.accounts import build_source
 from tui_recepcion.config import DEFAULT_TIMEZONE, load_config

@@ -1,0 +1,1 @@
+"""Helpers shared by the tests: accounts on the test servers, runners, assertions."""
