@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -28,23 +29,27 @@ def test_demo_without_tui_prints_processed_failed_and_reasons(capsys: pytest.Cap
 
 
 @pytest.fixture
-def tmux() -> str:
+def tmux(tmp_path: Path) -> Iterator[list[str]]:
+    """tmux on a server of the test's own (`-S`): nobody else's sessions, and nobody else's
+    `tmux kill-server`, can touch it."""
     path = shutil.which("tmux")
     if path is None:
         pytest.fail("tmux no está instalado: scripts/test lo instala (apt-get install tmux)")
-    return path
+    command = [path, "-S", str(tmp_path / "tmux.sock")]
+    yield command
+    subprocess.run([*command, "kill-server"], capture_output=True)
 
 
-def test_demo_shows_the_dashboard_processing_at_80x24(tmux: str) -> None:
+def test_demo_shows_the_dashboard_processing_at_80x24(tmux: list[str]) -> None:
     session = f"demo-{uuid.uuid4().hex[:8]}"
     # Exactly the README's demo: its default mailbox is large enough to use worker processes.
     command = f"{Path(sys.executable).parent / 'tui-recepcion'} demo"
-    subprocess.run([tmux, "new-session", "-d", "-x", "80", "-y", "24", "-s", session, command], check=True)
+    subprocess.run([*tmux, "new-session", "-d", "-x", "80", "-y", "24", "-s", session, command], check=True)
     try:
         pane = ""
         deadline = time.monotonic() + DEADLINE
         while time.monotonic() < deadline:
-            pane = subprocess.run([tmux, "capture-pane", "-p", "-t", session], capture_output=True, text=True,
+            pane = subprocess.run([*tmux, "capture-pane", "-p", "-t", session], capture_output=True, text=True,
                                   check=True).stdout
             counters = re.search(r"Procesados (\d+)\s+Fallidos (\d+)\s+Pendientes (\d+)", pane)
             finished = counters and int(counters[1]) > 0 and int(counters[2]) > 0 and int(counters[3]) == 0
@@ -57,6 +62,6 @@ def test_demo_shows_the_dashboard_processing_at_80x24(tmux: str) -> None:
         assert "Tablero" in pane and "F2 Cuentas" in pane
         assert "Estado:" in pane and "Pendientes" in pane
         assert all(len(line) <= 80 for line in pane.splitlines())
-        subprocess.run([tmux, "send-keys", "-t", session, "C-q"], check=True)
+        subprocess.run([*tmux, "send-keys", "-t", session, "C-q"], check=True)
     finally:
-        subprocess.run([tmux, "kill-session", "-t", session], capture_output=True)
+        subprocess.run([*tmux, "kill-session", "-t", session], capture_output=True)
