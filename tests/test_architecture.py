@@ -13,6 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[1]
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 
@@ -38,25 +40,21 @@ def test_the_contracts_hold_on_the_code_as_it_is(tmp_path: Path) -> None:
     assert "0 broken" in result.stdout
 
 
-def test_dian_importing_the_store_breaks_the_layers(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("module", "back_import", "broken"),
+    [
+        ("dian/limits.py", "import tui_recepcion.store", "tui_recepcion.dian.limits -> tui_recepcion.store"),
+        ("engine/pipeline.py", "import textual", "Only the interface knows Textual BROKEN"),
+    ],
+    ids=["dian-importa-el-almacen", "motor-importa-textual"],
+)
+def test_a_back_import_breaks_a_contract(tmp_path: Path, module: str, back_import: str, broken: str) -> None:
     root = copy_of_the_project(tmp_path)
-    limits = root / "tui_recepcion" / "dian" / "limits.py"
-    limits.write_text(limits.read_text(encoding="utf-8") + "\nimport tui_recepcion.store  # noqa: E402,F401\n",
-                      encoding="utf-8")
+    path = root / "tui_recepcion" / module
+    path.write_text(path.read_text(encoding="utf-8") + f"\n{back_import}  # noqa: E402,F401\n", encoding="utf-8")
     result = lint_imports(root)
     assert result.returncode != 0
-    assert "BROKEN" in result.stdout
-    assert "tui_recepcion.dian.limits -> tui_recepcion.store" in result.stdout
-
-
-def test_the_engine_importing_textual_breaks_a_contract(tmp_path: Path) -> None:
-    root = copy_of_the_project(tmp_path)
-    pipeline = root / "tui_recepcion" / "engine" / "pipeline.py"
-    pipeline.write_text(pipeline.read_text(encoding="utf-8") + "\nimport textual  # noqa: E402,F401\n",
-                        encoding="utf-8")
-    result = lint_imports(root)
-    assert result.returncode != 0
-    assert "Only the interface knows Textual BROKEN" in result.stdout
+    assert broken in result.stdout
 
 
 def test_importing_oauth_changes_no_other_module() -> None:

@@ -328,7 +328,9 @@ class Pipeline:
     def _count_attempts(self, keys: Sequence[str], error: Exception) -> None:
         for key in keys:
             try:
-                self.store.record_attempt(self.account_id, key, "lectura", str(error) or type(error).__name__)
+                # Only our own problems are worded for people (and scrubbed of secrets).
+                detail = str(error) if isinstance(error, RecepcionError) else type(error).__name__
+                self.store.record_attempt(self.account_id, key, "lectura", detail)
             except RecepcionError as problem:
                 log.warning("no se pudo contar el intento fallido de %s: %s", key, problem)
 
