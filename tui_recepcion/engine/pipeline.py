@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from tui_recepcion.dian import DEFAULT_LIMITS, Extraction, Limits, Reason, extract_message
 from tui_recepcion.engine.prepare import Preparer, PrepareSettings
@@ -38,7 +38,7 @@ from tui_recepcion.events import (
     StateChanged,
 )
 from tui_recepcion.mailbox.source import KEPT, Decision, MessageSource, Unreadable
-from tui_recepcion.store import LedgerEntry, Outcome, Store, StoreError
+from tui_recepcion.store import LedgerEntry, Outcome, RecordResult, Store, StoreError
 from tui_recepcion.vocabulary import FAILED, PROCESSED, MessageStatus
 
 log = logging.getLogger(__name__)
@@ -424,13 +424,11 @@ class Pipeline:
             extraction = recorded_outcome.extraction if recorded_outcome else None
             self._emit(self._handled_event(entry, extraction, recorded.duplicates,
                                            recorded.conflicts))
-            decisions.append(
-                Decision(entry.source_key, entry.status, entry.reason, entry.destination, raw=raws.get(entry.source_key))
-            )
+            decisions.append(self._decision_from_ledger(entry, raw=raws.get(entry.source_key)))
             progress.count(entry.status, len(recorded.duplicates))
         return decisions
 
-    def _record_isolating(self, outcomes: list[Outcome]) -> list[tuple[Outcome | None, Any]]:
+    def _record_isolating(self, outcomes: list[Outcome]) -> list[tuple[Outcome | None, RecordResult]]:
         """The batch in one transaction; if the store refuses it for good, message by message,
         so the one it cannot take is recorded as an internal error and the rest go on."""
         try:
@@ -439,7 +437,7 @@ class Pipeline:
             if getattr(problem, "transient", True) or len(outcomes) == 0:
                 raise
             log.warning("el almacén rechazó un lote (%s); se guarda mensaje por mensaje", problem)
-        results: list[tuple[Outcome | None, Any]] = []
+        results: list[tuple[Outcome | None, RecordResult]] = []
         for outcome in outcomes:
             try:
                 results.append((outcome, self.store.record_outcomes(self.account_id, [outcome])[0]))
@@ -452,7 +450,7 @@ class Pipeline:
                     destination=outcome.failed_destination, raw_sha256=outcome.raw_sha256,
                     subject=outcome.extraction.subject, message_id=outcome.extraction.message_id,
                 )
-                results.append((None, _Recorded(entry)))
+                results.append((None, RecordResult(entry)))
         return results
 
     def _handled_event(self, entry: LedgerEntry, extraction: Extraction | None, duplicated: tuple[str, ...],
@@ -482,13 +480,15 @@ class Pipeline:
             ),
         )
 
-    def _decision_from_ledger(self, entry: LedgerEntry, *, forwarded: bool | None = None) -> Decision:
+    def _decision_from_ledger(self, entry: LedgerEntry, *, forwarded: bool | None = None,
+                              raw: bytes | None = None) -> Decision:
         return Decision(
             entry.source_key,
             entry.status,  # type: ignore[arg-type]
             entry.reason,
             entry.destination or self.source.destination(FAILED),
             forwarded=entry.forwarded_at is not None if forwarded is None else forwarded,
+            raw=raw,
         )
 
     def _dispose(self, decisions: Sequence[Decision]) -> None:
@@ -542,15 +542,6 @@ class _Progress:
     def result(self, remaining: int, *, cancelled: bool) -> PassResult:
         return PassResult(self.processed, self.failed, self.duplicates, max(0, remaining), cancelled,
                           retry_soon=self.unread > 0)
-
-
-@dataclass(frozen=True, slots=True)
-class _Recorded:
-    """A ledger row recorded outside `record_outcomes` (no documents)."""
-
-    entry: LedgerEntry
-    duplicates: tuple[str, ...] = ()
-    conflicts: tuple[str, ...] = ()
 
 
 def _unreadable_detail(attempts: int) -> str:
