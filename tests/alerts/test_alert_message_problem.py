@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import threading
 from dataclasses import replace
 from datetime import timedelta
-from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
 
 from tests.servers.certs import TestCertificates
 from tests.servers.smtp import SmtpServer
-from tests.support.alert_support import MAILBOX, NOTIFY, Clock, alert_account, body, parsed, subjects
-from tui_recepcion.alerts import MESSAGE_ALERT_MAX_AGE, MESSAGE_PROBLEM, Alerts, send_with_account_smtp
+from tests.support.alert_support import MAILBOX, NOTIFY, Clock, alert_account, body, parsed, race_two_senders, subjects
+from tui_recepcion.alerts import MESSAGE_ALERT_MAX_AGE, MESSAGE_PROBLEM, Alerts
 from tui_recepcion.config import Account
 from tui_recepcion.demo.samples import Attachment, SampleFactory, build_zip, dian_subject
 from tui_recepcion.dian.extract import extract_message
@@ -155,33 +153,8 @@ def test_two_processes_alerting_the_same_message_send_one_email(
     """Each sender holds its send until the other has tried, so both surely raced for the claim."""
     path = tmp_path / "compartida.db"
     Store.open(path).close()
-    done = {name: threading.Event() for name in ("tui", "servicio")}
-    errors: list[BaseException] = []
-
-    def run(name: str, other: str, start: threading.Barrier) -> None:
-        def held_send(account: Account, message: EmailMessage) -> None:
-            done[other].wait(timeout=10)
-            send_with_account_smtp(account, message)
-
-        try:
-            with Store.open(path) as store:
-                alerts = Alerts(store, clock=clock, send=held_send)
-                start.wait(timeout=10)
-                alerts.message_problem(account, source_key="pop3:U1", reason=Reason.REENVIO_RECHAZADO,
-                                       detail="554 rechazado")
-        except BaseException as error:  # noqa: BLE001 - reported below
-            errors.append(error)
-        finally:
-            done[name].set()
-
-    start = threading.Barrier(2)
-    threads = [threading.Thread(target=run, args=(name, other, start))
-               for name, other in (("tui", "servicio"), ("servicio", "tui"))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    race_two_senders(path, clock, lambda alerts: alerts.message_problem(
+        account, source_key="pop3:U1", reason=Reason.REENVIO_RECHAZADO, detail="554 rechazado"))
     assert subjects(clean_smtp) == [REFUSED_SUBJECT]
     with Store.open(path) as store:
         (record,) = store.alert_records("principal")

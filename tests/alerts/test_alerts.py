@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
@@ -24,6 +23,7 @@ from tests.support.alert_support import (
     body,
     bogota_noon,
     parsed,
+    race_two_senders,
     subjects,
 )
 from tui_recepcion.alerts import (
@@ -32,7 +32,6 @@ from tui_recepcion.alerts import (
     EXPIRY_FINAL,
     EXPIRY_NOTICE,
     Alerts,
-    send_with_account_smtp,
 )
 from tui_recepcion.config import Account, SmtpSettings
 from tui_recepcion.events import AlertSent, Event
@@ -318,32 +317,7 @@ def test_two_processes_evaluating_at_once_send_one_email(
     path = tmp_path / "compartida.db"
     Store.open(path).close()
     clock.set(bogota_noon(EXPIRY - timedelta(days=5)))
-    done = {name: threading.Event() for name in ("tui", "servicio")}
-    errors: list[BaseException] = []
-
-    def run(name: str, other: str, start: threading.Barrier) -> None:
-        def held_send(account: Account, message: EmailMessage) -> None:
-            done[other].wait(timeout=10)
-            send_with_account_smtp(account, message)
-
-        try:
-            with Store.open(path) as store:
-                alerts = Alerts(store, clock=clock, send=held_send)
-                start.wait(timeout=10)
-                alerts.evaluate([account])
-        except BaseException as error:  # noqa: BLE001 - reported below
-            errors.append(error)
-        finally:
-            done[name].set()
-
-    start = threading.Barrier(2)
-    threads = [threading.Thread(target=run, args=(name, other, start))
-               for name, other in (("tui", "servicio"), ("servicio", "tui"))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    race_two_senders(path, clock, lambda alerts: alerts.evaluate([account]))
     assert subjects(clean_smtp) == [NOTICE_SUBJECT]
     with Store.open(path) as store:
         (record,) = store.alert_records("principal")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import email
 import email.policy
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
@@ -13,7 +15,9 @@ import pytest
 
 from tests.servers.endpoints import TEST_HOST
 from tests.servers.smtp import SMTP_USER, ReceivedMessage, SmtpServer
+from tui_recepcion.alerts import Alerts, send_with_account_smtp
 from tui_recepcion.config import Account, SmtpSettings
+from tui_recepcion.store import Store
 
 EXPIRY = date(2027, 3, 31)
 MAILBOX = "recepcion@empresa.co"
@@ -83,3 +87,34 @@ def body(message: EmailMessage) -> str:
     part = message.get_body(("plain",))
     assert part is not None
     return part.get_content()
+
+
+def race_two_senders(path: Path, clock: Clock, act: Callable[[Alerts], None]) -> None:
+    """Two Alerts over two connections to one database run `act` at once. Each holds its send
+    until the other has finished, so the other surely ran while the claim was taken."""
+    done = {name: threading.Event() for name in ("tui", "servicio")}
+    errors: list[BaseException] = []
+
+    def run(name: str, other: str, start: threading.Barrier) -> None:
+        def held_send(account: Account, message: EmailMessage) -> None:
+            done[other].wait(timeout=10)
+            send_with_account_smtp(account, message)
+
+        try:
+            with Store.open(path) as store:
+                alerts = Alerts(store, clock=clock, send=held_send)
+                start.wait(timeout=10)
+                act(alerts)
+        except BaseException as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+        finally:
+            done[name].set()
+
+    start = threading.Barrier(2)
+    threads = [threading.Thread(target=run, args=(name, other, start))
+               for name, other in (("tui", "servicio"), ("servicio", "tui"))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
