@@ -24,10 +24,12 @@ def data_dir() -> Path:
     return user_data_path(APP_NAME)
 
 
-def database_path(config: Config | None = None, explicit: str | Path | None = None) -> Path | str:
+def database_path(config: Config | None = None, explicit: str | Path | None = None, *,
+                  use_environment: bool = True) -> Path | str:
     """The store: `--base-datos`, else $TUI_RECEPCION_BASE_DATOS, else `[general] base_datos`,
     else the data dir's SQLite file. A `str` only for a PostgreSQL URL; a file is a `Path`."""
-    for value in (explicit, os.environ.get(DATABASE_VARIABLE, "").strip() or None):
+    variable = os.environ.get(DATABASE_VARIABLE, "").strip() if use_environment else ""
+    for value in (explicit, variable):
         if value:
             return str(value) if is_postgres_url(value) else Path(value).expanduser()
     if config is not None and config.general.database is not None:

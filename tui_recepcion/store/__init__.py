@@ -33,13 +33,14 @@ import sqlite3
 from pathlib import Path
 
 from tui_recepcion.store.alert_state import AlertState
+from tui_recepcion.store.copy import CopyReport, copy_store, table_counts
 from tui_recepcion.store.database import Database, SqliteDatabase
 from tui_recepcion.store.documents import Documents
 from tui_recepcion.store.event_log import DEFAULT_MAX_EVENTS, EventLog
 from tui_recepcion.store.files import document_content_sha256, save_document_files
 from tui_recepcion.store.ledger import Ledger
 from tui_recepcion.store.location import describe, is_postgres_url, mask_url
-from tui_recepcion.store.problems import StoreError, database_problem
+from tui_recepcion.store.problems import StoreError, database_problem, translated
 from tui_recepcion.store.rows import (
     ALERT_PENDING,
     ALERT_SENT,
@@ -77,6 +78,7 @@ __all__ = [
     "AlertClaim",
     "AlertRecord",
     "ConflictRow",
+    "CopyReport",
     "DocumentFilter",
     "DocumentRow",
     "EventRow",
@@ -87,6 +89,7 @@ __all__ = [
     "Store",
     "StoreError",
     "TokenHealth",
+    "copy_store",
     "database_problem",
     "describe",
     "document_content_sha256",
@@ -151,6 +154,11 @@ class Store(Ledger, Documents, EventLog, AlertState, TokenHealthLog):
 
     def schema_version(self) -> int:
         return self._db.schema_version()
+
+    @translated
+    def table_counts(self) -> dict[str, int]:
+        """Rows per table (for `almacen estado`), in the order the tables were created."""
+        return table_counts(self._db)
 
 
 def _open_database(location: Path | str) -> Database:

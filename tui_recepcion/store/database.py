@@ -97,6 +97,11 @@ class Database(ABC):
         """The largest id the table ever handed out (ids are never reused, even once pruned)."""
 
     @abstractmethod
+    def restart_ids(self, table: str, at_least: int) -> None:
+        """After rows were copied with their ids: the next id is above the largest one and
+        above `at_least` (the source's high-water mark)."""
+
+    @abstractmethod
     def close(self) -> None: ...
 
     def columns(self, table: str) -> list[str]:
@@ -176,6 +181,11 @@ class SqliteDatabase(Database):
         row = self.execute("SELECT seq FROM sqlite_sequence WHERE name = ?", (table,)).fetchone()
         (largest,) = self.execute(f"SELECT COALESCE(MAX(id), 0) FROM {table}").fetchone()
         return max(int(row[0]) if row else 0, int(largest))
+
+    def restart_ids(self, table: str, at_least: int) -> None:
+        if table in {str(row[0]) for row in self.execute("SELECT name FROM sqlite_sequence")}:
+            self.execute("UPDATE sqlite_sequence SET seq = MAX(seq, ?) WHERE name = ?", (at_least, table))
+        # Other tables: SQLite picks the next rowid above the largest by itself.
 
     @contextmanager
     def transaction(self, scope: str | None = None) -> Iterator[None]:

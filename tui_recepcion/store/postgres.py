@@ -259,10 +259,9 @@ class PostgresDatabase(Database):
         (largest,) = self.execute(f"SELECT COALESCE(MAX(id), 0) FROM {table}").fetchone()
         return int(largest)
 
-    def restart_ids(self, table: str) -> None:
-        """After rows were copied with their ids: the next id follows the largest one."""
+    def restart_ids(self, table: str, at_least: int) -> None:
         self.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                     f"GREATEST((SELECT COALESCE(MAX(id), 0) FROM {table}), 1))")
+                     f"GREATEST((SELECT COALESCE(MAX(id), 0) FROM {table}), ?, 1))", (int(at_least),))
 
     def close(self) -> None:
         self.pool.close()
