@@ -157,3 +157,32 @@ def test_threads_of_one_store_write_in_parallel_on_their_own_connections(postgre
         assert store.message_counts() == {name: {"procesado": 0, "fallido": 30} for name in "abcd"}
         ids = [event.id for event in store.events_after(0, limit=1000)]
         assert len(ids) == 120 and ids == sorted(ids) and store.last_event_id() == ids[-1]
+
+
+def test_two_processes_recording_one_document_at_once_store_it_once(postgres_url: str, tmp_path: Path,
+                                                                    factory) -> None:
+    """Two stores (two pools, as two machines have) record the same CUFE for one account at
+    the same moment: the account's write lock makes the second see the first's commit."""
+    extraction = extract_file("f.xml", factory.container(factory.document()))
+    Store.open(postgres_url).close()
+    start = threading.Barrier(2)
+    results: list[object] = []
+    errors: list[BaseException] = []
+
+    def machine(name: str) -> None:
+        try:
+            with Store.open(postgres_url, tmp_path / name) as store:
+                start.wait(timeout=30)
+                results.append(store.record_outcome(ACCOUNT, f"imap:{name}:1", extraction, "h", "Procesados"))
+        except BaseException as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=machine, args=(name,)) for name in ("a", "b")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert sorted((len(r.added), len(r.duplicates)) for r in results) == [(0, 1), (1, 0)]  # type: ignore[attr-defined]
+    with Store.open(postgres_url) as store:
+        assert store.document_count() == 1 and len(store.messages()) == 2
