@@ -259,6 +259,12 @@ class PostgresDatabase(Database):
         (largest,) = self.execute(f"SELECT COALESCE(MAX(id), 0) FROM {table}").fetchone()
         return int(largest)
 
+    def has_generated_id(self, table: str) -> bool:
+        if "id" not in self.columns(table):
+            return False
+        (sequence,) = self.execute("SELECT pg_get_serial_sequence(?, 'id')", (table,)).fetchone()
+        return sequence is not None
+
     def restart_ids(self, table: str, at_least: int) -> None:
         self.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                      f"GREATEST((SELECT COALESCE(MAX(id), 0) FROM {table}), ?, 1))", (int(at_least),))
