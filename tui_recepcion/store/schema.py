@@ -19,8 +19,8 @@ write SQL that SQLite and PostgreSQL both accept, so it runs unchanged on both.
   `RETURNING` for a new id (`cursor.lastrowid` also works); no SQLite-only functions
   (datetime(), json_extract(), strftime(), ifnull(), group_concat(); compute in Python), no
   `PRAGMA`, no `sqlite_master`/`sqlite_sequence` (use `Database.tables()` /
-  `high_water_id()`). LIKE is case-sensitive on PostgreSQL: compare a stored, casefolded
-  search key (see `documents.search_key`) for case-insensitive searches.
+  `high_water_id()`). LIKE ignores the case of ASCII letters only, on both (PostgreSQL gets
+  ILIKE); for accents and ñ compare a stored search key (`documents.search_key`).
 - Write transactions: `with self._db.transaction(scope=account):` when the writes concern
   one account (writers of different accounts then run in parallel on PostgreSQL); no
   scope when they span the store.
