@@ -117,6 +117,9 @@ def test_migrar_needs_a_postgresql_destination(tmp_path: Path, capsys: pytest.Ca
     assert main(["almacen", "migrar", "--base-datos", str(tmp_path / "r.db")]) == 1
     assert "postgresql://" in capsys.readouterr().err
     assert main(["almacen", "migrar", "--a", str(tmp_path / "otra.db"), "--base-datos", str(tmp_path / "r.db")]) == 1
+    capsys.readouterr()
+    assert main(["almacen", "migrar", "--a", "postgresql://u@127.0.0.1:1/b", "--base-datos", str(tmp_path / "r.db")]) == 1
+    assert "No existe el almacén SQLite" in capsys.readouterr().err and not (tmp_path / "r.db").exists()
 
 
 def test_migrar_takes_the_destination_from_the_variable(
