@@ -186,3 +186,16 @@ def test_two_processes_recording_one_document_at_once_store_it_once(postgres_url
     assert sorted((len(r.added), len(r.duplicates)) for r in results) == [(0, 1), (1, 0)]  # type: ignore[attr-defined]
     with Store.open(postgres_url) as store:
         assert store.document_count() == 1 and len(store.messages()) == 2
+
+
+@pytest.mark.parametrize("url", [
+    "postgresql://u:S3creto-1@127.0.0.1:1/b?sslmode=inventado",  # refused by libpq: a person must fix it
+    "postgresql://u:S3creto-1@[::1:1/b",  # not even a URL: libpq echoes it whole
+    "postgresql://u:S3cr%20eto-1@[::1:1/b",
+    "postgresql://u@[::1:1/b?password=S3creto-1",
+])
+def test_a_broken_url_is_a_permanent_problem_that_never_shows_its_password(url: str) -> None:
+    with pytest.raises(StoreError) as caught:
+        Store.open(url)
+    text = str(caught.value)
+    assert "S3cr" not in text and "***" in text and not caught.value.transient

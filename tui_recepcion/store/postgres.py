@@ -290,7 +290,8 @@ _TRANSIENT_STATES = frozenset({"55P03", "55006"})  # lock not available, object 
 # A refused connection carries no SQLSTATE, only the server's FATAL text (in the server's
 # language): these fragments say a person must act (login, database name, pg_hba.conf).
 _REFUSED_FOR_GOOD = ("password authentication failed", "does not exist", "no pg_hba.conf entry",
-                     "permission denied", "no existe", "autentificación", "autenticación", "permiso denegado")
+                     "permission denied", "invalid", "no existe", "autentificación", "autenticación",
+                     "permiso denegado", "inválid")
 
 
 def problem(error: psycopg.Error, url: str, *, opening: bool = False) -> StoreError:
