@@ -199,3 +199,22 @@ def test_a_broken_url_is_a_permanent_problem_that_never_shows_its_password(url: 
         Store.open(url)
     text = str(caught.value)
     assert "S3cr" not in text and "***" in text and not caught.value.transient
+
+
+def test_a_server_that_goes_down_and_comes_back_costs_transient_errors_only(tmp_path: Path) -> None:
+    """A server of its own (the shared one stays up): stopped at once, then started again."""
+    server = PostgresServer()
+    try:
+        server.start()
+        url = server.url(server.create_database())
+        with Store.open(url) as store:
+            store.record_outcome(ACCOUNT, "k1", FAILED, "h1")
+            server.pause()
+            with pytest.raises(StoreError) as caught:
+                store.record_outcome(ACCOUNT, "k2", FAILED, "h2")
+            assert caught.value.transient and "PostgreSQL" in str(caught.value)
+            server.resume()
+            store.record_outcome(ACCOUNT, "k2", FAILED, "h2")  # the pool connects again by itself
+            assert store.message_counts() == {ACCOUNT: {"procesado": 0, "fallido": 2}}
+    finally:
+        server.stop()

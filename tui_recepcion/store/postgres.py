@@ -43,7 +43,7 @@ from tui_recepcion.store.location import mask_url, scrub
 from tui_recepcion.store.problems import StoreError
 
 CONNECT_TIMEOUT_S = 10
-POOL_TIMEOUT_S = 30.0
+POOL_TIMEOUT_S = 10.0
 POOL_MAX_SIZE = 10
 VERSION_TABLE = "schema_version"
 # Advisory lock class ids (the first key of pg_advisory_xact_lock(int, int)): "tR" + 1, 2.
