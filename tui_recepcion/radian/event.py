@@ -90,9 +90,9 @@ def _q(prefix: str | None, name: str) -> str:
     return f"{{{NS[prefix]}}}{name}"
 
 
-def _add(parent: etree._Element, prefix: str | None, name: str, text: str | None = None,
+def _add(parent: etree._Element, prefix: str | None, local: str, text: str | None = None, /,
          **attributes: str) -> etree._Element:
-    element = etree.SubElement(parent, _q(prefix, name), {key: value for key, value in attributes.items()})
+    element = etree.SubElement(parent, _q(prefix, local), {key: value for key, value in attributes.items()})
     if text is not None:
         element.text = text
     return element

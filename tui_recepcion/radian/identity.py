@@ -47,6 +47,15 @@ class SigningIdentity:
         digest = hashlib.sha256(self.certificate.public_bytes(serialization.Encoding.DER)).digest()
         return base64.b64encode(digest).decode("ascii")
 
+    def public_numbers_base64(self) -> tuple[str, str]:
+        """The RSA modulus and exponent, base64 of their big-endian bytes (ds:RSAKeyValue)."""
+        numbers = self._key.public_key().public_numbers()
+
+        def encoded(value: int) -> str:
+            return base64.b64encode(value.to_bytes((value.bit_length() + 7) // 8, "big")).decode("ascii")
+
+        return encoded(numbers.n), encoded(numbers.e)
+
     def issuer_name(self) -> str:
         return self.certificate.issuer.rfc4514_string()
 

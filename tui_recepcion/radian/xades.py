@@ -13,7 +13,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-import xmlsec  # type: ignore[import-untyped]  # python-xmlsec ships no type information
+import xmlsec
 from lxml import etree  # type: ignore[import-untyped]
 
 from tui_recepcion.radian.event import COLOMBIA, NS, _q
@@ -101,6 +101,10 @@ def sign_event(document: etree._Element, identity: SigningIdentity, signing_time
     _ds(signature, "SignatureValue", Id=f"{signature_id}-sigvalue")
     key_info = _ds(signature, "KeyInfo", Id=f"{signature_id}-keyinfo")
     _ds(_ds(key_info, "X509Data"), "X509Certificate", identity.certificate_der_base64())
+    modulus, exponent = identity.public_numbers_base64()
+    rsa_value = _ds(_ds(key_info, "KeyValue"), "RSAKeyValue")  # as DIAN's sample events carry it
+    _ds(rsa_value, "Modulus", modulus)
+    _ds(rsa_value, "Exponent", exponent)
     properties = _signed_properties(signature, signature_id, identity, signing_time)
     context = xmlsec.SignatureContext()
     context.register_id(properties, "Id")

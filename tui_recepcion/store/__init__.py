@@ -10,7 +10,8 @@ modules import; each concern has its own module (see docs/architecture.md):
 - `ledger`: messages, failed attempts, failures, forward refusals, retiring a POP3 key;
 - `documents`: document rows, queries and conflict evidence; `files`: the one module that
   writes files (document files, their content hash, private permissions);
-- `event_log`, `alert_state`, `token_health`: the other aggregates; `rows`: the frozen
+- `event_log`, `alert_state`, `token_health`, `radian_sends` (RADIAN events the company
+  sends): the other aggregates; `rows`: the frozen
   rows, filters and status words they hand out.
 
 Composition: `Store` is the aggregates as mixins over one shared base (`StoreBase`: one
@@ -34,6 +35,7 @@ from tui_recepcion.store.event_log import DEFAULT_MAX_EVENTS, EventLog
 from tui_recepcion.store.files import document_content_sha256, save_document_files
 from tui_recepcion.store.ledger import Ledger
 from tui_recepcion.store.problems import StoreError, database_problem
+from tui_recepcion.store.radian_sends import AlreadySent, RadianSends, SendClaim, SendLogRow, SendRow
 from tui_recepcion.store.rows import (
     ALERT_PENDING,
     ALERT_SENT,
@@ -69,6 +71,7 @@ __all__ = [
     "STATUS_PROCESSED",
     "UNKNOWN_RAW_SHA256",
     "AlertClaim",
+    "AlreadySent",
     "AlertRecord",
     "ConflictRow",
     "DocumentFilter",
@@ -77,7 +80,11 @@ __all__ = [
     "LedgerEntry",
     "MessageFilter",
     "Outcome",
+    "RadianSends",
     "RecordResult",
+    "SendClaim",
+    "SendLogRow",
+    "SendRow",
     "Store",
     "StoreError",
     "TokenHealth",
@@ -87,7 +94,7 @@ __all__ = [
 ]
 
 
-class Store(Ledger, Documents, EventLog, AlertState, TokenHealthLog):
+class Store(Ledger, Documents, EventLog, AlertState, TokenHealthLog, RadianSends):
     """The SQLite store. Create with `Store.open(...)`; use as a context manager.
 
     Threads: one `Store` may be shared by several threads; every call holds the store's

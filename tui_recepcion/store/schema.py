@@ -154,6 +154,38 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             PRIMARY KEY (account, source_key)
         )""",
     ),
+    (
+        # 8. RADIAN events the company sends to DIAN (tui_recepcion/radian/): one row per
+        # document and event code, never two; and who asked for each attempt, and what came of it.
+        """CREATE TABLE radian_sends (
+            id INTEGER PRIMARY KEY,
+            cufe TEXT NOT NULL,
+            code TEXT NOT NULL,
+            claim_reason TEXT,
+            number TEXT NOT NULL,
+            state TEXT NOT NULL,
+            requested_by TEXT NOT NULL,
+            attempts INTEGER NOT NULL,
+            cude TEXT,
+            status_code TEXT,
+            answer TEXT,
+            rules TEXT NOT NULL,
+            event_xml TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            UNIQUE (cufe, code)
+        )""",
+        """CREATE TABLE radian_send_log (
+            id INTEGER PRIMARY KEY,
+            send_row INTEGER NOT NULL REFERENCES radian_sends (id),
+            at TEXT NOT NULL,
+            requested_by TEXT NOT NULL,
+            action TEXT NOT NULL,
+            state TEXT NOT NULL,
+            detail TEXT
+        )""",
+        "CREATE INDEX radian_send_log_by_send ON radian_send_log (send_row)",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

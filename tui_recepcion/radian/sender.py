@@ -1,0 +1,248 @@
+"""Sending one buyer's event safely, and the rules that protect the company.
+
+Before anything is signed: the event must be one the buyer sends (030, 031, 032, 033), the
+document a stored invoice (01–04), the order rules (`dian.radian.check_next`, over what DIAN
+already has from us and the events received for the document) must allow it, and 033 —
+aceptación expresa, irrevocable — needs an explicit confirmation naming that one document;
+bulk sending never includes it. Then the store's one row for (CUFE, code) is claimed: a
+previous attempt that got no answer makes this one read DIAN's state back (GetStatusEvent)
+first, so a timed-out send followed by a retry never makes two events. The event's date is
+the sending moment. Every attempt is logged with who asked for it.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import zipfile
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from tui_recepcion.dian.radian import EventCode, EventOrderError, check_next, event_label
+from tui_recepcion.radian.answer import DianAnswer, Rule, registered_codes
+from tui_recepcion.radian.client import DianClient
+from tui_recepcion.radian.event import SENDABLE, WITH_PERSON, EventParty, EventRequest, build_event
+from tui_recepcion.radian.problems import RadianError, SendRefused
+from tui_recepcion.radian.settings import SendingProfile
+from tui_recepcion.radian.xades import sign_event
+from tui_recepcion.store import AlreadySent, DocumentRow, Store
+from tui_recepcion.store.radian_sends import ACCEPTED, REGISTERED, REJECTED, UNCERTAIN
+
+log = logging.getLogger("tui_recepcion.radian")
+
+NUMBER_PREFIXES = {EventCode.ACUSE: "ACR", EventCode.RECLAMO: "REC", EventCode.RECIBO_BIEN: "RBS",
+                   EventCode.ACEPTACION_EXPRESA: "ACE"}
+INVOICE_TYPES = ("01", "02", "03", "04")  # events are about facturas electrónicas de venta
+BULK_CODES = (EventCode.ACUSE, EventCode.RECIBO_BIEN)  # never 033, never a claim without its reason
+
+
+@dataclass(frozen=True, slots=True)
+class AcceptanceConfirmation:
+    """A person's explicit «yes, accept this one invoice» (033): its CUFE and its number."""
+
+    cufe: str
+    document_number: str
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    cufe: str
+    code: str
+    document_number: str
+    state: str  # aceptado | rechazado | registrado | incierto
+    event_number: str
+    message: str  # Spanish: what DIAN answered, or why there is no answer
+    rules: tuple[Rule, ...] = ()
+
+    @property
+    def at_dian(self) -> bool:
+        return self.state in (ACCEPTED, REGISTERED)
+
+
+ReceivedCodes = Callable[[str], Iterable[str]]
+
+
+def _no_received(cufe: str) -> Iterable[str]:
+    return ()
+
+
+def zip_event(file_stem: str, xml: bytes) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(f"{file_stem}.xml", xml)
+    return buffer.getvalue()
+
+
+class EventSender:
+    """Sends the company's events for stored documents (see the module)."""
+
+    def __init__(self, store: Store, profile: SendingProfile, client: DianClient, *,
+                 received_codes: ReceivedCodes = _no_received,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self._store = store
+        self._profile = profile
+        self._client = client
+        self._received_codes = received_codes
+        self._clock = clock
+
+    # --- checks -------------------------------------------------------------------------------
+
+    def _document(self, cufe: str) -> DocumentRow:
+        row = self._store.document_by_cufe(cufe)
+        if row is None:
+            raise SendRefused("documento_desconocido", f"No hay ningún documento guardado con el CUFE {cufe}.")
+        if row.document.tipo not in INVOICE_TYPES:
+            raise SendRefused("tipo_no_enviable", (
+                f"El documento {row.document.number} es de tipo {row.document.tipo}: los eventos RADIAN son para "
+                "facturas electrónicas de venta (01 a 04)."))
+        return row
+
+    def recorded(self, cufe: str) -> set[str]:
+        """The events a document already has: ours at DIAN and those received by mail."""
+        return set(self._store.radian_sent_codes(cufe)) | set(self._received_codes(cufe))
+
+    def check(self, cufe: str, code: str, *, claim_reason: str | None = None,
+              confirmation: AcceptanceConfirmation | None = None) -> DocumentRow:
+        """Every rule that protects the company; SendRefused (Spanish) when one says no."""
+        if code not in SENDABLE:
+            raise SendRefused("tipo_no_enviable", (
+                f"El evento {code} no lo envía el comprador; se pueden enviar 030 (acuse), 031 (reclamo), "
+                "032 (recibo del bien o servicio) y 033 (aceptación expresa)."))
+        row = self._document(cufe)
+        if code == EventCode.ACEPTACION_EXPRESA and (
+                confirmation is None or confirmation.cufe != cufe
+                or confirmation.document_number.strip() != row.document.number):
+            raise SendRefused("confirmacion_requerida", (
+                f"La aceptación expresa (033) de la factura {row.document.number} es irrevocable: se envía solo con "
+                "una confirmación explícita para ese documento (en la línea de comandos, "
+                f"--confirmar-aceptacion {row.document.number})."))
+        try:
+            check_next(self.recorded(cufe), code, claim_reason=claim_reason)
+        except EventOrderError as error:
+            raise SendRefused("orden", str(error)) from None
+        if code in WITH_PERSON and self._profile.person is None:
+            raise SendRefused("datos_incompletos", (
+                f"El {event_label(code).lower()} ({code}) lleva los datos de quien recibe: complete persona_nombre, "
+                "persona_apellido y persona_documento en [empresa]."))
+        return row
+
+    # --- building -----------------------------------------------------------------------------
+
+    def _request(self, row: DocumentRow, code: str, number: str, claim_reason: str | None,
+                 moment: datetime) -> EventRequest:
+        supplier = row.document.supplier
+        receiver = EventParty(supplier.nit, supplier.name, supplier.dv, supplier.id_scheme or "31")
+        return EventRequest(
+            code=code, number=number, issued_at=moment, environment=self._profile.environment_code,
+            sender=self._profile.sender, receiver=receiver, document_number=row.document.number,
+            cufe=row.document.cufe, document_type=row.document.tipo, software_id=self._profile.company.software_id,
+            claim_reason=claim_reason, person=self._profile.person if code in WITH_PERSON else None,
+        )
+
+    def signed_event(self, row: DocumentRow, code: str, number: str, claim_reason: str | None = None) -> bytes:
+        """The signed ApplicationResponse, dated now (the sending moment)."""
+        moment = self._clock()
+        document = build_event(self._request(row, code, number, claim_reason, moment), self._profile.pin)
+        return sign_event(document, self._profile.identity, moment)
+
+    def generate(self, cufe: str, code: str, *, claim_reason: str | None = None,
+                 confirmation: AcceptanceConfirmation | None = None) -> bytes:
+        """Build and sign without sending or reserving anything (for review: `eventos generar`)."""
+        row = self.check(cufe, code, claim_reason=claim_reason, confirmation=confirmation)
+        return self.signed_event(row, code, f"{NUMBER_PREFIXES[EventCode(code)]}REVISION", claim_reason)
+
+    # --- sending ------------------------------------------------------------------------------
+
+    def send(self, cufe: str, code: str, *, requested_by: str, claim_reason: str | None = None,
+             confirmation: AcceptanceConfirmation | None = None) -> SendResult:
+        row = self.check(cufe, code, claim_reason=claim_reason, confirmation=confirmation)
+        number_doc = row.document.number
+        try:
+            claim = self._store.claim_radian_send(cufe, code, requested_by=requested_by, claim_reason=claim_reason,
+                                                  number_prefix=NUMBER_PREFIXES[EventCode(code)])
+        except AlreadySent as already:
+            raise SendRefused("ya_registrado" if already.state != "enviando" else "en_curso", str(already)) from None
+        if claim.uncertain:
+            try:
+                status = self._client.status_event(cufe)
+                found = code in registered_codes(status)
+            except RadianError as error:
+                return self._finish(claim.row, cufe, code, number_doc, claim.number, UNCERTAIN, requested_by,
+                                    "consultar", str(error))
+            if found:
+                return self._finish(claim.row, cufe, code, number_doc, claim.number, REGISTERED, requested_by,
+                                    "consultar", "La DIAN ya tenía registrado este evento (consulta GetStatusEvent).")
+        try:
+            xml = self.signed_event(row, code, claim.number, claim_reason)
+        except RadianError as error:
+            # Nothing left this machine: the row may be claimed again as a plain retry.
+            return self._finish(claim.row, cufe, code, number_doc, claim.number, REJECTED, requested_by, "firmar",
+                                str(error))
+        stem = f"ar{self._profile.sender.id:0>10}{claim.number}"
+        try:
+            answer = self._client.send_event(zip_event(stem, xml))
+        except RadianError as error:
+            return self._finish(claim.row, cufe, code, number_doc, claim.number, UNCERTAIN, requested_by, "enviar",
+                                str(error), event_xml=xml)
+        return self._answered(claim.row, cufe, code, number_doc, claim.number, requested_by, answer, xml)
+
+    def _answered(self, row: int, cufe: str, code: str, document_number: str, number: str, requested_by: str,
+                  answer: DianAnswer, xml: bytes) -> SendResult:
+        state = {"aceptado": ACCEPTED, "ya_registrado": REGISTERED, "rechazado": REJECTED}[answer.outcome]
+        return self._finish(row, cufe, code, document_number, number, state, requested_by, "enviar",
+                            answer.summary(), rules=answer.rules, status_code=answer.status_code,
+                            cude=answer.document_key, event_xml=xml)
+
+    def _finish(self, row: int, cufe: str, code: str, document_number: str, number: str, state: str,
+                requested_by: str, action: str, message: str, *, rules: Sequence[Rule] = (),
+                status_code: str | None = None, cude: str | None = None, event_xml: bytes | None = None) -> SendResult:
+        self._store.finish_radian_send(
+            row, state, requested_by=requested_by, action=action, cude=cude, status_code=status_code, answer=message,
+            rules=[(rule.code, rule.kind, rule.message) for rule in rules],
+            event_xml=event_xml.decode("utf-8") if event_xml else None)
+        log.info("Evento %s del documento %s (%s): %s; pedido por %s", code, document_number, number, state,
+                 requested_by)
+        return SendResult(cufe, code, document_number, state, number, message, tuple(rules))
+
+    def send_many(self, cufes: Sequence[str], codes: Sequence[str], *, requested_by: str) -> list[SendResult | SendRefused]:
+        """Bulk: each document in turn, each code in order; never 033 nor 031 (SendRefused before anything)."""
+        bulk_refused = [code for code in codes if code not in BULK_CODES]
+        if bulk_refused:
+            raise SendRefused("aceptacion_en_lote", (
+                "En lote solo se envían 030 (acuse) y 032 (recibo del bien o servicio): la aceptación expresa (033) "
+                "y el reclamo (031) se envían documento por documento."))
+        results: list[SendResult | SendRefused] = []
+        for cufe in cufes:
+            for code in codes:
+                try:
+                    results.append(self.send(cufe, code, requested_by=requested_by))
+                except SendRefused as refused:
+                    results.append(refused)
+                    break  # a later code of the same document would fail its order rule too
+        return results
+
+    def pending(self, codes: Sequence[str]) -> list[str]:
+        """CUFEs of stored invoices that still lack one of `codes` (oldest first)."""
+        from tui_recepcion.store import DocumentFilter
+
+        cufes = []
+        for row in self._store.documents(DocumentFilter()):
+            if row.document.tipo in INVOICE_TYPES and not set(codes) <= self.recorded(row.document.cufe):
+                cufes.append(row.document.cufe)
+        return cufes
+
+    def status(self, cufe: str) -> tuple[DianAnswer, frozenset[str]]:
+        """What DIAN has for the document (GetStatusEvent) and the event codes in it."""
+        answer = self._client.status_event(cufe)
+        return answer, registered_codes(answer)
+
+
+def automatic_codes(acknowledge: bool, receipt: bool) -> tuple[str, ...]:
+    """The events [empresa] asks to send right after a document is stored (off by default)."""
+    if not acknowledge:
+        return ()
+    return (EventCode.ACUSE, EventCode.RECIBO_BIEN) if receipt else (EventCode.ACUSE,)
+
+
+AUTOMATIC = "automático (acuse_automatico en [empresa])"
