@@ -75,8 +75,9 @@ class DianWsSecurity:
         if to is not None:
             targets.append(to)
         for target in targets:
+            uri = "#" + ensure_id(target)
             context.register_id(target, "Id", WSU)
-            reference = xmlsec.template.add_reference(signature, xmlsec.constants.TransformSha256, uri="#" + ensure_id(target))
+            reference = xmlsec.template.add_reference(signature, xmlsec.constants.TransformSha256, uri=uri)
             xmlsec.template.add_transform(reference, xmlsec.constants.TransformExclC14N)
         key_info = xmlsec.template.ensure_key_info(signature)
         token_reference = etree.SubElement(key_info, f"{{{WSSE}}}SecurityTokenReference")
@@ -94,6 +95,18 @@ class DianWsSecurity:
         return envelope
 
 
+class _Transport(Transport):  # type: ignore[misc]  # zeep's Transport is untyped
+    """zeep's transport, remembering the last HTTP status (a 500 with an HTML page is no SOAP fault)."""
+
+    last_status: int | None = None
+
+    def post(self, address: str, message: Any, headers: Any) -> Any:
+        self.last_status = None
+        response = super().post(address, message, headers)
+        self.last_status = response.status_code
+        return response
+
+
 class DianClient:
     """One company's connection to DIAN's web service (a zeep client built on first use)."""
 
@@ -104,14 +117,15 @@ class DianClient:
         self._ca_file = ca_file
         self._timeout = timeout
         self._service: Any = None
+        self._transport: _Transport | None = None
 
     def _proxy(self) -> Any:
         if self._service is None:
             session = requests.Session()
             session.trust_env = False  # REQUESTS_CA_BUNDLE and the like must not replace our verification
             session.verify = str(self._ca_file) if self._ca_file else True
-            transport = Transport(session=session, timeout=self._timeout, operation_timeout=self._timeout)
-            client = zeep.Client(str(WSDL), transport=transport, wsse=DianWsSecurity(self._identity))
+            self._transport = _Transport(session=session, timeout=self._timeout, operation_timeout=self._timeout)
+            client = zeep.Client(str(WSDL), transport=self._transport, wsse=DianWsSecurity(self._identity))
             self._service = client.create_service(BINDING, self.url)
         return self._service
 
@@ -129,6 +143,10 @@ class DianClient:
             raise RadianError(f"No se pudo conectar con el servicio de la DIAN ({type(error).__name__}).",
                               transient=True) from None
         except zeep.exceptions.Fault as fault:
+            status = self._transport.last_status if self._transport else None
+            if fault.code is None and status not in (None, 200):  # an error page, not a SOAP fault
+                raise RadianError(f"El servicio de la DIAN respondió con un error HTTP {status}.",
+                                  transient=True) from None
             raise RadianError(f"La DIAN rechazó la solicitud: {' '.join(str(fault.message).split())[:300]}",
                               transient=True) from None
         except zeep.exceptions.TransportError as error:
