@@ -95,7 +95,7 @@ class DianWsSecurity:
         return envelope
 
 
-class _Transport(Transport):  # type: ignore[misc]  # zeep's Transport is untyped
+class _Transport(Transport):
     """zeep's transport, remembering the last HTTP status (a 500 with an HTML page is no SOAP fault)."""
 
     last_status: int | None = None
