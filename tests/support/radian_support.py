@@ -74,15 +74,15 @@ def _certificate(nit: str, name: str, issuer: Signer | None = None) -> Signer:
 
 
 @functools.cache
-def test_authority() -> Signer:
+def certification_authority() -> Signer:
     """A throwaway certification authority (for the chain checks)."""
     return _certificate("900000001", "Autoridad de Pruebas")
 
 
 @functools.cache
 def signer(nit: str = "900373115", name: str = "Proveedor de Pruebas S.A.S.") -> Signer:
-    """A throwaway signing certificate issued by `test_authority()`, made once per test run."""
-    return _certificate(nit, name, issuer=test_authority())
+    """A throwaway signing certificate issued by `certification_authority()`, made once per test run."""
+    return _certificate(nit, name, issuer=certification_authority())
 
 
 def sign(xml: bytes, who: Signer | None = None) -> bytes:

@@ -28,7 +28,7 @@ from cryptography.exceptions import InvalidSignature as InvalidSignatureError
 from cryptography.hazmat.primitives import serialization
 from lxml import etree  # type: ignore[import-untyped]  # lxml ships no annotations
 from signxml import DigestAlgorithm, SignatureConfiguration, SignatureMethod, XMLVerifier
-from signxml.exceptions import InvalidInput
+from signxml.exceptions import InvalidCertificate, InvalidDigest, InvalidInput, InvalidSignature
 
 from tui_recepcion.dian.model import ABSENT, INVALID, VALID, SignatureCheck
 
@@ -74,8 +74,14 @@ def check_signature(root: etree._Element) -> SignatureCheck:
     configuration = SignatureConfiguration(verification_time=certificate.not_valid_before_utc, **_CONFIGURATION)  # type: ignore[arg-type]
     try:
         XMLVerifier().verify(root, x509_cert=certificate, expect_config=configuration)
+    except InvalidDigest:
+        return replace(described, detail="La firma no es válida: el contenido firmado cambió después de firmarse.")
+    except InvalidSignature:
+        return replace(described, detail="La firma no es válida: no corresponde a la clave del certificado que trae.")
+    except InvalidCertificate:
+        return replace(described, detail="La firma no es válida: el certificado que trae no se puede usar.")
     except InvalidInput as problem:
-        return replace(described, detail=f"La firma no es válida: {_short(problem)}")
+        return replace(described, detail=f"La firma no es válida: estructura no admitida ({_short(problem)}).")
     except Exception as problem:  # signxml raises plain errors on malformed input too
         return replace(described, detail=f"La firma no se pudo verificar ({type(problem).__name__}).")
     return replace(described, status=VALID, detail="La firma está intacta con el certificado que trae.")

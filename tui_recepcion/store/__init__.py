@@ -10,6 +10,7 @@ modules import; each concern has its own module (see docs/architecture.md):
 - `ledger`: messages, failed attempts, failures, forward refusals, retiring a POP3 key;
 - `documents`: document rows, queries and conflict evidence; `files`: the one module that
   writes files (document files, their content hash, private permissions);
+- `radian_events`: RADIAN events linked by CUFE, and the documents' signature columns;
 - `event_log`, `alert_state`, `token_health`: the other aggregates; `rows`: the frozen
   rows, filters and status words they hand out.
 
@@ -34,6 +35,7 @@ from tui_recepcion.store.event_log import DEFAULT_MAX_EVENTS, EventLog
 from tui_recepcion.store.files import document_content_sha256, save_document_files
 from tui_recepcion.store.ledger import Ledger
 from tui_recepcion.store.problems import StoreError, database_problem
+from tui_recepcion.store.radian_events import RECEIVED, RECORDED, RadianEventRow, RadianEvents
 from tui_recepcion.store.rows import (
     ALERT_PENDING,
     ALERT_SENT,
@@ -64,6 +66,8 @@ __all__ = [
     "DEFAULT_MAX_EVENTS",
     "KEPT_ON_SERVER",
     "MIGRATIONS",
+    "RECEIVED",
+    "RECORDED",
     "SCHEMA_VERSION",
     "STATUS_FAILED",
     "STATUS_PROCESSED",
@@ -77,6 +81,7 @@ __all__ = [
     "LedgerEntry",
     "MessageFilter",
     "Outcome",
+    "RadianEventRow",
     "RecordResult",
     "Store",
     "StoreError",
@@ -87,7 +92,7 @@ __all__ = [
 ]
 
 
-class Store(Ledger, Documents, EventLog, AlertState, TokenHealthLog):
+class Store(Ledger, Documents, EventLog, AlertState, TokenHealthLog, RadianEvents):
     """The SQLite store. Create with `Store.open(...)`; use as a context manager.
 
     Threads: one `Store` may be shared by several threads; every call holds the store's
