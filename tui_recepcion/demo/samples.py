@@ -27,7 +27,7 @@ from tui_recepcion.dian import codes
 from tui_recepcion.dian.limits import DEFAULT_LIMITS
 from tui_recepcion.dian.model import CREDIT_NOTE, DEBIT_NOTE, INVOICE
 from tui_recepcion.dian.nit import check_digit as check_digit  # re-exported for the tests and the benchmark
-from tui_recepcion.dian.reasons import ENGINE_REASONS, Reason
+from tui_recepcion.dian.reasons import ENGINE_REASONS, OPT_IN_REASONS, Reason
 
 UBL = "urn:oasis:names:specification:ubl:schema:xsd:"
 CAC = f"{UBL}CommonAggregateComponents-2"
@@ -356,7 +356,7 @@ class SampleFactory:
 
 
 FAILING_REASONS: tuple[str, ...] = tuple(
-    code for code in Reason if code != Reason.ERROR_INTERNO and code not in ENGINE_REASONS
+    code for code in Reason if code != Reason.ERROR_INTERNO and code not in ENGINE_REASONS | OPT_IN_REASONS
 )
 
 

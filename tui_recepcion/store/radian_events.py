@@ -1,0 +1,232 @@
+"""RADIAN events: what the store knows of each received document after it arrived.
+
+Events come by mail (a customer's 030–034 about an invoice the company issued, a supplier's
+034, DIAN's notices) or are recorded by the company when it sends its own (next issue).
+Each is linked by the CUFE it refers to, whether or not that document is in the store, and
+is unique by (CUDE, code, CUFE): the same event arriving twice is stored once. Received
+events are facts and are stored whatever their order; the order rules
+(`dian.radian.check_next`) judge what the company is about to send.
+
+Recording is idempotent and happens before the message's ledger row is committed
+(`record_received_events`), so a crash in between leaves the events stored and the message
+retried, never a message disposed of with its events lost.
+
+This module also keeps the signature columns of `documents` (`firma_emisor`, `firma_dian`,
+`firma_detalle`): how they are written and read back.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Literal
+
+from tui_recepcion.dian.model import Document, ReceivedEvent, SignatureCheck, SignatureStatus
+from tui_recepcion.store.database import StoreBase, as_date, now_text, where
+from tui_recepcion.store.problems import translated
+from tui_recepcion.store.rows import Outcome
+
+EventOrigin = Literal["recibido", "registrado"]
+RECEIVED: EventOrigin = "recibido"
+RECORDED: EventOrigin = "registrado"
+
+_COLUMNS = ("account", "cude", "code", "cufe", "origin", "number", "issue_date", "issue_time", "sender_nit",
+            "sender_name", "receiver_nit", "receiver_name", "reference_number", "claim_reason", "description",
+            "environment", "dian_validation", "firma_emisor", "firma_dian", "source_key", "created_at")
+
+
+@dataclass(frozen=True, slots=True)
+class RadianEventRow:
+    """One stored event; `document_stored` says whether the CUFE it names is in the store."""
+
+    account: str
+    code: str
+    cude: str
+    cufe: str
+    origin: str
+    created_at: datetime
+    number: str | None = None
+    issue_date: date | None = None
+    issue_time: str | None = None
+    sender_nit: str | None = None
+    sender_name: str | None = None
+    receiver_nit: str | None = None
+    receiver_name: str | None = None
+    reference_number: str | None = None
+    claim_reason: str | None = None
+    description: str | None = None
+    environment: str | None = None
+    dian_validation: str | None = None
+    firma_emisor: str | None = None
+    firma_dian: str | None = None
+    source_key: str | None = None
+    document_stored: bool = False
+
+    @property
+    def counts(self) -> bool:
+        """Whether the event counts for the document's state: DIAN did not reject it."""
+        return self.dian_validation in (None, "02")
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "codigo": self.code, "cude": self.cude, "cufe": self.cufe, "origen": self.origin,
+            "numero": self.number, "fecha": self.issue_date.isoformat() if self.issue_date else None,
+            "hora": self.issue_time, "nit_remitente": self.sender_nit, "nombre_remitente": self.sender_name,
+            "nit_destinatario": self.receiver_nit, "nombre_destinatario": self.receiver_name,
+            "numero_documento": self.reference_number, "concepto_reclamo": self.claim_reason,
+            "descripcion": self.description, "validacion_dian": self.dian_validation,
+            "firma_emisor": self.firma_emisor, "firma_dian": self.firma_dian,
+            "documento_guardado": self.document_stored, "cuenta": self.account,
+            "registrado_en": self.created_at.isoformat(),
+        }
+
+
+def _status(check: SignatureCheck | None) -> str | None:
+    return None if check is None else check.status
+
+
+def _event_values(account: str, event: ReceivedEvent, origin: EventOrigin, source_key: str | None,
+                  now: str) -> tuple[Any, ...]:
+    sender, receiver = event.sender, event.receiver
+    return (
+        account, event.cude, event.code, event.cufe, origin, event.number,
+        event.issue_date.isoformat() if event.issue_date else None, event.issue_time,
+        sender.nit if sender else None, sender.name if sender else None,
+        receiver.nit if receiver else None, receiver.name if receiver else None,
+        event.reference_number, event.claim_reason, event.description, event.environment,
+        event.dian_validation, _status(event.issuer_signature), _status(event.dian_signature), source_key, now,
+    )
+
+
+class RadianEvents(StoreBase):
+    """The RADIAN events aggregate of `Store`."""
+
+    @translated
+    def record_received_events(self, account: str, outcomes: Sequence[Outcome]) -> int:
+        """Store the events the outcomes' messages carried, in one transaction; returns how
+        many were new. Call it before `record_outcomes` (see the module's note on crashes)."""
+        rows = [(outcome.source_key, event) for outcome in outcomes for event in outcome.extraction.events]
+        if not rows:
+            return 0
+        return self.record_events(account, [event for _, event in rows], RECEIVED,
+                                  source_keys=[key for key, _ in rows])
+
+    @translated
+    def record_events(self, account: str, events: Sequence[ReceivedEvent], origin: EventOrigin = RECORDED,
+                      *, source_keys: Sequence[str | None] | None = None) -> int:
+        """Store events (received, or recorded by the company); an event already stored is
+        left as it is. Returns how many were new."""
+        keys = list(source_keys) if source_keys is not None else [None] * len(events)
+        now = now_text()
+        marks = ",".join("?" * len(_COLUMNS))
+        added = 0
+        with self._db.transaction():
+            for event, key in zip(events, keys, strict=True):
+                cursor = self._db.execute(
+                    f"INSERT INTO radian_events ({', '.join(_COLUMNS)}) VALUES ({marks}) "
+                    "ON CONFLICT (cude, code, cufe) DO NOTHING",
+                    _event_values(account, event, origin, key, now),
+                )
+                added += max(cursor.rowcount, 0)
+        return added
+
+    @translated
+    def radian_events(self, *, cufe: str | None = None, account: str | None = None) -> list[RadianEventRow]:
+        """Stored events, oldest first (by the event's date, then by arrival)."""
+        clauses, params = [], []
+        if cufe:
+            clauses.append("e.cufe = ?")
+            params.append(cufe.strip().lower())
+        if account:
+            clauses.append("e.account = ?")
+            params.append(account)
+        sql = (f"SELECT {', '.join('e.' + c for c in _COLUMNS)}, "
+               "EXISTS (SELECT 1 FROM documents d WHERE d.cufe = e.cufe) FROM radian_events e"
+               + where(clauses) + " ORDER BY e.issue_date, e.issue_time, e.id")
+        with self._db.lock:
+            rows = self._db.execute(sql, params).fetchall()
+        return [_event_row(row) for row in rows]
+
+    @translated
+    def radian_events_by_cufe(self, cufes: Iterable[str]) -> dict[str, list[RadianEventRow]]:
+        """The events of each of `cufes` (absent CUFEs have none), oldest first."""
+        wanted = list(dict.fromkeys(cufes))
+        found: dict[str, list[RadianEventRow]] = {}
+        with self._db.lock:
+            for start in range(0, len(wanted), 500):
+                batch = wanted[start : start + 500]
+                sql = (f"SELECT {', '.join('e.' + c for c in _COLUMNS)}, 1 FROM radian_events e "
+                       f"WHERE e.cufe IN ({','.join('?' * len(batch))}) ORDER BY e.issue_date, e.issue_time, e.id")
+                for row in self._db.execute(sql, batch).fetchall():
+                    event = _event_row(row)
+                    found.setdefault(event.cufe, []).append(event)
+        return found
+
+
+def _event_row(row: Sequence[Any]) -> RadianEventRow:
+    values = dict(zip(_COLUMNS, row, strict=False))
+    return RadianEventRow(
+        account=values["account"], code=values["code"], cude=values["cude"], cufe=values["cufe"],
+        origin=values["origin"], created_at=datetime.fromisoformat(values["created_at"]),
+        number=values["number"], issue_date=as_date(values["issue_date"]), issue_time=values["issue_time"],
+        sender_nit=values["sender_nit"], sender_name=values["sender_name"], receiver_nit=values["receiver_nit"],
+        receiver_name=values["receiver_name"], reference_number=values["reference_number"],
+        claim_reason=values["claim_reason"], description=values["description"], environment=values["environment"],
+        dian_validation=values["dian_validation"], firma_emisor=values["firma_emisor"],
+        firma_dian=values["firma_dian"], source_key=values["source_key"], document_stored=bool(row[len(_COLUMNS)]),
+    )
+
+
+# ---- the signature columns of documents -----------------------------------------------------
+
+
+def signature_values(document: Document) -> dict[str, str | None]:
+    """The `documents` columns for a document's signatures."""
+    detail = {role: _check_json(check) for role, check in
+              (("emisor", document.issuer_signature), ("dian", document.dian_signature)) if check is not None}
+    return {
+        "firma_emisor": _status(document.issuer_signature),
+        "firma_dian": _status(document.dian_signature),
+        "firma_detalle": json.dumps(detail, ensure_ascii=False) if detail else None,
+    }
+
+
+def signatures_from(values: Mapping[str, Any]) -> tuple[SignatureCheck | None, SignatureCheck | None]:
+    """(issuer's, DIAN's) checks read back from a documents row (None for older rows)."""
+    try:
+        detail = json.loads(values.get("firma_detalle") or "{}")
+    except ValueError:
+        detail = {}
+    return (_check_from(values.get("firma_emisor"), detail.get("emisor")),
+            _check_from(values.get("firma_dian"), detail.get("dian")))
+
+
+def _check_json(check: SignatureCheck) -> dict[str, Any]:
+    return {
+        "estado": check.status, "detalle": check.detail, "sujeto": check.subject, "emisor_certificado": check.issuer,
+        "valido_desde": check.not_before.isoformat() if check.not_before else None,
+        "valido_hasta": check.not_after.isoformat() if check.not_after else None,
+        "fecha_firma": check.signing_time, "nit_certificado": check.certificate_nit, "certificado": check.certificate,
+    }
+
+
+_STATUSES: dict[str, SignatureStatus] = {"valida": "valida", "invalida": "invalida", "ausente": "ausente"}
+
+
+def _check_from(text: str | None, detail: Any) -> SignatureCheck | None:
+    status = _STATUSES.get(text or "")
+    if status is None:
+        return None
+    detail = detail if isinstance(detail, dict) else {}
+
+    def moment(key: str) -> datetime | None:
+        text = detail.get(key)
+        return datetime.fromisoformat(text) if isinstance(text, str) else None
+
+    return SignatureCheck(
+        status, detail.get("detalle") or "", subject=detail.get("sujeto"), issuer=detail.get("emisor_certificado"),
+        not_before=moment("valido_desde"), not_after=moment("valido_hasta"), signing_time=detail.get("fecha_firma"),
+        certificate_nit=detail.get("nit_certificado"), certificate=detail.get("certificado"),
+    )
