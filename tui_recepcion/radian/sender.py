@@ -19,14 +19,23 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from tui_recepcion.dian.radian import EventCode, EventOrderError, check_next, event_label
+from tui_recepcion.dian.model import Party, ReceivedEvent
+from tui_recepcion.dian.radian import EventCode, EventOrderError, check_next, event_label, event_name
 from tui_recepcion.radian.answer import DianAnswer, Rule, registered_codes
 from tui_recepcion.radian.client import DianClient
-from tui_recepcion.radian.event import SENDABLE, WITH_PERSON, EventParty, EventRequest, build_event
+from tui_recepcion.radian.event import (
+    COLOMBIA,
+    SENDABLE,
+    WITH_PERSON,
+    EventParty,
+    EventRequest,
+    build_event,
+    event_cude_of,
+)
 from tui_recepcion.radian.problems import RadianError, SendRefused
 from tui_recepcion.radian.settings import SendingProfile
 from tui_recepcion.radian.xades import sign_event
-from tui_recepcion.store import AlreadySent, DocumentRow, Store
+from tui_recepcion.store import AlreadySent, DocumentFilter, DocumentRow, Store
 from tui_recepcion.store.radian_sends import ACCEPTED, REGISTERED, REJECTED, UNCERTAIN
 
 log = logging.getLogger("tui_recepcion.radian")
@@ -63,10 +72,6 @@ class SendResult:
 ReceivedCodes = Callable[[str], Iterable[str]]
 
 
-def _no_received(cufe: str) -> Iterable[str]:
-    return ()
-
-
 def zip_event(file_stem: str, xml: bytes) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
@@ -78,13 +83,17 @@ class EventSender:
     """Sends the company's events for stored documents (see the module)."""
 
     def __init__(self, store: Store, profile: SendingProfile, client: DianClient, *,
-                 received_codes: ReceivedCodes = _no_received,
+                 received_codes: ReceivedCodes | None = None,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self._store = store
         self._profile = profile
         self._client = client
-        self._received_codes = received_codes
+        self._received_codes = received_codes or self._stored_event_codes
         self._clock = clock
+
+    def _stored_event_codes(self, cufe: str) -> list[str]:
+        """The document's events in the store (received by mail, or recorded) that count."""
+        return [event.code for event in self._store.radian_events(cufe=cufe) if event.counts]
 
     # --- checks -------------------------------------------------------------------------------
 
@@ -140,70 +149,68 @@ class EventSender:
             claim_reason=claim_reason, person=self._profile.person if code in WITH_PERSON else None,
         )
 
-    def signed_event(self, row: DocumentRow, code: str, number: str, claim_reason: str | None = None) -> bytes:
-        """The signed ApplicationResponse, dated now (the sending moment)."""
+    def _signed(self, row: DocumentRow, code: str, number: str, claim_reason: str | None) -> tuple[bytes, str]:
+        """The signed ApplicationResponse dated now (the sending moment), and its CUDE."""
         moment = self._clock()
         document = build_event(self._request(row, code, number, claim_reason, moment), self._profile.pin)
-        return sign_event(document, self._profile.identity, moment)
+        cude = event_cude_of(document)
+        return sign_event(document, self._profile.identity, moment), cude
 
     def generate(self, cufe: str, code: str, *, claim_reason: str | None = None,
                  confirmation: AcceptanceConfirmation | None = None) -> bytes:
         """Build and sign without sending or reserving anything (for review: `eventos generar`)."""
         row = self.check(cufe, code, claim_reason=claim_reason, confirmation=confirmation)
-        return self.signed_event(row, code, f"{NUMBER_PREFIXES[EventCode(code)]}REVISION", claim_reason)
+        return self._signed(row, code, f"{NUMBER_PREFIXES[EventCode(code)]}REVISION", claim_reason)[0]
 
     # --- sending ------------------------------------------------------------------------------
 
     def send(self, cufe: str, code: str, *, requested_by: str, claim_reason: str | None = None,
              confirmation: AcceptanceConfirmation | None = None) -> SendResult:
         row = self.check(cufe, code, claim_reason=claim_reason, confirmation=confirmation)
-        number_doc = row.document.number
         try:
             claim = self._store.claim_radian_send(cufe, code, requested_by=requested_by, claim_reason=claim_reason,
                                                   number_prefix=NUMBER_PREFIXES[EventCode(code)])
         except AlreadySent as already:
             raise SendRefused("ya_registrado" if already.state != "enviando" else "en_curso", str(already)) from None
+        attempt = _Attempt(self, row, code, claim.row, claim.number, requested_by, claim_reason)
         if claim.uncertain:
             try:
-                status = self._client.status_event(cufe)
-                found = code in registered_codes(status)
+                found = code in registered_codes(self._client.status_event(cufe))
             except RadianError as error:
-                return self._finish(claim.row, cufe, code, number_doc, claim.number, UNCERTAIN, requested_by,
-                                    "consultar", str(error))
+                return attempt.finish(UNCERTAIN, "consultar", str(error))
             if found:
-                return self._finish(claim.row, cufe, code, number_doc, claim.number, REGISTERED, requested_by,
-                                    "consultar", "La DIAN ya tenía registrado este evento (consulta GetStatusEvent).")
+                previous = next((send.cude for send in self._store.radian_sends(cufe) if send.code == code), None)
+                return attempt.finish(REGISTERED, "consultar",
+                                      "La DIAN ya tenía registrado este evento (consulta GetStatusEvent).",
+                                      cude=previous)
         try:
-            xml = self.signed_event(row, code, claim.number, claim_reason)
+            xml, cude = self._signed(row, code, claim.number, claim_reason)
         except RadianError as error:
             # Nothing left this machine: the row may be claimed again as a plain retry.
-            return self._finish(claim.row, cufe, code, number_doc, claim.number, REJECTED, requested_by, "firmar",
-                                str(error))
+            return attempt.finish(REJECTED, "firmar", str(error))
         stem = f"ar{self._profile.sender.id:0>10}{claim.number}"
         try:
             answer = self._client.send_event(zip_event(stem, xml))
         except RadianError as error:
-            return self._finish(claim.row, cufe, code, number_doc, claim.number, UNCERTAIN, requested_by, "enviar",
-                                str(error), event_xml=xml)
-        return self._answered(claim.row, cufe, code, number_doc, claim.number, requested_by, answer, xml)
-
-    def _answered(self, row: int, cufe: str, code: str, document_number: str, number: str, requested_by: str,
-                  answer: DianAnswer, xml: bytes) -> SendResult:
+            return attempt.finish(UNCERTAIN, "enviar", str(error), cude=cude, event_xml=xml)
         state = {"aceptado": ACCEPTED, "ya_registrado": REGISTERED, "rechazado": REJECTED}[answer.outcome]
-        return self._finish(row, cufe, code, document_number, number, state, requested_by, "enviar",
-                            answer.summary(), rules=answer.rules, status_code=answer.status_code,
-                            cude=answer.document_key, event_xml=xml)
+        return attempt.finish(state, "enviar", answer.summary(), rules=answer.rules, status_code=answer.status_code,
+                              cude=cude, event_xml=xml)
 
-    def _finish(self, row: int, cufe: str, code: str, document_number: str, number: str, state: str,
-                requested_by: str, action: str, message: str, *, rules: Sequence[Rule] = (),
-                status_code: str | None = None, cude: str | None = None, event_xml: bytes | None = None) -> SendResult:
-        self._store.finish_radian_send(
-            row, state, requested_by=requested_by, action=action, cude=cude, status_code=status_code, answer=message,
-            rules=[(rule.code, rule.kind, rule.message) for rule in rules],
-            event_xml=event_xml.decode("utf-8") if event_xml else None)
-        log.info("Evento %s del documento %s (%s): %s; pedido por %s", code, document_number, number, state,
-                 requested_by)
-        return SendResult(cufe, code, document_number, state, number, message, tuple(rules))
+    def record_at_dian(self, row: DocumentRow, code: str, number: str, cude: str, claim_reason: str | None) -> None:
+        """What DIAN now has from us joins the document's events (store/radian_events.py)."""
+        company = self._profile.sender
+        supplier = row.document.supplier
+        moment = self._clock().astimezone(COLOMBIA)
+        event = ReceivedEvent(
+            code=code, cude=cude, cufe=row.document.cufe, issue_date=moment.date(),
+            sender=Party(company.id, company.name, company.check_digit, company.scheme),
+            receiver=Party(supplier.nit, supplier.name, supplier.dv, supplier.id_scheme), number=number,
+            issue_time=moment.strftime("%H:%M:%S-05:00"), description=event_name(code),
+            reference_number=row.document.number, reference_type=row.document.tipo, claim_reason=claim_reason,
+            environment=self._profile.environment_code, dian_validation="02",
+        )
+        self._store.record_events(row.account, [event])
 
     def send_many(self, cufes: Sequence[str], codes: Sequence[str], *, requested_by: str) -> list[SendResult | SendRefused]:
         """Bulk: each document in turn, each code in order; never 033 nor 031 (SendRefused before anything)."""
@@ -224,18 +231,39 @@ class EventSender:
 
     def pending(self, codes: Sequence[str]) -> list[str]:
         """CUFEs of stored invoices that still lack one of `codes` (oldest first)."""
-        from tui_recepcion.store import DocumentFilter
-
-        cufes = []
-        for row in self._store.documents(DocumentFilter()):
-            if row.document.tipo in INVOICE_TYPES and not set(codes) <= self.recorded(row.document.cufe):
-                cufes.append(row.document.cufe)
-        return cufes
+        return [row.document.cufe for row in self._store.documents(DocumentFilter())
+                if row.document.tipo in INVOICE_TYPES and not set(codes) <= self.recorded(row.document.cufe)]
 
     def status(self, cufe: str) -> tuple[DianAnswer, frozenset[str]]:
         """What DIAN has for the document (GetStatusEvent) and the event codes in it."""
         answer = self._client.status_event(cufe)
         return answer, registered_codes(answer)
+
+
+@dataclass(frozen=True, slots=True)
+class _Attempt:
+    """One claimed send: how to close it (the store row and its log, the recorded event, the result)."""
+
+    sender: EventSender
+    document: DocumentRow
+    code: str
+    row: int
+    number: str
+    requested_by: str
+    claim_reason: str | None
+
+    def finish(self, state: str, action: str, message: str, *, rules: Sequence[Rule] = (),
+               status_code: str | None = None, cude: str | None = None, event_xml: bytes | None = None) -> SendResult:
+        self.sender._store.finish_radian_send(
+            self.row, state, requested_by=self.requested_by, action=action, cude=cude, status_code=status_code,
+            answer=message, rules=[(rule.code, rule.kind, rule.message) for rule in rules],
+            event_xml=event_xml.decode("utf-8") if event_xml else None)
+        if state in (ACCEPTED, REGISTERED) and cude:
+            self.sender.record_at_dian(self.document, self.code, self.number, cude, self.claim_reason)
+        log.info("Evento %s del documento %s (%s): %s; pedido por %s", self.code, self.document.document.number,
+                 self.number, state, self.requested_by)
+        return SendResult(self.document.document.cufe, self.code, self.document.document.number, state, self.number,
+                          message, tuple(rules))
 
 
 def automatic_codes(acknowledge: bool, receipt: bool) -> tuple[str, ...]:
