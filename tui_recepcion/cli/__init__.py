@@ -27,6 +27,7 @@ def _command_modules() -> tuple[ModuleType, ...]:
         autorizar,
         demo,
         documentos,
+        eventos,
         importar,
         mensajes,
         probar,
@@ -35,7 +36,7 @@ def _command_modules() -> tuple[ModuleType, ...]:
         validar,
     )
 
-    return (demo, validar, probar, procesar, alertas, autorizar, proveedores, importar, documentos, mensajes)
+    return (demo, validar, probar, procesar, alertas, autorizar, proveedores, importar, documentos, mensajes, eventos)
 
 
 def build_parser() -> argparse.ArgumentParser:

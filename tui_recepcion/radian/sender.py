@@ -91,6 +91,10 @@ class EventSender:
         self._received_codes = received_codes or self._stored_event_codes
         self._clock = clock
 
+    @property
+    def profile(self) -> SendingProfile:
+        return self._profile
+
     def _stored_event_codes(self, cufe: str) -> list[str]:
         """The document's events in the store (received by mail, or recorded) that count."""
         return [event.code for event in self._store.radian_events(cufe=cufe) if event.counts]
