@@ -9,6 +9,7 @@ from lxml import etree
 from tests.servers.certs import TestCertificates
 from tests.servers.dian import DianStandIn
 from tui_recepcion.demo.samples import SampleFactory
+from tui_recepcion.dian.model import ReceivedEvent
 from tui_recepcion.radian.client import DianClient, DianWsSecurity
 from tui_recepcion.radian.problems import SendRefused
 from tui_recepcion.radian.sender import AcceptanceConfirmation, EventSender
@@ -151,3 +152,22 @@ def test_the_stand_in_refuses_a_request_whose_ws_security_signature_is_broken(
     assert result.state == "incierto" and "Error de seguridad" in result.message
     assert dian_server.state.security_failures == ["la firma WS-Security no es válida"]
     assert dian_server.sends() == []
+
+
+def test_what_dian_accepts_joins_the_documents_events_and_received_events_count(
+        store: Store, profile: SendingProfile, dian_server: DianStandIn, tls_certs: TestCertificates,
+        factory: SampleFactory) -> None:
+    cufe = store_invoice(store, factory)
+    sender = _sender(store, profile, dian_server, tls_certs)
+    sender.send(cufe, "030", requested_by=WHO)
+    (event,) = store.radian_events(cufe=cufe)
+    assert (event.code, event.origin, event.cude) == ("030", "registrado", dian_server.sends(cufe)[0].cude)
+    # An acuse that reached the store by mail (e.g. sent earlier by another program) counts too.
+    other = store_invoice(store, factory, key="imap:1:2")
+    store.record_events("principal", [ReceivedEvent(code="030", cude="d" * 96, cufe=other, issue_date=None,
+                                                    sender=None, receiver=None)], "recibido")
+    with pytest.raises(SendRefused) as refused:
+        sender.send(other, "030", requested_by=WHO)
+    assert refused.value.code == "orden" and "ya está registrado" in str(refused.value)
+    assert sender.send(other, "032", requested_by=WHO).state == "aceptado"
+    assert [sent.code for sent in dian_server.sends(other)] == ["032"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tui_recepcion.store.database import StoreBase, as_datetime, now_text
@@ -27,6 +27,9 @@ REJECTED = "rechazado"
 REGISTERED = "registrado"
 SEND_STATES = (SENDING, UNCERTAIN, ACCEPTED, REJECTED, REGISTERED)
 DONE_STATES = (ACCEPTED, REGISTERED)  # the event is at DIAN
+# A row «enviando» this recent belongs to a send in progress (its answer may still come); an
+# older one was left by a crash and is claimed again, as uncertain. Longer than any send's timeout.
+SENDING_STALE_AFTER = timedelta(minutes=15)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,8 +96,9 @@ class RadianSends(StoreBase):
         """Reserve the one row of (cufe, code) for a send; `AlreadySent` when it is done or busy."""
         now = now_text()
         with self._db.transaction():
-            found = self._db.execute("SELECT id, state, number, attempts FROM radian_sends WHERE cufe = ? AND code = ?",
-                                     (cufe, code)).fetchone()
+            found = self._db.execute(
+                "SELECT id, state, number, attempts, updated_at FROM radian_sends WHERE cufe = ? AND code = ?",
+                (cufe, code)).fetchone()
             if found is None:
                 self._db.execute(
                     "INSERT INTO radian_sends (cufe, code, claim_reason, number, state, requested_by, attempts, rules, "
@@ -110,6 +114,10 @@ class RadianSends(StoreBase):
             if state in DONE_STATES:
                 raise AlreadySent(f"El evento {code} del documento ya está en la DIAN ({state}); no se envía otra vez.",
                                   state)
+            since = as_datetime(found[4])
+            if state == SENDING and since is not None and datetime.now(UTC) - since < SENDING_STALE_AFTER:
+                raise AlreadySent(f"El evento {code} de este documento se está enviando ahora mismo (pedido por "
+                                  "otro proceso); espere su respuesta.", SENDING)
             cursor = self._db.execute(
                 "UPDATE radian_sends SET state = ?, requested_by = ?, attempts = attempts + 1, claim_reason = ?, "
                 "updated_at = ? WHERE id = ? AND state = ?",
