@@ -30,13 +30,15 @@ def _command_modules() -> tuple[ModuleType, ...]:
         eventos,
         importar,
         mensajes,
+        pendientes,
         probar,
         procesar,
         proveedores,
         validar,
     )
 
-    return (demo, validar, probar, procesar, alertas, autorizar, proveedores, importar, documentos, mensajes, eventos)
+    return (demo, validar, probar, procesar, alertas, autorizar, proveedores, importar, documentos, mensajes,
+            eventos, pendientes)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -386,4 +386,19 @@ GENERAL_FIELDS: tuple[FieldSpec, ...] = (
               "Dónde se guardan los XML y PDF extraídos."),
     FieldSpec("intervalo_minutos", "interval_minutes", _interval, "Intervalo",
               "Minutos entre pasadas del servicio cuando el servidor no ofrece IMAP IDLE."),
+    FieldSpec("exigir_firma_valida", "require_valid_signature", _bool, "Exigir firma válida",
+              "true: un correo cuyo documento trae una firma alterada va a Fallidos (firma_invalida); el "
+              "documento se guarda igual, marcado. Por defecto false: se guarda, se marca y va a Procesados."),
+    FieldSpec("certificados_firma", "signing_roots", _path, "Certificados de firma",
+              "Archivo PEM con las autoridades de certificación en que se confía para las firmas de los "
+              "documentos (p. ej. las colombianas). Sin él, la cadena se informa como «cadena no verificada»."),
+    FieldSpec("plazo_reclamo_desde", "claim_clock_start", _choice(("recepcion", "emision")), "Plazo desde",
+              "Desde cuándo corren los 3 días hábiles para reclamar: «recepcion» (por defecto, el día en que "
+              "llegó el documento) o «emision» (la fecha de emisión de la factura)."),
+    FieldSpec("sabado_habil", "saturday_business_day", _bool, "Sábado hábil",
+              "Si el sábado cuenta como día hábil en el plazo para reclamar (por defecto true; domingos y "
+              "festivos de Colombia nunca cuentan)."),
+    FieldSpec("resumen_reclamos", "claims_summary", _bool, "Resumen diario de reclamos",
+              "true: una vez al día se envía al Correo Notificación de cada cuenta la lista de documentos "
+              "cuyo plazo para reclamar vence hoy o el siguiente día hábil (se aceptarán tácitamente)."),
 )

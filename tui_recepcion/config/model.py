@@ -74,6 +74,11 @@ class General:
     database: Path | None = None
     documents_dir: Path | None = None
     interval_minutes: int = 5
+    require_valid_signature: bool = False
+    signing_roots: Path | None = None
+    claim_clock_start: str = "recepcion"
+    saturday_business_day: bool = True
+    claims_summary: bool = False
 
 
 @dataclass(frozen=True, slots=True)

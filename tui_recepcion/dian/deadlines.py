@@ -31,6 +31,7 @@ from typing import Literal
 
 import holidays
 
+from tui_recepcion.config import General
 from tui_recepcion.dian.radian import EventCode, RadianState, claim_window_open, radian_state
 
 CLAIM_BUSINESS_DAYS = 3
@@ -79,6 +80,20 @@ def business_days_left(start: date, deadline: date, today: date, *, saturday_is_
             left += 1
         day += timedelta(days=1)
     return left
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimRules:
+    """How the deadline is counted here (config: `plazo_reclamo_desde`, `sabado_habil`)."""
+
+    clock_start: ClockStart = DEFAULT_CLOCK_START
+    saturday_is_business_day: bool = True
+
+
+def rules_for(general: General) -> ClaimRules:
+    """The rules the configuration's [general] table sets."""
+    start: ClockStart = "emision" if general.claim_clock_start == "emision" else "recepcion"
+    return ClaimRules(start, general.saturday_business_day)
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,6 +32,7 @@ from tui_recepcion.dian import Reason
 from tui_recepcion.engine.idle import wait_for_new_mail
 from tui_recepcion.engine.lock import AccountBusy, account_lock
 from tui_recepcion.engine.pipeline import DEFAULT_PASS_SECONDS, Checkpoint, PassResult, Pipeline, _no_checkpoint
+from tui_recepcion.engine.prepare import extractor
 from tui_recepcion.errors import AuthenticationFailed, ConnectionProblem, InternalFault, RecepcionError
 from tui_recepcion.events import (
     EngineProblem,
@@ -205,6 +206,7 @@ class AccountProcessor:
                         cancel=self.cancel,
                         checkpoint=self._checkpoint,
                         deadline_seconds=self.pass_seconds,
+                        extract=extractor(self.engine.config.general.require_valid_signature),
                     )
                     result = self._pipeline.run_pass()
             finally:

@@ -22,11 +22,16 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
-from tui_recepcion.dian.model import Document, ReceivedEvent, SignatureCheck, SignatureStatus
+from tui_recepcion.dian.deadlines import ClaimRules, ClaimStatus, claim_status
+from tui_recepcion.dian.model import INVOICE, Document, ReceivedEvent, SignatureCheck, SignatureStatus
+from tui_recepcion.dian.radian import radian_state
 from tui_recepcion.store.database import StoreBase, as_date, now_text, where
 from tui_recepcion.store.problems import translated
-from tui_recepcion.store.rows import Outcome
+from tui_recepcion.store.rows import DocumentRow, Outcome
+
+BOGOTA = ZoneInfo("America/Bogota")  # the reception day is Colombia's, whatever the server's zone
 
 EventOrigin = Literal["recibido", "registrado"]
 RECEIVED: EventOrigin = "recibido"
@@ -150,6 +155,13 @@ class RadianEvents(StoreBase):
         return [_event_row(row) for row in rows]
 
     @translated
+    def radian_of(self, rows: Sequence[DocumentRow], *, today: date,
+                  rules: ClaimRules = ClaimRules()) -> list[DocumentRadian]:
+        """Each row's `DocumentRadian`, in order (one query for all their events)."""
+        events = self.radian_events_by_cufe(row.document.cufe for row in rows)
+        return [document_radian(row, events.get(row.document.cufe, ()), today=today, rules=rules) for row in rows]
+
+    @translated
     def radian_events_by_cufe(self, cufes: Iterable[str]) -> dict[str, list[RadianEventRow]]:
         """The events of each of `cufes` (absent CUFEs have none), oldest first."""
         wanted = list(dict.fromkeys(cufes))
@@ -163,6 +175,51 @@ class RadianEvents(StoreBase):
                     event = _event_row(row)
                     found.setdefault(event.cufe, []).append(event)
         return found
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentRadian:
+    """What the store knows of a document after it arrived: its events (oldest first), its
+    RADIAN state and claim deadline, its signatures."""
+
+    events: tuple[RadianEventRow, ...]
+    status: ClaimStatus
+    firma_emisor: str | None
+    firma_dian: str | None
+
+    @property
+    def signature_broken(self) -> bool:
+        return "invalida" in (self.firma_emisor, self.firma_dian)
+
+    def as_json(self) -> dict[str, Any]:
+        """The fields `documentos --formato json` adds."""
+        return {
+            "eventos": [event.as_json() for event in self.events],
+            "estado_radian": self.status.state.value,
+            "vence_reclamo": self.status.deadline.isoformat() if self.status.deadline else None,
+            "dias_habiles_reclamo": self.status.days_left if self.status.deadline else None,
+            "firma_emisor": self.firma_emisor,
+            "firma_dian": self.firma_dian,
+        }
+
+
+def reception_day(row: DocumentRow) -> date:
+    """The day (in Colombia) the document reached the store."""
+    moment = row.created_at
+    return moment.astimezone(BOGOTA).date() if moment.tzinfo else moment.date()
+
+
+def document_radian(row: DocumentRow, events: Sequence[RadianEventRow], *, today: date,
+                    rules: ClaimRules = ClaimRules()) -> DocumentRadian:
+    """The document's standing: RADIAN events and the claim deadline apply to invoices only."""
+    document = row.document
+    counted = [event.code for event in events if event.counts]
+    if document.kind == INVOICE:
+        status = claim_status(counted, received=reception_day(row), issued=document.issue_date, today=today,
+                              clock_start=rules.clock_start, saturday_is_business_day=rules.saturday_is_business_day)
+    else:
+        status = ClaimStatus(radian_state(counted), None)
+    return DocumentRadian(tuple(events), status, _status(document.issuer_signature), _status(document.dian_signature))
 
 
 def _event_row(row: Sequence[Any]) -> RadianEventRow:

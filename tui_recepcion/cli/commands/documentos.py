@@ -5,12 +5,22 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+from datetime import datetime
 
-from tui_recepcion.cli.commands._common import add_database_argument, add_format_argument, fail, iso_date, open_store
+from tui_recepcion.cli.commands._common import (
+    add_database_argument,
+    add_format_argument,
+    config_for,
+    fail,
+    iso_date,
+    open_store,
+)
 from tui_recepcion.dian.codes import STORED_DOCUMENT_TYPES
+from tui_recepcion.dian.deadlines import rules_for
 from tui_recepcion.errors import RecepcionError
 from tui_recepcion.output import Column, document_record, money, render
 from tui_recepcion.store import DocumentFilter
+from tui_recepcion.store.radian_events import BOGOTA
 
 TABLE = (
     Column("fecha_emision", "Fecha", 10),
@@ -40,11 +50,13 @@ def run(args: argparse.Namespace) -> int:
     filters = DocumentFilter(account=args.cuenta, since=args.desde, until=args.hasta,
                              supplier=args.emisor, tipo=args.tipo)
     try:
+        rules = rules_for(config_for(args).general)
         with open_store(args) as store:
             rows = store.documents(filters)
+            radian = store.radian_of(rows, today=datetime.now(BOGOTA).date(), rules=rules)
     except RecepcionError as error:
         return fail(str(error))
-    records = [document_record(row) for row in rows]
+    records = [{**document_record(row), **info.as_json()} for row, info in zip(rows, radian, strict=True)]
     if args.formato == "tabla":
         records = [{**record, "total_tabla": money(record["total"])} for record in records]
     render(records, args.formato, TABLE, sys.stdout, empty="No hay documentos que coincidan.")
