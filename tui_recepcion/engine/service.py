@@ -33,6 +33,7 @@ from tui_recepcion.engine.idle import wait_for_new_mail
 from tui_recepcion.engine.lock import AccountBusy, account_lock
 from tui_recepcion.engine.pipeline import DEFAULT_PASS_SECONDS, Checkpoint, PassResult, Pipeline, _no_checkpoint
 from tui_recepcion.engine.prepare import extractor
+from tui_recepcion.engine.radian_auto import AutomaticEvents
 from tui_recepcion.errors import AuthenticationFailed, ConnectionProblem, InternalFault, RecepcionError
 from tui_recepcion.events import (
     EngineProblem,
@@ -156,9 +157,11 @@ class AccountProcessor:
         self.pass_seconds = env_seconds(PASS_LIMIT_VARIABLE, DEFAULT_PASS_SECONDS)
         self._pipeline: Pipeline | None = None
         self._to_alert: list[tuple[str, str, str]] = []  # (source key, reason, detail)
+        self._automatic = AutomaticEvents(engine.config.company, engine.store)  # [empresa] acuse_automatico
         self._answer_by = time.monotonic() + self.pass_seconds + LIVENESS_MARGIN_SECONDS
 
     def _emit(self, event: Event) -> None:
+        self._automatic.note(event)
         if isinstance(event, MessageHandled) and event.reason in ALERTED_REASONS:
             self._to_alert.append((event.source_key, event.reason, event.reason_detail or ""))
         elif isinstance(event, MessageKept):
@@ -212,6 +215,7 @@ class AccountProcessor:
             finally:
                 self._pipeline = None
                 self._send_message_alerts()
+                self._automatic.send_pending()
         except RecepcionError as problem:
             self._report(problem)
             raise
