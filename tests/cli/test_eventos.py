@@ -13,11 +13,11 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tests.radian.certificates import CompanyCertificate, make_company_certificate
-from tests.radian.conftest import PASSWORD_VARIABLE, PIN_VARIABLE, SOFTWARE_ID, store_invoice
+from tests.radian.conftest import PASSWORD_VARIABLE, PIN_VARIABLE, empresa_table, store_invoice
 from tests.servers.certs import TestCertificates
 from tests.servers.dian import DianStandIn
 from tui_recepcion import cli
-from tui_recepcion.demo.samples import DEFAULT_RECEIVER, SampleFactory
+from tui_recepcion.demo.samples import SampleFactory
 from tui_recepcion.store import Store
 
 # Distinctive values, so that finding them anywhere means they leaked.
@@ -39,27 +39,8 @@ def private_key_forms(pem: bytes) -> list[str]:
     return forms
 
 
-def write_config(path: Path, certificate: CompanyCertificate, server: DianStandIn, certs: TestCertificates,
-                 *, ambiente: str = "habilitacion") -> Path:
-    path.write_text(f"""\
-[empresa]
-nit = "{DEFAULT_RECEIVER.nit}"
-razon_social = "{DEFAULT_RECEIVER.name}"
-certificado = "{certificate.pkcs12}"
-clave_certificado = "env:{PASSWORD_VARIABLE}"
-software_id = "{SOFTWARE_ID}"
-pin = "env:{PIN_VARIABLE}"
-ambiente = "{ambiente}"
-set_pruebas = "0c5d7e1a-2b3c-4d5e-8f90-a1b2c3d4e5f6"
-persona_nombre = "Ana María"
-persona_apellido = "Gómez Ruiz"
-persona_tipo_documento = "13"
-persona_documento = "52123456"
-persona_cargo = "Auxiliar contable"
-persona_area = "Contabilidad"
-url_servicio = "{server.url}"
-certificados_ca = "{certs.ca_file}"
-""", encoding="utf-8")
+def write_config(path: Path, certificate: CompanyCertificate, server: DianStandIn, certs: TestCertificates) -> Path:
+    path.write_text(empresa_table(certificate, server.url, certs.ca_file), encoding="utf-8")
     return path
 
 

@@ -61,3 +61,27 @@ def store_invoice(store: Store, factory: SampleFactory, key: str = "imap:1:1", *
     extraction = extract_message(mail.raw)
     store.record_outcome("principal", key, extraction, hashlib.sha256(mail.raw).hexdigest(), "Procesados")
     return mail.cufes[0]
+
+
+def empresa_table(certificate: CompanyCertificate, service_url: str, ca_file: Path) -> str:
+    """An [empresa] table for config.toml whose service is the DIAN stand-in at `service_url`."""
+    return f"""\
+[empresa]
+nit = "{DEFAULT_RECEIVER.nit}"
+razon_social = "{DEFAULT_RECEIVER.name}"
+certificado = "{certificate.pkcs12}"
+clave_certificado = "env:{PASSWORD_VARIABLE}"
+software_id = "{SOFTWARE_ID}"
+pin = "env:{PIN_VARIABLE}"
+ambiente = "habilitacion"
+set_pruebas = "0c5d7e1a-2b3c-4d5e-8f90-a1b2c3d4e5f6"
+persona_nombre = "Ana María"
+persona_apellido = "Gómez Ruiz"
+persona_tipo_documento = "13"
+persona_documento = "52123456"
+persona_cargo = "Auxiliar contable"
+persona_area = "Contabilidad"
+url_servicio = "{service_url}"
+certificados_ca = "{ca_file}"
+"""
+

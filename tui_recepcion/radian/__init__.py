@@ -11,6 +11,7 @@ One module per job (docs/architecture.md, «Where things live»):
 - `answer`     DIAN's answer (DianResponse) parsed: accepted, rejected, already registered
 - `client`     DIAN's SOAP service (SendEventUpdateStatus, GetStatusEvent) with WS-Security (zeep)
 - `sender`     the rules that protect the company and the safe, idempotent send
+- `requester`  who asks (the system user at this machine), for the sends log
 
 It sits below the engine (which may call it after a document is stored) and above the store,
 dian and config; it never imports Textual.

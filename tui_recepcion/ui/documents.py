@@ -14,10 +14,15 @@ from textual.content import Content
 from textual.widgets import DataTable, Footer, Input, Label, Select, Static
 
 from tui_recepcion.dian.codes import STORED_DOCUMENT_TYPES, document_type_name
+from tui_recepcion.dian.radian import event_label
+from tui_recepcion.errors import RecepcionError
 from tui_recepcion.output import document_record, money, render
+from tui_recepcion.radian.requester import requester
+from tui_recepcion.radian.sender import AcceptanceConfirmation
 from tui_recepcion.store import DocumentFilter, DocumentRow
 from tui_recepcion.ui.dialogs import MessageDialog, PathDialog
 from tui_recepcion.ui.navbar import NavBar
+from tui_recepcion.ui.radian_dialogs import AcceptanceDialog, ClaimDialog
 from tui_recepcion.ui.screen import RecepcionScreen, WorkerResult
 
 SHOWN_LIMIT = 2000
@@ -31,6 +36,15 @@ class DocumentsFound(WorkerResult):
     def __init__(self, rows: list[DocumentRow]) -> None:
         super().__init__()
         self.rows = rows
+
+
+class EventsSent(WorkerResult):
+    """What happened to the RADIAN events a Documentos action asked for (Spanish lines)."""
+
+    def __init__(self, lines: list[str], ok: bool) -> None:
+        super().__init__()
+        self.lines = lines
+        self.ok = ok
 
 
 class DocumentsExported(WorkerResult):
@@ -81,11 +95,17 @@ class DocumentsScreen(RecepcionScreen):
         "Los documentos electrónicos guardados, del más reciente al más antiguo. Filtre por emisor "
         "(NIT o parte del nombre), por fechas de emisión (AAAA-MM-DD) y por tipo. Enter muestra el "
         "detalle del documento; Ctrl+E exporta lo filtrado a CSV; Ctrl+R vuelve a consultar."
+        " Eventos ante la DIAN del documento señalado: F6 acuse de recibo y recibo del bien o "
+        "servicio (030 y 032); F7 aceptación expresa (033, irrevocable: pide escribir el número de "
+        "la factura); F8 reclamo (031, pide el concepto)."
     )
     BINDINGS = [
         # priority: the filter Inputs bind Ctrl+E to "end of line" (the End key still does that).
         Binding("ctrl+e", "export", "Exportar CSV", priority=True),
         Binding("ctrl+r", "refresh", "Actualizar"),
+        Binding("f6", "acknowledge", "Acuse + recibo", show=False),
+        Binding("f7", "accept", "Aceptar", show=False),
+        Binding("f8", "claim", "Reclamar…", show=False),
     ]
 
     def __init__(self) -> None:
@@ -194,3 +214,65 @@ class DocumentsScreen(RecepcionScreen):
     @on(DocumentsExported)
     def _exported(self, result: DocumentsExported) -> None:
         self.notify(f"{result.count} documentos exportados a {result.path}.", title="Exportar a CSV")
+
+    # --- RADIAN events of the highlighted document (tui_recepcion/radian/) --------------------
+
+    def _highlighted(self) -> DocumentRow | None:
+        table = self.query_one("#documents", DataTable)
+        if not self.rows or table.cursor_row < 0 or table.cursor_row >= len(self.rows):
+            self.notify("Señale primero un documento de la lista.", title="Eventos RADIAN")
+            return None
+        return self.rows[table.cursor_row]
+
+    def action_acknowledge(self) -> None:
+        row = self._highlighted()
+        if row is not None:
+            self._send_events(row.document.cufe, ("030", "032"))
+
+    def action_accept(self) -> None:
+        row = self._highlighted()
+        if row is None:
+            return
+
+        def confirmed(confirmation: AcceptanceConfirmation | None) -> None:
+            if confirmation is not None:
+                self._send_events(row.document.cufe, ("033",), confirmation=confirmation)
+
+        self.app.push_screen(AcceptanceDialog(row.document.cufe, row.document.number, row.document.supplier.name),
+                             confirmed)
+
+    def action_claim(self) -> None:
+        row = self._highlighted()
+        if row is None:
+            return
+
+        def chosen(reason: str | None) -> None:
+            if reason is not None:
+                self._send_events(row.document.cufe, ("031",), claim_reason=reason)
+
+        self.app.push_screen(ClaimDialog(row.document.number), chosen)
+
+    @work(thread=True, exclusive=True, group="eventos", exit_on_error=False, name="Enviar eventos a la DIAN")
+    def _send_events(self, cufe: str, codes: tuple[str, ...], *, claim_reason: str | None = None,
+                     confirmation: AcceptanceConfirmation | None = None) -> None:
+        lines: list[str] = []
+        ok = True
+        try:
+            sender = self.services.event_sender()
+            for code in codes:
+                result = sender.send(cufe, code, requested_by=f"{requester()} (Documentos)",
+                                     claim_reason=claim_reason, confirmation=confirmation)
+                lines.append(f"{code} {event_label(code)} [{result.event_number}]: {result.state}")
+                lines += [f"  {line}" for line in result.message.splitlines()]
+                if not result.at_dian:
+                    ok = False
+                    break
+        except RecepcionError as problem:
+            lines.append(f"No se envió: {problem}")
+            ok = False
+        self.post_result(EventsSent(lines, ok))
+
+    @on(EventsSent)
+    def _events_sent(self, result: EventsSent) -> None:
+        self.app.push_screen(MessageDialog("Eventos ante la DIAN", result.lines, error=not result.ok))
+

@@ -8,9 +8,6 @@ these commands only read the options, print DIAN's answers in Spanish and set th
 from __future__ import annotations
 
 import argparse
-import getpass
-import os
-import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,6 +17,7 @@ from tui_recepcion.dian.radian import CLAIM_REASONS, event_label
 from tui_recepcion.errors import RecepcionError
 from tui_recepcion.radian.client import DianClient
 from tui_recepcion.radian.problems import SendRefused
+from tui_recepcion.radian.requester import requester
 from tui_recepcion.radian.sender import AcceptanceConfirmation, EventSender, SendResult
 from tui_recepcion.radian.settings import load_profile
 from tui_recepcion.store import Store
@@ -104,11 +102,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 def _requester(args: argparse.Namespace) -> str:
     if args.solicitante:
         return str(args.solicitante)
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):
-        user = f"uid {os.getuid()}"
-    return f"{user}@{socket.gethostname()} (línea de comandos)"
+    return f"{requester()} (línea de comandos)"
 
 
 def _sender(args: argparse.Namespace, store: Store) -> EventSender:
