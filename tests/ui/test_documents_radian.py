@@ -94,3 +94,22 @@ async def test_a_claim_asks_for_its_reason(app_config, dian_server: DianStandIn)
         assert "031 Reclamo" in answer and "aceptado" in answer
     (claim,) = [sent for sent in dian_server.sends() if sent.code == "031"]
     assert b'listID="03"' in claim.event_xml
+
+
+async def test_marked_documents_get_acuse_and_recibo_together(app_config, dian_server: DianStandIn,
+                                                              factory: SampleFactory, tmp_path: Path) -> None:
+    config, _ = app_config
+    with Store.open(tmp_path / "recepcion.db", tmp_path / "documentos") as store:
+        store_invoice(store, factory, key="imap:1:2")
+        store_invoice(store, factory, key="imap:1:3")
+    app = create_app(config)
+    async with app.run_test(size=SIZE) as pilot:
+        await _open_documents(pilot)
+        app.screen.query_one("#documents").focus()
+        await pilot.press("space", "space")  # marks the first two rows (the cursor moves down)
+        assert len(app.screen.marked) == 2 and "✓" in screen_text(app)
+        await pilot.press("f6")
+        answer = await _answer(pilot)
+        assert answer.count(": aceptado") == 4
+    assert sorted(sent.code for sent in dian_server.sends()) == ["030", "030", "032", "032"]
+    assert len({sent.cufe for sent in dian_server.sends()}) == 2

@@ -11,6 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.content import Content
+from textual.coordinate import Coordinate
 from textual.widgets import DataTable, Footer, Input, Label, Select, Static
 
 from tui_recepcion.dian.codes import STORED_DOCUMENT_TYPES, document_type_name
@@ -95,14 +96,15 @@ class DocumentsScreen(RecepcionScreen):
         "Los documentos electrónicos guardados, del más reciente al más antiguo. Filtre por emisor "
         "(NIT o parte del nombre), por fechas de emisión (AAAA-MM-DD) y por tipo. Enter muestra el "
         "detalle del documento; Ctrl+E exporta lo filtrado a CSV; Ctrl+R vuelve a consultar."
-        " Eventos ante la DIAN del documento señalado: F6 acuse de recibo y recibo del bien o "
-        "servicio (030 y 032); F7 aceptación expresa (033, irrevocable: pide escribir el número de "
+        " Eventos ante la DIAN: Espacio marca o desmarca documentos; F6 envía el acuse de recibo y "
+        "el recibo del bien o servicio (030 y 032) de los marcados (o del señalado); F7 aceptación expresa (033, irrevocable: pide escribir el número de "
         "la factura); F8 reclamo (031, pide el concepto)."
     )
     BINDINGS = [
         # priority: the filter Inputs bind Ctrl+E to "end of line" (the End key still does that).
         Binding("ctrl+e", "export", "Exportar CSV", priority=True),
         Binding("ctrl+r", "refresh", "Actualizar"),
+        Binding("space", "mark", "Marcar", show=False),
         Binding("f6", "acknowledge", "Acuse + recibo", show=False),
         Binding("f7", "accept", "Aceptar", show=False),
         Binding("f8", "claim", "Reclamar…", show=False),
@@ -111,6 +113,7 @@ class DocumentsScreen(RecepcionScreen):
     def __init__(self) -> None:
         super().__init__()
         self.rows: list[DocumentRow] = []
+        self.marked: set[str] = set()  # CUFEs marked for «Acuse + recibo»
 
     def compose(self) -> ComposeResult:
         yield NavBar(self.TITLE, "documentos")
@@ -179,7 +182,7 @@ class DocumentsScreen(RecepcionScreen):
         table.clear()
         for index, row in enumerate(self.rows):
             doc = row.document
-            table.add_row(doc.issue_date.isoformat(), Text(doc.supplier.name), Text(doc.tipo), Text(doc.number),
+            table.add_row(self._date_cell(row), Text(doc.supplier.name), Text(doc.tipo), Text(doc.number),
                           Text(money(str(doc.total)), justify="right"), key=str(index))
         shown = f" (se muestran los {SHOWN_LIMIT} más recientes)" if len(rows) > SHOWN_LIMIT else ""
         self.query_one("#doc-summary", Static).update(Content(
@@ -224,10 +227,48 @@ class DocumentsScreen(RecepcionScreen):
             return None
         return self.rows[table.cursor_row]
 
+    def _date_cell(self, row: DocumentRow) -> str:
+        date_text = row.document.issue_date.isoformat()
+        return f"✓{date_text[1:]}" if row.document.cufe in self.marked else date_text
+
+    def action_mark(self) -> None:
+        row = self._highlighted()
+        if row is None:
+            return
+        self.marked ^= {row.document.cufe}
+        table = self.query_one("#documents", DataTable)
+        table.update_cell_at(Coordinate(table.cursor_row, 0), self._date_cell(row))
+        table.move_cursor(row=table.cursor_row + 1)
+
     def action_acknowledge(self) -> None:
+        marked = [row.document.cufe for row in self.rows if row.document.cufe in self.marked]
+        if marked:
+            self._send_events_in_bulk(marked)
+            return
         row = self._highlighted()
         if row is not None:
             self._send_events(row.document.cufe, ("030", "032"))
+
+    @work(thread=True, exclusive=True, group="eventos", exit_on_error=False, name="Enviar acuses a la DIAN")
+    def _send_events_in_bulk(self, cufes: list[str]) -> None:
+        """030 + 032 of each marked document (the sender refuses 033 and 031 in bulk)."""
+        lines: list[str] = []
+        ok = True
+        try:
+            results = self.services.event_sender().send_many(cufes, ("030", "032"),
+                                                              requested_by=f"{requester()} (Documentos)")
+        except RecepcionError as problem:
+            results = []
+            lines.append(f"No se envió: {problem}")
+            ok = False
+        for result in results:
+            if isinstance(result, RecepcionError):
+                lines.append(f"No se envió: {result}")
+                ok = False
+            else:
+                lines.append(f"{result.code} {event_label(result.code)} de {result.document_number}: {result.state}")
+                ok = ok and result.at_dian
+        self.post_result(EventsSent(lines, ok))
 
     def action_accept(self) -> None:
         row = self._highlighted()
@@ -274,5 +315,8 @@ class DocumentsScreen(RecepcionScreen):
 
     @on(EventsSent)
     def _events_sent(self, result: EventsSent) -> None:
+        if self.marked:
+            self.marked.clear()
+            self.action_refresh()
         self.app.push_screen(MessageDialog("Eventos ante la DIAN", result.lines, error=not result.ok))
 
