@@ -14,10 +14,13 @@ from textual.content import Content
 from textual.widgets import DataTable, Footer, Input, Label, Select, Static
 
 from tui_recepcion.dian.codes import STORED_DOCUMENT_TYPES, document_type_name
+from tui_recepcion.dian.deadlines import rules_for
 from tui_recepcion.output import document_record, money, render
 from tui_recepcion.store import DocumentFilter, DocumentRow
+from tui_recepcion.store.radian_events import DocumentRadian
 from tui_recepcion.ui.dialogs import MessageDialog, PathDialog
 from tui_recepcion.ui.navbar import NavBar
+from tui_recepcion.ui.radian import RADIAN_FILTERS, keep_row, radian_cells, radian_lines
 from tui_recepcion.ui.screen import RecepcionScreen, WorkerResult
 
 SHOWN_LIMIT = 2000
@@ -28,9 +31,10 @@ TIPOS = (
 
 
 class DocumentsFound(WorkerResult):
-    def __init__(self, rows: list[DocumentRow]) -> None:
+    def __init__(self, rows: list[DocumentRow], radian: list[DocumentRadian] | None = None) -> None:
         super().__init__()
         self.rows = rows
+        self.radian = radian
 
 
 class DocumentsExported(WorkerResult):
@@ -40,7 +44,7 @@ class DocumentsExported(WorkerResult):
         self.path = path
 
 
-def detail_lines(row: DocumentRow) -> list[str]:
+def detail_lines(row: DocumentRow, radian: DocumentRadian | None = None, roots: Path | None = None) -> list[str]:
     """Everything worth reading about one document, in Spanish."""
     record = document_record(row)
     doc = row.document
@@ -72,6 +76,8 @@ def detail_lines(row: DocumentRow) -> list[str]:
         f"Archivo XML: {row.xml_path or '—'}",
         f"Archivo PDF: {row.pdf_path or '—'}",
     ]
+    if radian is not None:
+        lines += radian_lines(row, radian, roots)
     return lines
 
 
@@ -79,7 +85,8 @@ class DocumentsScreen(RecepcionScreen):
     TITLE = "Documentos"
     HELP = (
         "Los documentos electrónicos guardados, del más reciente al más antiguo. Filtre por emisor "
-        "(NIT o parte del nombre), por fechas de emisión (AAAA-MM-DD) y por tipo. Enter muestra el "
+        "(NIT o parte del nombre), por fechas de emisión (AAAA-MM-DD), por tipo y por estado RADIAN "
+        "(pendientes de acuse, por vencer, firma inválida). Enter muestra el "
         "detalle del documento; Ctrl+E exporta lo filtrado a CSV; Ctrl+R vuelve a consultar."
     )
     BINDINGS = [
@@ -91,6 +98,7 @@ class DocumentsScreen(RecepcionScreen):
     def __init__(self) -> None:
         super().__init__()
         self.rows: list[DocumentRow] = []
+        self.radian: list[DocumentRadian | None] = []
 
     def compose(self) -> ComposeResult:
         yield NavBar(self.TITLE, "documentos")
@@ -99,6 +107,7 @@ class DocumentsScreen(RecepcionScreen):
             yield Input(placeholder="Desde AAAA-MM-DD", compact=True, id="desde", max_length=10)
             yield Input(placeholder="Hasta AAAA-MM-DD", compact=True, id="hasta", max_length=10)
             yield Select(TIPOS, value="", allow_blank=False, compact=True, id="tipo")
+            yield Select(RADIAN_FILTERS, value="", allow_blank=False, compact=True, id="radian")
         yield Label("", id="doc-filter-error", classes="filter-error")
         table: DataTable = DataTable(cursor_type="row", zebra_stripes=True, id="documents")
         table.add_column("Fecha", width=10)
@@ -107,6 +116,9 @@ class DocumentsScreen(RecepcionScreen):
         table.add_column("Tipo", width=4)
         table.add_column("Número", width=12)
         table.add_column("Total", width=16)
+        table.add_column("RADIAN", width=10)
+        table.add_column("Vence", width=10)
+        table.add_column("Firma", width=8)
         yield table
         yield Static("", id="doc-summary", classes="summary")
         yield Footer(compact=True)
@@ -145,30 +157,42 @@ class DocumentsScreen(RecepcionScreen):
     def action_refresh(self) -> None:
         filters = self._filters()
         if filters is not None:
-            self._query(filters)
+            chosen = self.query_one("#radian", Select).value
+            self._query(filters, chosen if isinstance(chosen, str) else "")
 
     @work(thread=True, exclusive=True, group="consulta", exit_on_error=False, name="Consultar documentos")
-    def _query(self, filters: DocumentFilter) -> None:
-        self.post_result(DocumentsFound(self.services.store.documents(filters)))
+    def _query(self, filters: DocumentFilter, radian_filter: str = "") -> None:
+        store = self.services.store
+        rows = store.documents(filters)
+        today = self.services.local_time(self.services.clock()).date()
+        radian = store.radian_of(rows, today=today, rules=rules_for(self.services.config.general))
+        kept = [(row, info) for row, info in zip(rows, radian, strict=True) if keep_row(info, radian_filter, today)]
+        self.post_result(DocumentsFound([row for row, _ in kept], [info for _, info in kept]))
 
     @on(DocumentsFound)
     def _show(self, result: DocumentsFound) -> None:
         rows = result.rows
         self.rows = list(reversed(rows))[:SHOWN_LIMIT]  # newest first
+        radian: list[DocumentRadian | None] = list(result.radian) if result.radian is not None else [None] * len(rows)
+        self.radian = list(reversed(radian))[:SHOWN_LIMIT]
         table = self.query_one("#documents", DataTable)
         table.clear()
         for index, row in enumerate(self.rows):
             doc = row.document
             table.add_row(doc.issue_date.isoformat(), Text(doc.supplier.name), Text(doc.tipo), Text(doc.number),
-                          Text(money(str(doc.total)), justify="right"), key=str(index))
+                          Text(money(str(doc.total)), justify="right"), *radian_cells(self.radian[index]),
+                          key=str(index))
         shown = f" (se muestran los {SHOWN_LIMIT} más recientes)" if len(rows) > SHOWN_LIMIT else ""
         self.query_one("#doc-summary", Static).update(Content(
             f"{len(rows)} documentos{shown}. Enter: detalle · Ctrl+E: exportar a CSV"))
 
     @on(DataTable.RowSelected, "#documents")
     def _detail(self, event: DataTable.RowSelected) -> None:
-        row = self.rows[int(str(event.row_key.value))]
-        self.app.push_screen(MessageDialog(f"Documento {row.document.number}", detail_lines(row)))
+        index = int(str(event.row_key.value))
+        row = self.rows[index]
+        radian = self.radian[index] if index < len(self.radian) else None
+        roots = self.services.config.general.signing_roots
+        self.app.push_screen(MessageDialog(f"Documento {row.document.number}", detail_lines(row, radian, roots)))
 
     def action_export(self) -> None:
         filters = self._filters()
