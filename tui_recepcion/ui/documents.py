@@ -111,8 +111,10 @@ class DocumentsScreen(RecepcionScreen):
         yield Label("", id="doc-filter-error", classes="filter-error")
         table: DataTable = DataTable(cursor_type="row", zebra_stripes=True, id="documents")
         table.add_column("Fecha", width=10)
-        # Emisor takes what the other columns leave (80 columns: 24 characters).
-        table.add_column("Emisor", width=min(50, max(16, self.app.size.width - 56)))
+        # Emisor takes what the other columns leave (80 columns: 24 characters; the RADIAN
+        # columns, 31 more, scroll into view there).
+        table.add_column("Emisor", width=min(50, max(24 if self.app.size.width < 110 else 16,
+                                                      self.app.size.width - 87)))
         table.add_column("Tipo", width=4)
         table.add_column("Número", width=12)
         table.add_column("Total", width=16)

@@ -3,18 +3,20 @@ the detail's events and signatures. Kept apart so the screen only adds columns a
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 from rich.text import Text
 
-from tui_recepcion.dian.deadlines import next_business_day
+from tui_recepcion.dian.deadlines import ClaimRules, next_business_day
 from tui_recepcion.dian.model import SignatureCheck
 from tui_recepcion.dian.radian import claim_reason_name, event_name, order_violations, state_label
 from tui_recepcion.dian.signature import TrustedRoots, chain_status, nit_matches, valid_at_signing
-from tui_recepcion.store import DocumentRow
-from tui_recepcion.store.radian_events import DocumentRadian
+from tui_recepcion.store import DocumentRow, Store
+from tui_recepcion.store.radian_events import BOGOTA, DocumentRadian
 
+# A claim window lasts three business days, at most nine calendar days (Easter week).
+RECENT_DAYS = 15
 PENDING_ACK = "pendientes_acuse"
 CLOSING = "por_vencer"
 BROKEN_SIGNATURE = "firma_invalida"
@@ -40,6 +42,24 @@ def closes_soon(info: DocumentRadian, today: date) -> bool:
     return info.status.closes_by(next_business_day(today))
 
 
+def dashboard_counts(store: Store, account: str, today: date, rules: ClaimRules) -> tuple[int, int]:
+    """(invoices whose claim window closes within one business day, documents with a broken
+    signature) for one account; reads only the documents of the last weeks."""
+    since = datetime.combine(today - timedelta(days=RECENT_DAYS), time(), tzinfo=BOGOTA)
+    radian = store.radian_of(store.recently_received(account, since), today=today, rules=rules)
+    return sum(closes_soon(info, today) for info in radian), store.broken_signature_count(account)
+
+
+def radian_counters(closing: int, broken: int) -> list[tuple[str, str] | str]:
+    """The dashboard's RADIAN counters, shown only when there is something to act on."""
+    parts: list[tuple[str, str] | str] = []
+    if closing:
+        parts += ["  Vencen ≤1 día ", (str(closing), "bold $text-warning")]
+    if broken:
+        parts += ["  Firma inválida ", (str(broken), "bold $text-error")]
+    return parts
+
+
 def keep_row(info: DocumentRadian, chosen: str, today: date) -> bool:
     if chosen == PENDING_ACK:
         return info.status.open and info.status.state.value == "sin_eventos"
@@ -55,7 +75,7 @@ def radian_cells(info: DocumentRadian | None) -> tuple[Text, Text, Text]:
     if info is None:
         return Text(""), Text(""), Text("")
     status = info.status
-    state = Text(_SHORT_STATES.get(status.state.value, status.state.value))
+    state = Text(_SHORT_STATES.get(status.state.value, status.state.value) if info.applies else "—")
     if status.deadline is None:
         deadline = Text("—")
     else:
@@ -76,7 +96,7 @@ def radian_lines(row: DocumentRow, info: DocumentRadian, roots_path: Path | None
     """The detail's RADIAN part: state and deadline, events in order, signatures (with the
     certificate chain judged against `certificados_firma` when configured)."""
     status = info.status
-    lines = ["", f"Estado RADIAN: {state_label(status.state)}"]
+    lines = ["", f"Estado RADIAN: {state_label(status.state) if info.applies else 'no aplica (solo facturas)'}"]
     if status.deadline is not None:
         lines.append(f"Plazo para reclamar: {status.deadline:%d/%m/%Y} — {status.phrase()}")
         if status.next_step():
