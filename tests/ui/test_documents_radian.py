@@ -1,115 +1,129 @@
-"""Documentos: F6 «Acuse + recibo», F7 «Aceptar» (only after typing the invoice's number), F8
-«Reclamar…», against the HTTPS stand-in of DIAN, driven with the keyboard at 80×24."""
+"""RADIAN in the TUI: state, deadline and signature columns, the three filters, the detail's
+events in order, and the dashboard's counters."""
 
 from __future__ import annotations
 
+import hashlib
+import re
+import sqlite3
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from textual.widgets import DataTable, Select, Static
 
-from tests.radian.certificates import CompanyCertificate, make_company_certificate
-from tests.radian.conftest import PASSWORD_VARIABLE, PIN_VARIABLE, empresa_table, store_invoice
-from tests.servers.certs import TestCertificates
-from tests.servers.dian import DianStandIn
-from tests.ui.support import SIZE, screen_text, wait_until, write_config
-from tui_recepcion.demo.samples import SampleFactory
-from tui_recepcion.store import Store
+from tests.support.radian_support import event_xml, signed_document
+from tests.ui.support import wait_until, write_config
+from tui_recepcion.demo.samples import DEFAULT_RECEIVER, SampleFactory
+from tui_recepcion.dian import extract_file
+from tui_recepcion.dian.deadlines import ClaimRules
+from tui_recepcion.store import Outcome, Store
 from tui_recepcion.ui.app import create_app
-from tui_recepcion.ui.dialogs import MessageDialog
-from tui_recepcion.ui.documents import DocumentsScreen
-from tui_recepcion.ui.radian_dialogs import AcceptanceDialog, ClaimDialog
+from tui_recepcion.ui.dashboard import AccountPanel, DashboardScreen
+from tui_recepcion.ui.documents import DocumentsScreen, detail_lines
+from tui_recepcion.ui.radian import BROKEN_SIGNATURE, CLOSING, PENDING_ACK, dashboard_counts
+
+# Friday 20 March 2026, 15:00 in Bogotá; Monday 23 is a holiday (San José).
+NOW = datetime(2026, 3, 20, 20, 0, tzinfo=UTC)
+ACCOUNT = (
+    "[cuentas.principal]\n"
+    'proveedor = "generic"\ntipo_servidor = "basica"\nprotocolo = "imap"\n'
+    'servidor = "imap.example.co"\npuerto = 993\nseguridad = "ssl"\n'
+    'usuario = "facturas@example.co"\nsecreto = "env:CLAVE_RECEPCION"\n'
+)
 
 
-@pytest.fixture(scope="module")
-def certificate(tmp_path_factory: pytest.TempPathFactory) -> CompanyCertificate:
-    return make_company_certificate(tmp_path_factory.mktemp("empresa"))
+def _store_file(store: Store, key: str, xml: bytes) -> None:
+    extraction = extract_file(f"{key}.xml", xml)
+    outcome = Outcome(key, extraction, hashlib.sha256(xml).hexdigest(), "Procesados")
+    store.record_received_events("principal", [outcome])
+    store.record_outcomes("principal", [outcome])
 
 
 @pytest.fixture
-def app_config(tmp_path: Path, certificate: CompanyCertificate, dian_server: DianStandIn, tls_certs: TestCertificates,
-               monkeypatch: pytest.MonkeyPatch, factory: SampleFactory) -> tuple[Path, str]:
-    monkeypatch.setenv(PASSWORD_VARIABLE, certificate.password)
-    monkeypatch.setenv(PIN_VARIABLE, "24680")
-    config = write_config(tmp_path, empresa_table(certificate, dian_server.url, tls_certs.ca_file))
-    with Store.open(tmp_path / "recepcion.db", tmp_path / "documentos") as store:
-        cufe = store_invoice(store, factory)
-        number = store.document_by_cufe(cufe).document.number
-    return config, number
+def populated(tmp_path: Path) -> dict[str, str]:
+    """Four invoices received at known moments: one acknowledged, one with a broken signature,
+    one received a week ago (window closed), one just now (closing on Wednesday)."""
+    factory = SampleFactory(seed=31)
+    cufes = {}
+    with Store.open(tmp_path / "recepcion.db") as store:
+        for name in ("acusada", "alterada", "vieja", "nueva"):
+            xml, cufe = signed_document(factory, customer=DEFAULT_RECEIVER)
+            if name == "alterada":
+                xml = re.sub(rb"(<cbc:PayableAmount[^>]*>)(\d)", lambda m: m[1] + (b"9" if m[2] != b"9" else b"8"),
+                             xml, count=1)
+            _store_file(store, name, xml)
+            cufes[name] = cufe
+        _store_file(store, "evento", event_xml("030", cufes["acusada"]))
+    received = {"vieja": NOW - timedelta(days=8)}
+    with sqlite3.connect(tmp_path / "recepcion.db") as raw:
+        for name, cufe in cufes.items():
+            moment = received.get(name, NOW - timedelta(hours=2))
+            raw.execute("UPDATE documents SET created_at = ? WHERE cufe = ?",
+                        (moment.isoformat(timespec="milliseconds"), cufe))
+    return cufes
 
 
-async def _open_documents(pilot) -> None:
-    await pilot.press("f4")
-    await wait_until(pilot, lambda: isinstance(pilot.app.screen, DocumentsScreen) and pilot.app.screen.rows,
-                     what="mostrar los documentos")
+def test_dashboard_counts_closing_windows_and_broken_signatures(tmp_path: Path, populated) -> None:
+    with Store.open(tmp_path / "recepcion.db") as store:
+        # On Tuesday 24 (after the holiday) the windows close on Wednesday 25: within one business day.
+        assert dashboard_counts(store, "principal", date(2026, 3, 24), ClaimRules()) == (3, 1)
+        # On the day they arrived, three business days remain: nothing closes yet.
+        assert dashboard_counts(store, "principal", date(2026, 3, 20), ClaimRules()) == (0, 1)
 
 
-async def _answer(pilot) -> str:
-    await wait_until(pilot, lambda: isinstance(pilot.app.screen, MessageDialog), what="la respuesta de la DIAN")
-    text = "\n".join(pilot.app.screen.lines)
-    await pilot.press("escape")
-    return text
+def test_detail_shows_events_in_order_and_the_signatures(tmp_path: Path, populated) -> None:
+    with Store.open(tmp_path / "recepcion.db") as store:
+        rows = {row.document.cufe: row for row in store.documents()}
+        row = rows[populated["acusada"]]
+        (info,) = store.radian_of([row], today=date(2026, 3, 20))
+    lines = detail_lines(row, info)
+    text = "\n".join(lines)
+    assert "Estado RADIAN: Con acuse de recibo" in text
+    assert "Plazo para reclamar: 25/03/2026 — quedan 3 días hábiles para reclamar" in text
+    assert re.search(r"02/03/2026  030 Acuse de recibo de la factura electrónica de venta", text)
+    assert "Firma del emisor: válida" in text and "cadena no verificada" in text
+    assert "Firma de la DIAN: sin firma" in text
 
 
-async def test_acceptance_is_sent_only_after_typing_the_invoice_number(app_config, dian_server: DianStandIn) -> None:
-    config, number = app_config
-    app = create_app(config)
-    async with app.run_test(size=SIZE) as pilot:
-        await _open_documents(pilot)
-        await pilot.press("f6")
-        answer = await _answer(pilot)
-        assert "030 Acuse de recibo" in answer and "032 Recibo del bien" in answer and "aceptado" in answer
-        assert [sent.code for sent in dian_server.sends()] == ["030", "032"]
+async def test_documents_screen_columns_and_filters(tmp_path: Path, populated) -> None:
+    app = create_app(write_config(tmp_path, ACCOUNT), clock=lambda: NOW + timedelta(days=4))  # Tuesday 24
+    async with app.run_test(size=(140, 30)) as pilot:
+        await pilot.press("f4")
+        await wait_until(pilot, lambda: isinstance(app.screen, DocumentsScreen) and len(app.screen.rows) == 4,
+                         what="mostrar los documentos")
+        screen = app.screen
+        table = screen.query_one("#documents", DataTable)
+        cells = {screen.rows[index].document.cufe: table.get_row_at(index) for index in range(table.row_count)}
+        broken = cells[populated["alterada"]]
+        assert str(broken[-1]) == "INVÁLIDA" and "red" in str(broken[-1].style)
+        assert str(cells[populated["acusada"]][-3]) == "Acusada"
+        assert str(cells[populated["acusada"]][-2]) == "25/03/2026"
+        assert str(cells[populated["vieja"]][-2]) == "16/03/2026"  # Thursday 12: Friday, Saturday, Monday
 
-        await pilot.press("f7")
-        await wait_until(pilot, lambda: isinstance(app.screen, AcceptanceDialog), what="pedir la confirmación")
-        assert "irrevocable" in screen_text(app)
-        await pilot.press("enter")  # nothing typed
-        assert isinstance(app.screen, AcceptanceDialog) and f"({number})" in screen_text(app)
-        await pilot.press(*"OTRA-1", "enter")  # the wrong number
-        assert isinstance(app.screen, AcceptanceDialog)
-        await pilot.press("escape")
-        await wait_until(pilot, lambda: isinstance(app.screen, DocumentsScreen), what="cerrar sin aceptar")
-        assert not [sent for sent in dian_server.sends() if sent.code == "033"]
+        async def filtered(value: str) -> set[str]:
+            screen.query_one("#radian", Select).value = value
+            await wait_until(pilot, lambda: screen.rows and all(keep(value, row) for row in screen.rows),
+                             what=f"filtrar {value}")
+            return {row.document.cufe for row in screen.rows}
 
-        await pilot.press("f7")
-        await wait_until(pilot, lambda: isinstance(app.screen, AcceptanceDialog), what="pedir la confirmación")
-        await pilot.press(*number, "enter")
-        answer = await _answer(pilot)
-        assert "033 Aceptación expresa" in answer and "aceptado" in answer
-    assert [sent.code for sent in dian_server.sends()] == ["030", "032", "033"]
+        def keep(value: str, row) -> bool:
+            expected = {BROKEN_SIGNATURE: {populated["alterada"]},
+                        PENDING_ACK: {populated["alterada"], populated["nueva"]},
+                        CLOSING: {populated["acusada"], populated["alterada"], populated["nueva"]}}[value]
+            return row.document.cufe in expected and len(screen.rows) == len(expected)
 
-
-async def test_a_claim_asks_for_its_reason(app_config, dian_server: DianStandIn) -> None:
-    config, _ = app_config
-    app = create_app(config)
-    async with app.run_test(size=SIZE) as pilot:
-        await _open_documents(pilot)
-        await pilot.press("f6")
-        await _answer(pilot)
-        await pilot.press("f8")
-        await wait_until(pilot, lambda: isinstance(app.screen, ClaimDialog), what="pedir el concepto")
-        app.screen.query_one("#concepto-03").value = True
-        await pilot.click("#reclamar")
-        answer = await _answer(pilot)
-        assert "031 Reclamo" in answer and "aceptado" in answer
-    (claim,) = [sent for sent in dian_server.sends() if sent.code == "031"]
-    assert b'listID="03"' in claim.event_xml
+        assert await filtered(BROKEN_SIGNATURE) == {populated["alterada"]}
+        assert await filtered(PENDING_ACK) == {populated["alterada"], populated["nueva"]}
+        assert await filtered(CLOSING) == {populated["acusada"], populated["alterada"], populated["nueva"]}
 
 
-async def test_marked_documents_get_acuse_and_recibo_together(app_config, dian_server: DianStandIn,
-                                                              factory: SampleFactory, tmp_path: Path) -> None:
-    config, _ = app_config
-    with Store.open(tmp_path / "recepcion.db", tmp_path / "documentos") as store:
-        store_invoice(store, factory, key="imap:1:2")
-        store_invoice(store, factory, key="imap:1:3")
-    app = create_app(config)
-    async with app.run_test(size=SIZE) as pilot:
-        await _open_documents(pilot)
-        app.screen.query_one("#documents").focus()
-        await pilot.press("space", "space")  # marks the first two rows (the cursor moves down)
-        assert len(app.screen.marked) == 2 and "✓" in screen_text(app)
-        await pilot.press("f6")
-        answer = await _answer(pilot)
-        assert answer.count(": aceptado") == 4
-    assert sorted(sent.code for sent in dian_server.sends()) == ["030", "030", "032", "032"]
-    assert len({sent.cufe for sent in dian_server.sends()}) == 2
+async def test_dashboard_shows_the_radian_counters(tmp_path: Path, populated) -> None:
+    app = create_app(write_config(tmp_path, ACCOUNT), clock=lambda: NOW + timedelta(days=4))
+    async with app.run_test(size=(120, 30)) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, DashboardScreen), what="abrir el tablero")
+        panel = app.screen.query_one(AccountPanel)
+        await wait_until(pilot, lambda: panel.radian == (3, 1), what="contar los plazos y las firmas")
+        await wait_until(pilot, lambda: "Vencen ≤1 día 3" in str(panel.query_one(".counters", Static).render()),
+                         what="pintar los contadores")
+        assert "Firma inválida 1" in str(panel.query_one(".counters", Static).render())

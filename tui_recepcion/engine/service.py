@@ -29,6 +29,7 @@ from tui_recepcion.accounts import build_source
 from tui_recepcion.alerts import Alerts
 from tui_recepcion.config import Account, Config
 from tui_recepcion.dian import Reason
+from tui_recepcion.dian.deadlines import rules_for
 from tui_recepcion.engine.idle import wait_for_new_mail
 from tui_recepcion.engine.lock import AccountBusy, account_lock
 from tui_recepcion.engine.pipeline import DEFAULT_PASS_SECONDS, Checkpoint, PassResult, Pipeline, _no_checkpoint
@@ -313,6 +314,8 @@ class AccountProcessor:
             return
         try:
             self.alerts.evaluate([self.account])
+            if self.engine.config.general.claims_summary:  # resumen_reclamos: once a day, when any
+                self.alerts.claims_summary(self.account, rules_for(self.engine.config.general))
         except Exception as error:  # alerts are a side channel: never the reason the service stops
             log.warning("no se pudieron evaluar las alertas de «%s»: %s", self.account.id, error)
 

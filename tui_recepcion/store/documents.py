@@ -32,8 +32,8 @@ from tui_recepcion.store.database import (
 )
 from tui_recepcion.store.files import file_content_sha256
 from tui_recepcion.store.problems import translated
-from tui_recepcion.store.radian_events import signature_values, signatures_from
 from tui_recepcion.store.rows import ConflictRow, DocumentFilter, DocumentRow
+from tui_recepcion.store.signature_columns import signature_values, signatures_from
 
 
 class Documents(StoreBase):

@@ -11,23 +11,22 @@ Recording is idempotent and happens before the message's ledger row is committed
 (`record_received_events`), so a crash in between leaves the events stored and the message
 retried, never a message disposed of with its events lost.
 
-This module also keeps the signature columns of `documents` (`firma_emisor`, `firma_dian`,
-`firma_detalle`): how they are written and read back.
+The signature columns of `documents` are `signature_columns`'s.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from tui_recepcion.dian.deadlines import ClaimRules, ClaimStatus, claim_status
-from tui_recepcion.dian.model import INVOICE, Document, ReceivedEvent, SignatureCheck, SignatureStatus
+from tui_recepcion.dian.model import INVOICE, ReceivedEvent, SignatureCheck
 from tui_recepcion.dian.radian import radian_state
 from tui_recepcion.store.database import StoreBase, as_date, now_text, where
+from tui_recepcion.store.documents import document_row
 from tui_recepcion.store.problems import translated
 from tui_recepcion.store.rows import DocumentRow, Outcome
 
@@ -155,6 +154,31 @@ class RadianEvents(StoreBase):
         return [_event_row(row) for row in rows]
 
     @translated
+    def recently_received(self, account: str | None, since: datetime) -> list[DocumentRow]:
+        """Documents stored since `since`: the only ones whose claim window can still be open."""
+        clauses, params = ["d.created_at >= ?"], [since.astimezone(UTC).isoformat(timespec="milliseconds")]
+        if account:
+            clauses.append("d.account = ?")
+            params.append(account)
+        sql = ("SELECT d.*, m.message_id AS m_message_id, m.source_key AS m_source_key FROM documents d "
+               "LEFT JOIN messages m ON m.id = d.message_row" + where(clauses) + " ORDER BY d.id")
+        with self._db.lock:
+            cursor = self._db.execute(sql, params)
+            columns = [description[0] for description in cursor.description]
+            return [document_row(dict(zip(columns, row, strict=True))) for row in cursor]
+
+    @translated
+    def broken_signature_count(self, account: str | None = None) -> int:
+        """Documents whose issuer's or DIAN's signature did not verify."""
+        sql = "SELECT COUNT(*) FROM documents WHERE (firma_emisor = 'invalida' OR firma_dian = 'invalida')"
+        params: tuple[str, ...] = ()
+        if account:
+            sql += " AND account = ?"
+            params = (account,)
+        with self._db.lock:
+            return int(self._db.execute(sql, params).fetchone()[0])
+
+    @translated
     def radian_of(self, rows: Sequence[DocumentRow], *, today: date,
                   rules: ClaimRules = ClaimRules()) -> list[DocumentRadian]:
         """Each row's `DocumentRadian`, in order (one query for all their events)."""
@@ -186,6 +210,8 @@ class DocumentRadian:
     status: ClaimStatus
     firma_emisor: str | None
     firma_dian: str | None
+    applies: bool = True
+    """RADIAN's acceptance and claims are for invoices; a note has events of no consequence."""
 
     @property
     def signature_broken(self) -> bool:
@@ -195,7 +221,7 @@ class DocumentRadian:
         """The fields `documentos --formato json` adds."""
         return {
             "eventos": [event.as_json() for event in self.events],
-            "estado_radian": self.status.state.value,
+            "estado_radian": self.status.state.value if self.applies else None,
             "vence_reclamo": self.status.deadline.isoformat() if self.status.deadline else None,
             "dias_habiles_reclamo": self.status.days_left if self.status.deadline else None,
             "firma_emisor": self.firma_emisor,
@@ -219,7 +245,8 @@ def document_radian(row: DocumentRow, events: Sequence[RadianEventRow], *, today
                               clock_start=rules.clock_start, saturday_is_business_day=rules.saturday_is_business_day)
     else:
         status = ClaimStatus(radian_state(counted), None)
-    return DocumentRadian(tuple(events), status, _status(document.issuer_signature), _status(document.dian_signature))
+    return DocumentRadian(tuple(events), status, _status(document.issuer_signature), _status(document.dian_signature),
+                          applies=document.kind == INVOICE)
 
 
 def _event_row(row: Sequence[Any]) -> RadianEventRow:
@@ -233,57 +260,4 @@ def _event_row(row: Sequence[Any]) -> RadianEventRow:
         claim_reason=values["claim_reason"], description=values["description"], environment=values["environment"],
         dian_validation=values["dian_validation"], firma_emisor=values["firma_emisor"],
         firma_dian=values["firma_dian"], source_key=values["source_key"], document_stored=bool(row[len(_COLUMNS)]),
-    )
-
-
-# ---- the signature columns of documents -----------------------------------------------------
-
-
-def signature_values(document: Document) -> dict[str, str | None]:
-    """The `documents` columns for a document's signatures."""
-    detail = {role: _check_json(check) for role, check in
-              (("emisor", document.issuer_signature), ("dian", document.dian_signature)) if check is not None}
-    return {
-        "firma_emisor": _status(document.issuer_signature),
-        "firma_dian": _status(document.dian_signature),
-        "firma_detalle": json.dumps(detail, ensure_ascii=False) if detail else None,
-    }
-
-
-def signatures_from(values: Mapping[str, Any]) -> tuple[SignatureCheck | None, SignatureCheck | None]:
-    """(issuer's, DIAN's) checks read back from a documents row (None for older rows)."""
-    try:
-        detail = json.loads(values.get("firma_detalle") or "{}")
-    except ValueError:
-        detail = {}
-    return (_check_from(values.get("firma_emisor"), detail.get("emisor")),
-            _check_from(values.get("firma_dian"), detail.get("dian")))
-
-
-def _check_json(check: SignatureCheck) -> dict[str, Any]:
-    return {
-        "estado": check.status, "detalle": check.detail, "sujeto": check.subject, "emisor_certificado": check.issuer,
-        "valido_desde": check.not_before.isoformat() if check.not_before else None,
-        "valido_hasta": check.not_after.isoformat() if check.not_after else None,
-        "fecha_firma": check.signing_time, "nit_certificado": check.certificate_nit, "certificado": check.certificate,
-    }
-
-
-_STATUSES: dict[str, SignatureStatus] = {"valida": "valida", "invalida": "invalida", "ausente": "ausente"}
-
-
-def _check_from(text: str | None, detail: Any) -> SignatureCheck | None:
-    status = _STATUSES.get(text or "")
-    if status is None:
-        return None
-    detail = detail if isinstance(detail, dict) else {}
-
-    def moment(key: str) -> datetime | None:
-        text = detail.get(key)
-        return datetime.fromisoformat(text) if isinstance(text, str) else None
-
-    return SignatureCheck(
-        status, detail.get("detalle") or "", subject=detail.get("sujeto"), issuer=detail.get("emisor_certificado"),
-        not_before=moment("valido_desde"), not_after=moment("valido_hasta"), signing_time=detail.get("fecha_firma"),
-        certificate_nit=detail.get("nit_certificado"), certificate=detail.get("certificado"),
     )

@@ -15,14 +15,17 @@ from textual.coordinate import Coordinate
 from textual.widgets import DataTable, Footer, Input, Label, Select, Static
 
 from tui_recepcion.dian.codes import STORED_DOCUMENT_TYPES, document_type_name
+from tui_recepcion.dian.deadlines import rules_for
 from tui_recepcion.dian.radian import event_label
 from tui_recepcion.errors import RecepcionError
 from tui_recepcion.output import document_record, money, render
 from tui_recepcion.radian.requester import requester
 from tui_recepcion.radian.sender import AcceptanceConfirmation
 from tui_recepcion.store import DocumentFilter, DocumentRow
+from tui_recepcion.store.radian_events import DocumentRadian
 from tui_recepcion.ui.dialogs import MessageDialog, PathDialog
 from tui_recepcion.ui.navbar import NavBar
+from tui_recepcion.ui.radian import RADIAN_FILTERS, keep_row, radian_cells, radian_lines
 from tui_recepcion.ui.radian_dialogs import AcceptanceDialog, ClaimDialog
 from tui_recepcion.ui.screen import RecepcionScreen, WorkerResult
 
@@ -34,9 +37,10 @@ TIPOS = (
 
 
 class DocumentsFound(WorkerResult):
-    def __init__(self, rows: list[DocumentRow]) -> None:
+    def __init__(self, rows: list[DocumentRow], radian: list[DocumentRadian] | None = None) -> None:
         super().__init__()
         self.rows = rows
+        self.radian = radian
 
 
 class EventsSent(WorkerResult):
@@ -55,7 +59,7 @@ class DocumentsExported(WorkerResult):
         self.path = path
 
 
-def detail_lines(row: DocumentRow) -> list[str]:
+def detail_lines(row: DocumentRow, radian: DocumentRadian | None = None, roots: Path | None = None) -> list[str]:
     """Everything worth reading about one document, in Spanish."""
     record = document_record(row)
     doc = row.document
@@ -87,6 +91,8 @@ def detail_lines(row: DocumentRow) -> list[str]:
         f"Archivo XML: {row.xml_path or '—'}",
         f"Archivo PDF: {row.pdf_path or '—'}",
     ]
+    if radian is not None:
+        lines += radian_lines(row, radian, roots)
     return lines
 
 
@@ -94,7 +100,8 @@ class DocumentsScreen(RecepcionScreen):
     TITLE = "Documentos"
     HELP = (
         "Los documentos electrónicos guardados, del más reciente al más antiguo. Filtre por emisor "
-        "(NIT o parte del nombre), por fechas de emisión (AAAA-MM-DD) y por tipo. Enter muestra el "
+        "(NIT o parte del nombre), por fechas de emisión (AAAA-MM-DD), por tipo y por estado RADIAN "
+        "(pendientes de acuse, por vencer, firma inválida). Enter muestra el "
         "detalle del documento; Ctrl+E exporta lo filtrado a CSV; Ctrl+R vuelve a consultar."
         " Eventos ante la DIAN: Espacio marca o desmarca documentos; F6 envía el acuse de recibo y "
         "el recibo del bien o servicio (030 y 032) de los marcados (o del señalado); F7 aceptación expresa (033, irrevocable: pide escribir el número de "
@@ -113,6 +120,7 @@ class DocumentsScreen(RecepcionScreen):
     def __init__(self) -> None:
         super().__init__()
         self.rows: list[DocumentRow] = []
+        self.radian: list[DocumentRadian | None] = []
         self.marked: set[str] = set()  # CUFEs marked for «Acuse + recibo»
 
     def compose(self) -> ComposeResult:
@@ -122,14 +130,20 @@ class DocumentsScreen(RecepcionScreen):
             yield Input(placeholder="Desde AAAA-MM-DD", compact=True, id="desde", max_length=10)
             yield Input(placeholder="Hasta AAAA-MM-DD", compact=True, id="hasta", max_length=10)
             yield Select(TIPOS, value="", allow_blank=False, compact=True, id="tipo")
+            yield Select(RADIAN_FILTERS, value="", allow_blank=False, compact=True, id="radian")
         yield Label("", id="doc-filter-error", classes="filter-error")
         table: DataTable = DataTable(cursor_type="row", zebra_stripes=True, id="documents")
         table.add_column("Fecha", width=10)
-        # Emisor takes what the other columns leave (80 columns: 24 characters).
-        table.add_column("Emisor", width=min(50, max(16, self.app.size.width - 56)))
+        # Emisor takes what the other columns leave (80 columns: 24 characters; the RADIAN
+        # columns, 31 more, scroll into view there).
+        table.add_column("Emisor", width=min(50, max(24 if self.app.size.width < 110 else 16,
+                                                      self.app.size.width - 87)))
         table.add_column("Tipo", width=4)
         table.add_column("Número", width=12)
         table.add_column("Total", width=16)
+        table.add_column("RADIAN", width=10)
+        table.add_column("Vence", width=10)
+        table.add_column("Firma", width=8)
         yield table
         yield Static("", id="doc-summary", classes="summary")
         yield Footer(compact=True)
@@ -168,30 +182,42 @@ class DocumentsScreen(RecepcionScreen):
     def action_refresh(self) -> None:
         filters = self._filters()
         if filters is not None:
-            self._query(filters)
+            chosen = self.query_one("#radian", Select).value
+            self._query(filters, chosen if isinstance(chosen, str) else "")
 
     @work(thread=True, exclusive=True, group="consulta", exit_on_error=False, name="Consultar documentos")
-    def _query(self, filters: DocumentFilter) -> None:
-        self.post_result(DocumentsFound(self.services.store.documents(filters)))
+    def _query(self, filters: DocumentFilter, radian_filter: str = "") -> None:
+        store = self.services.store
+        rows = store.documents(filters)
+        today = self.services.local_time(self.services.clock()).date()
+        radian = store.radian_of(rows, today=today, rules=rules_for(self.services.config.general))
+        kept = [(row, info) for row, info in zip(rows, radian, strict=True) if keep_row(info, radian_filter, today)]
+        self.post_result(DocumentsFound([row for row, _ in kept], [info for _, info in kept]))
 
     @on(DocumentsFound)
     def _show(self, result: DocumentsFound) -> None:
         rows = result.rows
         self.rows = list(reversed(rows))[:SHOWN_LIMIT]  # newest first
+        radian: list[DocumentRadian | None] = list(result.radian) if result.radian is not None else [None] * len(rows)
+        self.radian = list(reversed(radian))[:SHOWN_LIMIT]
         table = self.query_one("#documents", DataTable)
         table.clear()
         for index, row in enumerate(self.rows):
             doc = row.document
             table.add_row(self._date_cell(row), Text(doc.supplier.name), Text(doc.tipo), Text(doc.number),
-                          Text(money(str(doc.total)), justify="right"), key=str(index))
+                          Text(money(str(doc.total)), justify="right"), *radian_cells(self.radian[index]),
+                          key=str(index))
         shown = f" (se muestran los {SHOWN_LIMIT} más recientes)" if len(rows) > SHOWN_LIMIT else ""
         self.query_one("#doc-summary", Static).update(Content(
             f"{len(rows)} documentos{shown}. Enter: detalle · Ctrl+E: exportar a CSV"))
 
     @on(DataTable.RowSelected, "#documents")
     def _detail(self, event: DataTable.RowSelected) -> None:
-        row = self.rows[int(str(event.row_key.value))]
-        self.app.push_screen(MessageDialog(f"Documento {row.document.number}", detail_lines(row)))
+        index = int(str(event.row_key.value))
+        row = self.rows[index]
+        radian = self.radian[index] if index < len(self.radian) else None
+        roots = self.services.config.general.signing_roots
+        self.app.push_screen(MessageDialog(f"Documento {row.document.number}", detail_lines(row, radian, roots)))
 
     def action_export(self) -> None:
         filters = self._filters()
@@ -315,8 +341,7 @@ class DocumentsScreen(RecepcionScreen):
 
     @on(EventsSent)
     def _events_sent(self, result: EventsSent) -> None:
-        if self.marked:
-            self.marked.clear()
-            self.action_refresh()
+        self.marked.clear()
+        self.action_refresh()  # the RADIAN columns show what DIAN now has
         self.app.push_screen(MessageDialog("Eventos ante la DIAN", result.lines, error=not result.ok))
 
