@@ -14,7 +14,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 def _empresa(certificate: Path, **changes: str) -> str:
     values = {
-        "nit": '"900373979-9"', "razon_social": '"Mi Empresa S.A.S."', "certificado": f'"{certificate}"',
+        "nit": '"900373979-1"', "razon_social": '"Mi Empresa S.A.S."', "certificado": f'"{certificate}"',
         "clave_certificado": '"env:CLAVE_P12_PRUEBA"', "software_id": '"fa326ca7-c1f8-40d3-a6fc-24d7c1040607"',
         "pin": '"env:PIN_PRUEBA"', "ambiente": '"habilitacion"',
     }
@@ -34,7 +34,7 @@ def test_a_valid_empresa_becomes_the_company(certificate: Path) -> None:
                                     require_accounts=False)
     assert problems == [] and config is not None and config.company is not None
     company = config.company
-    assert (company.nit_digits, company.given_check_digit, company.environment) == ("900373979", "9", "habilitacion")
+    assert (company.nit_digits, company.given_check_digit, company.environment) == ("900373979", "1", "habilitacion")
     assert company.pin_ref == "env:PIN_PRUEBA" and company.auto_acknowledge and company.auto_receipt
 
 

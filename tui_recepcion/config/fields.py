@@ -289,12 +289,12 @@ AMBIENTES = ("habilitacion", "produccion")
 
 
 def _company_nit(value: Any) -> str:
-    """The company's NIT with or without its check digit: "900373979" or "900373979-9"."""
+    """The company's NIT with or without its check digit: "900373979" or "900373979-1"."""
     text = _text(value if not isinstance(value, int) or isinstance(value, bool) else str(value))
     compact = re.sub(r"[\s.]", "", text)
     if not _COMPANY_NIT.match(compact):
         raise ValueError("debe ser el NIT de la empresa, solo números, con o sin dígito de verificación "
-                         "(p. ej. \"900373979\" o \"900373979-9\")")
+                         "(p. ej. \"900373979\" o \"900373979-1\")")
     return compact
 
 
