@@ -171,3 +171,20 @@ def test_what_dian_accepts_joins_the_documents_events_and_received_events_count(
     assert refused.value.code == "orden" and "ya está registrado" in str(refused.value)
     assert sender.send(other, "032", requested_by=WHO).state == "aceptado"
     assert [sent.code for sent in dian_server.sends(other)] == ["032"]
+
+
+def test_the_stand_in_is_wsdl_shaped(profile: SendingProfile, dian_server: DianStandIn,
+                                     tls_certs: TestCertificates) -> None:
+    """zeep can load the stand-in's own WSDL (GET ?wsdl) and call it, signed, like DIAN's."""
+    import requests
+    import zeep
+    from zeep.transports import Transport
+
+    session = requests.Session()
+    session.trust_env = False
+    session.verify = str(tls_certs.ca_file)
+    client = zeep.Client(f"{dian_server.url}?wsdl", transport=Transport(session=session),
+                         wsse=DianWsSecurity(profile.identity))
+    result = client.service.GetStatusEvent(trackId="ab" * 48)
+    assert result.StatusCode == "67" and "no tiene a la fecha eventos" in result.StatusDescription
+    assert dian_server.state.security_failures == []
