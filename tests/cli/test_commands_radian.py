@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.radian_support import event_xml, signed_document
+from tests.support.radian_support import certification_authority, event_xml, signed_document
 from tui_recepcion.cli import main
 from tui_recepcion.demo.samples import DEFAULT_RECEIVER, SampleFactory
 from tui_recepcion.dian.deadlines import claim_deadline
@@ -56,6 +56,22 @@ def test_documentos_json_gains_the_radian_fields(capsys, stored) -> None:
     assert third["estado_radian"] == "aceptado_expresamente" and third["vence_reclamo"] is None
     assert [e["codigo"] for e in third["eventos"]] == ["030", "032", "033"]
     assert all(record["firma_emisor"] == "valida" and record["firma_dian"] == "ausente" for record in records.values())
+    detail = first["firma_emisor_detalle"]
+    assert detail["nit_certificado"] == "900373115" and detail["cadena"] == "cadena no verificada"
+    assert "Autoridad de Pruebas" in detail["emisor_certificado"] and first["firma_dian_detalle"] is None
+
+
+def test_documentos_judges_the_chain_against_certificados_firma(capsys, stored, tmp_path: Path) -> None:
+    bundle = tmp_path / "raices.pem"
+    bundle.write_bytes(certification_authority().cert_pem)
+    config = tmp_path / "config.toml"
+    config.write_text(f'[general]\ncertificados_firma = "{bundle}"\n', encoding="utf-8")
+    code, out = run(capsys, "--config", str(config), "documentos", "--formato", "json", *stored["db"])
+    assert code == 0
+    assert {record["firma_emisor_detalle"]["cadena"] for record in json.loads(out)} == {"cadena verificada"}
+    config.write_text(f'[general]\ncertificados_firma = "{tmp_path / "no-existe.pem"}"\n', encoding="utf-8")
+    code = main(["--config", str(config), "documentos", *stored["db"]])
+    assert code == 1 and "certificados_firma: No se pudo leer" in capsys.readouterr().err
 
 
 def test_eventos_listar_shows_every_event_also_without_its_document(capsys, stored) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from lxml import etree  # type: ignore[import-untyped]  # lxml ships no annotations
 
-from tui_recepcion.dian.model import Party, ReceivedEvent, SignatureCheck
+from tui_recepcion.dian.model import ReceivedEvent, SignatureCheck
 from tui_recepcion.dian.radian import CLAIM_REASONS, EventCode
 from tui_recepcion.dian.reasons import Reason
 
@@ -43,13 +43,10 @@ def parse_events(root: etree._Element, *, dian_validation: str | None = None,
         raise EventProblem(Reason.SIN_CUFE, "El evento (ApplicationResponse) no tiene un CUDE de 96 caracteres hexadecimales.")
     sender = parse_party(root.find("{*}SenderParty"))
     receiver = parse_party(root.find("{*}ReceiverParty"))
-    common = {
-        "cude": cude,
-        "number": clean_text(root.findtext("{*}ID")) or None,
-        "issue_date": parse_date(clean_text(root.findtext("{*}IssueDate"))),
-        "issue_time": clean_text(root.findtext("{*}IssueTime")) or None,
-        "environment": clean_text(root.findtext("{*}ProfileExecutionID")) or None,
-    }
+    number = clean_text(root.findtext("{*}ID")) or None
+    issue_date = parse_date(clean_text(root.findtext("{*}IssueDate")))
+    issue_time = clean_text(root.findtext("{*}IssueTime")) or None
+    environment = clean_text(root.findtext("{*}ProfileExecutionID")) or None
     events: list[ReceivedEvent] = []
     problems: list[str] = []
     for response in root.iterfind("{*}DocumentResponse"):
@@ -71,17 +68,22 @@ def parse_events(root: etree._Element, *, dian_validation: str | None = None,
             claim = listed if listed in CLAIM_REASONS else (listed[:10] or None)
         events.append(ReceivedEvent(
             code=code,
+            cude=cude,
             cufe=cufe,
+            issue_date=issue_date,
             sender=sender,
             receiver=receiver,
+            number=number,
+            issue_time=issue_time,
             description=clean_text(response.findtext("{*}Response/{*}Description")) or None,
-            reference_number=clean_text(reference.findtext("{*}ID")) or None if reference is not None else None,
-            reference_type=clean_text(reference.findtext("{*}DocumentTypeCode")) or None if reference is not None else None,
+            reference_number=(clean_text(reference.findtext("{*}ID")) or None) if reference is not None else None,
+            reference_type=(clean_text(reference.findtext("{*}DocumentTypeCode")) or None)
+            if reference is not None else None,
             claim_reason=claim,
+            environment=environment,
             dian_validation=dian_validation,
             issuer_signature=issuer_signature,
             dian_signature=dian_signature,
-            **common,  # type: ignore[arg-type]
         ))
     if not events:
         why = problems[0] if problems else "no trae ninguna respuesta (cac:DocumentResponse)"
@@ -101,4 +103,3 @@ def own_uuid(root: etree._Element) -> str | None:
     return text.strip().lower() if text else None
 
 
-__all__ = ["MAX_RESPONSES", "EventProblem", "Party", "parse_events", "own_uuid", "referenced_cufe"]

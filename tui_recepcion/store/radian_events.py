@@ -121,7 +121,8 @@ class RadianEvents(StoreBase):
     def record_events(self, account: str, events: Sequence[ReceivedEvent], origin: EventOrigin = RECORDED,
                       *, source_keys: Sequence[str | None] | None = None) -> int:
         """Store events (received, or recorded by the company); an event already stored is
-        left as it is. Returns how many were new."""
+        left as it is, except that DIAN's verdict fills in when it was missing. Returns how many
+        rows were added or completed."""
         keys = list(source_keys) if source_keys is not None else [None] * len(events)
         now = now_text()
         marks = ",".join("?" * len(_COLUMNS))
@@ -130,7 +131,10 @@ class RadianEvents(StoreBase):
             for event, key in zip(events, keys, strict=True):
                 cursor = self._db.execute(
                     f"INSERT INTO radian_events ({', '.join(_COLUMNS)}) VALUES ({marks}) "
-                    "ON CONFLICT (cude, code, cufe) DO NOTHING",
+                    # Stored once; a copy that brings DIAN's verdict (the container) completes it.
+                    "ON CONFLICT (cude, code, cufe) DO UPDATE SET dian_validation = excluded.dian_validation, "
+                    "firma_dian = excluded.firma_dian WHERE radian_events.dian_validation IS NULL "
+                    "AND excluded.dian_validation IS NOT NULL",
                     _event_values(account, event, origin, key, now),
                 )
                 added += max(cursor.rowcount, 0)
