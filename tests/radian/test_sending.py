@@ -8,7 +8,7 @@ from lxml import etree
 
 from tests.servers.certs import TestCertificates
 from tests.servers.dian import DianStandIn
-from tui_recepcion.demo.samples import SampleFactory
+from tui_recepcion.demo.samples import OTHER_RECEIVER, SampleFactory
 from tui_recepcion.dian.model import ReceivedEvent
 from tui_recepcion.radian.client import DianClient, DianWsSecurity
 from tui_recepcion.radian.problems import SendRefused
@@ -188,3 +188,13 @@ def test_the_stand_in_is_wsdl_shaped(profile: SendingProfile, dian_server: DianS
     result = client.service.GetStatusEvent(trackId="ab" * 48)
     assert result.StatusCode == "67" and "no tiene a la fecha eventos" in result.StatusDescription
     assert dian_server.state.security_failures == []
+
+
+def test_only_invoices_addressed_to_the_company_get_its_events(
+        store: Store, profile: SendingProfile, dian_server: DianStandIn, tls_certs: TestCertificates) -> None:
+    other = SampleFactory(seed=77, receiver=OTHER_RECEIVER)
+    cufe = store_invoice(store, other)
+    with pytest.raises(SendRefused) as refused:
+        _sender(store, profile, dian_server, tls_certs).send(cufe, "030", requested_by=WHO)
+    assert refused.value.code == "documento_ajeno" and OTHER_RECEIVER.nit in str(refused.value)
+    assert dian_server.state.received == []

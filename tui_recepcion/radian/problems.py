@@ -9,6 +9,7 @@ from tui_recepcion.errors import RecepcionError
 RefusalCode = Literal[
     "orden", "confirmacion_requerida", "aceptacion_en_lote", "documento_desconocido",
     "empresa_sin_configurar", "datos_incompletos", "ya_registrado", "en_curso", "tipo_no_enviable",
+    "documento_ajeno",
 ]
 
 

@@ -123,6 +123,11 @@ class EventSender:
                 f"El evento {code} no lo envía el comprador; se pueden enviar 030 (acuse), 031 (reclamo), "
                 "032 (recibo del bien o servicio) y 033 (aceptación expresa)."))
         row = self._document(cufe)
+        buyer = row.document.customer
+        if buyer.nit != self._profile.sender.id:
+            raise SendRefused("documento_ajeno", (
+                f"La factura {row.document.number} está dirigida a {buyer.name} (NIT {buyer.nit}), no a la empresa "
+                f"de [empresa] (NIT {self._profile.sender.id}): solo el comprador envía sus eventos."))
         if code == EventCode.ACEPTACION_EXPRESA and (
                 confirmation is None or confirmation.cufe != cufe
                 or confirmation.document_number.strip() != row.document.number):
