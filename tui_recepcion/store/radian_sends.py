@@ -100,10 +100,13 @@ class RadianSends(StoreBase):
                 "SELECT id, state, number, attempts, updated_at FROM radian_sends WHERE cufe = ? AND code = ?",
                 (cufe, code)).fetchone()
             if found is None:
-                self._db.execute(
+                # ON CONFLICT: another process (a server database has no BEGIN IMMEDIATE) may insert first.
+                inserted = self._db.execute(
                     "INSERT INTO radian_sends (cufe, code, claim_reason, number, state, requested_by, attempts, rules, "
-                    "created_at, updated_at) VALUES (?, ?, ?, '', ?, ?, 1, '[]', ?, ?)",
+                    "created_at, updated_at) VALUES (?, ?, ?, '', ?, ?, 1, '[]', ?, ?) ON CONFLICT (cufe, code) DO NOTHING",
                     (cufe, code, claim_reason, SENDING, requested_by, now, now))
+                if inserted.rowcount != 1:
+                    raise AlreadySent(f"Otro proceso está enviando el evento {code} de este documento.", SENDING)
                 row = int(self._db.execute("SELECT id FROM radian_sends WHERE cufe = ? AND code = ?",
                                            (cufe, code)).fetchone()[0])
                 number = f"{number_prefix}{row:06d}"
