@@ -133,3 +133,12 @@ def test_validity_at_signing_time() -> None:
     assert check.not_before is not None
     assert valid_at_signing(replace(check, signing_time=check.not_before.isoformat())) is True
     assert valid_at_signing(replace(check, signing_time="2001-01-01T00:00:00-05:00")) is False
+
+
+def test_a_signature_with_too_many_references_is_refused_before_any_digest() -> None:
+    xml, _ = signed_document()
+    reference = re.search(rb"<ds:Reference URI=\"\">.*?</ds:Reference>", xml, re.S)
+    assert reference is not None
+    flooded = xml.replace(reference[0], reference[0] * 40, 1)
+    check = _issuer_check(flooded)
+    assert check.status == "invalida" and "40 referencias" in check.detail

@@ -50,6 +50,7 @@ _CONFIGURATION = dict(
     ignore_ambiguous_key_info=True,  # DIAN's KeyInfo carries both X509Data and KeyValue
 )
 
+MAX_REFERENCES = 10  # DIAN's XAdES signs three: the document, the KeyInfo, the SignedProperties
 CHAIN_NOT_CHECKED = "cadena no verificada"
 CHAIN_TRUSTED = "cadena verificada"
 CHAIN_UNTRUSTED = "cadena no confiable"
@@ -99,6 +100,10 @@ def check_signature(root: etree._Element) -> SignatureCheck:
     if certificate is None:
         return SignatureCheck(INVALID, "La firma no trae un certificado X.509 legible en su KeyInfo.")
     described = _describe(certificate, signature)
+    references = signature.findall(f"{{{DS}}}SignedInfo/{{{DS}}}Reference")
+    if len(references) > MAX_REFERENCES:  # each one digests its target again: a cheap way to stall us
+        return replace(described, detail=f"La firma tiene {len(references)} referencias; se admiten hasta "
+                                         f"{MAX_REFERENCES}.")
     if not _signs_whole_document(signature):
         return replace(described, detail="La firma no cubre el documento completo (falta la referencia URI=\"\").")
     configuration = SignatureConfiguration(verification_time=certificate.not_valid_before_utc, **_CONFIGURATION)  # type: ignore[arg-type]
