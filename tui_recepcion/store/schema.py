@@ -154,6 +154,10 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             PRIMARY KEY (account, source_key)
         )""",
     ),
+    (
+        # 8. A failed message moved back to INBOX to be processed again: no longer in Fallidos.
+        "ALTER TABLE messages ADD COLUMN reprocessed_at TEXT",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
