@@ -93,3 +93,32 @@ def test_the_service_applies_a_saved_nit_before_its_next_pass_and_keeps_running_
     line = broken.splitlines().index('puerto = "novecientos"') + 1
     assert f"{path}:{line}: cuentas.{ACCOUNT}.puerto: debe ser un número entero" in err
     assert "Traceback" not in out + err
+
+
+def test_the_service_prints_one_spanish_line_per_account_problem(
+    tmp_path: Path, clean_dovecot: DovecotServer, tls_certs
+) -> None:
+    account = write_account(tmp_path, clean_dovecot, tls_certs, password="no-es-la-clave")
+    service = subprocess.Popen(
+        [sys.executable, "-m", "tui_recepcion", "--config", str(account.config_path), "procesar"],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "JOURNAL_STREAM": "8:1234"},
+    )
+    store = Store.open(account.database)
+    try:
+        wait_for(lambda: any(row.kind == "problema" for row in store.events_after(0)), DEADLINE, service,
+                 "el problema de inicio de sesión")
+        service.send_signal(signal.SIGTERM)
+        out, err = service.communicate(timeout=30)
+    finally:
+        store.close()
+        if service.poll() is None:
+            service.kill()
+            service.communicate()
+    problems = [line for line in out.splitlines() if "problema:" in line]
+    assert len(problems) == 1, out
+    assert f"  {ACCOUNT}" in problems[0] and "rechazó el usuario" in problems[0]
+    assert "-05:00" in problems[0]  # the account's (Bogotá) time, with its offset
+    assert "no-es-la-clave" not in out + err
+    for english in ("INFO", "WARNING", "ERROR", "Traceback", "None", "ConnectionError"):
+        assert english not in out + err, english

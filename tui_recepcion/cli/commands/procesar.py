@@ -77,6 +77,7 @@ class Printer:
 
     config: Config
     out: TextIO = field(default_factory=lambda: sys.stdout)
+    problems: bool = False  # a service prints each account problem (one pass reports them as it ends)
     processed: int = 0
     failed: int = 0
     duplicates: int = 0
@@ -100,7 +101,7 @@ class Printer:
                 self._pending[event.account] = event.pending
             elif isinstance(event, PassFinished):
                 self._pending[event.account] = event.remaining
-            elif isinstance(event, EngineProblem):  # one line per account problem: journald keeps it
+            elif isinstance(event, EngineProblem) and self.problems:  # one line per account problem: journald keeps it
                 self._line(event, f"problema: {event.message}")
             elif isinstance(event, AlertSent):
                 print(f"Alerta «{event.alert}» de la cuenta «{event.account}» enviada a {event.recipient}.",
@@ -160,6 +161,7 @@ def run(args: argparse.Namespace) -> int:
         if args.una_vez:
             status = _one_pass(engine, accounts, printer)
         else:
+            printer.problems = True
             status = _serve(engine, service, printer, path, args.cuenta)
     print(printer.summary())
     return status
