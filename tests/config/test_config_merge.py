@@ -23,6 +23,7 @@ from tui_recepcion.config import (
     load_config,
     save_account,
     take_snapshot,
+    unused_account_id,
 )
 
 BASE = """\
@@ -231,3 +232,9 @@ def test_saving_changes_exactly_the_edited_keys_of_the_edited_account(tmp_path: 
     for account_id in set(original["cuentas"]) - edited_ids:
         for line in tomlkit.dumps(original["cuentas"][account_id]).splitlines():
             assert line in path.read_text(encoding="utf-8").splitlines()
+
+
+def test_the_example_name_for_a_new_account_is_never_an_existing_one() -> None:
+    assert unused_account_id([]) == "principal"
+    assert unused_account_id(["principal"]) == "cuenta-2"
+    assert unused_account_id(["principal", "cuenta-2", "cuenta-3"]) == "cuenta-4"
