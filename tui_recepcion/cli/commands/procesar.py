@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+from tui_recepcion import paths
 from tui_recepcion.alerts import Alerts
 from tui_recepcion.cli.commands.service_log import configure_logging, local_time
 from tui_recepcion.config import Account, Config, ConfigProblems, resolve_config_path
@@ -323,6 +324,10 @@ class _Supervisor:
         if service.version == self.version and not forced:
             return
         self.version = service.version
+        if (paths.database_path(service.config), paths.documents_dir(service.config)) != (
+                paths.database_path(self.engine.config), paths.documents_dir(self.engine.config)):
+            log.warning("base_datos o carpeta_documentos cambiaron: se aplicarán al reiniciar el servicio "
+                        "(systemctl restart tui-recepcion); mientras tanto se sigue usando el almacén abierto")
         self.engine.config = service.config
         self.printer.config = service.config
         wanted = {account.id: account for account in service.accounts}
