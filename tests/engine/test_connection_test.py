@@ -105,3 +105,13 @@ def test_a_generic_pop3_account_is_saved_only_with_an_smtp_route_that_probar_the
     assert report.ok
     assert report.mailbox.title == f"POP3 {account.host}:{account.port}" and report.mailbox.ok
     assert report.smtp is not None and report.smtp.title == f"SMTP {account.smtp.host}:{smtp_server.port}"
+
+
+def test_a_test_that_runs_once_promises_no_retry() -> None:
+    from tui_recepcion.engine.connection_test import _failure_lines
+    from tui_recepcion.errors import ConnectionProblem, InternalFault
+
+    dropped = ConnectionProblem("conexion_perdida", "El servidor cortó la conexión; se reintentará más tarde.", transient=True)
+    assert _failure_lines(dropped) == ("El servidor cortó la conexión; pruebe de nuevo en un momento.",)
+    fault = InternalFault.from_exception(ConnectionError("x"), "la prueba")
+    assert "ConnectionError" not in _failure_lines(fault)[0]

@@ -57,9 +57,12 @@ class ConnectionTestReport:
         return lines
 
 
+_RETRY_PROMISE = "; se reintentará más tarde"  # true of the service, not of a test that runs once
+
+
 def _failure_lines(problem: BaseException) -> tuple[str, ...]:
     if isinstance(problem, RecepcionError) and not isinstance(problem, InternalFault):
-        return (str(problem),)
+        return (str(problem).replace(_RETRY_PROMISE, "; pruebe de nuevo en un momento"),)
     log.debug("fallo inesperado al probar la conexión", exc_info=problem)
     return ("Falló la prueba por un error interno (el detalle queda en el registro de depuración).",)
 
