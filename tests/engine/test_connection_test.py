@@ -14,7 +14,8 @@ from tests.servers.dovecot import DovecotServer
 from tests.servers.smtp import SmtpServer
 from tests.support.engine_support import write_account
 from tui_recepcion.config import ConfigProblems, save_account, take_snapshot
-from tui_recepcion.engine.connection_test import ConnectionTestReport, probe_account
+from tui_recepcion.engine.connection_test import ConnectionTestReport, _failure_lines, probe_account
+from tui_recepcion.errors import ConnectionProblem, InternalFault
 from tui_recepcion.secrets import Secret
 
 CLASS_NAMES = ("None", "ConnectionError", "ConnectionProblem", "AuthenticationFailed", "Error interno", "Traceback")
@@ -108,9 +109,6 @@ def test_a_generic_pop3_account_is_saved_only_with_an_smtp_route_that_probar_the
 
 
 def test_a_test_that_runs_once_promises_no_retry() -> None:
-    from tui_recepcion.engine.connection_test import _failure_lines
-    from tui_recepcion.errors import ConnectionProblem, InternalFault
-
     dropped = ConnectionProblem("conexion_perdida", "El servidor cortó la conexión; se reintentará más tarde.", transient=True)
     assert _failure_lines(dropped) == ("El servidor cortó la conexión; pruebe de nuevo en un momento.",)
     fault = InternalFault.from_exception(ConnectionError("x"), "la prueba")
