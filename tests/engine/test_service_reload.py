@@ -122,3 +122,18 @@ def test_the_service_prints_one_spanish_line_per_account_problem(
     assert "no-es-la-clave" not in out + err
     for english in ("INFO", "WARNING", "ERROR", "Traceback", "None", "ConnectionError"):
         assert english not in out + err, english
+
+
+def test_only_a_running_service_on_an_older_version_is_reported(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text("# vacía\n", encoding="utf-8")
+    with Store.open(tmp_path / "recepcion.db") as store:
+        old = ConfigApplied(account="principal", version="0123456789ab", path=str(path), pid=4242)
+        same = ConfigApplied(account="sede", version=config_version("# vacía\n"), path=str(path), pid=4242)
+        other_file = ConfigApplied(account="cali", version="0123456789ab", path=str(tmp_path / "otra.toml"), pid=4242)
+        store.append_events([(event.account, event.kind, event.to_payload()) for event in (old, same, other_file)])
+        running = service_config_status(store, path, alive=lambda pid: pid == 4242)
+        assert running.stale == ("principal",) and set(running.running) == {"principal", "sede"}
+        assert running.message is not None and "«principal»" in running.message and "systemctl reload" in running.message
+        stopped = service_config_status(store, path, alive=lambda pid: False)
+        assert stopped.stale == () and stopped.message is None
