@@ -113,3 +113,11 @@ def test_a_test_that_runs_once_promises_no_retry() -> None:
     assert _failure_lines(dropped) == ("El servidor cortó la conexión; pruebe de nuevo en un momento.",)
     fault = InternalFault.from_exception(ConnectionError("x"), "la prueba")
     assert "ConnectionError" not in _failure_lines(fault)[0]
+
+
+def test_ssl_on_a_plaintext_port_suggests_starttls(tmp_path: Path, clean_dovecot: DovecotServer, tls_certs) -> None:
+    account = write_account(tmp_path, clean_dovecot, tls_certs).config().accounts["principal"]
+    wrong = replace(account, port=clean_dovecot.ports.port_for("imap", "starttls"))  # security stays "ssl"
+    text = _clean(probe_account(wrong))
+    assert f"El puerto {wrong.port} de {wrong.host} no usa SSL/TLS desde el inicio: respondió sin cifrar como IMAP" in text
+    assert "STARTTLS" in text
