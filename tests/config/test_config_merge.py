@@ -247,3 +247,15 @@ def test_the_example_name_for_a_new_account_is_never_an_existing_one() -> None:
     assert unused_account_id([]) == "principal"
     assert unused_account_id(["principal"]) == "cuenta-2"
     assert unused_account_id(["principal", "cuenta-2", "cuenta-3"]) == "cuenta-4"
+
+
+def test_a_file_broken_by_hand_meanwhile_is_reported_as_such_not_as_every_key_changed(tmp_path: Path) -> None:
+    path = _file(tmp_path)
+    snapshot = take_snapshot(path)
+    account = load_config(path).accounts["principal"]
+    broken = BASE.replace("puerto = 993", "puerto = 993 =")
+    path.write_text(broken, encoding="utf-8")
+    with pytest.raises(ConfigProblems) as refused:
+        save_account(path, replace(account, port=143, security="starttls"), snapshot=snapshot, overwrite=True)
+    assert refused.value.problems[0].line == BASE.splitlines().index("puerto = 993") + 1
+    assert path.read_text(encoding="utf-8") == broken
