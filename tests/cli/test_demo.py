@@ -51,7 +51,7 @@ def test_demo_shows_the_dashboard_processing_at_80x24(tmux: list[str]) -> None:
         while time.monotonic() < deadline:
             pane = subprocess.run([*tmux, "capture-pane", "-p", "-t", session], capture_output=True, text=True,
                                   check=True).stdout
-            counters = re.search(r"Procesados (\d+)\s+Fallidos (\d+)\s+Pendientes (\d+)", pane)
+            counters = re.search(r"Procesados (\d+)\s+En Fallidos (\d+) \(historial \d+\)\s+Pendientes (\d+)", pane)
             finished = counters and int(counters[1]) > 0 and int(counters[2]) > 0 and int(counters[3]) == 0
             # The expiry banner: the demo's alert goes to its outbox once the pass ends.
             if finished and "alerta enviada" in pane:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Mapping
-from dataclasses import replace
+from dataclasses import fields, replace
 from functools import partial
 from typing import Any, TypeVar
 
@@ -114,6 +114,7 @@ OAUTH_NOTE = (
     "El token se guarda aparte, nunca en config.toml."
 )
 OAUTH_SPECS = {spec.key: spec for spec in OAUTH_FIELDS}
+ACCOUNT_DEFAULTS = {item.name: item.default for item in fields(Account)}
 SMTP_SPECS = {spec.key: spec for spec in SMTP_FIELDS}
 SMTP_PASSWORD_HELP = (
     "Contraseña propia del servidor SMTP, si no es la del buzón. Se guarda en un archivo 0600 "
@@ -354,8 +355,11 @@ class FormScreen(RecepcionScreen):
 
     def _advanced_rows(self) -> ComposeResult:
         yield self._row("certificados_ca", Input(compact=True, id="f-certificados_ca", placeholder="/ruta/ca.pem"))
-        yield self._row("carpeta_procesados", Input(compact=True, id="f-carpeta_procesados"))
-        yield self._row("carpeta_fallidos", Input(compact=True, id="f-carpeta_fallidos"))
+        # The placeholders are the defaults: left empty, the account uses them.
+        yield self._row("carpeta_procesados", Input(compact=True, id="f-carpeta_procesados",
+                                                    placeholder=str(ACCOUNT_DEFAULTS["processed_folder"])))
+        yield self._row("carpeta_fallidos", Input(compact=True, id="f-carpeta_fallidos",
+                                                  placeholder=str(ACCOUNT_DEFAULTS["failed_folder"])))
         for key in SMTP_KEYS:
             control: Widget
             if key == "seguridad":
