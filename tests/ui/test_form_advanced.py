@@ -173,3 +173,22 @@ async def test_probar_reports_the_mailbox_and_smtp_apart(clean_dovecot: DovecotS
         text = status(form)
         assert "IMAP" in text and "SMTP" in text and "correcto" in text
         assert "None" not in "\n".join(lines)
+
+
+async def test_a_port_answering_as_the_other_protocol_gets_a_hint(clean_dovecot: DovecotServer,
+                                                                  tls_certs: TestCertificates, tmp_path: Path) -> None:
+    account = dovecot_account(clean_dovecot, tls_certs, tmp_path, password=RECEPCION.password,
+                              username=RECEPCION.address)
+    pop3s = clean_dovecot.ports.port_for("pop3", "ssl")
+    account = account.replace(f"puerto = {clean_dovecot.ports.port_for('imap', 'ssl')}", f"puerto = {pop3s}")
+    app = create_app(write_config(tmp_path, account))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f2")
+        await wait_until(pilot, lambda: isinstance(app.screen, FormScreen), what="abrir el formulario")
+        form = app.screen
+        await pilot.press("ctrl+t")
+        await wait_until(pilot, lambda: isinstance(app.screen, MessageDialog), what="terminar la prueba")
+        report = "\n".join(app.screen.lines)
+        assert f"el puerto {pop3s} respondió como POP3" in report
+        assert f"el puerto {pop3s} respondió como POP3" in status(form)  # under the form too
+        assert "None" not in report and "Error(" not in report

@@ -279,7 +279,7 @@ class FormScreen(RecepcionScreen):
         # belong to another account (or an older form) and are dropped.
         self._generation = 0
         self._snapshot: ConfigSnapshot | None = None  # config.toml as the form loaded it
-        self._loaded_raw: dict[str, Any] = {}  # what the form showed right after load()
+        self._loaded: tuple[str, dict[str, Any]] = ("", {})  # what the form showed right after load()
         self._probe_cancel: threading.Event | None = None  # the connection test running, if any
         self._quit_after_save = False
 
@@ -520,7 +520,7 @@ class FormScreen(RecepcionScreen):
         self._input(SMTP_PASSWORD).placeholder = placeholder if smtp.get("secreto") else ""
         self._status("")  # what was said belonged to the account shown before
         self._refresh()
-        self._loaded_raw = self._raw(self.values())
+        self._loaded = self._shown_state(self.values())
 
     def _take_snapshot(self) -> ConfigSnapshot | None:
         try:
@@ -544,7 +544,11 @@ class FormScreen(RecepcionScreen):
             return False
         values = self.values()
         typed_secret = bool(values.password or values.confirmation or values.smtp_password)
-        return typed_secret or self._raw(values) != self._loaded_raw
+        return typed_secret or self._shown_state(values) != self._loaded
+
+    def _shown_state(self, values: FormValues) -> tuple[str, dict[str, Any]]:
+        """What a save would write: the account's name and its table."""
+        return values.account_id, self._raw(values)
 
     def _set_suggested(self, key: str, value: str, *, force: bool) -> None:
         """Put a suggestion in Servidor or Puerto unless the technician typed their own."""
