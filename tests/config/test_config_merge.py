@@ -23,6 +23,7 @@ from tui_recepcion.config import (
     load_config,
     save_account,
     take_snapshot,
+    unused_account_id,
 )
 
 BASE = """\
@@ -178,6 +179,7 @@ EDITS = st.tuples(
     st.sampled_from(ACCOUNT_IDS),
     st.sampled_from(["puerto", "servidor", "nit_receptor", "carpeta_fallidos", "zona_horaria", "smtp.servidor"]),
     st.integers(0, 2),
+    st.booleans(),  # someone edits the file by hand while the form is open
 )
 _VALUES = {
     "puerto": (993, 143, 10993), "servidor": ("mail.empresa.co", "imap.empresa.co", "buzon.empresa.co"),
@@ -197,7 +199,7 @@ def _comments(text: str) -> list[str]:
 @given(text=config_texts(), edits=st.lists(EDITS, min_size=1, max_size=4))
 def test_saving_changes_exactly_the_edited_keys_of_the_edited_account(tmp_path: Path, text: str, edits: list) -> None:
     path = _file(tmp_path, text)
-    for account_id, key, choice in edits:
+    for step, (account_id, key, choice, hand) in enumerate(edits):
         before = path.read_text(encoding="utf-8")
         expected = tomllib.loads(before)
         if account_id not in expected["cuentas"]:
@@ -220,14 +222,40 @@ def test_saving_changes_exactly_the_edited_keys_of_the_edited_account(tmp_path: 
                 table.pop(key, None)
             elif current.get(key) != value and not (key not in current and value == getattr(account, _ATTRS[key])):
                 table[key] = value
-        save_account(path, edited, snapshot=snapshot)
+        if hand:
+            path.write_text(before + f"\n[manual_{step}]\nnota = \"a mano\"\n", encoding="utf-8")
+            expected[f"manual_{step}"] = {"nota": "a mano"}
+            with pytest.raises(ConfigChangedOnDisk) as changed:
+                save_account(path, edited, snapshot=snapshot)
+            assert changed.value.changed == (f"manual_{step}.nota",) and changed.value.conflicts == ()
+            save_account(path, edited, snapshot=snapshot, overwrite=True)
+        else:
+            save_account(path, edited, snapshot=snapshot)
         after = path.read_text(encoding="utf-8")
         assert tomllib.loads(after) == expected
         assert _comments(after) == _comments(before)  # every comment kept, in order
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
     # the untouched text: every line of an account never edited is still there, as written
-    edited_ids = {account_id for account_id, _key, _choice in edits}
+    edited_ids = {account_id for account_id, _key, _choice, _hand in edits}
     original = tomlkit.parse(text)
     for account_id in set(original["cuentas"]) - edited_ids:
         for line in tomlkit.dumps(original["cuentas"][account_id]).splitlines():
             assert line in path.read_text(encoding="utf-8").splitlines()
+
+
+def test_the_example_name_for_a_new_account_is_never_an_existing_one() -> None:
+    assert unused_account_id([]) == "principal"
+    assert unused_account_id(["principal"]) == "cuenta-2"
+    assert unused_account_id(["principal", "cuenta-2", "cuenta-3"]) == "cuenta-4"
+
+
+def test_a_file_broken_by_hand_meanwhile_is_reported_as_such_not_as_every_key_changed(tmp_path: Path) -> None:
+    path = _file(tmp_path)
+    snapshot = take_snapshot(path)
+    account = load_config(path).accounts["principal"]
+    broken = BASE.replace("puerto = 993", "puerto = 993 =")
+    path.write_text(broken, encoding="utf-8")
+    with pytest.raises(ConfigProblems) as refused:
+        save_account(path, replace(account, port=143, security="starttls"), snapshot=snapshot, overwrite=True)
+    assert refused.value.problems[0].line == BASE.splitlines().index("puerto = 993") + 1
+    assert path.read_text(encoding="utf-8") == broken

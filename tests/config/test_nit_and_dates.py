@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tests.config.test_config import problems_of, with_account_lines
 from tui_recepcion.config import (
@@ -83,3 +85,26 @@ def test_the_file_accepts_a_day_first_expiry_date() -> None:
     config, problems = parse_config(with_account_lines('fecha_expiracion = "05/12/2026"', 'correo_notificacion = "t@empresa.co"'))
     assert config is not None, problems
     assert config.accounts["principal"].password_expiry == date(2026, 12, 5)
+
+
+@given(st.text(max_size=60))
+def test_any_text_is_a_nit_or_a_spanish_refusal(text: str) -> None:
+    try:
+        parsed = parse_nit(text)
+    except NitError as error:
+        assert str(error) and "None" not in str(error)
+    else:
+        assert parsed.nit.isdigit() and (parsed.dv is None or parsed.dv == check_digit(parsed.nit))
+
+
+@given(st.text(max_size=40))
+def test_any_text_is_a_date_or_a_spanish_refusal(text: str) -> None:
+    try:
+        parse_date(text)
+    except ValueError as error:
+        assert "DD/MM/AAAA" in str(error)
+
+
+@given(st.from_regex(r"[0-9]{9}", fullmatch=True))
+def test_a_nit_written_with_its_own_check_digit_is_always_accepted(nit: str) -> None:
+    assert parse_nit(format_nit(nit, check_digit(nit))) == ParsedNit(nit, check_digit(nit))

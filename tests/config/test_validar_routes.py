@@ -56,3 +56,10 @@ def test_a_wrong_check_digit_is_refused(tmp_path: Path, capsys: pytest.CaptureFi
     code, out = validar(path, capsys)
     assert code == 1
     assert f"{path}:12: cuentas.sede.dv_receptor: el dígito de verificación del NIT 901.234.567 es 7, no 8" in out
+
+
+def test_a_nit_with_its_check_digit_glued_on_is_warned_about(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(tmp_path, POP3 + 'nit_receptor = "9012345677"\n' + SMTP)
+    code, out = validar(path, capsys)
+    assert code == 0
+    assert 'advertencia: cuentas.sede.nit_receptor: parece incluir el dígito de verificación al final (901.234.567-7)' in out

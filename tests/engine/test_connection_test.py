@@ -8,10 +8,14 @@ import threading
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
+
 from tests.servers.dovecot import DovecotServer
 from tests.servers.smtp import SmtpServer
 from tests.support.engine_support import write_account
-from tui_recepcion.engine.connection_test import ConnectionTestReport, probe_account
+from tui_recepcion.config import ConfigProblems, save_account, take_snapshot
+from tui_recepcion.engine.connection_test import ConnectionTestReport, _failure_lines, probe_account
+from tui_recepcion.errors import ConnectionProblem, InternalFault
 from tui_recepcion.secrets import Secret
 
 CLASS_NAMES = ("None", "ConnectionError", "ConnectionProblem", "AuthenticationFailed", "Error interno", "Traceback")
@@ -84,3 +88,36 @@ def test_the_test_can_be_cancelled_and_is_bounded(tmp_path: Path, clean_dovecot:
     bounded = probe_account(account, timeout=0.5)
     assert not bounded.cancelled and not bounded.ok
     assert "Sin respuesta completa en 0,5 s" in _clean(bounded)
+
+
+def test_a_generic_pop3_account_is_saved_only_with_an_smtp_route_that_probar_then_tests(
+    tmp_path: Path, clean_dovecot: DovecotServer, tls_certs, smtp_server: SmtpServer
+) -> None:
+    with_route = write_account(tmp_path, clean_dovecot, tls_certs, protocol="pop3", smtp=smtp_server).config()
+    account = with_route.accounts["principal"]  # what the form would build, SMTP section filled in
+    path = tmp_path / "nuevo.toml"
+    snapshot = take_snapshot(path)
+    with pytest.raises(ConfigProblems, match="hace falta un servidor SMTP"):
+        save_account(path, replace(account, smtp=None), snapshot=snapshot, new=True, provider_smtp=False)
+    assert not path.exists()
+    saved = save_account(path, account, snapshot=snapshot, new=True, provider_smtp=False)
+    report = probe_account(saved.config.accounts["principal"])
+    _clean(report)
+    assert report.ok
+    assert report.mailbox.title == f"POP3 {account.host}:{account.port}" and report.mailbox.ok
+    assert report.smtp is not None and report.smtp.title == f"SMTP {account.smtp.host}:{smtp_server.port}"
+
+
+def test_a_test_that_runs_once_promises_no_retry() -> None:
+    dropped = ConnectionProblem("conexion_perdida", "El servidor cortó la conexión; se reintentará más tarde.", transient=True)
+    assert _failure_lines(dropped) == ("El servidor cortó la conexión; pruebe de nuevo en un momento.",)
+    fault = InternalFault.from_exception(ConnectionError("x"), "la prueba")
+    assert "ConnectionError" not in _failure_lines(fault)[0]
+
+
+def test_ssl_on_a_plaintext_port_suggests_starttls(tmp_path: Path, clean_dovecot: DovecotServer, tls_certs) -> None:
+    account = write_account(tmp_path, clean_dovecot, tls_certs).config().accounts["principal"]
+    wrong = replace(account, port=clean_dovecot.ports.port_for("imap", "starttls"))  # security stays "ssl"
+    text = _clean(probe_account(wrong))
+    assert f"El puerto {wrong.port} de {wrong.host} no usa SSL/TLS desde el inicio: respondió sin cifrar como IMAP" in text
+    assert "STARTTLS" in text

@@ -6,6 +6,7 @@ list, and once the NIT is fixed the next pass processes them."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -20,8 +21,14 @@ from tui_recepcion.store import STATUS_FAILED, STATUS_PROCESSED, MessageFilter, 
 WRONG_NIT = "800197268"
 
 
+def _listed_failed(path: Path, capsys, *extra: str) -> int:
+    capsys.readouterr()
+    assert cli.main(["--config", str(path), "mensajes", "--estado", "fallido", "--formato", "json", *extra]) == 0
+    return len(json.loads(capsys.readouterr().out))
+
+
 def test_every_message_of_one_reason_is_reprocessed_in_one_connection_and_leaves_the_failed_list(
-    tmp_path: Path, clean_dovecot: DovecotServer, tls_certs
+    tmp_path: Path, clean_dovecot: DovecotServer, tls_certs, capsys
 ) -> None:
     mails = sample_mailbox(good=4)
     good = [mail for mail in mails if mail.expected_reason is None]
@@ -50,6 +57,9 @@ def test_every_message_of_one_reason_is_reprocessed_in_one_connection_and_leaves
         assert {entry.source_key for entry in listed}.isdisjoint(entry.source_key for entry in wrong_nit)
         history_rows = store.messages(MessageFilter(account=ACCOUNT, status=STATUS_FAILED, include_reprocessed=True))
         assert len(history_rows) == history
+
+        assert _listed_failed(path, capsys) == len(mails) - len(wrong_nit)  # `mensajes --estado fallido`
+        assert _listed_failed(path, capsys, "--historial") == history
 
         again = reprocess_messages(account, wrong_nit[:1], store=store)  # already back in INBOX
         assert not again[0].ok and "ya no está en la carpeta" in again[0].message

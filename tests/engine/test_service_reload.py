@@ -93,3 +93,47 @@ def test_the_service_applies_a_saved_nit_before_its_next_pass_and_keeps_running_
     line = broken.splitlines().index('puerto = "novecientos"') + 1
     assert f"{path}:{line}: cuentas.{ACCOUNT}.puerto: debe ser un número entero" in err
     assert "Traceback" not in out + err
+
+
+def test_the_service_prints_one_spanish_line_per_account_problem(
+    tmp_path: Path, clean_dovecot: DovecotServer, tls_certs
+) -> None:
+    account = write_account(tmp_path, clean_dovecot, tls_certs, password="no-es-la-clave")
+    service = subprocess.Popen(
+        [sys.executable, "-m", "tui_recepcion", "--config", str(account.config_path), "procesar"],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "JOURNAL_STREAM": "8:1234"},
+    )
+    store = Store.open(account.database)
+    try:
+        wait_for(lambda: any(row.kind == "problema" for row in store.events_after(0)), DEADLINE, service,
+                 "el problema de inicio de sesión")
+        service.send_signal(signal.SIGTERM)
+        out, err = service.communicate(timeout=30)
+    finally:
+        store.close()
+        if service.poll() is None:
+            service.kill()
+            service.communicate()
+    problems = [line for line in out.splitlines() if "problema:" in line]
+    assert len(problems) == 1, out
+    assert f"  {ACCOUNT}" in problems[0] and "rechazó el usuario" in problems[0]
+    assert "-05:00" in problems[0]  # the account's (Bogotá) time, with its offset
+    assert "no-es-la-clave" not in out + err
+    for english in ("INFO", "WARNING", "ERROR", "Traceback", "None", "ConnectionError"):
+        assert english not in out + err, english
+
+
+def test_only_a_running_service_on_an_older_version_is_reported(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text("# vacía\n", encoding="utf-8")
+    with Store.open(tmp_path / "recepcion.db") as store:
+        old = ConfigApplied(account="principal", version="0123456789ab", path=str(path), pid=4242)
+        same = ConfigApplied(account="sede", version=config_version("# vacía\n"), path=str(path), pid=4242)
+        other_file = ConfigApplied(account="cali", version="0123456789ab", path=str(tmp_path / "otra.toml"), pid=4242)
+        store.append_events([(event.account, event.kind, event.to_payload()) for event in (old, same, other_file)])
+        running = service_config_status(store, path, alive=lambda pid: pid == 4242)
+        assert running.stale == ("principal",) and set(running.running) == {"principal", "sede"}
+        assert running.message is not None and "«principal»" in running.message and "systemctl reload" in running.message
+        stopped = service_config_status(store, path, alive=lambda pid: False)
+        assert stopped.stale == () and stopped.message is None

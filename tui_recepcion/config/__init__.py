@@ -53,7 +53,13 @@ from tui_recepcion.config.reading import (
     read_config_text,
     validate_config,
 )
-from tui_recepcion.config.snapshot import AccountExists, ConfigChangedOnDisk, ConfigSnapshot, take_snapshot
+from tui_recepcion.config.snapshot import (
+    AccountExists,
+    ConfigChangedOnDisk,
+    ConfigSnapshot,
+    take_snapshot,
+    unused_account_id,
+)
 from tui_recepcion.config.validation import SMTP_ROUTE_MISSING, duplicate_mailbox_problems, smtp_route_problem
 from tui_recepcion.config.writing import SavedAccount, account_to_toml, config_to_toml, save_account, write_config
 
@@ -114,6 +120,7 @@ __all__ = [
     "smtp_route_problem",
     "take_snapshot",
     "today_in",
+    "unused_account_id",
     "validate_config",
     "write_config",
 ]

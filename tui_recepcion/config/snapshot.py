@@ -77,6 +77,14 @@ def _listed(keys: Iterable[str]) -> str:
     return shown + (f" y {len(keys) - SHOWN_KEYS} más" if len(keys) > SHOWN_KEYS else "")
 
 
+def unused_account_id(existing: Iterable[str], preferred: str = "principal") -> str:
+    """A name for a new account that no existing account has: the form's example text."""
+    taken = set(existing)
+    if preferred not in taken:
+        return preferred
+    return next(f"cuenta-{number}" for number in range(2, len(taken) + 3) if f"cuenta-{number}" not in taken)
+
+
 class AccountExists(ConfigError):
     """A new account was given the name of one the file already has."""
 

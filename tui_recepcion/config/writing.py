@@ -401,6 +401,7 @@ def save_account(
     differs from it is written).
     """
     before = _existing_text(path)
+    document = _parse_document(before, path)  # a file broken by hand: its syntax problem, located
     current = toml_data(before)
     base = toml_data(snapshot.text) if snapshot is not None else current
     if new and account.id in _accounts_data(current):
@@ -411,7 +412,6 @@ def save_account(
         if on_disk:
             ours = {("cuentas", account.id) + key for key in edits}
             raise ConfigChangedOnDisk(path, on_disk, [key for key in on_disk if key in ours])
-    document = _parse_document(before, path)
     accounts = _accounts_table(document, path)
     table = accounts.get(account.id)
     if _is_table(table):

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 
 from tui_recepcion.accounts import account_endpoint, credentials_for, smtp_credentials, smtp_endpoint, smtp_sender
 from tui_recepcion.config import Account, smtp_route_problem
-from tui_recepcion.errors import AuthenticationFailed, InternalFault, RecepcionError
+from tui_recepcion.errors import InternalFault, RecepcionError
 from tui_recepcion.mailbox.credentials import Credentials, PasswordCredentials
-from tui_recepcion.mailbox.probe import Progress, probe, probe_smtp
+from tui_recepcion.mailbox.probe import OnClient, Progress, probe, probe_smtp
 from tui_recepcion.mailbox.transport import MailClient, interrupt
 from tui_recepcion.providers import ProviderRegistry, shared_registry
 from tui_recepcion.secrets import Secret
@@ -28,6 +28,7 @@ from tui_recepcion.secrets import Secret
 log = logging.getLogger(__name__)
 
 PROBE_SECONDS = 15.0
+Job = Callable[[Progress, OnClient], list[str]]  # one server's test: its report lines, or it raises
 _SLICE_SECONDS = 0.1  # how often the wait looks at the cancel
 
 
@@ -57,9 +58,12 @@ class ConnectionTestReport:
         return lines
 
 
+_RETRY_PROMISE = "; se reintentará más tarde"  # true of the service, not of a test that runs once
+
+
 def _failure_lines(problem: BaseException) -> tuple[str, ...]:
     if isinstance(problem, RecepcionError) and not isinstance(problem, InternalFault):
-        return (str(problem),)
+        return (str(problem).replace(_RETRY_PROMISE, "; pruebe de nuevo en un momento"),)
     log.debug("fallo inesperado al probar la conexión", exc_info=problem)
     return ("Falló la prueba por un error interno (el detalle queda en el registro de depuración).",)
 
@@ -88,7 +92,7 @@ class _Clients:
 
 
 def _smtp_check(account: Account, registry: ProviderRegistry, smtp_password: Secret | None,
-                password: Secret | None, timeout: float) -> tuple[str, Callable[[Progress, Callable[[MailClient], None]], list[str]]] | ServerResult | None:
+                password: Secret | None, timeout: float) -> tuple[str, Job] | ServerResult | None:
     """The SMTP test to run (title and a function), a result already known, or None."""
     provider = registry.get(account.provider)
     defaults = provider.smtp if provider is not None else None
@@ -109,7 +113,7 @@ def _smtp_check(account: Account, registry: ProviderRegistry, smtp_password: Sec
     else:
         login = smtp_credentials(account)  # the stored secrets; None for a relay without AUTH
 
-    def run(progress: Progress, on_client: Callable[[MailClient], None]) -> list[str]:
+    def run(progress: Progress, on_client: OnClient) -> list[str]:
         report = probe_smtp(endpoint, login.smtp if login else None, login.username if login else smtp_sender(account),
                             progress=progress, on_client=on_client)
         return report.lines()
@@ -139,13 +143,12 @@ def probe_account(
     results: queue.Queue[tuple[str, ServerResult]] = queue.Queue()
     mailbox_title = f"{account.protocol.upper()} {account.host}:{account.port}"
 
-    def mailbox(progress: Progress, on_client: Callable[[MailClient], None]) -> list[str]:
+    def mailbox(progress: Progress, on_client: OnClient) -> list[str]:
         credentials = PasswordCredentials(account.username, password) if password else credentials_for(account, registry)
         return probe(account_endpoint(account, timeout), account.protocol, credentials,
                      (account.processed_folder, account.failed_folder), progress=progress, on_client=on_client).lines()
 
-    jobs: dict[str, tuple[str, Callable[[Progress, Callable[[MailClient], None]], list[str]]]] = {
-        "mailbox": (mailbox_title, mailbox)}
+    jobs: dict[str, tuple[str, Job]] = {"mailbox": (mailbox_title, mailbox)}
     known: dict[str, ServerResult | None] = {}
     try:
         smtp = _smtp_check(account, registry, smtp_password, password, timeout)
@@ -156,11 +159,9 @@ def probe_account(
     else:
         known["smtp"] = smtp
 
-    def worker(name: str, title: str, job: Callable[[Progress, Callable[[MailClient], None]], list[str]]) -> None:
+    def worker(name: str, title: str, job: Job) -> None:
         try:
             result = ServerResult(title, True, tuple(job(say, clients.add)))
-        except AuthenticationFailed as problem:
-            result = ServerResult(title, False, (str(problem),))
         except BaseException as problem:  # a thread's fault must reach the report, never the console
             result = ServerResult(title, False, _failure_lines(problem))
         results.put((name, result))
@@ -180,8 +181,9 @@ def probe_account(
         clients.abort()  # the threads end on their own; nobody waits for them
         for name, (title, _job) in jobs.items():
             if name not in done:
+                seconds = f"{timeout:g}".replace(".", ",")
                 why = ("Prueba cancelada." if cancelled else
-                       f"Sin respuesta completa en {f'{timeout:g}'.replace('.', ',')} s: revise el servidor, el puerto y la seguridad "
+                       f"Sin respuesta completa en {seconds} s: revise el servidor, el puerto y la seguridad "
                        "(¿el puerto es de otro protocolo, o lo bloquea un cortafuegos?).")
                 done[name] = ServerResult(title, False, (why,))
     smtp_result = done.get("smtp", known.get("smtp"))

@@ -12,15 +12,18 @@ uses an older configuration than the file.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from tui_recepcion.config import Account, Config, ConfigProblems, parse_config, read_config_text
-from tui_recepcion.errors import ConfigError
+from tui_recepcion.errors import ConfigError, RecepcionError
 from tui_recepcion.events import ConfigApplied, ConfigRejected
 from tui_recepcion.store import Store
+
+log = logging.getLogger(__name__)
 
 VERSION_CHARS = 12
 WATCH_SECONDS = 1.0  # how often the service looks at the file's size and mtime
@@ -92,6 +95,63 @@ class ConfigWatcher:
             return False
         self.seen = version
         return True
+
+
+# --- the service's side: validate, keep or apply, record ------------------------------------------
+
+
+class ConfigFollower:
+    """What a running service does about its configuration file, whatever runs its accounts.
+
+    `changed()` says whether the file's content moved (polled between passes); `reload()`
+    validates the file and returns the new configuration to apply, or None (unchanged, or
+    invalid: then it logs why, with file, line and key, and records `ConfigRejected` for the
+    running accounts, which keep the old one); `applied()` records, per account, the version
+    it now runs (`ConfigApplied`), so the dashboard can compare it with the file's.
+    """
+
+    def __init__(self, store: Store, path: Path, account_id: str | None, service: ServiceConfig) -> None:
+        self.store = store
+        self.path = path
+        self.account_id = account_id
+        self.version = service.version
+        self.watcher = ConfigWatcher(path, service.version)
+
+    def changed(self) -> bool:
+        return self.watcher.changed()
+
+    def reload(self, running: Iterable[str], *, forced: bool = False) -> ServiceConfig | None:
+        try:
+            service = load_for_service(self.path, self.account_id)
+        except ConfigError as error:
+            self._rejected(error, list(running))
+            return None
+        self.watcher.seen = service.version
+        if service.version == self.version and not forced:
+            return None
+        self.version = service.version
+        return service
+
+    def applied(self, account_ids: Iterable[str]) -> None:
+        self._record([ConfigApplied(account=account_id, version=self.version, path=str(self.path), pid=os.getpid())
+                      for account_id in account_ids])
+
+    def _rejected(self, error: ConfigError, running: list[str]) -> None:
+        version = file_version(self.path) or "ilegible"
+        self.watcher.seen = version
+        problems = [str(problem) for problem in error.problems] if isinstance(error, ConfigProblems) else [str(error)]
+        log.error("la configuración nueva (versión %s) no es válida; se sigue con la anterior (versión %s):",
+                  version, self.version)
+        for problem in problems:
+            log.error("  %s", problem)
+        self._record([ConfigRejected(account=account_id, version=version, message=problems[0])
+                      for account_id in running])
+
+    def _record(self, events: list[ConfigApplied] | list[ConfigRejected]) -> None:
+        try:
+            self.store.append_events([(event.account, event.kind, event.to_payload()) for event in events])
+        except RecepcionError as error:
+            log.warning("no se pudo registrar en el almacén qué configuración usa el servicio: %s", error)
 
 
 # --- what the dashboard shows -----------------------------------------------------------------

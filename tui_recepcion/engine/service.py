@@ -295,7 +295,7 @@ class AccountProcessor:
                 StateChanged(
                     account=self.account.id,
                     state="esperando" if outcome.problem is None else "error",
-                    detail=f"próxima pasada: {next_run.astimezone(self.account.tzinfo):%Y-%m-%d %H:%M:%S}",
+                    detail=f"próxima pasada: {next_run.astimezone(self.account.tzinfo):%d/%m/%Y %H:%M:%S}",
                     next_run=next_run,
                 )
             )

@@ -330,7 +330,7 @@ _GREETINGS: tuple[tuple[bytes, str], ...] = ((b"* OK", "IMAP"), (b"* PREAUTH", "
                                              (b"220", "SMTP"), (b"HTTP/", "HTTP"), (b"SSH-", "SSH"))
 
 
-def sniff_protocol(endpoint: Endpoint) -> str | None:
+def sniff_protocol(endpoint: Endpoint, *, tls: bool | None = None) -> str | None:
     """Which protocol greets on `endpoint` («IMAP», «POP3», «SMTP»…), None when unknown.
 
     With "ssl" the TLS handshake is made first (a plain greeting then means the port does not
@@ -339,7 +339,7 @@ def sniff_protocol(endpoint: Endpoint) -> str | None:
     try:
         with socket.create_connection((endpoint.host, endpoint.port), timeout=min(endpoint.timeout or 5.0, 5.0)) as raw:
             sock: socket.socket = raw
-            if endpoint.security == "ssl":
+            if (endpoint.security == "ssl") if tls is None else tls:
                 try:
                     sock = tls_context(endpoint).wrap_socket(raw, server_hostname=endpoint.host)
                 except ssl.SSLError:
@@ -356,6 +356,15 @@ def _protocol_hint(endpoint: Endpoint, expected: str) -> Iterator[None]:
     try:
         yield
     except ConnectionProblem as problem:
+        if problem.code == "tls_fallido" and endpoint.security == "ssl":
+            plain = sniff_protocol(endpoint, tls=False)
+            if plain is None:
+                raise
+            raise ConnectionProblem("tls_fallido", (
+                f"El puerto {endpoint.port} de {endpoint.host} no usa SSL/TLS desde el inicio: respondió sin cifrar "
+                f"como {plain}. Elija seguridad STARTTLS en este puerto, o el puerto SSL/TLS del servidor"
+                + (f" ({plain} usa normalmente {_PORTS[plain]})." if plain in _PORTS else ".")
+            ), transient=False) from None
         if problem.code != "protocolo":
             raise
         answered = sniff_protocol(endpoint)

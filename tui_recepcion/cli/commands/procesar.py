@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import signal
 import sys
 import threading
@@ -25,18 +24,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+from tui_recepcion import paths
 from tui_recepcion.alerts import Alerts
 from tui_recepcion.cli.commands.service_log import configure_logging, local_time
-from tui_recepcion.config import Account, Config, ConfigProblems, resolve_config_path
+from tui_recepcion.config import Account, Config, resolve_config_path
 from tui_recepcion.engine import systemd
 from tui_recepcion.engine.prepare import start_worker_server
-from tui_recepcion.engine.reload import WATCH_SECONDS, ConfigWatcher, ServiceConfig, file_version, load_for_service
+from tui_recepcion.engine.reload import WATCH_SECONDS, ConfigFollower, ServiceConfig, load_for_service
 from tui_recepcion.engine.service import AccountProcessor, Engine
 from tui_recepcion.errors import ConfigError, RecepcionError
 from tui_recepcion.events import (
     AlertSent,
-    ConfigApplied,
-    ConfigRejected,
     EngineProblem,
     Event,
     MessageHandled,
@@ -77,6 +75,7 @@ class Printer:
 
     config: Config
     out: TextIO = field(default_factory=lambda: sys.stdout)
+    problems: bool = False  # a service prints each account problem (one pass reports them as it ends)
     processed: int = 0
     failed: int = 0
     duplicates: int = 0
@@ -100,7 +99,7 @@ class Printer:
                 self._pending[event.account] = event.pending
             elif isinstance(event, PassFinished):
                 self._pending[event.account] = event.remaining
-            elif isinstance(event, EngineProblem):  # one line per account problem: journald keeps it
+            elif isinstance(event, EngineProblem) and self.problems:  # one line per account problem: journald keeps it
                 self._line(event, f"problema: {event.message}")
             elif isinstance(event, AlertSent):
                 print(f"Alerta «{event.alert}» de la cuenta «{event.account}» enviada a {event.recipient}.",
@@ -160,6 +159,7 @@ def run(args: argparse.Namespace) -> int:
         if args.una_vez:
             status = _one_pass(engine, accounts, printer)
         else:
+            printer.problems = True
             status = _serve(engine, service, printer, path, args.cuenta)
     print(printer.summary())
     return status
@@ -209,8 +209,7 @@ class _Supervisor:
         self.printer = printer
         self.path = path
         self.account_id = account_id
-        self.version = service.version
-        self.watcher = ConfigWatcher(path, service.version)
+        self.follower = ConfigFollower(engine.store, path, account_id, service)
         # Set from signal handlers; the main thread only polls them (it never waits on their
         # locks, which a handler running on the same thread could then never take).
         self.stopping = threading.Event()
@@ -222,20 +221,14 @@ class _Supervisor:
         for account in service.accounts:
             self._start_account(account)
         log.info("servicio iniciado para %d cuenta(s): %s (configuración %s)", len(service.accounts),
-                 ", ".join(a.id for a in service.accounts), self.version)
+                 ", ".join(a.id for a in service.accounts), self.follower.version)
 
     def _start_account(self, account: Account) -> None:
         processor = AccountProcessor(self.engine, account, emit=self.printer, cancel=threading.Event(),
                                      alerts=Alerts(self.engine.store, emit=self.printer))
         self.processors[account.id] = processor
         self.threads[account.id] = _start(processor)
-        self._record(ConfigApplied(account=account.id, version=self.version, path=str(self.path), pid=os.getpid()))
-
-    def _record(self, event: Event) -> None:
-        try:
-            self.engine.store.append_events([(event.account, event.kind, event.to_payload())])
-        except RecepcionError as error:
-            log.warning("no se pudo registrar en el almacén qué configuración usa «%s»: %s", event.account, error)
+        self.follower.applied([account.id])
 
     def _all(self) -> list[AccountProcessor]:
         return list(self.processors.values()) + [processor for processor, _thread in self.retiring]
@@ -269,7 +262,7 @@ class _Supervisor:
                 self._reload_now(forced=True)
             elif time.monotonic() >= next_watch:
                 next_watch = time.monotonic() + WATCH_SECONDS
-                if self.watcher.changed():
+                if self.follower.changed():
                     log.info("el archivo %s cambió: se revisa la configuración nueva", self.path)
                     self._reload_now(forced=False)
             self._start_waiting()
@@ -312,43 +305,29 @@ class _Supervisor:
             systemd.notify("READY=1")
 
     def _apply(self, *, forced: bool) -> None:
-        try:
-            service = load_for_service(self.path, self.account_id)
-        except ConfigError as error:
-            self._rejected(error)
+        service = self.follower.reload(self.processors, forced=forced)
+        if service is None:  # unchanged, or invalid (logged and recorded; the old one stays)
             return
-        self.watcher.seen = service.version
-        if service.version == self.version and not forced:
-            return
-        self.version = service.version
+        if (paths.database_path(service.config), paths.documents_dir(service.config)) != (
+                paths.database_path(self.engine.config), paths.documents_dir(self.engine.config)):
+            log.warning("base_datos o carpeta_documentos cambiaron: se aplicarán al reiniciar el servicio "
+                        "(systemctl restart tui-recepcion); mientras tanto se sigue usando el almacén abierto")
         self.engine.config = service.config
         self.printer.config = service.config
         wanted = {account.id: account for account in service.accounts}
         for account_id in [account_id for account_id in self.processors if account_id not in wanted]:
             self._retire(account_id)
+        unchanged = [account_id for account_id, account in wanted.items()
+                     if account_id in self.processors and self.processors[account_id].account == account]
+        self.follower.applied(unchanged)  # they keep running, now on the new version
         for account_id, account in wanted.items():
-            current = self.processors.get(account_id)
-            if current is not None and current.account == account:
-                self._record(ConfigApplied(account=account_id, version=self.version, path=str(self.path),
-                                           pid=os.getpid()))
-            elif current is not None:
+            if account_id in unchanged:
+                continue
+            if account_id in self.processors:
                 self._retire(account_id)
-                self.waiting[account_id] = account
-            else:
-                self.waiting[account_id] = account
+            self.waiting[account_id] = account
         self._start_waiting()
-        log.info("configuración recargada: %d cuenta(s) (versión %s)", len(wanted), self.version)
-
-    def _rejected(self, error: ConfigError) -> None:
-        version = file_version(self.path) or "ilegible"
-        self.watcher.seen = version
-        problems = [str(problem) for problem in error.problems] if isinstance(error, ConfigProblems) else [str(error)]
-        log.error("la configuración nueva (versión %s) no es válida; se sigue con la anterior (versión %s):",
-                  version, self.version)
-        for problem in problems:
-            log.error("  %s", problem)
-        for account_id in self.processors:
-            self._record(ConfigRejected(account=account_id, version=version, message=problems[0]))
+        log.info("configuración recargada: %d cuenta(s) (versión %s)", len(wanted), self.follower.version)
 
 
 def _serve(engine: Engine, service: ServiceConfig, printer: Printer, path: Path, account_id: str | None) -> int:

@@ -14,6 +14,8 @@ from pathlib import Path
 from tui_recepcion.config import (
     Config,
     Problem,
+    check_digit,
+    format_nit,
     key_name,
     parse_config,
     printable,
@@ -44,7 +46,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def provider_problems(config: Config, text: str, path: Path) -> list[Problem]:
-    """The rules that need the providers: the SMTP route (error) and known refusals (warning)."""
+    """The rules that need the providers: the SMTP route (error) and known refusals (warning);
+    and a NIT that seems to carry its check digit glued on (warning)."""
     registry = shared_registry()
     lines = key_lines(text)
     found: list[Problem] = []
@@ -54,6 +57,13 @@ def provider_problems(config: Config, text: str, path: Path) -> list[Problem]:
         if route is not None:
             key = ("cuentas", account.id, "smtp")
             found.append(Problem(path, key_name(key), line_of(lines, key), route))
+        nit = account.receiver_nit
+        if nit and len(nit) == 10 and account.receiver_check_digit is None and check_digit(nit[:-1]) == nit[-1]:
+            key = ("cuentas", account.id, "nit_receptor")
+            found.append(Problem(path, key_name(key), line_of(lines, key), (
+                f"parece incluir el dígito de verificación al final ({format_nit(nit[:-1], nit[-1])}); si es así, "
+                f'escriba nit_receptor = "{nit[:-1]}" y dv_receptor = "{nit[-1]}", o cada documento irá a '
+                "Fallidos con receptor_no_coincide"), warning=True))
         warning = basic_auth_warning(account.provider, account.host, account.auth_type)
         if warning is not None:
             key = ("cuentas", account.id, "tipo_servidor")
