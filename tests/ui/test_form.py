@@ -213,7 +213,8 @@ async def test_the_form_answers_keys_while_a_connection_test_waits(silent_port: 
         f'servidor = "127.0.0.1"\npuerto = {silent_port}\nseguridad = "ssl"\n'
         'usuario = "recepcion@empresa.co"\nsecreto = "env:NO_SE_USA"\n'
     )
-    app = create_app(write_config(tmp_path, account), probe_timeout=3)
+    # The test's own bound (15 s at most) outlasts the typing below even on a busy machine.
+    app = create_app(write_config(tmp_path, account), probe_timeout=15)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("f2")
         await wait_until(pilot, lambda: isinstance(app.screen, FormScreen), what="abrir el formulario")
@@ -227,4 +228,4 @@ async def test_the_form_answers_keys_while_a_connection_test_waits(silent_port: 
         assert value(app, "nit_receptor") == "901234567"
         assert "Probando" in str(form.query_one("#form-status").render())  # the test still waits
         await wait_until(pilot, lambda: "falló" in str(form.query_one("#form-status").render()),
-                         what="agotar el tiempo")
+                         timeout=45, what="agotar el tiempo")

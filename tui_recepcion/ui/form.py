@@ -47,7 +47,6 @@ from tui_recepcion.config import (
     FieldSpec,
     account_to_toml,
     format_date,
-    format_nit,
     is_past,
     parse_account,
     save_account,
@@ -74,6 +73,7 @@ from tui_recepcion.ui.form_model import (
     SMTP_KEYS,
     SMTP_PASSWORD,
     FormValues,
+    account_values,
     build_raw,
     field_problems,
     nit_problems,
@@ -479,36 +479,36 @@ class FormScreen(RecepcionScreen):
         protocol = account.protocol if account else IMAP
         suggestion = suggest_server(registry, provider, protocol, account.security if account else None)
         self._suggested = {"servidor": suggestion.host or "", "puerto": str(suggestion.port)}
-        smtp = self._base.get("smtp", {})
+        shown = account_values(account) if account else FormValues(
+            account_id="", provider=provider, auth_type="", protocol=protocol, host=suggestion.host or "",
+            port=str(suggestion.port), security=suggestion.security)
         texts = {
             ACCOUNT_NAME: "" if account or self.services.accounts else suggest_account_name(()),
-            "servidor": account.host if account else suggestion.host or "",
-            "puerto": str(account.port if account else suggestion.port),
-            "usuario": account.username if account else "",
+            "servidor": shown.host,
+            "puerto": shown.port,
+            "usuario": shown.username,
             PASSWORD: "",
             CONFIRMATION: "",
-            "nit_receptor": format_nit(account.receiver_nit, account.receiver_check_digit)
-                            if account and account.receiver_nit else "",
-            "fecha_expiracion": format_date(account.password_expiry) if account and account.password_expiry else "",
-            "correo_notificacion": (account.notify_email or "") if account else "",
-            "correo_respaldo": (account.backup_email or "") if account else "",
-            "certificados_ca": str(account.ca_file or "") if account else "",
-            "carpeta_procesados": account.processed_folder if account else "",
-            "carpeta_fallidos": account.failed_folder if account else "",
+            "nit_receptor": shown.receiver_nit,
+            "fecha_expiracion": shown.expiry,
+            "correo_notificacion": shown.notify_email,
+            "correo_respaldo": shown.backup_email,
+            "certificados_ca": shown.ca_file,
+            "carpeta_procesados": shown.processed_folder,
+            "carpeta_fallidos": shown.failed_folder,
             SMTP_PASSWORD: "",
-            **{smtp_field(key): str(smtp.get(key, "")) for key in SMTP_KEYS if key != "seguridad"},
+            **{smtp_field(key): shown.smtp.get(key, "") for key in SMTP_KEYS if key != "seguridad"},
+            **{oauth_field(key): shown.oauth.get(key, "") for key in OAUTH_KEYS},
         }
-        oauth = self._base.get("oauth2", {})
-        texts.update({oauth_field(key): str(oauth.get(key, "")) for key in OAUTH_KEYS})
         with self._silently():
             for key, text in texts.items():
                 self._input(key).value = text
-            self.query_one("#f-permitir_sin_cifrado", Checkbox).value = bool(account and account.allow_plaintext)
+            self.query_one("#f-permitir_sin_cifrado", Checkbox).value = shown.allow_plaintext
         self._set_select("selector", account.id if account else NEW_ACCOUNT)
         self._set_select("proveedor", provider)
         self._set_select("protocolo", protocol)
-        self._set_select("seguridad", account.security if account else suggestion.security)
-        self._set_select(smtp_field("seguridad"), str(smtp.get("seguridad", STARTTLS)))
+        self._set_select("seguridad", shown.security)
+        self._set_select(smtp_field("seguridad"), shown.smtp.get("seguridad", STARTTLS))
         self._apply_provider(provider, fill_server=False)
         if account:
             self._set_select("tipo_servidor", account.auth_type)
@@ -517,7 +517,7 @@ class FormScreen(RecepcionScreen):
         self._input(CONFIRMATION).placeholder = placeholder
         # The example name is never one that exists: a new account cannot be mistaken for it.
         self._input(ACCOUNT_NAME).placeholder = suggest_account_name(self.services.config.accounts)
-        self._input(SMTP_PASSWORD).placeholder = placeholder if smtp.get("secreto") else ""
+        self._input(SMTP_PASSWORD).placeholder = placeholder if account and account.smtp and account.smtp.secret_ref else ""
         self._status("")  # what was said belonged to the account shown before
         self._refresh()
         self._loaded = self._shown_state(self.values())

@@ -14,7 +14,16 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from tui_recepcion.config import OAUTH_FIELDS, NitError, ParsedNit, parse_nit
+from tui_recepcion.config import (
+    OAUTH_FIELDS,
+    Account,
+    NitError,
+    ParsedNit,
+    account_to_toml,
+    format_date,
+    format_nit,
+    parse_nit,
+)
 from tui_recepcion.config.toml_lines import KeyPath
 from tui_recepcion.oauth.installed_app import InstalledAppFlow
 from tui_recepcion.providers import ProviderRegistry, standard_port
@@ -97,6 +106,32 @@ class FormValues:
     smtp_password: str = ""
 
 
+def account_values(account: Account) -> FormValues:
+    """What the form shows for `account`: each field as text, as the technician reads it."""
+    table = account_to_toml(account)
+    smtp, oauth = table.get("smtp", {}), table.get("oauth2", {})
+    return FormValues(
+        account_id=account.id,
+        provider=account.provider,
+        auth_type=account.auth_type,
+        protocol=account.protocol,
+        host=account.host,
+        port=str(account.port),
+        security=account.security,
+        allow_plaintext=account.allow_plaintext,
+        username=account.username,
+        receiver_nit=format_nit(account.receiver_nit, account.receiver_check_digit) if account.receiver_nit else "",
+        expiry=format_date(account.password_expiry) if account.password_expiry else "",
+        notify_email=account.notify_email or "",
+        backup_email=account.backup_email or "",
+        oauth={key: str(oauth[key]) for key in OAUTH_KEYS if key in oauth},
+        ca_file=str(account.ca_file or ""),
+        processed_folder=account.processed_folder,
+        failed_folder=account.failed_folder,
+        smtp={key: str(smtp[key]) for key in SMTP_KEYS if key in smtp},
+    )
+
+
 def build_raw(values: FormValues, base: Mapping[str, Any], secret_ref: str,
               smtp_secret_ref: str | None = None) -> dict[str, Any]:
     """The `[cuentas.ID]` table for `values`, on top of the edited account's other keys.
@@ -114,7 +149,8 @@ def build_raw(values: FormValues, base: Mapping[str, Any], secret_ref: str,
         "usuario": values.username,
         "fecha_expiracion": values.expiry,
         "correo_notificacion": values.notify_email,
-        "correo_respaldo": values.backup_email if values.protocol == POP3 else "",
+        # A hidden row keeps what the file says: only what the technician edits changes.
+        "correo_respaldo": values.backup_email if values.protocol == POP3 else base.get("correo_respaldo", ""),
         "certificados_ca": values.ca_file,
         # POP3 has no folders: whatever the file says stays (the rows are hidden).
         "carpeta_procesados": values.processed_folder if values.protocol != POP3 else base.get("carpeta_procesados", ""),
