@@ -27,6 +27,7 @@ from tui_recepcion.config.fields import (
     ACCOUNT_FIELDS,
     AUTH_TYPES,
     EARLIEST_DATE,
+    EMPRESA_FIELDS,
     FIELDS_BY_KEY,
     GENERAL_FIELDS,
     LATEST_DATE,
@@ -41,7 +42,7 @@ from tui_recepcion.config.fields import (
     is_valid_host,
 )
 from tui_recepcion.config.location import APP_NAME, CONFIG_ENV_VAR, default_config_path, resolve_config_path
-from tui_recepcion.config.model import DEFAULT_TIMEZONE, Account, Config, General, OAuthSettings, SmtpSettings
+from tui_recepcion.config.model import DEFAULT_TIMEZONE, Account, Company, Config, General, OAuthSettings, SmtpSettings
 from tui_recepcion.config.nit import NitError, ParsedNit, check_digit, format_nit, parse_nit
 from tui_recepcion.config.problems import ConfigProblems, KeyProblem, Problem, key_name, printable
 from tui_recepcion.config.reading import (
@@ -70,6 +71,7 @@ __all__ = [
     "CONFIG_ENV_VAR",
     "DEFAULT_TIMEZONE",
     "EARLIEST_DATE",
+    "EMPRESA_FIELDS",
     "FIELDS_BY_KEY",
     "GENERAL_FIELDS",
     "LATEST_DATE",
@@ -81,6 +83,7 @@ __all__ = [
     "SMTP_ROUTE_MISSING",
     "Account",
     "AccountExists",
+    "Company",
     "Config",
     "ConfigChangedOnDisk",
     "ConfigProblems",
