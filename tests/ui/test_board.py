@@ -92,9 +92,9 @@ def test_the_next_pass_comes_from_the_event_field_not_its_sentence() -> None:
     board = AccountBoard(ACCOUNT)
     board.apply(StateChanged(account="principal", state="esperando", detail="cualquier texto",
                              next_run=datetime(2027, 3, 28, 13, 30, tzinfo=UTC)))
-    assert board.next_run == "28/03/2027 08:30:00"  # in the account's time zone
+    assert board.next_run == "28/03/2027 08:30"  # in the account's time zone
     board.apply(StateChanged(account="principal", state="esperando"))
-    assert board.next_run == "28/03/2027 08:30:00"  # still waiting for the same pass
+    assert board.next_run == "28/03/2027 08:30"  # still waiting for the same pass
     board.apply(StateChanged(account="principal", state="procesando"))
     assert board.next_run == ""
 

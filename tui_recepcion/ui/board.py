@@ -48,8 +48,9 @@ _row_ids = itertools.count(1)
 
 
 def moment_text(moment: datetime) -> str:
-    """A moment as every screen shows it: "28/03/2027 08:30:00" (DD/MM/AAAA, in its zone)."""
-    return f"{format_date(moment.date())} {moment:%H:%M:%S}"
+    """A moment as the state line shows it: "28/03/2027 08:30" (DD/MM/AAAA, in its zone; no
+    seconds, so the last and the next pass fit in 80 columns)."""
+    return f"{format_date(moment.date())} {moment:%H:%M}"
 
 
 @dataclass(frozen=True, slots=True)
