@@ -1,7 +1,8 @@
 """`tui-recepcion procesar [--cuenta ID] [--una-vez]`: headless processing.
 
-With `--una-vez` it makes one pass per account and exits; without it, it runs as a service
-(one thread per account, supervised) until SIGTERM or Ctrl+C, which cut the connections in
+With `--una-vez` it makes one pass per account it can take (one another process owns is
+skipped) and exits; without it, it runs as a service (its share of the accounts on a bounded
+pool of threads, engine/scheduler.py) until SIGTERM or Ctrl+C, which cut the connections in
 use and stop it within seconds; nothing decided is lost (the next run finishes it). Under
 systemd it reports readiness and, with `WatchdogSec=`, pings the watchdog while every
 account's loop is within its bounds.
@@ -25,8 +26,10 @@ from typing import TextIO
 from tui_recepcion.alerts import Alerts
 from tui_recepcion.cli.commands._common import load_accounts
 from tui_recepcion.config import Account, Config
+from tui_recepcion.config.account_files import ConfigWatcher
 from tui_recepcion.engine import systemd
 from tui_recepcion.engine.prepare import start_worker_server
+from tui_recepcion.engine.scheduler import DEFAULT_WORKERS, Scheduler
 from tui_recepcion.engine.service import AccountProcessor, Engine
 from tui_recepcion.errors import RecepcionError
 from tui_recepcion.events import (
@@ -43,6 +46,7 @@ from tui_recepcion.vocabulary import BACKUP_DESTINATION, FAILED, PROCESSED
 
 log = logging.getLogger("tui_recepcion")
 
+WATCH_SECONDS = 2.0  # how often config.toml and cuentas.d are checked for changes
 POLL_SECONDS = 0.2  # how often the supervisor looks at its threads and at the signals' flags
 STOP_SECONDS = 4.0  # after SIGTERM, how long the account threads get to finish (systemd waits 90 s)
 
@@ -57,7 +61,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--cuenta", metavar="ID", help="cuenta a procesar (por defecto, todas)")
     parser.add_argument("--una-vez", action="store_true", help="una sola pasada y termina")
+    parser.add_argument("--max-cuentas", metavar="N", type=_positive,
+                        help="como máximo N cuentas en este proceso (el resto queda para los demás procesos)")
+    parser.add_argument("--hilos", metavar="N", type=_positive, default=DEFAULT_WORKERS,
+                        help=f"pasadas simultáneas en este proceso (por defecto {DEFAULT_WORKERS})")
     parser.set_defaults(run=run)
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"«{text}» no es un número entero positivo")
+    return value
 
 
 def configure_logging() -> None:
@@ -152,14 +170,18 @@ def run(args: argparse.Namespace) -> int:
     printer = Printer(config)
     with engine, report_token_health(engine.store):  # OAuth2 refreshes and failures, per account
         if args.una_vez:
-            status = _one_pass(engine, accounts, printer)
+            status = _one_pass(engine, accounts, printer, args.max_cuentas)
         else:
-            status = _serve(engine, accounts, printer, reload=lambda: load_accounts(args, all_by_default=True))
+            status = _serve(engine, accounts, printer, reload=lambda: load_accounts(args, all_by_default=True),
+                            workers=args.hilos, max_accounts=args.max_cuentas)
     print(printer.summary())
     return status
 
 
-def _one_pass(engine: Engine, accounts: list[Account], printer: Printer) -> int:
+def _one_pass(engine: Engine, accounts: list[Account], printer: Printer, max_accounts: int | None = None) -> int:
+    """One pass of each account this process can take: one another process owns is skipped
+    (it is being processed), and the account stays ours until the end, so processes run
+    together share the accounts instead of processing one twice."""
     cancel = threading.Event()
     current: list[AccountProcessor] = []
 
@@ -169,10 +191,20 @@ def _one_pass(engine: Engine, accounts: list[Account], printer: Printer) -> int:
             processor.interrupt()
 
     status = 0
+    taken = 0
     with _stop_on_signals(stop):
         for account in accounts:
-            if cancel.is_set():
+            if cancel.is_set() or (max_accounts is not None and taken >= max_accounts):
                 break
+            try:
+                if not engine.ownership.try_acquire(account.id):
+                    print(f"Cuenta «{account.id}»: la procesa otro proceso; se omite.", file=printer.out, flush=True)
+                    continue
+            except RecepcionError as error:
+                print(f"Error en la cuenta «{account.id}»: {error}", file=sys.stderr)
+                status = 1
+                continue
+            taken += 1
             processor = AccountProcessor(engine, account, emit=printer, cancel=cancel,
                                          alerts=Alerts(engine.store, emit=printer))
             current[:] = [processor]
@@ -186,18 +218,25 @@ def _one_pass(engine: Engine, accounts: list[Account], printer: Printer) -> int:
 
 
 class _Supervisor:
-    """Runs every account's loop on its own thread and watches them until a signal.
+    """Runs the scheduler (engine/scheduler.py: this process's share of the accounts on a
+    bounded pool of threads) and watches it until a signal.
 
-    A thread that ends unexpectedly is restarted; SIGHUP reloads the configuration (the
-    loops stop between passes and start again with the new accounts; an invalid file is
-    reported and the running configuration kept); SIGTERM/SIGINT stop everything.
+    A scheduler that ends unexpectedly is restarted; SIGHUP, or a change of config.toml or of
+    a file of cuentas.d (checked every `WATCH_SECONDS`), reloads the configuration (accounts
+    gone or changed are applied between passes; an invalid file is reported and the running
+    configuration kept); SIGTERM/SIGINT stop everything.
     """
 
     def __init__(self, engine: Engine, accounts: list[Account], printer: Printer,
-                 reload: Callable[[], tuple[Config, list[Account]] | None]) -> None:
+                 reload: Callable[[], tuple[Config, list[Account]] | None], *,
+                 workers: int = DEFAULT_WORKERS, max_accounts: int | None = None) -> None:
         self.engine = engine
         self.printer = printer
         self._reload = reload
+        self.workers = workers
+        self.max_accounts = max_accounts
+        self.accounts = accounts
+        self.watcher = ConfigWatcher(engine.config.path) if engine.config.path is not None else None
         # Set from signal handlers; the main thread only polls them (it never waits on their
         # locks, which a handler running on the same thread could then never take).
         self.stopping = threading.Event()
@@ -205,14 +244,13 @@ class _Supervisor:
         self._start_all(accounts)
 
     def _start_all(self, accounts: list[Account]) -> None:
-        self.cancel = threading.Event()
-        self.processors = [
-            AccountProcessor(self.engine, account, emit=self.printer, cancel=self.cancel,
-                             alerts=Alerts(self.engine.store, emit=self.printer))
-            for account in accounts
-        ]
-        self.threads = {processor.account.id: _start(processor) for processor in self.processors}
-        log.info("servicio iniciado para %d cuenta(s): %s", len(accounts), ", ".join(a.id for a in accounts))
+        self.scheduler = Scheduler(self.engine, accounts, emit=self.printer,
+                                   alerts_for=lambda account: Alerts(self.engine.store, emit=self.printer),
+                                   workers=self.workers, max_accounts=self.max_accounts)
+        self.thread = threading.Thread(target=self.scheduler.run, name="recepcion-planificador", daemon=True)
+        self.thread.start()
+        log.info("servicio iniciado: %d cuenta(s) configurada(s), %d pasada(s) a la vez%s", len(accounts),
+                 self.workers, f", como máximo {self.max_accounts} cuenta(s)" if self.max_accounts else "")
 
     def stop(self) -> None:
         """From the signal handler: stop now, cutting the connections in use."""
@@ -223,28 +261,30 @@ class _Supervisor:
         self.reload_requested.set()
 
     def _halt(self) -> None:
-        self.cancel.set()
-        for processor in self.processors:
-            processor.interrupt()  # a pass blocked on a slow server must not hold up the stop
+        self.scheduler.stop()  # a pass blocked on a slow server must not hold up the stop
 
     def _join(self) -> None:
-        deadline = time.monotonic() + STOP_SECONDS
-        for thread in self.threads.values():
-            thread.join(timeout=max(0.0, deadline - time.monotonic()))
+        self.thread.join(timeout=STOP_SECONDS)
 
     def run(self) -> int:
         systemd.notify("READY=1")
         ping_every = systemd.watchdog_interval()
         next_ping = 0.0
+        next_watch = time.monotonic() + WATCH_SECONDS
         while not self.stopping.is_set():
             time.sleep(POLL_SECONDS)
             if self.stopping.is_set():
                 break
+            if time.monotonic() >= next_watch:
+                next_watch = time.monotonic() + WATCH_SECONDS
+                if self.watcher is not None and self.watcher.changed():
+                    log.info("la configuración cambió en el disco (config.toml o cuentas.d): se recarga")
+                    self.reload_requested.set()
             if self.reload_requested.is_set():
                 self._reload_now()
             self._restart_dead_threads()
             if ping_every is not None and time.monotonic() >= next_ping:
-                stuck = [processor.account.id for processor in self.processors if processor.stuck()]
+                stuck = self.scheduler.stuck()
                 if stuck:
                     log.error("cuentas sin respuesta: %s; se deja de avisar al vigilante de systemd", ", ".join(stuck))
                 else:
@@ -256,10 +296,9 @@ class _Supervisor:
         return 0
 
     def _restart_dead_threads(self) -> None:
-        for processor in self.processors:
-            if not self.threads[processor.account.id].is_alive() and not self.cancel.is_set():
-                log.error("el hilo de la cuenta «%s» terminó; se reinicia", processor.account.id)
-                self.threads[processor.account.id] = _start(processor)
+        if not self.thread.is_alive() and not self.stopping.is_set():
+            log.error("el planificador de cuentas terminó; se reinicia")
+            self._start_all(self.accounts)
 
     def _reload_now(self) -> None:
         self.reload_requested.clear()
@@ -270,25 +309,19 @@ class _Supervisor:
         else:
             config, accounts = loaded
             log.info("configuración recargada: %d cuenta(s)", len(accounts))
-            self._halt()
-            self._join()
             self.engine.config = config
             self.printer.config = config
-            self._start_all(accounts)
+            self.accounts = accounts
+            self.scheduler.update_accounts(accounts)
         systemd.notify("READY=1")
 
 
 def _serve(engine: Engine, accounts: list[Account], printer: Printer,
-           reload: Callable[[], tuple[Config, list[Account]] | None]) -> int:
-    supervisor = _Supervisor(engine, accounts, printer, reload)
+           reload: Callable[[], tuple[Config, list[Account]] | None], *,
+           workers: int = DEFAULT_WORKERS, max_accounts: int | None = None) -> int:
+    supervisor = _Supervisor(engine, accounts, printer, reload, workers=workers, max_accounts=max_accounts)
     with _stop_on_signals(supervisor.stop, reload=supervisor.request_reload):
         return supervisor.run()
-
-
-def _start(processor: AccountProcessor) -> threading.Thread:
-    thread = threading.Thread(target=processor.serve, name=f"cuenta-{processor.account.id}", daemon=True)
-    thread.start()
-    return thread
 
 
 class _stop_on_signals:
