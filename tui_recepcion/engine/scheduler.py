@@ -54,6 +54,9 @@ REBALANCE_SECONDS = 5.0  # ownership check and shares; a dead process's accounts
 SLICE_MESSAGES = 200  # new messages a pass takes before the account goes to the back of the queue
 DEFAULT_WORKERS = 4  # passes at once in one process (each pass also uses extraction processes)
 TICK_SECONDS = 0.5
+# An account whose server did not let it idle polls; IDLE is tried again after this long
+# (a login per pass only to learn again that the server has no IDLE would be waste).
+IDLE_RETRY_SECONDS = 3600.0
 
 AlertsFactory = Callable[[Account], Alerts | None]
 
@@ -101,6 +104,7 @@ class Scheduler:
         self._changed: set[str] = set()  # accounts whose settings changed: new processor after the pass
         self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="recepcion-pasada")
         self._idle = IdleWatcher(self._mail_arrived, self._idle_lost) if idle else None
+        self._no_idle_until: dict[str, float] = {}
         self._offset = zlib.crc32(self.ownership.worker_id.encode())
         self._next_rebalance = 0.0
         self._joined = False
@@ -318,7 +322,8 @@ class Scheduler:
                 return
             self._schedule(account_id, outcome.wait.total_seconds())
         self._report_wait(processor, outcome)
-        if self._idle is not None and outcome.problem is None and processor.can_idle:
+        if (self._idle is not None and outcome.problem is None and processor.can_idle
+                and self._no_idle_until.get(account_id, 0.0) <= time.monotonic()):
             # Opening the IDLE connection takes round trips: a pool thread does it.
             self._pool.submit(self._start_idle, processor.account)
         self._wake.set()
@@ -357,6 +362,8 @@ class Scheduler:
             with self._lock:
                 if account.id not in self._due:  # it became due (or left) while connecting
                     self._idle.forget(account.id)
+        else:
+            self._no_idle_until[account.id] = time.monotonic() + IDLE_RETRY_SECONDS
 
     def _mail_arrived(self, account_id: str) -> None:
         with self._lock:
