@@ -24,6 +24,7 @@ DEBUG_VARIABLE = "TUI_RECEPCION_DEPURAR"
 def _command_modules() -> tuple[ModuleType, ...]:
     from tui_recepcion.cli.commands import (
         alertas,
+        almacen,
         autorizar,
         demo,
         documentos,
@@ -35,7 +36,7 @@ def _command_modules() -> tuple[ModuleType, ...]:
         validar,
     )
 
-    return (demo, validar, probar, procesar, alertas, autorizar, proveedores, importar, documentos, mensajes)
+    return (demo, validar, probar, procesar, alertas, autorizar, proveedores, importar, documentos, mensajes, almacen)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,9 +1,18 @@
-"""The one SQLite connection every aggregate of the store shares, and how values are stored.
+"""The database every aggregate of the store shares, and how values are stored.
 
-SQLite runs in WAL mode so the TUI can read while a headless service writes;
-`busy_timeout` absorbs short write contention between processes. One `Database` may be
-shared by several threads: every store call holds `lock` for its whole duration (one
-connection, serialized); parallel readers open one `Store` per thread instead.
+`Database` is what the aggregates see: `execute`/`executemany` with the store's portable
+SQL (`?` placeholders; see the rule at the top of `schema.py`), `lock` (hold it across
+several reads), `transaction(scope)` (a write transaction), the schema version and the
+tables' columns. Two backends implement it:
+
+- `SqliteDatabase` (this module), the embedded default: one connection in WAL mode so the
+  TUI can read while a headless service writes; `busy_timeout` absorbs short write
+  contention between processes. One `SqliteDatabase` may be shared by several threads:
+  `lock` is held for a whole store call (one connection, serialized); parallel readers
+  open one `Store` per thread instead. A write transaction is `BEGIN IMMEDIATE`.
+- `PostgresDatabase` (`postgres.py`): a connection pool; `lock` lends the calling thread
+  one connection for the call; a write transaction holds an advisory lock so that writers
+  of one scope are serialized as SQLite's are (see that module).
 
 Stored values: moments are ISO-8601 text in UTC with milliseconds (so they also compare
 as text), paths are text, absent values NULL.
@@ -13,11 +22,12 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from tui_recepcion.store.files import create_private_file, make_private_dirs
 from tui_recepcion.store.problems import StoreError, database_problem, file_problem
@@ -25,17 +35,101 @@ from tui_recepcion.store.problems import StoreError, database_problem, file_prob
 BUSY_TIMEOUT_MS = 5_000
 
 
-class Database:
-    """An open SQLite database in WAL mode. Create with `Database.open(path)`."""
+class Cursor(Protocol):
+    """What `Database.execute` returns (an sqlite3 cursor, or the rows PostgreSQL sent)."""
 
-    def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
-        self.connection = connection
-        self.path = path
-        self.lock = threading.RLock()
+    @property
+    def rowcount(self) -> int: ...
+    @property
+    def lastrowid(self) -> int | None: ...
+    @property
+    def description(self) -> Any: ...
+    def fetchone(self) -> Any: ...
+    def fetchall(self) -> list[Any]: ...
+    def __iter__(self) -> Iterator[Any]: ...
+
+
+class Database(ABC):
+    """An open, configured store database (either backend)."""
+
+    #: "sqlite" or "postgresql"
+    backend: str
+    #: how the database is shown to a person: the file, or the URL without its password
+    name: str
+    #: the SQLite file; None for PostgreSQL
+    path: Path | None
+    lock: AbstractContextManager[Any]
+
+    def __init__(self) -> None:
         self._column_cache: dict[str, list[str]] = {}
 
+    @abstractmethod
+    def execute(self, sql: str, parameters: Sequence[Any] = ()) -> Cursor: ...
+
+    @abstractmethod
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None: ...
+
+    @abstractmethod
+    def transaction(self, scope: str | None = None) -> AbstractContextManager[None]:
+        """A write transaction, committed when the block ends normally.
+
+        `scope` (an account id, "events"…) says which data the transaction writes: writers
+        of one scope are serialized; writers of different scopes may run at once (on
+        PostgreSQL). No scope: the transaction excludes every other writer (migrations)."""
+
+    @abstractmethod
+    def configure(self) -> None:
+        """Prepare a freshly opened database (pragmas; the schema-version table)."""
+
+    @abstractmethod
+    def schema_version(self) -> int: ...
+
+    @abstractmethod
+    def set_schema_version(self, version: int) -> None:
+        """Record the schema version, inside the migration step's transaction."""
+
+    @abstractmethod
+    def tables(self) -> list[str]:
+        """The store's tables, in the order they were created (referenced tables first)."""
+
+    @abstractmethod
+    def high_water_id(self, table: str) -> int:
+        """The largest id the table ever handed out (ids are never reused, even once pruned)."""
+
+    @abstractmethod
+    def restart_ids(self, table: str, at_least: int) -> None:
+        """After rows were copied with their ids: the next id is above the largest one and
+        above `at_least` (the source's high-water mark)."""
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    def columns(self, table: str) -> list[str]:
+        """The table's column names, in the order `SELECT *` returns them."""
+        if table not in self._column_cache:
+            cursor = self.execute(f"SELECT * FROM {table} LIMIT 0")
+            self._column_cache[table] = [column[0] for column in cursor.description]
+        return self._column_cache[table]
+
+    def forget_columns(self) -> None:
+        """A migration changed the tables: read their columns again."""
+        self._column_cache.clear()
+
+
+class SqliteDatabase(Database):
+    """An open SQLite database in WAL mode. Create with `SqliteDatabase.open(path)`."""
+
+    backend = "sqlite"
+
+    def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
+        super().__init__()
+        self.connection = connection
+        self.path = path
+        self.name = str(path)
+        self.lock = threading.RLock()
+
     @classmethod
-    def open(cls, path: Path) -> Database:
+    def open(cls, path: Path) -> SqliteDatabase:
         """Create the file (0600, its folders 0700) if missing and connect; not configured yet."""
         try:
             make_private_dirs(path.parent)
@@ -67,21 +161,35 @@ class Database:
     def execute(self, sql: str, parameters: Sequence[Any] = ()) -> sqlite3.Cursor:
         return self.connection.execute(sql, parameters)
 
-    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> sqlite3.Cursor:
-        return self.connection.executemany(sql, rows)
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        self.connection.executemany(sql, rows)
 
     def schema_version(self) -> int:
         return int(self.execute("PRAGMA user_version").fetchone()[0])
 
-    def columns(self, table: str) -> list[str]:
-        """The table's column names, in the order `SELECT *` returns them."""
-        if table not in self._column_cache:
-            self._column_cache[table] = [row[1] for row in self.execute(f"PRAGMA table_info({table})")]
-        return self._column_cache[table]
+    def set_schema_version(self, version: int) -> None:
+        self.execute(f"PRAGMA user_version = {int(version)}")
+        self.forget_columns()
+
+    def tables(self) -> list[str]:
+        rows = self.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
+                            "ORDER BY rowid").fetchall()
+        return [str(row[0]) for row in rows]
+
+    def high_water_id(self, table: str) -> int:
+        # AUTOINCREMENT tables keep their high-water mark in sqlite_sequence even when pruned.
+        row = self.execute("SELECT seq FROM sqlite_sequence WHERE name = ?", (table,)).fetchone()
+        (largest,) = self.execute(f"SELECT COALESCE(MAX(id), 0) FROM {table}").fetchone()
+        return max(int(row[0]) if row else 0, int(largest))
+
+    def restart_ids(self, table: str, at_least: int) -> None:
+        if table in {str(row[0]) for row in self.execute("SELECT name FROM sqlite_sequence")}:
+            self.execute("UPDATE sqlite_sequence SET seq = MAX(seq, ?) WHERE name = ?", (at_least, table))
+        # Other tables: SQLite picks the next rowid above the largest by itself.
 
     @contextmanager
-    def transaction(self) -> Iterator[None]:
-        """A write transaction (BEGIN IMMEDIATE), committed when the block ends normally."""
+    def transaction(self, scope: str | None = None) -> Iterator[None]:
+        """BEGIN IMMEDIATE: SQLite has one writer at a time, whatever the scope."""
         with self.lock:
             self.execute("BEGIN IMMEDIATE")
             try:
@@ -110,7 +218,7 @@ class StoreBase:
     """The state the aggregates of `Store` share: one database and the store's settings."""
 
     _db: Database
-    path: Path
+    path: Path | None
     documents_dir: Path | None
     max_events: int
 
