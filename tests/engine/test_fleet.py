@@ -35,6 +35,7 @@ from tests.support.fleet_support import (
     write_fleet,
 )
 from tui_recepcion.store import DocumentFilter, MessageFilter, Store
+from tui_recepcion.store.fleet import fleet_status
 
 ACCOUNTS = 200
 MESSAGES = 20
@@ -57,7 +58,10 @@ def fleet_dovecot(tls_certs: TestCertificates, fleet_users_200: tuple[MailUser, 
 
 
 def _owner_pids(fleet: Fleet) -> dict[str, int]:
-    """Account → the PID of the process holding its lock file (SQLite store: flocks)."""
+    """Account → the PID of the process that owns it: the fleet's rows on PostgreSQL, the
+    PID its holder wrote into the lock file on SQLite."""
+    if isinstance(fleet.database, str):
+        return {row.account: row.pid for row in fleet_status(fleet.database) if row.alive and row.pid is not None}
     owners: dict[str, int] = {}
     for path in (fleet.root / "bloqueos").glob("*.lock"):
         text = path.read_text().strip()
@@ -66,8 +70,15 @@ def _owner_pids(fleet: Fleet) -> dict[str, int]:
     return owners
 
 
+@pytest.fixture(params=["postgresql", "sqlite"])
+def database_url(request: pytest.FixtureRequest) -> str | None:
+    """The fleet's store: one PostgreSQL (advisory locks), or one SQLite file (flocks)."""
+    return request.getfixturevalue("postgres_url") if request.param == "postgresql" else None
+
+
 def test_three_workers_drain_200_mailboxes_and_two_finish_what_a_killed_one_owned(
     tmp_path: Path, tls_certs: TestCertificates, fleet_dovecot: DovecotServer, fleet_users_200: tuple[MailUser, ...],
+    database_url: str | None,
 ) -> None:
     mails = fleet_mails()
     expected_cufes = {cufe for mail in mails for cufe in mail.cufes}
@@ -75,7 +86,7 @@ def test_three_workers_drain_200_mailboxes_and_two_finish_what_a_killed_one_owne
     assert len(mails) == MESSAGES and good == 17
     fleet_dovecot.reset()
     deliver_all(fleet_dovecot, fleet_users_200, mails)
-    fleet = write_fleet(tmp_path, fleet_dovecot, tls_certs, fleet_users_200)
+    fleet = write_fleet(tmp_path, fleet_dovecot, tls_certs, fleet_users_200, database_url=database_url)
     total = ACCOUNTS * MESSAGES
     workers = [start_worker(fleet, "--hilos", "2", log_path=tmp_path / f"trabajador-{n}.log") for n in range(WORKERS)]
     victim, survivors = workers[0], workers[1:]
@@ -105,7 +116,7 @@ def test_three_workers_drain_200_mailboxes_and_two_finish_what_a_killed_one_owne
         assert folder_counts(fleet_dovecot, user) == {"INBOX": 0, "Procesados": good, "Fallidos": MESSAGES - good}, user
 
     # Every message decided once, every document stored once, in every account.
-    with Store.open(fleet.database) as store:  # type: ignore[arg-type]  # a path with SQLite
+    with Store.open(fleet.database) as store:
         rows = store.messages(MessageFilter())
         assert len(rows) == total
         assert len({(row.account, row.source_key) for row in rows}) == total

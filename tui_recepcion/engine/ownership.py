@@ -292,17 +292,7 @@ class PostgresOwnership(Ownership):
                 self._session = None
 
 
-POSTGRES_SCHEMES = ("postgresql://", "postgres://")
-DATABASE_VARIABLE = "TUI_RECEPCION_BASE_DATOS"
-
-
-def postgres_url(config: Config) -> str | None:
-    """The store's PostgreSQL URL ($TUI_RECEPCION_BASE_DATOS, then `base_datos`), or None for SQLite."""
-    given = os.environ.get(DATABASE_VARIABLE) or (str(config.general.database) if config.general.database else "")
-    return given if given.startswith(POSTGRES_SCHEMES) else None
-
-
 def ownership_for(config: Config) -> Ownership:
     """Advisory locks when the store is PostgreSQL; file locks next to the SQLite file otherwise."""
-    url = postgres_url(config)
-    return PostgresOwnership(url) if url is not None else FileOwnership(paths.lock_dir(config))
+    database = paths.database_path(config)
+    return PostgresOwnership(database) if isinstance(database, str) else FileOwnership(paths.lock_dir(config))

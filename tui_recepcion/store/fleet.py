@@ -34,6 +34,7 @@ from typing import Any
 import psycopg
 
 from tui_recepcion.store.database import now_text
+from tui_recepcion.store.location import mask_url, scrub
 from tui_recepcion.store.problems import StoreError
 
 ACCOUNT_LOCKS = 0x54524101  # "TRA\x01": advisory-lock namespace of account ownership
@@ -87,18 +88,21 @@ class FleetRow:
     last_remaining: int | None
 
 
-def _problem(error: psycopg.Error) -> StoreError:
-    # psycopg's text names the host and the user, never the password.
-    first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-    return StoreError(f"PostgreSQL no respondió a la coordinación de procesos: {first}", transient=True)
+def _problem(error: psycopg.Error, url: str) -> StoreError:
+    text = str(error).strip()
+    first = scrub(text.splitlines()[0], url) if text else type(error).__name__
+    return StoreError(f"PostgreSQL ({mask_url(url)}) no respondió a la coordinación de procesos: {first}",
+                      transient=True)
 
 
 class FleetSession:
     """One process's membership in the fleet. Thread-safe; every failure is a StoreError
     (transient): the session is then gone, and with it every lock it held."""
 
-    def __init__(self, connection: psycopg.Connection[tuple[Any, ...]], worker_id: str, host: str, pid: int) -> None:
+    def __init__(self, connection: psycopg.Connection[tuple[Any, ...]], url: str, worker_id: str, host: str,
+                 pid: int) -> None:
         self._connection = connection
+        self._url = url
         self._lock = threading.Lock()
         self.worker_id = worker_id
         self.host = host
@@ -110,8 +114,8 @@ class FleetSession:
         try:
             connection = psycopg.connect(url, **CLIENT_SETTINGS)
         except psycopg.Error as error:
-            raise _problem(error) from None
-        session = cls(connection, worker_id, host, pid)
+            raise _problem(error, url) from None
+        session = cls(connection, url, worker_id, host, pid)
         try:
             with session._sql() as cursor:
                 for statement in SESSION_SETTINGS:
@@ -129,7 +133,7 @@ class FleetSession:
                 with self._connection.cursor() as cursor:
                     yield cursor
             except psycopg.Error as error:
-                raise _problem(error) from None
+                raise _problem(error, self._url) from None
 
     def _join(self) -> None:
         """Take a worker lock of our own and say who we are; forget processes that are gone."""
@@ -227,8 +231,10 @@ def fleet_status(url: str) -> list[FleetRow]:
                 "FROM fleet_accounts a LEFT JOIN fleet_workers w ON w.id = a.worker ORDER BY a.account",
                 (WORKER_LOCKS,),
             ).fetchall()
+    except psycopg.errors.UndefinedTable:
+        return []  # a store no process has opened yet: no fleet so far
     except psycopg.Error as error:
-        raise _problem(error) from None
+        raise _problem(error, url) from None
     return [
         FleetRow(str(r[0]), r[1], r[2], bool(r[3]), str(r[4]), r[5], str(r[6]), r[7], r[8], r[9], r[10])
         for r in rows
