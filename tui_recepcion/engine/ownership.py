@@ -49,6 +49,7 @@ class Ownership(ABC):
 
     def __init__(self) -> None:
         self.worker_id = new_worker_id()
+        self.max_accounts: int | None = None  # this process's `--max-cuentas`, told to the others
         self._owned: set[str] = set()
         self._mutex = threading.RLock()
 
@@ -61,8 +62,13 @@ class Ownership(ABC):
             return account_id in self._owned
 
     @abstractmethod
+    def live_caps(self) -> list[int | None]:
+        """The `--max-cuentas` of each process sharing the accounts now (None: no cap), this
+        one included; joins the fleet on the first call."""
+
     def live_workers(self) -> int:
         """How many processes share the accounts now (this one included; at least 1)."""
+        return max(1, len(self.live_caps()))
 
     def free_among(self, account_ids: Iterable[str]) -> list[str]:
         """Those of `account_ids` no other process seems to own (a hint: `try_acquire` decides)."""
@@ -131,28 +137,33 @@ class FileOwnership(Ownership):
         lock = try_file_lock(self._process_dir / name)
         if lock is None:  # impossible for a name of our own; counted as one process anyway
             return
+        os.pwrite(lock.descriptor, f"{self.max_accounts or ''}\n".encode(), 0)
         self._presence = lock
 
-    def live_workers(self) -> int:
+    def live_caps(self) -> list[int | None]:
         with self._mutex:
             self._join()
-            live = 0
+            caps: list[int | None] = []
             try:
                 names = os.listdir(self._process_dir)
             except OSError:
-                return 1
+                return [self.max_accounts]
             for name in names:
                 path = self._process_dir / name
                 if self._presence is not None and path == self._presence.path:
-                    live += 1
+                    caps.append(self.max_accounts)
                     continue
                 probe = try_file_lock(path, create=False)
-                if probe is None:
-                    live += 1  # locked: its process is alive
+                if probe is None:  # locked: its process is alive
+                    try:
+                        text = path.read_text().strip()
+                    except OSError:
+                        text = ""
+                    caps.append(int(text) if text.isdigit() else None)
                 else:  # nobody holds it: a process that died; its file goes
                     probe.unlink()
                     probe.close()
-            return max(1, live)
+            return caps or [self.max_accounts]
 
     def try_acquire(self, account_id: str) -> bool:
         with self._mutex:
@@ -197,7 +208,8 @@ class PostgresOwnership(Ownership):
         """The session, joining the fleet first if needed (raises StoreError)."""
         if self._session is None:
             host, pid = socket.gethostname(), os.getpid()
-            self._session = FleetSession.open(self._url, worker_id=self.worker_id, host=host, pid=pid)
+            self._session = FleetSession.open(self._url, worker_id=self.worker_id, host=host, pid=pid,
+                                              max_accounts=self.max_accounts)
         return self._session
 
     def _lose_everything(self) -> set[str]:
@@ -209,13 +221,13 @@ class PostgresOwnership(Ownership):
             log.error("se perdió la conexión que aseguraba %d cuenta(s); se dejan de procesar", len(lost))
         return lost
 
-    def live_workers(self) -> int:
+    def live_caps(self) -> list[int | None]:
         with self._mutex:
             try:
-                return self._connected().live_workers()
+                return self._connected().live_caps()
             except StoreError:
                 self._lose_everything()
-                return 1
+                return [self.max_accounts]
 
     def free_among(self, account_ids: Iterable[str]) -> list[str]:
         with self._mutex:

@@ -61,10 +61,24 @@ IDLE_RETRY_SECONDS = 3600.0
 AlertsFactory = Callable[[Account], Alerts | None]
 
 
-def share(accounts: int, live_workers: int, cap: int | None = None) -> int:
-    """How many accounts one of `live_workers` processes aims at."""
-    target = math.ceil(accounts / max(1, live_workers)) if accounts else 0
-    return min(target, cap) if cap is not None else target
+def share(accounts: int, caps: Sequence[int | None], mine: int | None = None) -> int:
+    """How many accounts this process aims at, when the live processes have `caps`
+    (`--max-cuentas`, None for none; this process's is `mine`): an even split, where what a
+    capped process cannot take is spread over the others. Every process computes the same
+    split, so none keeps taking what another one then releases."""
+    if accounts <= 0:
+        return 0
+    remaining, left = accounts, max(1, len(caps))
+    level = math.inf
+    for cap in sorted(caps, key=lambda value: math.inf if value is None else value):
+        fair = math.ceil(remaining / left)
+        if cap is None or cap >= fair:
+            level = fair
+            break
+        remaining -= cap
+        left -= 1
+    target = accounts if level == math.inf else int(level)
+    return min(target, mine) if mine is not None else target
 
 
 class Scheduler:
@@ -105,6 +119,7 @@ class Scheduler:
         self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="recepcion-pasada")
         self._idle = IdleWatcher(self._mail_arrived, self._idle_lost) if idle else None
         self._no_idle_until: dict[str, float] = {}
+        self.ownership.max_accounts = max_accounts
         self._offset = zlib.crc32(self.ownership.worker_id.encode())
         self._next_rebalance = 0.0
         self._joined = False
@@ -175,7 +190,7 @@ class Scheduler:
                 self._publish(account_id, "inactivo", "detenido")
                 processor.record_event(StateChanged(account=account_id, state="inactivo", detail="detenido"))
             self._processors.clear()
-        self.ownership.release_all()
+        self.ownership.close()  # leaves the fleet: the others count one process less (it can join again)
 
     def _rebalance(self) -> None:
         try:
@@ -189,7 +204,7 @@ class Scheduler:
         for account_id in self.ownership.check():
             log.warning("la cuenta «%s» ya no es de este proceso", account_id)
             self._drop(account_id)
-        live = self.ownership.live_workers()  # also joins the fleet on the first call
+        caps = self.ownership.live_caps()  # also joins the fleet on the first call
         if not self._joined:
             return  # the first look only says we are here: processes starting together then see each other
         with self._lock:
@@ -199,7 +214,7 @@ class Scheduler:
         for account_id in foreign:
             if account_id not in self._running:
                 self._release(account_id)
-        target = share(len(configured), live, self.max_accounts)
+        target = share(len(configured), caps, self.max_accounts)
         if len(mine) < target:
             start = self._offset % len(configured) if configured else 0
             rotated = configured[start:] + configured[:start]

@@ -100,9 +100,10 @@ class FleetSession:
     (transient): the session is then gone, and with it every lock it held."""
 
     def __init__(self, connection: psycopg.Connection[tuple[Any, ...]], url: str, worker_id: str, host: str,
-                 pid: int) -> None:
+                 pid: int, max_accounts: int | None = None) -> None:
         self._connection = connection
         self._url = url
+        self.max_accounts = max_accounts
         self._lock = threading.Lock()
         self.worker_id = worker_id
         self.host = host
@@ -110,12 +111,12 @@ class FleetSession:
         self.lock_key = 0
 
     @classmethod
-    def open(cls, url: str, *, worker_id: str, host: str, pid: int) -> FleetSession:
+    def open(cls, url: str, *, worker_id: str, host: str, pid: int, max_accounts: int | None = None) -> FleetSession:
         try:
             connection = psycopg.connect(url, **CLIENT_SETTINGS)
         except psycopg.Error as error:
             raise _problem(error, url) from None
-        session = cls(connection, url, worker_id, host, pid)
+        session = cls(connection, url, worker_id, host, pid, max_accounts)
         try:
             with session._sql() as cursor:
                 for statement in SESSION_SETTINGS:
@@ -149,10 +150,10 @@ class FleetSession:
                 f"DELETE FROM fleet_workers WHERE lock_key NOT IN ({_HELD})", (WORKER_LOCKS,)
             )
             cursor.execute(
-                "INSERT INTO fleet_workers (id, host, pid, lock_key, started_at, heartbeat_at) "
-                "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET lock_key = excluded.lock_key, "
-                "heartbeat_at = excluded.heartbeat_at",
-                (self.worker_id, self.host, self.pid, key, now, now),
+                "INSERT INTO fleet_workers (id, host, pid, lock_key, max_accounts, started_at, heartbeat_at) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET lock_key = excluded.lock_key, "
+                "max_accounts = excluded.max_accounts, heartbeat_at = excluded.heartbeat_at",
+                (self.worker_id, self.host, self.pid, key, self.max_accounts, now, now),
             )
 
     # --- ownership ---------------------------------------------------------------------------
@@ -172,10 +173,12 @@ class FleetSession:
             rows = cursor.execute(_HELD + " AND pid <> pg_backend_pid()", (ACCOUNT_LOCKS,)).fetchall()
         return {int(row[0]) for row in rows}
 
-    def live_workers(self) -> int:
+    def live_caps(self) -> list[int | None]:
+        """The `--max-cuentas` of every live process (None: no cap), this one included."""
         with self._sql() as cursor:
-            rows = cursor.execute(_HELD, (WORKER_LOCKS,)).fetchall()
-        return max(1, len(rows))
+            rows = cursor.execute(f"SELECT max_accounts FROM fleet_workers WHERE lock_key IN ({_HELD})",
+                                  (WORKER_LOCKS,)).fetchall()
+        return [None if row[0] is None else int(row[0]) for row in rows] or [self.max_accounts]
 
     def holder(self, account_id: str) -> tuple[str, int] | None:
         """The host and PID of the live process that says it owns the account, if any."""

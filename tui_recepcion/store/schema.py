@@ -183,6 +183,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             host TEXT NOT NULL,
             pid INTEGER NOT NULL,
             lock_key INTEGER NOT NULL,
+            max_accounts INTEGER,
             started_at TEXT NOT NULL,
             heartbeat_at TEXT NOT NULL
         )""",
