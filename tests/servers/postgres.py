@@ -8,8 +8,10 @@ durability off (fsync, full-page writes): a crash loses nothing a test needs.
 Fixtures (this module is a pytest plugin; tests/conftest.py loads it):
 - `postgres_server`, session-scoped: one server for the whole run, started on first use; a
   server that cannot start is a setup error carrying its log, never a skip;
-- `postgres_url`, function-scoped: a fresh, empty database for each test, dropped after it.
-Tests that use either are auto-marked `integration`.
+- `postgres_url`, function-scoped: a fresh, empty database for each test, dropped after it;
+- `backend` / `store_location`: a test that takes `store_location` runs twice, on a new
+  SQLite file and on a fresh PostgreSQL database (the store on both backends).
+Tests that use the server are auto-marked `integration`.
 """
 
 from __future__ import annotations
@@ -152,3 +154,23 @@ def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
         yield postgres_server.url(name)
     finally:
         postgres_server.drop_database(name)
+
+
+BACKENDS = [
+    pytest.param("sqlite", id="sqlite"),
+    # The PostgreSQL fixture is asked for at run time, so the mark is given here.
+    pytest.param("postgresql", id="postgresql", marks=pytest.mark.integration),
+]
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def store_location(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Path | str:
+    """Where a test's store lives: a new SQLite file, or a new, empty PostgreSQL database."""
+    if backend == "postgresql":
+        return str(request.getfixturevalue("postgres_url"))
+    return tmp_path / "db" / "recepcion.db"
