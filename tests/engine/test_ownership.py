@@ -18,8 +18,11 @@ import psycopg
 import pytest
 
 from tests.support.fleet_support import wait_for
+from tui_recepcion.config import Account, Config
 from tui_recepcion.engine.lock import AccountBusy
 from tui_recepcion.engine.ownership import FileOwnership, Ownership, PostgresOwnership
+from tui_recepcion.engine.service import AccountProcessor, Engine
+from tui_recepcion.providers import shared_registry
 from tui_recepcion.store import Store
 from tui_recepcion.store.fleet import fleet_status
 
@@ -180,3 +183,22 @@ def test_a_database_that_cannot_be_reached_is_a_typed_problem_without_the_passwo
     assert "Clave-Secreta-9" not in str(raised.value)
     assert owner.live_workers() == 1
     assert owner.check() == set()
+
+
+def test_the_tui_pass_takes_the_same_ownership(postgres_url: str, tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """AccountProcessor.run_pass (the TUI's and procesar's) refuses an account the fleet owns."""
+    monkeypatch.setenv("TUI_RECEPCION_BASE_DATOS", postgres_url)  # as the service and the TUI find the store
+    store = Store.open(postgres_url)
+    account = Account(id="acme", provider="generic", auth_type="basica", protocol="imap", host="127.0.0.1", port=1,
+                      security="ssl", username="r@acme.co", secret_ref="env:NADA")
+    fleet_process = PostgresOwnership(postgres_url)
+    engine = Engine(Config(path=tmp_path / "config.toml", accounts={"acme": account}), store, shared_registry())
+    try:
+        assert isinstance(engine.ownership, PostgresOwnership)
+        assert fleet_process.try_acquire("acme")
+        with pytest.raises(AccountBusy, match=rf"PID {os.getpid()}"):
+            AccountProcessor(engine, account).run_pass()
+    finally:
+        fleet_process.close()
+        engine.close()

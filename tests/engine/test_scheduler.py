@@ -20,6 +20,8 @@ from tests.support.fleet_support import (
     fleet_users,
     folder_counts,
     start_fleet_dovecot,
+    start_worker,
+    stop_workers,
     wait_for,
     write_fleet,
 )
@@ -213,3 +215,32 @@ def test_una_vez_skips_an_account_another_process_owns_and_max_cuentas_caps_one_
         idle_dovecot.deliver(user, raws)
     assert cli.main(["--config", str(fleet.config_path), "procesar", "--una-vez", "--max-cuentas", "1"]) == 0
     assert sorted(folder_counts(idle_dovecot, user)["INBOX"] for user in users) == [0, 3, 3]
+
+
+def test_the_service_picks_up_an_account_file_added_while_it_runs(
+    tmp_path: Path, tls_certs: TestCertificates, idle_dovecot: DovecotServer, users: tuple[MailUser, ...],
+    fleet_env: None,
+) -> None:
+    idle_dovecot.reset()
+    raws = [mail.raw.replace(b"\n", b"\r\n") for mail in fleet_mails()[:3]]
+    fleet = write_fleet(tmp_path, idle_dovecot, tls_certs, users)
+    folder = tmp_path / "cuentas.d"
+    late = folder / f"{account_id(users[2])}.toml"
+    parked = tmp_path / "aparte.toml"
+    late.rename(parked)  # the service starts with two accounts
+    for user in users:
+        idle_dovecot.deliver(user, raws)
+    worker = start_worker(fleet)
+    try:
+        wait_for(lambda: [folder_counts(idle_dovecot, user)["INBOX"] for user in users] == [0, 0, 3], 120,
+                 "las dos cuentas iniciales procesadas")
+        # A provisioning tool writes the new company's file under a hidden name, then renames it.
+        hidden = folder / f".{late.name}.tmp"
+        parked.rename(hidden)
+        hidden.rename(late)
+        wait_for(lambda: folder_counts(idle_dovecot, users[2])["INBOX"] == 0, 120,
+                 "la cuenta nueva de cuentas.d procesada sin reiniciar el servicio")
+        assert worker.poll() is None
+    finally:
+        stop_workers([worker])
+    assert worker.returncode == 0
