@@ -180,7 +180,7 @@ def test_one_thread_watches_idle_sockets_and_wakes_the_account_with_new_mail(
     threads_before = threading.active_count()
     watcher = IdleWatcher(on_mail)
     try:
-        assert all(watcher.start(account) for account in accounts)
+        assert [watcher.start(account) for account in accounts] == ["idling"] * 3
         assert len(watcher) == 3
         assert threading.active_count() == threads_before + 1  # one watcher, whatever the accounts
         idle_dovecot.append(users[1], fleet_mails()[0].raw.replace(b"\n", b"\r\n"))

@@ -29,10 +29,8 @@ PASSWORD = "Clave-Flota-41b7!"
 SECRET_VARIABLE = "TUI_RECEPCION_PRUEBA_CLAVE_FLOTA"
 # Microsecond timestamps: whether two sessions of one mailbox overlapped is read from here.
 FLEET_LOG = ('log_timestamp = "%Y-%m-%d %H:%M:%S.%{usecs} "',)
-# Many mailboxes at once: imap processes that serve many idle clients each.
-MANY_CLIENTS = ("service imap {\n  client_limit = 100\n  process_limit = 64\n}\n",
-                "service imap-login {\n  process_min_avail = 2\n}\n",
-                "default_client_limit = 4000\n", "default_vsz_limit = 512M\n")
+# Many mailboxes at once: one imap process per connection, so room for a thousand or two.
+MANY_CLIENTS = ("service imap {\n  process_limit = 2000\n}\n", "default_client_limit = 4000\n")
 # Without IDLE the workers poll: every session in the log is then a pass (or a check).
 NO_IDLE = "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE UIDPLUS NAMESPACE MOVE"
 

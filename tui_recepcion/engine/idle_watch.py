@@ -19,6 +19,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 from imapclient import IMAPClient  # type: ignore[import-untyped]  # imapclient ships no type information
 
@@ -32,6 +33,10 @@ log = logging.getLogger(__name__)
 
 TICK_SECONDS = 1.0
 
+# What starting to idle gave: watched now; the server has no IDLE (poll); or it failed this time.
+IdleRefusal = Literal["unsupported", "failed"]
+IdleStart = Literal["idling", "unsupported", "failed"]
+
 
 @dataclass(slots=True)
 class _Idling:
@@ -40,27 +45,27 @@ class _Idling:
     renew_at: float
 
 
-def open_idle(account: Account) -> IMAPClient | None:
-    """A client of the account's server already in IDLE on INBOX, or None when the server
-    does not offer IDLE or cannot be reached (the account then polls)."""
+def open_idle(account: Account) -> IMAPClient | IdleRefusal:
+    """A client of the account's server already in IDLE on INBOX; else "unsupported" (the
+    server offers no IDLE) or "failed" (it could not be reached this time): the account polls."""
     endpoint = account_endpoint(account)
     try:
         client = connect_imap(endpoint)
     except RecepcionError as problem:
         log.info("IDLE no disponible para «%s»: %s", account.id, problem)
-        return None
+        return "failed"
     try:
         with connection_errors(endpoint, "IMAP"):
             credentials_for(account).imap(client)
             if not client.has_capability("IDLE"):
                 close_quietly(client)
-                return None
+                return "unsupported"
             client.select_folder("INBOX", readonly=True)
             client.idle()
     except Exception as problem:  # a fault here only means this account polls for now
         log.info("IDLE no disponible para «%s»: %s", account.id, problem)
         close_quietly(client)
-        return None
+        return "failed"
     return client
 
 
@@ -68,7 +73,7 @@ class IdleWatcher:
     """Watches the IDLE connections of many accounts on one thread. Thread-safe."""
 
     def __init__(self, on_mail: Callable[[str], None], on_lost: Callable[[str], None] = lambda account_id: None,
-                 opener: Callable[[Account], IMAPClient | None] = open_idle) -> None:
+                 opener: Callable[[Account], IMAPClient | IdleRefusal] = open_idle) -> None:
         self._on_mail = on_mail
         self._on_lost = on_lost
         self._opener = opener
@@ -86,23 +91,25 @@ class IdleWatcher:
         with self._lock:
             return len(self._idling)
 
-    def start(self, account: Account) -> bool:
+    def start(self, account: Account) -> IdleStart:
         """Open the account's IDLE connection (blocking: call it from a pool thread) and watch
-        it; False when the account has to poll instead."""
+        it ("idling"), or say why the account has to poll instead."""
         client = self._opener(account)
-        if client is None:
-            return False
+        if client == "unsupported":
+            return "unsupported"
+        if client == "failed":
+            return "failed"
         with self._lock:
             if self._stopped.is_set():
                 close_quietly(client)
-                return False
+                return "failed"
             old = self._idling.pop(account.id, None)
             if old is not None:
                 self._unregister(old)
             self._idling[account.id] = _Idling(account.id, client, time.monotonic() + IDLE_RENEW_SECONDS)
             self._selector.register(client.socket(), selectors.EVENT_READ, account.id)
         self._wake()
-        return True
+        return "idling"
 
     def forget(self, account_id: str) -> None:
         """Stop watching the account and close its connection (before its pass, or when it

@@ -54,7 +54,7 @@ REBALANCE_SECONDS = 5.0  # ownership check and shares; a dead process's accounts
 SLICE_MESSAGES = 200  # new messages a pass takes before the account goes to the back of the queue
 DEFAULT_WORKERS = 4  # passes at once in one process (each pass also uses extraction processes)
 TICK_SECONDS = 0.5
-# An account whose server did not let it idle polls; IDLE is tried again after this long
+# An account whose server offers no IDLE polls; IDLE is tried again after this long
 # (a login per pass only to learn again that the server has no IDLE would be waste).
 IDLE_RETRY_SECONDS = 3600.0
 
@@ -373,11 +373,12 @@ class Scheduler:
         with self._lock:
             if account.id not in self._due:  # already running again, or no longer ours
                 return
-        if self._idle.start(account):
+        started = self._idle.start(account)
+        if started == "idling":
             with self._lock:
                 if account.id not in self._due:  # it became due (or left) while connecting
                     self._idle.forget(account.id)
-        else:
+        elif started == "unsupported":
             self._no_idle_until[account.id] = time.monotonic() + IDLE_RETRY_SECONDS
 
     def _mail_arrived(self, account_id: str) -> None:
