@@ -7,7 +7,7 @@ none of them ever processes an account another one is processing:
   dedicated connection (`store/fleet.py`). Chosen over leases with heartbeats and
   `SKIP LOCKED` because the server itself ends the ownership when the owner's connection
   ends: a SIGKILLed process frees its accounts at once, a machine cut off the network within
-  the session's TCP timeouts (~15 s), with no clock to compare and no lease to renew or
+  the session's TCP timeouts (~19 s), with no clock to compare and no lease to renew or
   expire. The process checks its session every few seconds (`check`); when it is gone it
   stops processing what it owned before anyone else can take it over, then joins again.
 - `FileOwnership` (SQLite, one machine): an `flock` per account (`engine/lock.py`), which the

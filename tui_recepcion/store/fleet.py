@@ -8,7 +8,8 @@ lends connections to other threads) that holds
   (`pg_try_advisory_lock(ACCOUNT_LOCKS, key)`): exclusive across sessions, and released by
   the server the moment the session ends: a process killed with SIGKILL loses its accounts
   at once (the kernel closes the socket); a machine cut off the network loses them once the
-  server's TCP keepalive / user timeout, set short on this session, declares it dead;
+  server's TCP keepalive / user timeout, set short on this session, declares it dead (and
+  its own side, set shorter, has stopped processing by then: `SESSION_SETTINGS`);
 - one lock on its own key in `WORKER_LOCKS`: the live processes are exactly the sessions
   holding such a lock (`pg_locks`), with no clock to trust and no stale row to expire.
 
@@ -39,13 +40,16 @@ from tui_recepcion.store.problems import StoreError
 
 ACCOUNT_LOCKS = 0x54524101  # "TRA\x01": advisory-lock namespace of account ownership
 WORKER_LOCKS = 0x54524102  # "TRA\x02": one lock per live process
-# The server declares a silent peer dead within about this long (keepalive 5 s + 3 × 2 s,
-# and a 10 s limit on unacknowledged data), releasing its locks.
+# A machine cut off the network must stop processing before anyone takes its accounts over:
+# its own side gives up first (keepalive 4 s + 2 × 2 s, and 8 s for unacknowledged data:
+# ~8 s, noticed at the next check, every 5 s), the server's side later (keepalive
+# 10 s + 3 × 3 s, ~19 s), releasing the locks; the others take them at their next check
+# (takeover ~25 s, under the 30 s goal).
 SESSION_SETTINGS = (
-    "SET tcp_keepalives_idle = 5",
-    "SET tcp_keepalives_interval = 2",
+    "SET tcp_keepalives_idle = 10",
+    "SET tcp_keepalives_interval = 3",
     "SET tcp_keepalives_count = 3",
-    "SET tcp_user_timeout = 10000",
+    "SET tcp_user_timeout = 19000",
     "SET statement_timeout = 10000",
     "SET idle_in_transaction_session_timeout = 10000",
 )
@@ -53,10 +57,10 @@ CLIENT_SETTINGS: dict[str, Any] = {
     "autocommit": True,
     "connect_timeout": 10,
     "keepalives": 1,
-    "keepalives_idle": 5,
+    "keepalives_idle": 4,
     "keepalives_interval": 2,
-    "keepalives_count": 3,
-    "tcp_user_timeout": 10000,
+    "keepalives_count": 2,
+    "tcp_user_timeout": 8000,
     "application_name": "tui-recepcion flota",
 }
 _THIS_DATABASE = "(SELECT oid FROM pg_database WHERE datname = current_database())"
