@@ -181,12 +181,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cuentas", type=int, default=200)
     parser.add_argument("--mensajes", type=int, default=20, choices=(20,), help="por buzón (20 generados)")
-    parser.add_argument("--trabajadores", default="1,2,4")
+    parser.add_argument("--trabajadores", default="1,2,4", help="p. ej. 1,2,4; vacío: sin vaciados")
     parser.add_argument("--inactivas", type=int, default=500)
     parser.add_argument("--almacen", choices=("postgresql", "sqlite"), default="postgresql")
+    parser.add_argument("--sin-relevo", dest="relevo", action="store_false", help="sin la medida de relevo")
     args = parser.parse_args()
     os.chdir(REPO)
-    counts = [int(part) for part in args.trabajadores.split(",")]
+    counts = [int(part) for part in args.trabajadores.split(",") if part.strip()]
 
     with tempfile.TemporaryDirectory(prefix="bench-flota-") as scratch:
         root = Path(scratch)
@@ -198,37 +199,42 @@ def main() -> None:
         dovecot = start_fleet_dovecot(certs.server, users)
         try:
             cores = effective_cores()
+            print(f"almacén: {args.almacen}   buzones: {args.cuentas} × {args.mensajes} correos", flush=True)
+            print(f"núcleos de CPU: {os.cpu_count()} declarados, {cores:.2f} efectivos para trabajo en paralelo",
+                  flush=True)
+            print(f"validar 2000 archivos de cuenta: {validation_seconds(root, dovecot, certs):.2f} s   (meta < 2 s)",
+                  flush=True)
             mails = fleet_mails()
-            validated = validation_seconds(root, dovecot, certs)
-            drains = [drain(root, dovecot, certs, users, postgres, workers, mails) for workers in counts]
-            relevo = takeover(root, dovecot, certs, users, postgres)
+            drains: list[Drain] = []
+            for workers in counts:
+                result = drain(root, dovecot, certs, users, postgres, workers, mails)
+                drains.append(result)
+                print(f"{result.workers} trabajador(es): {result.rate:7.1f} mensajes/s, vaciado en "
+                      f"{result.seconds:6.1f} s, ×{result.rate / drains[0].rate:.2f} frente a {drains[0].workers}; "
+                      f"memoria máxima por trabajador: proceso {max(result.main_peaks_kib) / 1024:.0f} MB, con sus "
+                      f"procesos de extracción {max(result.tree_peaks_kib) / 1024:.0f} MB", flush=True)
+            one_worker = next((result for result in drains if result.workers == 1), None)
+            two = next((result for result in drains if result.workers == 2), None)
+            if one_worker is not None and two is not None:
+                goal = "meta ≥ 1.60" if cores >= 1.8 else f"la meta de 1.60 no aplica con {cores:.2f} núcleos efectivos"
+                print(f"2 trabajadores / 1: ×{two.rate / one_worker.rate:.2f}   ({goal})", flush=True)
+            if args.relevo:
+                relevo = takeover(root, dovecot, certs, users, postgres)
+                print(f"relevo tras SIGKILL: {relevo:.1f} s hasta que el otro trabajador tiene todas las cuentas   "
+                      "(meta ≤ 30 s)", flush=True)
             dovecot.stop()
-            one = idle_worker(root, certs, postgres, 1)
-            many = idle_worker(root, certs, postgres, args.inactivas)
+            if args.inactivas:
+                one = idle_worker(root, certs, postgres, 1)
+                many = idle_worker(root, certs, postgres, args.inactivas)
+                per_account = (many.rss_kib - one.rss_kib) / max(1, many.accounts - one.accounts) / 1024
+                print(f"{many.accounts} cuentas inactivas en IDLE en un proceso: RSS {many.rss_kib / 1024:.0f} MB, "
+                      f"{many.threads} hilos, {many.connections} conexiones IDLE (con 1 cuenta: "
+                      f"{one.rss_kib / 1024:.0f} MB, {one.threads} hilos)")
+                print(f"memoria por cuenta inactiva: {per_account:.2f} MB   (meta ≤ 1 MB)", flush=True)
         finally:
             dovecot.stop()
             if postgres is not None:
                 postgres.stop()
-
-    print(f"almacén: {args.almacen}   buzones: {args.cuentas} × {args.mensajes} correos")
-    print(f"núcleos de CPU: {os.cpu_count()} declarados, {cores:.2f} efectivos para trabajo en paralelo")
-    print(f"validar 2000 archivos de cuenta: {validated:.2f} s   (meta < 2 s)")
-    base = drains[0].rate if drains else 0.0
-    for result in drains:
-        print(f"{result.workers} trabajador(es): {result.rate:7.1f} mensajes/s, vaciado en {result.seconds:6.1f} s, "
-              f"×{result.rate / base:.2f} frente a {drains[0].workers}; memoria máxima por trabajador: proceso "
-              f"{max(result.main_peaks_kib) / 1024:.0f} MB, con sus procesos de extracción "
-              f"{max(result.tree_peaks_kib) / 1024:.0f} MB")
-    two = next((result for result in drains if result.workers == 2), None)
-    if two is not None and base:
-        goal = "meta ≥ 1.60" if cores >= 1.8 else f"la meta de 1.60 no aplica con {cores:.2f} núcleos efectivos"
-        print(f"2 trabajadores / 1: ×{two.rate / base:.2f}   ({goal})")
-    print(f"relevo tras SIGKILL: {relevo:.1f} s hasta que el otro trabajador tiene todas las cuentas   (meta ≤ 30 s)")
-    per_account = (many.rss_kib - one.rss_kib) / max(1, many.accounts - one.accounts) / 1024
-    print(f"{many.accounts} cuentas inactivas en IDLE en un proceso: RSS {many.rss_kib / 1024:.0f} MB, "
-          f"{many.threads} hilos, {many.connections} conexiones IDLE (con 1 cuenta: {one.rss_kib / 1024:.0f} MB, "
-          f"{one.threads} hilos)")
-    print(f"memoria por cuenta inactiva: {per_account:.2f} MB   (meta ≤ 1 MB)")
 
 
 if __name__ == "__main__":

@@ -30,7 +30,10 @@ SECRET_VARIABLE = "TUI_RECEPCION_PRUEBA_CLAVE_FLOTA"
 # Microsecond timestamps: whether two sessions of one mailbox overlapped is read from here.
 FLEET_LOG = ('log_timestamp = "%Y-%m-%d %H:%M:%S.%{usecs} "',)
 # Many mailboxes at once: one imap process per connection, so room for a thousand or two.
-MANY_CLIENTS = ("service imap {\n  process_limit = 2000\n}\n", "default_client_limit = 4000\n")
+# With TLS an imap-login process stays as the session's TLS proxy: let each serve many.
+MANY_CLIENTS = ("service imap {\n  process_limit = 2000\n}\n",
+                "service imap-login {\n  service_count = 0\n  client_limit = 1000\n  process_min_avail = 2\n}\n",
+                "default_client_limit = 4000\n")
 # Without IDLE the workers poll: every session in the log is then a pass (or a check).
 NO_IDLE = "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE UIDPLUS NAMESPACE MOVE"
 
