@@ -74,6 +74,10 @@ class PostgresServer:
             "initdb", "-D", str(self.data_dir), "-A", "trust", "-U", SUPERUSER,
             "-E", "UTF8", "--locale", "C.UTF-8", "--no-sync",
         )
+        self.resume()
+
+    def resume(self) -> None:
+        """Start the server (again, on the same data and port)."""
         options = " ".join((
             f"-p {self.port}",
             f"-c listen_addresses={LOOPBACK}",
@@ -87,10 +91,16 @@ class PostgresServer:
         )
         self._started = True
 
-    def stop(self) -> None:
+    def pause(self, mode: str = "fast") -> None:
+        """Stop the server, ending every connection (`resume` starts it again). "fast" keeps
+        what was committed; "immediate" is a crash, and with this test server's durability
+        off it may lose the last commits."""
         if self._started:
-            self._run("pg_ctl", "-D", str(self.data_dir), "-m", "immediate", "-w", "stop")
+            self._run("pg_ctl", "-D", str(self.data_dir), "-m", mode, "-w", "stop")
             self._started = False
+
+    def stop(self) -> None:
+        self.pause("immediate")
         if self.root != Path() and self.root.exists():
             shutil.rmtree(self.root, ignore_errors=True)
 

@@ -117,6 +117,9 @@ def test_migrar_needs_a_postgresql_destination(tmp_path: Path, capsys: pytest.Ca
     assert main(["almacen", "migrar", "--base-datos", str(tmp_path / "r.db")]) == 1
     assert "postgresql://" in capsys.readouterr().err
     assert main(["almacen", "migrar", "--a", str(tmp_path / "otra.db"), "--base-datos", str(tmp_path / "r.db")]) == 1
+    capsys.readouterr()
+    assert main(["almacen", "migrar", "--a", "postgresql://u@127.0.0.1:1/b", "--base-datos", str(tmp_path / "r.db")]) == 1
+    assert "No existe el almacén SQLite" in capsys.readouterr().err and not (tmp_path / "r.db").exists()
 
 
 def test_migrar_takes_the_destination_from_the_variable(
@@ -163,3 +166,25 @@ def test_estado_of_a_server_that_is_down_is_an_error_without_the_password(
         assert main(["almacen", "estado", "--base-datos", f"postgresql://u:Oculta-7@127.0.0.1:{port}/b"]) == 1
     err = capsys.readouterr().err
     assert "No se pudo conectar con PostgreSQL" in err and "Oculta" not in err and "u:***@" in err
+
+
+def test_migrar_copies_tables_added_by_later_steps_whatever_their_key(
+    tmp_path: Path, postgres_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tui_recepcion.store import MIGRATIONS, schema
+
+    later = ("CREATE TABLE named_things (id TEXT PRIMARY KEY, n INTEGER NOT NULL)",
+             "CREATE TABLE numbered_things (id INTEGER PRIMARY KEY, name TEXT NOT NULL)")
+    monkeypatch.setattr(schema, "MIGRATIONS", (*MIGRATIONS, later))
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
+    source = tmp_path / "r.db"
+    with Store.open(source) as store:
+        store._db.executemany("INSERT INTO named_things (id, n) VALUES (?, ?)", [("uno", 1), ("dos", 2)])
+        store._db.executemany("INSERT INTO numbered_things (id, name) VALUES (?, ?)", [(7, "siete"), (40, "cuarenta")])
+    assert main(["almacen", "migrar", "--a", postgres_url, "--base-datos", str(source)]) == 0
+    capsys.readouterr()
+    with Store.open(source) as old, Store.open(postgres_url) as new:
+        assert rows(new) == rows(old)
+        assert new.table_counts()["named_things"] == 2
+        added = new._db.execute("INSERT INTO numbered_things (name) VALUES (?)", ("nuevo",)).lastrowid
+        assert added == 41

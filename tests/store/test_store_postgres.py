@@ -157,3 +157,64 @@ def test_threads_of_one_store_write_in_parallel_on_their_own_connections(postgre
         assert store.message_counts() == {name: {"procesado": 0, "fallido": 30} for name in "abcd"}
         ids = [event.id for event in store.events_after(0, limit=1000)]
         assert len(ids) == 120 and ids == sorted(ids) and store.last_event_id() == ids[-1]
+
+
+def test_two_processes_recording_one_document_at_once_store_it_once(postgres_url: str, tmp_path: Path,
+                                                                    factory) -> None:
+    """Two stores (two pools, as two machines have) record the same CUFE for one account at
+    the same moment: the account's write lock makes the second see the first's commit."""
+    extraction = extract_file("f.xml", factory.container(factory.document()))
+    Store.open(postgres_url).close()
+    start = threading.Barrier(2)
+    results: list[object] = []
+    errors: list[BaseException] = []
+
+    def machine(name: str) -> None:
+        try:
+            with Store.open(postgres_url, tmp_path / name) as store:
+                start.wait(timeout=30)
+                results.append(store.record_outcome(ACCOUNT, f"imap:{name}:1", extraction, "h", "Procesados"))
+        except BaseException as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=machine, args=(name,)) for name in ("a", "b")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert sorted((len(r.added), len(r.duplicates)) for r in results) == [(0, 1), (1, 0)]  # type: ignore[attr-defined]
+    with Store.open(postgres_url) as store:
+        assert store.document_count() == 1 and len(store.messages()) == 2
+
+
+@pytest.mark.parametrize("url", [
+    "postgresql://u:S3creto-1@127.0.0.1:1/b?sslmode=inventado",  # refused by libpq: a person must fix it
+    "postgresql://u:S3creto-1@[::1:1/b",  # not even a URL: libpq echoes it whole
+    "postgresql://u:S3cr%20eto-1@[::1:1/b",
+    "postgresql://u@[::1:1/b?password=S3creto-1",
+])
+def test_a_broken_url_is_a_permanent_problem_that_never_shows_its_password(url: str) -> None:
+    with pytest.raises(StoreError) as caught:
+        Store.open(url)
+    text = str(caught.value)
+    assert "S3cr" not in text and "***" in text and not caught.value.transient
+
+
+def test_a_server_that_goes_down_and_comes_back_costs_transient_errors_only(tmp_path: Path) -> None:
+    """A server of its own (the shared one stays up): stopped at once, then started again."""
+    server = PostgresServer()
+    try:
+        server.start()
+        url = server.url(server.create_database())
+        with Store.open(url) as store:
+            store.record_outcome(ACCOUNT, "k1", FAILED, "h1")
+            server.pause()
+            with pytest.raises(StoreError) as caught:
+                store.record_outcome(ACCOUNT, "k2", FAILED, "h2")
+            assert caught.value.transient and "PostgreSQL" in str(caught.value)
+            server.resume()
+            store.record_outcome(ACCOUNT, "k2", FAILED, "h2")  # the pool connects again by itself
+            assert store.message_counts() == {ACCOUNT: {"procesado": 0, "fallido": 2}}
+    finally:
+        server.stop()

@@ -64,7 +64,7 @@ def copy_store(source: Store, target: Store) -> CopyReport:
             for batch in _batches(source_db, table, columns):
                 target_db.executemany(insert, batch)
                 copied[table] += len(batch)
-            if "id" in columns:
+            if target_db.has_generated_id(table):
                 target_db.restart_ids(table, source_db.high_water_id(table))
         return CopyReport(copied, already_copied=False)
 

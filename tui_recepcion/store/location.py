@@ -7,12 +7,16 @@ removes the password from any text a driver or server produced.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
 POSTGRES_SCHEMES = ("postgresql", "postgres")
 MASK = "***"
 _SECRET_PARAMETERS = frozenset({"password", "passfile", "sslpassword"})
+# The user:password part of a URL too broken for urlsplit (a driver may still echo it).
+_USER_PASSWORD = re.compile(r"://[^:@/?#]*:([^@/?#]+)@")
+_QUERY_PASSWORD = re.compile(r"[?&]password=([^&#]+)")
 
 
 def is_postgres_url(location: object) -> bool:
@@ -30,7 +34,8 @@ def url_password(url: str) -> str | None:
         password = parts.password
         query = dict(parse_qsl(parts.query))
     except ValueError:
-        return None
+        found = _USER_PASSWORD.search(url) or _QUERY_PASSWORD.search(url)
+        return unquote(found.group(1)) if found else None
     if password:
         return unquote(password)
     return query.get("password") or None
@@ -56,6 +61,7 @@ def mask_url(url: str) -> str:
 
 def scrub(text: str, url: str) -> str:
     """`text` with the URL's password removed (raw and percent-encoded) wherever it appears."""
+    text = text.replace(url, mask_url(url))  # a driver that echoes the whole URL
     password = url_password(url)
     if not password:
         return text

@@ -43,7 +43,7 @@ from tui_recepcion.store.location import mask_url, scrub
 from tui_recepcion.store.problems import StoreError
 
 CONNECT_TIMEOUT_S = 10
-POOL_TIMEOUT_S = 30.0
+POOL_TIMEOUT_S = 10.0
 POOL_MAX_SIZE = 10
 VERSION_TABLE = "schema_version"
 # Advisory lock class ids (the first key of pg_advisory_xact_lock(int, int)): "tR" + 1, 2.
@@ -259,6 +259,12 @@ class PostgresDatabase(Database):
         (largest,) = self.execute(f"SELECT COALESCE(MAX(id), 0) FROM {table}").fetchone()
         return int(largest)
 
+    def has_generated_id(self, table: str) -> bool:
+        if "id" not in self.columns(table):
+            return False
+        (sequence,) = self.execute("SELECT pg_get_serial_sequence(?, 'id')", (table,)).fetchone()
+        return sequence is not None
+
     def restart_ids(self, table: str, at_least: int) -> None:
         self.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                      f"GREATEST((SELECT COALESCE(MAX(id), 0) FROM {table}), ?, 1))", (int(at_least),))
@@ -284,7 +290,8 @@ _TRANSIENT_STATES = frozenset({"55P03", "55006"})  # lock not available, object 
 # A refused connection carries no SQLSTATE, only the server's FATAL text (in the server's
 # language): these fragments say a person must act (login, database name, pg_hba.conf).
 _REFUSED_FOR_GOOD = ("password authentication failed", "does not exist", "no pg_hba.conf entry",
-                     "permission denied", "no existe", "autentificación", "autenticación", "permiso denegado")
+                     "permission denied", "invalid", "no existe", "autentificación", "autenticación",
+                     "permiso denegado", "inválid")
 
 
 def problem(error: psycopg.Error, url: str, *, opening: bool = False) -> StoreError:

@@ -14,10 +14,13 @@ write SQL that SQLite and PostgreSQL both accept, so it runs unchanged on both.
 - `CREATE TABLE`, `CREATE [UNIQUE] INDEX` (partial indexes with `WHERE` are fine),
   `ALTER TABLE … ADD COLUMN`, and UPDATE/INSERT of data; no `DROP COLUMN`, no table rebuild.
 - In queries: `?` placeholders (never `?1`, `:name` or `%s`); `INSERT … ON CONFLICT (…) DO
-  NOTHING / DO UPDATE` instead of `INSERT OR IGNORE/REPLACE`; `RETURNING` for a new id
-  (`cursor.lastrowid` also works); no SQLite-only functions (datetime(), json_extract(),
-  strftime(), ifnull(), group_concat(); compute in Python), no `PRAGMA`, no
-  `sqlite_master`/`sqlite_sequence` (use `Database.tables()` / `high_water_id()`).
+  NOTHING / DO UPDATE` instead of `INSERT OR IGNORE/REPLACE` (in `DO UPDATE`, name the stored
+  row's columns with the table, `SET n = t.n + 1`: PostgreSQL finds a bare `n` ambiguous);
+  `RETURNING` for a new id (`cursor.lastrowid` also works); no SQLite-only functions
+  (datetime(), json_extract(), strftime(), ifnull(), group_concat(); compute in Python), no
+  `PRAGMA`, no `sqlite_master`/`sqlite_sequence` (use `Database.tables()` /
+  `high_water_id()`). LIKE ignores the case of ASCII letters only, on both (PostgreSQL gets
+  ILIKE); for accents and ñ compare a stored search key (`documents.search_key`).
 - Write transactions: `with self._db.transaction(scope=account):` when the writes concern
   one account (writers of different accounts then run in parallel on PostgreSQL); no
   scope when they span the store.

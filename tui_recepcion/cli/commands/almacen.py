@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+from pathlib import Path
 
 from tui_recepcion import paths
 from tui_recepcion.cli.commands._common import add_database_argument, config_for, fail, open_store
@@ -97,6 +98,8 @@ def run_migrate(args: argparse.Namespace) -> int:
         if is_postgres_url(source_location):
             return fail(f"El origen ya es PostgreSQL ({describe(source_location)}); indique el archivo SQLite "
                         "con --base-datos.")
+        if not Path(source_location).is_file():
+            return fail(f"No existe el almacén SQLite {source_location}: nada que copiar (indíquelo con --base-datos).")
         with Store.open(source_location) as source, Store.open(target) as destination:
             report = copy_store(source, destination)
             counts = _counts(destination)
