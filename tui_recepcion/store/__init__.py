@@ -15,6 +15,8 @@ modules import; each concern has its own module (see docs/architecture.md):
 - `ledger`: messages, failed attempts, failures, forward refusals, retiring a POP3 key;
 - `documents`: document rows, queries and conflict evidence; `files`: the one module that
   writes files (document files, their content hash, private permissions);
+- `radian_events`: RADIAN events linked by CUFE, and the documents' signature columns;
+- `radian_sends`: RADIAN events the company sends to DIAN, one row per CUFE and code;
 - `event_log`, `alert_state`, `token_health`: the other aggregates; `rows`: the frozen
   rows, filters and status words they hand out.
 
@@ -41,6 +43,8 @@ from tui_recepcion.store.files import document_content_sha256, save_document_fil
 from tui_recepcion.store.ledger import Ledger
 from tui_recepcion.store.location import describe, is_postgres_url, mask_url
 from tui_recepcion.store.problems import StoreError, database_problem, translated
+from tui_recepcion.store.radian_events import RECEIVED, RECORDED, RadianEventRow, RadianEvents
+from tui_recepcion.store.radian_sends import AlreadySent, RadianSends, SendClaim, SendLogRow, SendRow
 from tui_recepcion.store.rows import (
     ALERT_PENDING,
     ALERT_SENT,
@@ -71,11 +75,14 @@ __all__ = [
     "DEFAULT_MAX_EVENTS",
     "KEPT_ON_SERVER",
     "MIGRATIONS",
+    "RECEIVED",
+    "RECORDED",
     "SCHEMA_VERSION",
     "STATUS_FAILED",
     "STATUS_PROCESSED",
     "UNKNOWN_RAW_SHA256",
     "AlertClaim",
+    "AlreadySent",
     "AlertRecord",
     "ConflictRow",
     "CopyReport",
@@ -85,7 +92,12 @@ __all__ = [
     "LedgerEntry",
     "MessageFilter",
     "Outcome",
+    "RadianEventRow",
+    "RadianSends",
     "RecordResult",
+    "SendClaim",
+    "SendLogRow",
+    "SendRow",
     "Store",
     "StoreError",
     "TokenHealth",
@@ -99,7 +111,7 @@ __all__ = [
 ]
 
 
-class Store(Ledger, Documents, EventLog, AlertState, TokenHealthLog):
+class Store(Ledger, Documents, EventLog, AlertState, TokenHealthLog, RadianEvents, RadianSends):
     """The store, on SQLite or PostgreSQL. Create with `Store.open(...)`; use as a context manager.
 
     Threads: one `Store` may be shared by several threads. On SQLite every call holds the
