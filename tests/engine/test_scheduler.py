@@ -244,3 +244,22 @@ def test_the_service_picks_up_an_account_file_added_while_it_runs(
     finally:
         stop_workers([worker])
     assert worker.returncode == 0
+
+
+def test_mail_that_came_before_idle_started_is_not_left_waiting_for_the_interval(
+    tmp_path: Path, tls_certs: TestCertificates, idle_dovecot: DovecotServer, users: tuple[MailUser, ...],
+    fleet_env: None,
+) -> None:
+    """IDLE reports only what arrives after it starts: INBOX holding more than the pass left
+    (mail delivered between the pass's listing and IDLE) means a pass now."""
+    idle_dovecot.reset()
+    fleet = write_fleet(tmp_path, idle_dovecot, tls_certs, users[:1])
+    account = next(iter(load_config(fleet.config_path).accounts.values()))
+    idle_dovecot.deliver(users[0], [fleet_mails()[0].raw.replace(b"\n", b"\r\n")])
+    watcher = IdleWatcher(lambda account_id: None)
+    try:
+        assert watcher.start(account, left_by_pass=0) == "mail"
+        assert watcher.start(account, left_by_pass=1) == "idling"  # the one the pass left: nothing new
+        assert len(watcher) == 1
+    finally:
+        watcher.close()

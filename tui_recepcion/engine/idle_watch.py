@@ -25,7 +25,7 @@ from imapclient import IMAPClient  # type: ignore[import-untyped]  # imapclient 
 
 from tui_recepcion.accounts import account_endpoint, credentials_for
 from tui_recepcion.config import Account
-from tui_recepcion.engine.idle import IDLE_RENEW_SECONDS, _has_new_mail
+from tui_recepcion.engine.idle import IDLE_RENEW_SECONDS, _has_new_mail, arrived_meanwhile
 from tui_recepcion.errors import RecepcionError
 from tui_recepcion.mailbox.transport import close_quietly, connect_imap, connection_errors
 
@@ -34,8 +34,9 @@ log = logging.getLogger(__name__)
 TICK_SECONDS = 1.0
 
 # What starting to idle gave: watched now; the server has no IDLE (poll); or it failed this time.
-IdleRefusal = Literal["unsupported", "failed"]
-IdleStart = Literal["idling", "unsupported", "failed"]
+# "mail": INBOX already holds mail the pass did not see; the account is due now.
+IdleRefusal = Literal["unsupported", "failed", "mail"]
+IdleStart = Literal["idling", "unsupported", "failed", "mail"]
 
 
 @dataclass(slots=True)
@@ -45,9 +46,10 @@ class _Idling:
     renew_at: float
 
 
-def open_idle(account: Account) -> IMAPClient | IdleRefusal:
+def open_idle(account: Account, left_by_pass: int = 0) -> IMAPClient | IdleRefusal:
     """A client of the account's server already in IDLE on INBOX; else "unsupported" (the
-    server offers no IDLE) or "failed" (it could not be reached this time): the account polls."""
+    server offers no IDLE) or "failed" (it could not be reached this time): the account polls;
+    or "mail": INBOX holds more than the last pass left (`left_by_pass`), mail to process now."""
     endpoint = account_endpoint(account)
     try:
         client = connect_imap(endpoint)
@@ -60,7 +62,9 @@ def open_idle(account: Account) -> IMAPClient | IdleRefusal:
             if not client.has_capability("IDLE"):
                 close_quietly(client)
                 return "unsupported"
-            client.select_folder("INBOX", readonly=True)
+            if arrived_meanwhile(client.select_folder("INBOX", readonly=True), left_by_pass):
+                close_quietly(client)
+                return "mail"
             client.idle()
     except Exception as problem:  # a fault here only means this account polls for now
         log.info("IDLE no disponible para «%s»: %s", account.id, problem)
@@ -73,7 +77,7 @@ class IdleWatcher:
     """Watches the IDLE connections of many accounts on one thread. Thread-safe."""
 
     def __init__(self, on_mail: Callable[[str], None], on_lost: Callable[[str], None] = lambda account_id: None,
-                 opener: Callable[[Account], IMAPClient | IdleRefusal] = open_idle) -> None:
+                 opener: Callable[[Account, int], IMAPClient | IdleRefusal] = open_idle) -> None:
         self._on_mail = on_mail
         self._on_lost = on_lost
         self._opener = opener
@@ -91,14 +95,13 @@ class IdleWatcher:
         with self._lock:
             return len(self._idling)
 
-    def start(self, account: Account) -> IdleStart:
+    def start(self, account: Account, left_by_pass: int = 0) -> IdleStart:
         """Open the account's IDLE connection (blocking: call it from a pool thread) and watch
-        it ("idling"), or say why the account has to poll instead."""
-        client = self._opener(account)
-        if client == "unsupported":
-            return "unsupported"
-        if client == "failed":
-            return "failed"
+        it ("idling"), or say why not ("mail": there is mail to process now)."""
+        client = self._opener(account, left_by_pass)
+        if client == "unsupported" or client == "failed" or client == "mail":
+            refusal: IdleRefusal = client
+            return refusal
         with self._lock:
             if self._stopped.is_set():
                 close_quietly(client)

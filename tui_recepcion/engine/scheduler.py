@@ -340,7 +340,8 @@ class Scheduler:
         if (self._idle is not None and outcome.problem is None and processor.can_idle
                 and self._no_idle_until.get(account_id, 0.0) <= time.monotonic()):
             # Opening the IDLE connection takes round trips: a pool thread does it.
-            self._pool.submit(self._start_idle, processor.account)
+            left = outcome.result.remaining if outcome.result is not None else 0
+            self._pool.submit(self._start_idle, processor.account, left)
         self._wake.set()
 
     def _schedule(self, account_id: str, seconds: float) -> None:
@@ -367,14 +368,16 @@ class Scheduler:
 
     # --- IDLE ----------------------------------------------------------------------------------
 
-    def _start_idle(self, account: Account) -> None:
+    def _start_idle(self, account: Account, left_by_pass: int = 0) -> None:
         if self._idle is None or self.cancel.is_set():
             return
         with self._lock:
             if account.id not in self._due:  # already running again, or no longer ours
                 return
-        started = self._idle.start(account)
-        if started == "idling":
+        started = self._idle.start(account, left_by_pass)
+        if started == "mail":  # it came while the pass finished: no waiting for an EXISTS that will not come
+            self._mail_arrived(account.id)
+        elif started == "idling":
             with self._lock:
                 if account.id not in self._due:  # it became due (or left) while connecting
                     self._idle.forget(account.id)

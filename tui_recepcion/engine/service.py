@@ -344,7 +344,8 @@ class AccountProcessor:
         seconds = outcome.wait.total_seconds()
         if outcome.problem is None and self.can_idle:
             try:
-                if wait_for_new_mail(self.account, seconds, self.cancel):
+                left = outcome.result.remaining if outcome.result is not None else 0
+                if wait_for_new_mail(self.account, seconds, self.cancel, left):
                     return
             except Exception as error:
                 log.info("IDLE falló (%s); se espera el intervalo", type(error).__name__)
