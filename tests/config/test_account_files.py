@@ -10,7 +10,7 @@ import pytest
 
 from tui_recepcion import cli
 from tui_recepcion.config import ConfigProblems, load_config, validate_config
-from tui_recepcion.config.account_files import ConfigWatcher
+from tui_recepcion.engine.reload import ConfigWatcher, file_version
 
 BODY = """\
 proveedor = "generic"
@@ -115,7 +115,7 @@ def test_hostile_account_files_end_in_located_problems(tmp_path: Path) -> None:
 def test_the_watcher_notices_files_added_changed_and_removed(tmp_path: Path) -> None:
     path = make(tmp_path, **{"acme.toml": body()})
     folder = tmp_path / "cuentas.d"
-    watcher = ConfigWatcher(path)
+    watcher = ConfigWatcher(path, file_version(path) or "")
     assert not watcher.changed()
     (folder / ".beta.toml.tmp").write_text(body(user="r@beta.co"), encoding="utf-8")
     assert not watcher.changed()  # a temporary file is not an account yet

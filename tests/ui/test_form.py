@@ -106,7 +106,7 @@ async def test_required_fields_are_reported_under_each_field_on_save(tmp_path: P
         assert row(app, "usuario").error == "falta este campo obligatorio"
         assert row(app, "contrasena").error == "falta este campo obligatorio"
         await type_into(pilot, "#f-fecha_expiracion", "2027-02-30")
-        assert row(app, "fecha_expiracion").error == "debe ser una fecha AAAA-MM-DD (p. ej. 2027-03-31)"
+        assert row(app, "fecha_expiracion").error == "2027-02-30 no es una fecha válida: use DD/MM/AAAA, p. ej. 05/12/2026"
 
 
 async def test_f1_shows_the_focused_fields_help(tmp_path: Path) -> None:

@@ -7,8 +7,8 @@ and `[oauth2]` tables. Hidden files (`.acme.toml`) and names not ending in `.tom
 ignored, so a tool writes `.acme.toml.tmp` and renames it into place (atomic, never read
 half-written).
 
-`config_signature` is what a process compares to notice that config.toml or an account file
-changed, appeared or disappeared, and reload (docs/architecture.md, «Where things live»).
+`config_signature` is what the service (engine/reload.py) compares to notice that config.toml
+or an account file changed, appeared or disappeared, and reload.
 """
 
 from __future__ import annotations
@@ -115,18 +115,3 @@ def config_signature(config_path: Path) -> tuple[tuple[str, int, int], ...]:
     except OSError:
         pass  # no folder (or unreadable): reading the config reports it
     return tuple(found)
-
-
-class ConfigWatcher:
-    """Notices that the configuration on disk changed since the last look (polled)."""
-
-    def __init__(self, config_path: Path) -> None:
-        self.config_path = config_path
-        self._seen = config_signature(config_path)
-
-    def changed(self) -> bool:
-        current = config_signature(self.config_path)
-        if current == self._seen:
-            return False
-        self._seen = current
-        return True

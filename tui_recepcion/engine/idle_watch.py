@@ -46,7 +46,7 @@ class _Idling:
     renew_at: float
 
 
-def open_idle(account: Account, left_by_pass: int = 0) -> IMAPClient | IdleRefusal:
+def open_idle(account: Account, left_by_pass: int | None = None) -> IMAPClient | IdleRefusal:
     """A client of the account's server already in IDLE on INBOX; else "unsupported" (the
     server offers no IDLE) or "failed" (it could not be reached this time): the account polls;
     or "mail": INBOX holds more than the last pass left (`left_by_pass`), mail to process now."""
@@ -62,7 +62,8 @@ def open_idle(account: Account, left_by_pass: int = 0) -> IMAPClient | IdleRefus
             if not client.has_capability("IDLE"):
                 close_quietly(client)
                 return "unsupported"
-            if arrived_meanwhile(client.select_folder("INBOX", readonly=True), left_by_pass):
+            client.select_folder("INBOX", readonly=True)
+            if arrived_meanwhile(client, left_by_pass):
                 close_quietly(client)
                 return "mail"
             client.idle()
@@ -77,7 +78,7 @@ class IdleWatcher:
     """Watches the IDLE connections of many accounts on one thread. Thread-safe."""
 
     def __init__(self, on_mail: Callable[[str], None], on_lost: Callable[[str], None] = lambda account_id: None,
-                 opener: Callable[[Account, int], IMAPClient | IdleRefusal] = open_idle) -> None:
+                 opener: Callable[[Account, int | None], IMAPClient | IdleRefusal] = open_idle) -> None:
         self._on_mail = on_mail
         self._on_lost = on_lost
         self._opener = opener
@@ -95,7 +96,7 @@ class IdleWatcher:
         with self._lock:
             return len(self._idling)
 
-    def start(self, account: Account, left_by_pass: int = 0) -> IdleStart:
+    def start(self, account: Account, left_by_pass: int | None = None) -> IdleStart:
         """Open the account's IDLE connection (blocking: call it from a pool thread) and watch
         it ("idling"), or say why not ("mail": there is mail to process now)."""
         client = self._opener(account, left_by_pass)

@@ -340,7 +340,7 @@ class Scheduler:
         if (self._idle is not None and outcome.problem is None and processor.can_idle
                 and self._no_idle_until.get(account_id, 0.0) <= time.monotonic()):
             # Opening the IDLE connection takes round trips: a pool thread does it.
-            left = outcome.result.remaining if outcome.result is not None else 0
+            left = outcome.result.remaining if outcome.result is not None else None
             self._pool.submit(self._start_idle, processor.account, left)
         self._wake.set()
 
@@ -368,7 +368,7 @@ class Scheduler:
 
     # --- IDLE ----------------------------------------------------------------------------------
 
-    def _start_idle(self, account: Account, left_by_pass: int = 0) -> None:
+    def _start_idle(self, account: Account, left_by_pass: int | None = None) -> None:
         if self._idle is None or self.cancel.is_set():
             return
         with self._lock:

@@ -243,7 +243,11 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX radian_send_log_by_send ON radian_send_log (send_row)",
     ),
     (
-        # 10. The fleet (several `procesar` processes on one PostgreSQL, store/fleet.py): who each
+        # 10. A failed message moved back to INBOX to be processed again: no longer in Fallidos.
+        "ALTER TABLE messages ADD COLUMN reprocessed_at TEXT",
+    ),
+    (
+        # 11. The fleet (several `procesar` processes on one PostgreSQL, store/fleet.py): who each
         # process is, and which process owns each account, in what state, since its last
         # pass. Ownership itself is an advisory lock; these rows are what the dashboard shows.
         """CREATE TABLE fleet_workers (

@@ -6,34 +6,38 @@ pool of threads, engine/scheduler.py) until SIGTERM or Ctrl+C, which cut the con
 use and stop it within seconds; nothing decided is lost (the next run finishes it). Under
 systemd it reports readiness and, with `WatchdogSec=`, pings the watchdog while every
 account's loop is within its bounds.
-One line per message goes to standard output; logs go to standard error in a form journald
-keeps readable (journald adds its own timestamps).
+One line per message and one per account problem (a refused login, TLS, SMTP down) go to
+standard output, with the time in the account's zone and its offset; logs go to standard error
+in Spanish, in a form journald keeps readable (journald adds its own timestamps). The service
+follows config.toml: see `_Supervisor` and `engine.reload`.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
-import os
 import signal
 import sys
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TextIO
 
+from tui_recepcion import paths
 from tui_recepcion.alerts import Alerts
-from tui_recepcion.cli.commands._common import load_accounts
-from tui_recepcion.config import Account, Config
-from tui_recepcion.config.account_files import ConfigWatcher
+from tui_recepcion.cli.commands.service_log import configure_logging, local_time
+from tui_recepcion.config import Account, Config, resolve_config_path
 from tui_recepcion.engine import systemd
 from tui_recepcion.engine.prepare import start_worker_server
+from tui_recepcion.engine.reload import WATCH_SECONDS, ConfigFollower, ServiceConfig, load_for_service
 from tui_recepcion.engine.scheduler import DEFAULT_WORKERS, Scheduler
 from tui_recepcion.engine.service import AccountProcessor, Engine
-from tui_recepcion.errors import RecepcionError
+from tui_recepcion.errors import ConfigError, RecepcionError
 from tui_recepcion.events import (
     AlertSent,
+    EngineProblem,
     Event,
     MessageHandled,
     MessageKept,
@@ -46,7 +50,6 @@ from tui_recepcion.vocabulary import BACKUP_DESTINATION, FAILED, PROCESSED
 
 log = logging.getLogger("tui_recepcion")
 
-WATCH_SECONDS = 2.0  # how often config.toml and cuentas.d are checked for changes
 POLL_SECONDS = 0.2  # how often the supervisor looks at its threads and at the signals' flags
 STOP_SECONDS = 4.0  # after SIGTERM, how long the account threads get to finish (systemd waits 90 s)
 
@@ -78,12 +81,6 @@ def _positive(text: str) -> int:
     return value
 
 
-def configure_logging() -> None:
-    under_journald = "JOURNAL_STREAM" in os.environ
-    fmt = "%(levelname)s %(name)s: %(message)s" if under_journald else "%(asctime)s %(levelname)s %(name)s: %(message)s"
-    logging.basicConfig(level=logging.INFO, format=fmt, stream=sys.stderr)
-
-
 @dataclass
 class Printer:
     """Prints one line per message and per disposal, and keeps the totals for the summary.
@@ -94,6 +91,7 @@ class Printer:
 
     config: Config
     out: TextIO = field(default_factory=lambda: sys.stdout)
+    problems: bool = False  # a service prints each account problem (one pass reports them as it ends)
     processed: int = 0
     failed: int = 0
     duplicates: int = 0
@@ -117,14 +115,16 @@ class Printer:
                 self._pending[event.account] = event.pending
             elif isinstance(event, PassFinished):
                 self._pending[event.account] = event.remaining
+            elif isinstance(event, EngineProblem) and self.problems:  # one line per account problem: journald keeps it
+                self._line(event, f"problema: {event.message}")
             elif isinstance(event, AlertSent):
                 print(f"Alerta «{event.alert}» de la cuenta «{event.account}» enviada a {event.recipient}.",
                       file=self.out, flush=True)
 
     def _line(self, event: Event, text: str) -> None:
         account = self.config.accounts.get(event.account)
-        moment = event.at.astimezone(account.tzinfo) if account else event.at
-        print(f"{moment:%H:%M:%S}  {event.account:<10.10}  {text}", file=self.out, flush=True)
+        moment = local_time(event.at, account.timezone if account else None)
+        print(f"{moment}  {event.account:<10.10}  {text}", file=self.out, flush=True)
 
     def _message(self, event: MessageHandled) -> None:
         if event.documents:
@@ -156,11 +156,14 @@ def _disposed(destination: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    loaded = load_accounts(args, all_by_default=True)
-    if loaded is None:
+    path = resolve_config_path(args.config)
+    try:
+        service = load_for_service(path, args.cuenta)
+    except ConfigError as error:
+        print(error, file=sys.stderr)
         return 1
-    config, accounts = loaded
-    configure_logging()
+    config, accounts = service.config, list(service.accounts)
+    configure_logging(config)
     start_worker_server()  # before any pass: helper processes start with a clean environment
     try:
         engine = Engine.open(config)
@@ -172,8 +175,9 @@ def run(args: argparse.Namespace) -> int:
         if args.una_vez:
             status = _one_pass(engine, accounts, printer, args.max_cuentas)
         else:
-            status = _serve(engine, accounts, printer, reload=lambda: load_accounts(args, all_by_default=True),
-                            workers=args.hilos, max_accounts=args.max_cuentas)
+            printer.problems = True
+            status = _serve(engine, service, printer, path, args.cuenta, workers=args.hilos,
+                            max_accounts=args.max_cuentas)
     print(printer.summary())
     return status
 
@@ -219,49 +223,52 @@ def _one_pass(engine: Engine, accounts: list[Account], printer: Printer, max_acc
 
 class _Supervisor:
     """Runs the scheduler (engine/scheduler.py: this process's share of the accounts on a
-    bounded pool of threads) and watches it until a signal.
+    bounded pool of threads, taken through `engine.ownership`) and watches it until a signal.
 
-    A scheduler that ends unexpectedly is restarted; SIGHUP, or a change of config.toml or of
-    a file of cuentas.d (checked every `WATCH_SECONDS`), reloads the configuration (accounts
-    gone or changed are applied between passes; an invalid file is reported and the running
-    configuration kept); SIGTERM/SIGINT stop everything.
+    A scheduler that ends unexpectedly is restarted. The configuration is followed: when
+    config.toml or a file of cuentas.d changes (checked every `WATCH_SECONDS`) or on SIGHUP
+    (`systemctl reload`), the new configuration is validated first; an invalid one is logged
+    (file, key, line) and the running configuration kept. A valid one is applied between
+    passes (`Scheduler.update_accounts`): an account whose settings changed gets them after
+    its pass in flight, an account gone is released, a new one is taken at the next share.
+    Each account's version is recorded in the event log (`ConfigApplied`). SIGTERM/SIGINT
+    stop everything.
     """
 
-    def __init__(self, engine: Engine, accounts: list[Account], printer: Printer,
-                 reload: Callable[[], tuple[Config, list[Account]] | None], *,
-                 workers: int = DEFAULT_WORKERS, max_accounts: int | None = None) -> None:
+    def __init__(self, engine: Engine, service: ServiceConfig, printer: Printer, path: Path,
+                 account_id: str | None, *, workers: int = DEFAULT_WORKERS, max_accounts: int | None = None) -> None:
         self.engine = engine
         self.printer = printer
-        self._reload = reload
+        self.path = path
+        self.account_id = account_id
         self.workers = workers
         self.max_accounts = max_accounts
-        self.accounts = accounts
-        self.watcher = ConfigWatcher(engine.config.path) if engine.config.path is not None else None
+        self.accounts = list(service.accounts)
+        self.follower = ConfigFollower(engine.store, path, account_id, service)
         # Set from signal handlers; the main thread only polls them (it never waits on their
         # locks, which a handler running on the same thread could then never take).
         self.stopping = threading.Event()
         self.reload_requested = threading.Event()
-        self._start_all(accounts)
+        self._start_scheduler()
+        self.follower.applied([account.id for account in self.accounts])
+        log.info("servicio iniciado: %d cuenta(s) configurada(s), %d pasada(s) a la vez%s (configuración %s)",
+                 len(self.accounts), workers, f", como máximo {max_accounts} cuenta(s)" if max_accounts else "",
+                 self.follower.version)
 
-    def _start_all(self, accounts: list[Account]) -> None:
-        self.scheduler = Scheduler(self.engine, accounts, emit=self.printer,
+    def _start_scheduler(self) -> None:
+        self.scheduler = Scheduler(self.engine, self.accounts, emit=self.printer,
                                    alerts_for=lambda account: Alerts(self.engine.store, emit=self.printer),
                                    workers=self.workers, max_accounts=self.max_accounts)
         self.thread = threading.Thread(target=self.scheduler.run, name="recepcion-planificador", daemon=True)
         self.thread.start()
-        log.info("servicio iniciado: %d cuenta(s) configurada(s), %d pasada(s) a la vez%s", len(accounts),
-                 self.workers, f", como máximo {self.max_accounts} cuenta(s)" if self.max_accounts else "")
 
     def stop(self) -> None:
         """From the signal handler: stop now, cutting the connections in use."""
         self.stopping.set()
-        self._halt()
+        self.scheduler.stop()  # a pass blocked on a slow server must not hold up the stop
 
     def request_reload(self) -> None:
         self.reload_requested.set()
-
-    def _halt(self) -> None:
-        self.scheduler.stop()  # a pass blocked on a slow server must not hold up the stop
 
     def _join(self) -> None:
         self.thread.join(timeout=STOP_SECONDS)
@@ -275,14 +282,15 @@ class _Supervisor:
             time.sleep(POLL_SECONDS)
             if self.stopping.is_set():
                 break
-            if time.monotonic() >= next_watch:
-                next_watch = time.monotonic() + WATCH_SECONDS
-                if self.watcher is not None and self.watcher.changed():
-                    log.info("la configuración cambió en el disco (config.toml o cuentas.d): se recarga")
-                    self.reload_requested.set()
             if self.reload_requested.is_set():
-                self._reload_now()
-            self._restart_dead_threads()
+                self.reload_requested.clear()
+                self._reload_now(forced=True)
+            elif time.monotonic() >= next_watch:
+                next_watch = time.monotonic() + WATCH_SECONDS
+                if self.follower.changed():
+                    log.info("la configuración cambió (%s o cuentas.d): se revisa la nueva", self.path)
+                    self._reload_now(forced=False)
+            self._restart_dead_scheduler()
             if ping_every is not None and time.monotonic() >= next_ping:
                 stuck = self.scheduler.stuck()
                 if stuck:
@@ -295,31 +303,37 @@ class _Supervisor:
         log.info("servicio detenido")
         return 0
 
-    def _restart_dead_threads(self) -> None:
+    def _restart_dead_scheduler(self) -> None:
         if not self.thread.is_alive() and not self.stopping.is_set():
             log.error("el planificador de cuentas terminó; se reinicia")
-            self._start_all(self.accounts)
+            self._start_scheduler()
 
-    def _reload_now(self) -> None:
-        self.reload_requested.clear()
+    def _reload_now(self, *, forced: bool) -> None:
         systemd.notify("RELOADING=1")
-        loaded = self._reload()
-        if loaded is None:
-            log.error("la configuración nueva no es válida; se sigue con la anterior")
-        else:
-            config, accounts = loaded
-            log.info("configuración recargada: %d cuenta(s)", len(accounts))
-            self.engine.config = config
-            self.printer.config = config
-            self.accounts = accounts
-            self.scheduler.update_accounts(accounts)
-        systemd.notify("READY=1")
+        try:
+            self._apply(forced=forced)
+        finally:
+            systemd.notify("READY=1")
+
+    def _apply(self, *, forced: bool) -> None:
+        service = self.follower.reload(self.scheduler.owned(), forced=forced)
+        if service is None:  # unchanged, or invalid (logged and recorded; the old one stays)
+            return
+        if (paths.database_path(service.config), paths.documents_dir(service.config)) != (
+                paths.database_path(self.engine.config), paths.documents_dir(self.engine.config)):
+            log.warning("base_datos o carpeta_documentos cambiaron: se aplicarán al reiniciar el servicio "
+                        "(systemctl restart tui-recepcion); mientras tanto se sigue usando el almacén abierto")
+        self.engine.config = service.config
+        self.printer.config = service.config
+        self.accounts = list(service.accounts)
+        self.scheduler.update_accounts(self.accounts)  # changed accounts: after their pass in flight
+        self.follower.applied([account.id for account in self.accounts])
+        log.info("configuración recargada: %d cuenta(s) (versión %s)", len(self.accounts), self.follower.version)
 
 
-def _serve(engine: Engine, accounts: list[Account], printer: Printer,
-           reload: Callable[[], tuple[Config, list[Account]] | None], *,
+def _serve(engine: Engine, service: ServiceConfig, printer: Printer, path: Path, account_id: str | None, *,
            workers: int = DEFAULT_WORKERS, max_accounts: int | None = None) -> int:
-    supervisor = _Supervisor(engine, accounts, printer, reload, workers=workers, max_accounts=max_accounts)
+    supervisor = _Supervisor(engine, service, printer, path, account_id, workers=workers, max_accounts=max_accounts)
     with _stop_on_signals(supervisor.stop, reload=supervisor.request_reload):
         return supervisor.run()
 
