@@ -246,6 +246,31 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         # 10. A failed message moved back to INBOX to be processed again: no longer in Fallidos.
         "ALTER TABLE messages ADD COLUMN reprocessed_at TEXT",
     ),
+    (
+        # 11. The fleet (several `procesar` processes on one PostgreSQL, store/fleet.py): who each
+        # process is, and which process owns each account, in what state, since its last
+        # pass. Ownership itself is an advisory lock; these rows are what the dashboard shows.
+        """CREATE TABLE fleet_workers (
+            id TEXT PRIMARY KEY,
+            host TEXT NOT NULL,
+            pid INTEGER NOT NULL,
+            lock_key INTEGER NOT NULL,
+            max_accounts INTEGER,
+            started_at TEXT NOT NULL,
+            heartbeat_at TEXT NOT NULL
+        )""",
+        """CREATE TABLE fleet_accounts (
+            account TEXT PRIMARY KEY,
+            worker TEXT,
+            state TEXT NOT NULL,
+            detail TEXT,
+            updated_at TEXT NOT NULL,
+            last_pass_at TEXT,
+            last_processed INTEGER,
+            last_failed INTEGER,
+            last_remaining INTEGER
+        )""",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
