@@ -25,7 +25,6 @@ from textual.widgets import DataTable, Footer, Log, ProgressBar, Sparkline, Stat
 from tui_recepcion.alerts import Alerts, AlertStatus
 from tui_recepcion.config import Account
 from tui_recepcion.dian.deadlines import rules_for
-from tui_recepcion.engine.lock import account_lock
 from tui_recepcion.engine.reload import ServiceConfigStatus, service_config_status
 from tui_recepcion.engine.service import AccountProcessor, EventFollower
 from tui_recepcion.events import AlertSent, ConfigApplied, MessageHandled, MessagesDisposed, PassFinished, StateChanged
@@ -291,7 +290,8 @@ class DashboardScreen(RecepcionScreen):
         try:
             engine = self.services.engine
             # Fail fast, with no error event in the shared log, when another process has it.
-            with account_lock(engine.lock_dir, account.id):
+            # The engine's ownership: a file lock with SQLite, the fleet's with PostgreSQL.
+            with engine.ownership.hold(account.id):
                 pass
             # An authentication failure alerts once per incident; expiry alerts are evaluated each cycle.
             alerts = Alerts(engine.store, clock=self.services.clock, send=self.services.send_alert,
