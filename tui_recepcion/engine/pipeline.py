@@ -48,16 +48,21 @@ Emit = Callable[[Event], None]
 Checkpoint = Callable[[str], None]
 
 LOOKUP_CHUNK = 500
-BATCH_SIZE = 100  # messages per round trip and per transaction, for large backlogs
-MIN_BATCH_SIZE = 10
+BATCH_SIZE = 500  # at most this many messages a batch (one read, one transaction, one disposal)
+MIN_BATCH_BYTES = 6 * 1024 * 1024
+MAX_BATCH_BYTES = 16 * 1024 * 1024  # with the batch being read meanwhile: memory bounded by bytes
+ASSUMED_BANDWIDTH = 100_000_000 / 8  # bytes per second: a good office link
+UNKNOWN_SIZE = 64 * 1024  # what a message the listing gave no size for counts as
 MAX_ATTEMPTS = 3  # failed reads of one message before it is isolated
 DEFAULT_PASS_SECONDS = 30 * 60.0
 
 
-def batch_size_for(pending: int) -> int:
-    """Large backlogs go in full batches (throughput); small passes in about 20 batches,
-    so whoever watches the dashboard sees them advance."""
-    return min(BATCH_SIZE, max(MIN_BATCH_SIZE, pending // 20))
+def batch_bytes_for(round_trip_seconds: float) -> int:
+    """Bytes a batch carries, from the connection's round trip: a batch costs a few round
+    trips of its own (its read, its disposal), so it carries 40 round trips' worth of data at
+    ASSUMED_BANDWIDTH and those round trips weigh little; between MIN and MAX_BATCH_BYTES.
+    Never fewer for the dashboard's sake: it advances with each message's event."""
+    return int(min(MAX_BATCH_BYTES, max(MIN_BATCH_BYTES, 40 * round_trip_seconds * ASSUMED_BANDWIDTH)))
 
 
 def _no_checkpoint(name: str) -> None:
@@ -80,6 +85,23 @@ _T = TypeVar("_T")
 def _chunks(items: Sequence[_T], size: int) -> Iterator[Sequence[_T]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def _by_bytes(keys: Sequence[str], size_of: Callable[[str], int | None], max_bytes: int,
+              max_count: int) -> Iterator[Sequence[str]]:
+    """Consecutive groups of `keys` of at most `max_bytes` (a larger message goes alone) and
+    `max_count` messages."""
+    batch: list[str] = []
+    total = 0
+    for key in keys:
+        size = size_of(key) or UNKNOWN_SIZE
+        if batch and (len(batch) >= max_count or total + size > max_bytes):
+            yield batch
+            batch, total = [], 0
+        batch.append(key)
+        total += size
+    if batch:
+        yield batch
 
 
 def is_kept(entry: LedgerEntry) -> bool:
@@ -270,7 +292,9 @@ class Pipeline:
         self._flush_events()
 
         # Mail that failed before is read alone, after the rest: if it fails again, it fails alone.
-        batches = [*_chunks(fresh, self.batch_size or batch_size_for(len(fresh))), *([key] for key in suspects)]
+        max_bytes = batch_bytes_for(getattr(self.source, "round_trip_seconds", 0.0))
+        batches = [*_by_bytes(fresh, self.source.size, max_bytes, self.batch_size or BATCH_SIZE),
+                   *([key] for key in suspects)]
         self._process_batches(batches, progress)
 
     def _process_batches(self, batches: list[Sequence[str]], progress: _Progress) -> None:
