@@ -53,6 +53,8 @@ MIN_BATCH_BYTES = 6 * 1024 * 1024
 MAX_BATCH_BYTES = 16 * 1024 * 1024  # with the batch being read meanwhile: memory bounded by bytes
 ASSUMED_BANDWIDTH = 100_000_000 / 8  # bytes per second: a good office link
 UNKNOWN_SIZE = 64 * 1024  # what a message the listing gave no size for counts as
+PREPARE_CHUNK = 16  # messages handed to extraction at once, as they arrive
+PREPARE_CHUNK_BYTES = 1024 * 1024
 MAX_ATTEMPTS = 3  # failed reads of one message before it is isolated
 DEFAULT_PASS_SECONDS = 30 * 60.0
 
@@ -332,14 +334,24 @@ class Pipeline:
                 raise
 
     def _fetch_and_prepare(self, keys: Sequence[str], preparer: Preparer) -> _Fetched:
+        """Read a batch; its messages are handed to the preparer in small chunks as they
+        arrive, so extraction overlaps the transfer of the rest."""
         raws: dict[str, bytes] = {}
         unreadable: dict[str, str] = {}
+        started: list[Callable[[], list[Outcome]]] = []
+        chunk: list[tuple[str, bytes]] = []
+        chunk_bytes = 0
         try:
             for key, item in self.source.fetch(keys):
                 if isinstance(item, Unreadable):
                     unreadable[key] = item.detail
-                else:
-                    raws[key] = item
+                    continue
+                raws[key] = item
+                chunk.append((key, item))
+                chunk_bytes += len(item)
+                if len(chunk) >= PREPARE_CHUNK or chunk_bytes >= PREPARE_CHUNK_BYTES:
+                    started.append(preparer.start(chunk))
+                    chunk, chunk_bytes = [], 0
         except Exception as error:
             # Read one at a time, the message in flight is the one the failure concerns: count
             # it, so a message that breaks the connection every time is isolated in the end.
@@ -347,7 +359,9 @@ class Pipeline:
             if self.source.reads_one_at_a_time and not self._stopped_on_purpose():
                 self._count_attempts(in_flight, error)
             raise
-        return _Fetched(raws, unreadable, preparer.start(list(raws.items())))
+        if chunk:
+            started.append(preparer.start(chunk))
+        return _Fetched(raws, unreadable, lambda: [outcome for collect in started for outcome in collect()])
 
     def _count_attempts(self, keys: Sequence[str], error: Exception) -> None:
         for key in keys:

@@ -229,6 +229,9 @@ class Preparer:
         self._settings = settings
         self._workers = workers
         self._pool: ProcessPoolExecutor | None = None
+        # Inline work starts at once in a thread of its own, so it overlaps the reading of
+        # the rest of the batch instead of waiting for the caller to collect it.
+        self._inline: ThreadPoolExecutor | None = None
         if workers > 1:
             start_worker_server()  # a server started here too gets the scrubbed environment
             try:
@@ -252,7 +255,7 @@ class Preparer:
         items = list(items)
         pool = self._pool
         if pool is None or len(items) < 2:
-            return lambda: _prepare_chunk(self._settings, items)
+            return self._start_inline(items)
         size = -(-len(items) // (2 * self._workers))  # two chunks per worker balance uneven mail
         try:
             futures = [
@@ -270,6 +273,15 @@ class Preparer:
 
         return collect
 
+    def _start_inline(self, items: list[tuple[str, bytes]]) -> Callable[[], list[Outcome]]:
+        if self._inline is None:
+            self._inline = ThreadPoolExecutor(max_workers=1, thread_name_prefix="recepcion-extraccion")
+        try:
+            future = self._inline.submit(_prepare_chunk, self._settings, items)
+        except RuntimeError:  # shut down by another thread meanwhile: do it here
+            return lambda: _prepare_chunk(self._settings, items)
+        return future.result
+
     def _inline_after_failure(self, items: list[tuple[str, bytes]]) -> Callable[[], list[Outcome]]:
         # A worker died (killed, out of memory): finish the pass inline rather than fail it.
         log.warning("un proceso de extracción terminó de forma anormal; se continúa sin procesos auxiliares")
@@ -280,6 +292,9 @@ class Preparer:
         pool, self._pool = self._pool, None  # the pipeline's reader thread may close it too
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
+        inline, self._inline = self._inline, None
+        if inline is not None:
+            inline.shutdown(wait=True, cancel_futures=True)
 
     def __enter__(self) -> Preparer:
         return self

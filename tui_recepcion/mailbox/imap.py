@@ -23,7 +23,7 @@ from tui_recepcion.errors import ConnectionProblem
 from tui_recepcion.mailbox.imap_folders import missing_folders, namespace_commands, namespace_from
 from tui_recepcion.mailbox.source import Decision, Disposal, Unreadable, bounded
 from tui_recepcion.mailbox.transport import Endpoint, close_quietly, connect_imap, connection_errors, interrupt
-from tui_recepcion.mailbox.transport.imap_pipelining import Answer, Command, pipelined, uid_set
+from tui_recepcion.mailbox.transport.imap_pipelining import Answer, Command, pipelined, read_one, send, uid_set
 from tui_recepcion.vocabulary import PROCESSED, MessageStatus
 
 log = logging.getLogger(__name__)
@@ -93,6 +93,45 @@ def fetch_bodies(client: IMAPClient, uids: Sequence[int]) -> tuple[dict[int, byt
     return bodies, refusal
 
 
+class BodyStream:
+    """`UID FETCH uids (BODY.PEEK[])`, yielding (uid, raw message) as each arrives, so the
+    work on the first messages overlaps the transfer of the others. After the iteration,
+    `refusal` holds the server's NO or BAD (what did arrive was yielded), or None."""
+
+    def __init__(self, client: IMAPClient, uids: Sequence[int]) -> None:
+        self._imap = client._imap
+        self._uids = uids
+        self.refusal: str | None = None
+
+    def __iter__(self) -> Iterator[tuple[int, bytes]]:
+        imap = self._imap
+        imap.untagged_responses.clear()
+        tag = send(imap, ("UID", "FETCH", uid_set(self._uids), "(BODY.PEEK[])"))
+        pending: bytes | None = None  # a literal whose UID comes after it
+        while True:
+            answer = read_one(imap, tag)
+            for item in imap.untagged_responses.pop("FETCH", []):
+                if isinstance(item, tuple):
+                    header, literal = item
+                    found = _UID_ITEM.search(header)
+                    if found:
+                        yield int(found.group(1)), literal
+                        pending = None
+                    else:
+                        pending = literal
+                elif isinstance(item, bytes) and pending is not None:
+                    found = _UID_ITEM.search(item)
+                    if found:
+                        yield int(found.group(1)), pending
+                    pending = None
+            if answer is not None:
+                break
+        imap.untagged_responses.clear()  # EXISTS, EXPUNGE, FLAGS: nothing this pass needs
+        status, data = answer
+        if status != "OK":
+            self.refusal = f"{status} {_refusal_text(data)}"
+
+
 def _refusal_text(value: object) -> str:
     """A server's refusal on one short line (it names no secret: we are past login)."""
     if isinstance(value, list):
@@ -128,6 +167,7 @@ class ImapSource:
         self._server_folders: dict[str, str] = {}
         self._sizes: dict[int, int] = {}
         self._listing: dict[int, int] | None = None  # read at open(), in the same flight as SELECT
+        self._to_create: list[str] = []
         self.round_trip_seconds = 0.0  # how long open()'s flight took: about one round trip
         self._reconnects_left = MAX_RECONNECTS
         self._interrupted = False
@@ -152,15 +192,23 @@ class ImapSource:
             namespace, existing = namespace_from(answers[:2])
             self.uidvalidity = self._selected(client, answers[2])
             self._listing = self._listing_from(answers[3])
-            self._server_folders, missing = missing_folders(
+            # Folders still missing are created in the flight of the first disposal (or at
+            # finish), ahead of the moves into them: no round trip of their own.
+            self._server_folders, self._to_create = missing_folders(
                 existing, (self.processed_folder, self.failed_folder), namespace)
-            created = pipelined(client._imap, [
-                command for name in missing
-                for command in (("CREATE", client._normalise_folder(name)), ("SUBSCRIBE", client._normalise_folder(name)))
-            ])
-            for answer in created[::2]:
-                if not answer.ok:
-                    raise imaplib.IMAP4.error(f"CREATE: {answer.text()}")
+
+    def _creations(self, client: IMAPClient) -> list[Command]:
+        names, self._to_create = self._to_create, []
+        return [command for name in names
+                for command in (("CREATE", client._normalise_folder(name)), ("SUBSCRIBE", client._normalise_folder(name)))]
+
+    @staticmethod
+    def _check_created(answers: Sequence[Answer]) -> None:
+        # A folder someone created meanwhile answers NO [ALREADYEXISTS]; the moves after it
+        # say whether the folder is there.
+        for answer in answers[::2]:
+            if not answer.ok and "ALREADYEXISTS" not in answer.text().upper():
+                raise imaplib.IMAP4.error(f"CREATE: {answer.text()}")
 
     @staticmethod
     def _selected(client: IMAPClient, answer: Answer) -> int:
@@ -224,6 +272,8 @@ class ImapSource:
             client, self.client = self.client, None
             try:
                 with self._errors():
+                    creations = self._creations(client)
+                    self._check_created(pipelined(client._imap, creations))
                     client._imap.send(client._imap._new_tag() + b" LOGOUT\r\n")
             except ConnectionProblem as problem:
                 log.info("LOGOUT falló (%s); la pasada ya había terminado", problem)
@@ -284,18 +334,33 @@ class ImapSource:
 
     def fetch(self, keys: Sequence[str]) -> Iterator[tuple[str, bytes | Unreadable]]:
         for batch in self._batches([self.uid(key) for key in keys]):
+            delivered: set[int] = set()
+            asked = set(batch)
+            stream = BodyStream(self._require_client(), batch)
+            bodies = iter(stream)
             try:
-                with self._errors():
-                    bodies, unreadable = self._fetch_batch(self._require_client(), batch)
+                while True:
+                    with self._errors():
+                        item = next(bodies, None)
+                    if item is None:
+                        break
+                    uid, body = item
+                    if uid in delivered or uid not in asked:
+                        continue  # an unsolicited or repeated answer
+                    delivered.add(uid)
+                    yield self.key(uid), body
             except ConnectionProblem as problem:
+                rest = [uid for uid in batch if uid not in delivered]
                 log.warning("la sesión IMAP se cortó al leer %d mensajes (%s); se reconecta y se leen uno por uno",
-                            len(batch), problem)
+                            len(rest), problem)
                 self._reconnect(problem)
-                yield from self._fetch_one_by_one(batch)
+                yield from self._fetch_one_by_one(rest)
                 continue
-            for uid in batch:
-                body = bodies.pop(uid, None)
-                yield self.key(uid), body if body is not None else unreadable[uid]
+            if stream.refusal:
+                log.info("UID FETCH de %d mensajes respondió: %s", len(batch), stream.refusal)
+            # Ask again one by one for what the batch did not bring, so one message the server
+            # cannot deliver never holds back the others.
+            yield from self._fetch_one_by_one([uid for uid in batch if uid not in delivered])
 
     def _fetch_batch(self, client: IMAPClient, batch: list[int]) -> tuple[dict[int, bytes], dict[int, Unreadable]]:
         bodies, refusal = fetch_bodies(client, batch)
@@ -345,7 +410,8 @@ class ImapSource:
         for decision in decisions:
             by_folder.setdefault(decision.destination, []).append(decision)
         has_move = client.has_capability("MOVE")
-        flight: list[Command] = []
+        flight: list[Command] = self._creations(client)
+        created = len(flight)
         moves: list[tuple[int, list[Decision], str]] = []  # (answer index, group, uid set)
         for folder, group in by_folder.items():
             uids = uid_set([self.uid(decision.key) for decision in group])
@@ -356,6 +422,7 @@ class ImapSource:
             moves.append((len(flight), group, uids))
             flight.append(("UID", "MOVE" if has_move else "COPY", uids, server_folder))
         answers = pipelined(client._imap, flight)
+        self._check_created(answers[:created])
         refused = [answers[index].text() for index, _group, _uids in moves if not answers[index].ok]
         if refused:
             raise imaplib.IMAP4.error(f"{'MOVE' if has_move else 'COPY'}: {refused[0]}")

@@ -86,3 +86,28 @@ def uid_set(uids: Sequence[int]) -> str:
     if ordered:
         parts.append(str(start) if start == previous else f"{start}:{previous}")
     return ",".join(parts)
+
+
+def send(imap: imaplib.IMAP4, command: Command) -> bytes:
+    """Write one command without waiting for its answer; returns its tag (see `read_one`)."""
+    tag, line = _encode(imap, command)
+    try:
+        imap.send(line)
+    except OSError as error:
+        raise imaplib.IMAP4.abort(f"socket error: {error}") from None
+    return tag
+
+
+def read_one(imap: imaplib.IMAP4, tag: bytes) -> tuple[str, list[bytes]] | None:
+    """Read one response (with its literals) of the command `tag`; its tagged answer once it
+    has come, None before. Untagged data piles up in `imap.untagged_responses` for the caller.
+    A BYE (the server ending the session) raises `imaplib.IMAP4.abort`."""
+    if imap.tagged_commands[tag] is None:
+        imap._get_response()
+    if "BYE" in imap.untagged_responses:
+        raise imaplib.IMAP4.abort(f"el servidor cerró la sesión: {imap.untagged_responses['BYE'][-1]!r}")
+    result: tuple[str, list[bytes]] | None = imap.tagged_commands[tag]  # type: ignore[assignment]  # typeshed: the list only
+    if result is None:
+        return None
+    del imap.tagged_commands[tag]
+    return result
