@@ -55,6 +55,13 @@ class _Recorder:
         self.drops_left = 0  # messages to keep and then drop the connection before «250»
         self.mail_commands: list[str] = []  # every MAIL FROM argument, accepted or refused
 
+    async def handle_EHLO(self, server: SMTP, session: Session, envelope: Envelope, hostname: str,
+                          responses: list[str]) -> list[str]:
+        # Real relays (Postfix, Exchange, Gmail) advertise ESMTP PIPELINING (RFC 2920), and
+        # aiosmtpd reads pipelined commands in order; it only does not say so.
+        session.host_name = hostname
+        return [*responses[:-1], "250-PIPELINING", responses[-1]]
+
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         auth = session.auth_data
         message = ReceivedMessage(
