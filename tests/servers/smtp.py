@@ -115,6 +115,7 @@ class SmtpServer:
         offer_starttls: bool = True,
         users: tuple[SmtpUser, ...] = (SMTP_USER, SMTP_USER_TILDES),
         data_size_limit: int | None = DATA_SIZE_DEFAULT,
+        plaintext_auth: bool = False,  # without STARTTLS: AUTH in the clear (a proxy can read it all)
     ) -> None:
         self.users = users
         self.data_size_limit = data_size_limit
@@ -130,8 +131,8 @@ class SmtpServer:
             tls = {"ssl_context": context, "auth_require_tls": False}
         elif offer_starttls:
             tls = {"tls_context": context, "require_starttls": True, "auth_require_tls": True}
-        else:  # a server that never offers STARTTLS (and so never AUTH)
-            tls = {"auth_require_tls": True}
+        else:  # a server that never offers STARTTLS (and so never AUTH, unless told to)
+            tls = {"auth_require_tls": not plaintext_auth}
         self._controller = _Controller(
             self._recorder,
             hostname=LOOPBACK,
