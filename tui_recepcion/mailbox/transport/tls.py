@@ -12,6 +12,7 @@ import os
 import ssl
 import threading
 from dataclasses import dataclass
+from typing import Any, cast
 
 from tui_recepcion.errors import ConnectionProblem
 from tui_recepcion.mailbox.transport.client import MailClient, socket_of
@@ -86,8 +87,42 @@ def negotiated_tls(client: MailClient) -> TlsInfo | None:
     return TlsInfo(version=sock.version() or "?", cipher=cipher[0] if cipher else "?")
 
 
+class _ContextSoon:
+    """A context still being built (loading the system CAs) while the TCP connection is set up:
+    the protocol libraries only call `wrap_socket` on it, once connected, which waits for it.
+    Over a WAN that hides the CA loading behind the TCP handshake's round trip."""
+
+    def __init__(self, endpoint: Endpoint) -> None:
+        self._endpoint = endpoint
+        self._context: ssl.SSLContext | None = None
+        self._error: BaseException | None = None
+        self._ready = threading.Event()
+        threading.Thread(target=self._build, name="recepcion-tls", daemon=True).start()
+
+    def _build(self) -> None:
+        try:
+            self._context = tls_context(self._endpoint)
+        except BaseException as error:  # reported where the context is used
+            self._error = error
+        finally:
+            self._ready.set()
+
+    def get(self) -> ssl.SSLContext:
+        self._ready.wait()
+        if self._error is not None:
+            raise self._error
+        assert self._context is not None
+        return self._context
+
+    def wrap_socket(self, *args: Any, **kwargs: Any) -> ssl.SSLSocket:
+        return self.get().wrap_socket(*args, **kwargs)
+
+
 def context_for(endpoint: Endpoint, protocol: str) -> ssl.SSLContext | None:
     """The TLS context to use, or None for an allowed plaintext connection."""
+    if endpoint.security == "ssl":
+        # A bad `certificados_ca` bundle is reported when the socket is wrapped, once connected.
+        return cast(ssl.SSLContext, _ContextSoon(endpoint))
     if endpoint.security != "ninguna":
         return tls_context(endpoint)
     if not endpoint.allow_plaintext:
