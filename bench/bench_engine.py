@@ -137,7 +137,7 @@ def unavoidable_extraction(raw: bytes) -> None:
     part = raw.index(_ZIP_PART)
     body = raw.index(b"\r\n\r\n", part) + 4
     end = raw.index(b"\r\n--", body)
-    c_floor(Inputs(raw[body:end], b""))
+    c_floor(Inputs(raw[body:end].replace(b"\r\n", b""), b""))
 
 
 # Run the CLI in a fresh interpreter that reports its own peak RSS. That peak is VmHWM, not
