@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import mailbox
+import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -118,10 +119,13 @@ def test_dashboard_snapshot(snap_compare, tmp_path: Path, size: tuple[int, int])
 def test_documents_snapshot(snap_compare, tmp_path: Path, size: tuple[int, int]) -> None:
     config = write_config(tmp_path, ACCOUNT)
     with Store.open(tmp_path / "recepcion.db") as store:
-        for index, mail in enumerate(SampleFactory(seed=9, pdf_size=1_000).mailbox(good=30, failing_each=0)):
+        for index, mail in enumerate(SampleFactory(seed=9, pdf_size=1_000, signed=True).mailbox(good=30, failing_each=0)):
             extraction = extract_message(mail.raw, receiver_nit=DEFAULT_RECEIVER.nit)
             store.record_outcome("principal", f"muestra:{index}", extraction, hashlib.sha256(mail.raw).hexdigest(),
                                  "Procesados")
+    # Received at fixed moments (the claim deadline counts from reception), not when the test runs.
+    with sqlite3.connect(tmp_path / "recepcion.db") as raw:
+        raw.execute("UPDATE documents SET created_at = ?", ((NOW - timedelta(days=1)).isoformat(timespec="milliseconds"),))
     app = create_app(config, clock=lambda: NOW)
 
     async def open_documents(pilot) -> None:

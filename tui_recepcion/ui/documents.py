@@ -11,13 +11,22 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.content import Content
+from textual.coordinate import Coordinate
 from textual.widgets import DataTable, Footer, Input, Label, Select, Static
 
 from tui_recepcion.dian.codes import STORED_DOCUMENT_TYPES, document_type_name
+from tui_recepcion.dian.deadlines import rules_for
+from tui_recepcion.dian.radian import event_label
+from tui_recepcion.errors import RecepcionError
 from tui_recepcion.output import document_record, money, render
+from tui_recepcion.radian.requester import requester
+from tui_recepcion.radian.sender import AcceptanceConfirmation
 from tui_recepcion.store import DocumentFilter, DocumentRow
+from tui_recepcion.store.radian_events import DocumentRadian
 from tui_recepcion.ui.dialogs import MessageDialog, PathDialog
 from tui_recepcion.ui.navbar import NavBar
+from tui_recepcion.ui.radian import RADIAN_FILTERS, keep_row, radian_cells, radian_lines
+from tui_recepcion.ui.radian_dialogs import AcceptanceDialog, ClaimDialog
 from tui_recepcion.ui.screen import RecepcionScreen, WorkerResult
 
 SHOWN_LIMIT = 2000
@@ -28,9 +37,19 @@ TIPOS = (
 
 
 class DocumentsFound(WorkerResult):
-    def __init__(self, rows: list[DocumentRow]) -> None:
+    def __init__(self, rows: list[DocumentRow], radian: list[DocumentRadian] | None = None) -> None:
         super().__init__()
         self.rows = rows
+        self.radian = radian
+
+
+class EventsSent(WorkerResult):
+    """What happened to the RADIAN events a Documentos action asked for (Spanish lines)."""
+
+    def __init__(self, lines: list[str], ok: bool) -> None:
+        super().__init__()
+        self.lines = lines
+        self.ok = ok
 
 
 class DocumentsExported(WorkerResult):
@@ -40,7 +59,7 @@ class DocumentsExported(WorkerResult):
         self.path = path
 
 
-def detail_lines(row: DocumentRow) -> list[str]:
+def detail_lines(row: DocumentRow, radian: DocumentRadian | None = None, roots: Path | None = None) -> list[str]:
     """Everything worth reading about one document, in Spanish."""
     record = document_record(row)
     doc = row.document
@@ -72,6 +91,8 @@ def detail_lines(row: DocumentRow) -> list[str]:
         f"Archivo XML: {row.xml_path or '—'}",
         f"Archivo PDF: {row.pdf_path or '—'}",
     ]
+    if radian is not None:
+        lines += radian_lines(row, radian, roots)
     return lines
 
 
@@ -79,18 +100,28 @@ class DocumentsScreen(RecepcionScreen):
     TITLE = "Documentos"
     HELP = (
         "Los documentos electrónicos guardados, del más reciente al más antiguo. Filtre por emisor "
-        "(NIT o parte del nombre), por fechas de emisión (AAAA-MM-DD) y por tipo. Enter muestra el "
+        "(NIT o parte del nombre), por fechas de emisión (AAAA-MM-DD), por tipo y por estado RADIAN "
+        "(pendientes de acuse, por vencer, firma inválida). Enter muestra el "
         "detalle del documento; Ctrl+E exporta lo filtrado a CSV; Ctrl+R vuelve a consultar."
+        " Eventos ante la DIAN: Espacio marca o desmarca documentos; F6 envía el acuse de recibo y "
+        "el recibo del bien o servicio (030 y 032) de los marcados (o del señalado); F7 aceptación expresa (033, irrevocable: pide escribir el número de "
+        "la factura); F8 reclamo (031, pide el concepto)."
     )
     BINDINGS = [
         # priority: the filter Inputs bind Ctrl+E to "end of line" (the End key still does that).
         Binding("ctrl+e", "export", "Exportar CSV", priority=True),
         Binding("ctrl+r", "refresh", "Actualizar"),
+        Binding("space", "mark", "Marcar", show=False),
+        Binding("f6", "acknowledge", "Acuse + recibo", show=False),
+        Binding("f7", "accept", "Aceptar", show=False),
+        Binding("f8", "claim", "Reclamar…", show=False),
     ]
 
     def __init__(self) -> None:
         super().__init__()
         self.rows: list[DocumentRow] = []
+        self.radian: list[DocumentRadian | None] = []
+        self.marked: set[str] = set()  # CUFEs marked for «Acuse + recibo»
 
     def compose(self) -> ComposeResult:
         yield NavBar(self.TITLE, "documentos")
@@ -99,14 +130,20 @@ class DocumentsScreen(RecepcionScreen):
             yield Input(placeholder="Desde AAAA-MM-DD", compact=True, id="desde", max_length=10)
             yield Input(placeholder="Hasta AAAA-MM-DD", compact=True, id="hasta", max_length=10)
             yield Select(TIPOS, value="", allow_blank=False, compact=True, id="tipo")
+            yield Select(RADIAN_FILTERS, value="", allow_blank=False, compact=True, id="radian")
         yield Label("", id="doc-filter-error", classes="filter-error")
         table: DataTable = DataTable(cursor_type="row", zebra_stripes=True, id="documents")
         table.add_column("Fecha", width=10)
-        # Emisor takes what the other columns leave (80 columns: 24 characters).
-        table.add_column("Emisor", width=min(50, max(16, self.app.size.width - 56)))
+        # Emisor takes what the other columns leave (80 columns: 24 characters; the RADIAN
+        # columns, 31 more, scroll into view there).
+        table.add_column("Emisor", width=min(50, max(24 if self.app.size.width < 110 else 16,
+                                                      self.app.size.width - 87)))
         table.add_column("Tipo", width=4)
         table.add_column("Número", width=12)
         table.add_column("Total", width=16)
+        table.add_column("RADIAN", width=10)
+        table.add_column("Vence", width=10)
+        table.add_column("Firma", width=8)
         yield table
         yield Static("", id="doc-summary", classes="summary")
         yield Footer(compact=True)
@@ -145,30 +182,42 @@ class DocumentsScreen(RecepcionScreen):
     def action_refresh(self) -> None:
         filters = self._filters()
         if filters is not None:
-            self._query(filters)
+            chosen = self.query_one("#radian", Select).value
+            self._query(filters, chosen if isinstance(chosen, str) else "")
 
     @work(thread=True, exclusive=True, group="consulta", exit_on_error=False, name="Consultar documentos")
-    def _query(self, filters: DocumentFilter) -> None:
-        self.post_result(DocumentsFound(self.services.store.documents(filters)))
+    def _query(self, filters: DocumentFilter, radian_filter: str = "") -> None:
+        store = self.services.store
+        rows = store.documents(filters)
+        today = self.services.local_time(self.services.clock()).date()
+        radian = store.radian_of(rows, today=today, rules=rules_for(self.services.config.general))
+        kept = [(row, info) for row, info in zip(rows, radian, strict=True) if keep_row(info, radian_filter, today)]
+        self.post_result(DocumentsFound([row for row, _ in kept], [info for _, info in kept]))
 
     @on(DocumentsFound)
     def _show(self, result: DocumentsFound) -> None:
         rows = result.rows
         self.rows = list(reversed(rows))[:SHOWN_LIMIT]  # newest first
+        radian: list[DocumentRadian | None] = list(result.radian) if result.radian is not None else [None] * len(rows)
+        self.radian = list(reversed(radian))[:SHOWN_LIMIT]
         table = self.query_one("#documents", DataTable)
         table.clear()
         for index, row in enumerate(self.rows):
             doc = row.document
-            table.add_row(doc.issue_date.isoformat(), Text(doc.supplier.name), Text(doc.tipo), Text(doc.number),
-                          Text(money(str(doc.total)), justify="right"), key=str(index))
+            table.add_row(self._date_cell(row), Text(doc.supplier.name), Text(doc.tipo), Text(doc.number),
+                          Text(money(str(doc.total)), justify="right"), *radian_cells(self.radian[index]),
+                          key=str(index))
         shown = f" (se muestran los {SHOWN_LIMIT} más recientes)" if len(rows) > SHOWN_LIMIT else ""
         self.query_one("#doc-summary", Static).update(Content(
             f"{len(rows)} documentos{shown}. Enter: detalle · Ctrl+E: exportar a CSV"))
 
     @on(DataTable.RowSelected, "#documents")
     def _detail(self, event: DataTable.RowSelected) -> None:
-        row = self.rows[int(str(event.row_key.value))]
-        self.app.push_screen(MessageDialog(f"Documento {row.document.number}", detail_lines(row)))
+        index = int(str(event.row_key.value))
+        row = self.rows[index]
+        radian = self.radian[index] if index < len(self.radian) else None
+        roots = self.services.config.general.signing_roots
+        self.app.push_screen(MessageDialog(f"Documento {row.document.number}", detail_lines(row, radian, roots)))
 
     def action_export(self) -> None:
         filters = self._filters()
@@ -194,3 +243,105 @@ class DocumentsScreen(RecepcionScreen):
     @on(DocumentsExported)
     def _exported(self, result: DocumentsExported) -> None:
         self.notify(f"{result.count} documentos exportados a {result.path}.", title="Exportar a CSV")
+
+    # --- RADIAN events of the highlighted document (tui_recepcion/radian/) --------------------
+
+    def _highlighted(self) -> DocumentRow | None:
+        table = self.query_one("#documents", DataTable)
+        if not self.rows or table.cursor_row < 0 or table.cursor_row >= len(self.rows):
+            self.notify("Señale primero un documento de la lista.", title="Eventos RADIAN")
+            return None
+        return self.rows[table.cursor_row]
+
+    def _date_cell(self, row: DocumentRow) -> str:
+        date_text = row.document.issue_date.isoformat()
+        return f"✓{date_text[1:]}" if row.document.cufe in self.marked else date_text
+
+    def action_mark(self) -> None:
+        row = self._highlighted()
+        if row is None:
+            return
+        self.marked ^= {row.document.cufe}
+        table = self.query_one("#documents", DataTable)
+        table.update_cell_at(Coordinate(table.cursor_row, 0), self._date_cell(row))
+        table.move_cursor(row=table.cursor_row + 1)
+
+    def action_acknowledge(self) -> None:
+        marked = [row.document.cufe for row in self.rows if row.document.cufe in self.marked]
+        if marked:
+            self._send_events_in_bulk(marked)
+            return
+        row = self._highlighted()
+        if row is not None:
+            self._send_events(row.document.cufe, ("030", "032"))
+
+    @work(thread=True, exclusive=True, group="eventos", exit_on_error=False, name="Enviar acuses a la DIAN")
+    def _send_events_in_bulk(self, cufes: list[str]) -> None:
+        """030 + 032 of each marked document (the sender refuses 033 and 031 in bulk)."""
+        lines: list[str] = []
+        ok = True
+        try:
+            results = self.services.event_sender().send_many(cufes, ("030", "032"),
+                                                              requested_by=f"{requester()} (Documentos)")
+        except RecepcionError as problem:
+            results = []
+            lines.append(f"No se envió: {problem}")
+            ok = False
+        for result in results:
+            if isinstance(result, RecepcionError):
+                lines.append(f"No se envió: {result}")
+                ok = False
+            else:
+                lines.append(f"{result.code} {event_label(result.code)} de {result.document_number}: {result.state}")
+                ok = ok and result.at_dian
+        self.post_result(EventsSent(lines, ok))
+
+    def action_accept(self) -> None:
+        row = self._highlighted()
+        if row is None:
+            return
+
+        def confirmed(confirmation: AcceptanceConfirmation | None) -> None:
+            if confirmation is not None:
+                self._send_events(row.document.cufe, ("033",), confirmation=confirmation)
+
+        self.app.push_screen(AcceptanceDialog(row.document.cufe, row.document.number, row.document.supplier.name),
+                             confirmed)
+
+    def action_claim(self) -> None:
+        row = self._highlighted()
+        if row is None:
+            return
+
+        def chosen(reason: str | None) -> None:
+            if reason is not None:
+                self._send_events(row.document.cufe, ("031",), claim_reason=reason)
+
+        self.app.push_screen(ClaimDialog(row.document.number), chosen)
+
+    @work(thread=True, exclusive=True, group="eventos", exit_on_error=False, name="Enviar eventos a la DIAN")
+    def _send_events(self, cufe: str, codes: tuple[str, ...], *, claim_reason: str | None = None,
+                     confirmation: AcceptanceConfirmation | None = None) -> None:
+        lines: list[str] = []
+        ok = True
+        try:
+            sender = self.services.event_sender()
+            for code in codes:
+                result = sender.send(cufe, code, requested_by=f"{requester()} (Documentos)",
+                                     claim_reason=claim_reason, confirmation=confirmation)
+                lines.append(f"{code} {event_label(code)} [{result.event_number}]: {result.state}")
+                lines += [f"  {line}" for line in result.message.splitlines()]
+                if not result.at_dian:
+                    ok = False
+                    break
+        except RecepcionError as problem:
+            lines.append(f"No se envió: {problem}")
+            ok = False
+        self.post_result(EventsSent(lines, ok))
+
+    @on(EventsSent)
+    def _events_sent(self, result: EventsSent) -> None:
+        self.marked.clear()
+        self.action_refresh()  # the RADIAN columns show what DIAN now has
+        self.app.push_screen(MessageDialog("Eventos ante la DIAN", result.lines, error=not result.ok))
+
