@@ -8,7 +8,6 @@ connection; plaintext needs an explicit opt-in (`permitir_sin_cifrado`).
 from __future__ import annotations
 
 import logging
-import os
 import ssl
 import threading
 from dataclasses import dataclass
@@ -28,35 +27,8 @@ class TlsInfo:
     cipher: str  # e.g. "TLS_AES_256_GCM_SHA384"
 
 
-# Loading the system CAs costs tens of milliseconds (more on a busy machine), once per
-# connection; a pass opens several (POP3 and SMTP), a service many. A context is immutable
-# once built and safe to share between threads, so one is kept per extra bundle, as it was
-# on disk (its modification time and size are part of the key: an edited file is reloaded).
-_contexts: dict[tuple[str | None, int, int], ssl.SSLContext] = {}
-_contexts_lock = threading.Lock()
-
-
 def tls_context(endpoint: Endpoint) -> ssl.SSLContext:
     """A verifying client context: system CAs plus `ca_file`, host name checked, TLS >= 1.2."""
-    key: tuple[str | None, int, int] = (None, 0, 0)
-    if endpoint.ca_file is not None:
-        try:
-            status = os.stat(endpoint.ca_file)
-            key = (str(endpoint.ca_file), status.st_mtime_ns, status.st_size)
-        except OSError:
-            key = (str(endpoint.ca_file), -1, -1)  # not cached: the load below reports it
-    with _contexts_lock:
-        cached = _contexts.get(key)
-    if cached is not None:
-        return cached
-    context = _new_context(endpoint)
-    if key[1] != -1:
-        with _contexts_lock:
-            _contexts[key] = context
-    return context
-
-
-def _new_context(endpoint: Endpoint) -> ssl.SSLContext:
     context = ssl.create_default_context()
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     context.check_hostname = True
