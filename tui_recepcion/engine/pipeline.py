@@ -337,6 +337,9 @@ class Pipeline:
         """Read a batch; its messages are handed to the preparer in small chunks as they
         arrive, so extraction overlaps the transfer of the rest."""
         raws: dict[str, bytes] = {}
+        # Only a source that forwards the mail (POP3) needs its bytes again at disposal; for
+        # the others the batch keeps just its keys, so memory holds one copy of each message.
+        keep_bytes = bool(getattr(self.source, "needs_raw_to_dispose", True))
         unreadable: dict[str, str] = {}
         started: list[Callable[[], list[Outcome]]] = []
         chunk: list[tuple[str, bytes]] = []
@@ -346,7 +349,7 @@ class Pipeline:
                 if isinstance(item, Unreadable):
                     unreadable[key] = item.detail
                     continue
-                raws[key] = item
+                raws[key] = item if keep_bytes else b""
                 chunk.append((key, item))
                 chunk_bytes += len(item)
                 if len(chunk) >= PREPARE_CHUNK or chunk_bytes >= PREPARE_CHUNK_BYTES:
@@ -463,7 +466,7 @@ class Pipeline:
             extraction = recorded_outcome.extraction if recorded_outcome else None
             self._emit(self._handled_event(entry, extraction, recorded.duplicates,
                                            recorded.conflicts))
-            decisions.append(self._decision_from_ledger(entry, raw=raws.get(entry.source_key)))
+            decisions.append(self._decision_from_ledger(entry, raw=raws.get(entry.source_key) or None))
             progress.count(entry.status, len(recorded.duplicates))
         return decisions
 

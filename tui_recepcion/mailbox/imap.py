@@ -145,6 +145,7 @@ class ImapSource:
     disposal_commits_at_finish = False
     keeps_unreadable = False
     reads_one_at_a_time = False
+    needs_raw_to_dispose = False  # moves by UID: the pipeline need not keep a batch's bytes
 
     def __init__(
         self,
