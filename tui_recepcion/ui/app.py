@@ -104,6 +104,15 @@ class RecepcionApp(App):
         if self.use_command_palette and not CommandPalette.is_open(self):
             self.push_screen(CommandPalette(placeholder="Buscar comandos…", id="--command-palette"))
 
+    async def action_quit(self) -> None:
+        """Ctrl+Q: the form asks first when it holds unsaved changes."""
+        form = self.mode_screens.get("formulario")
+        if isinstance(form, FormScreen) and form.unsaved_changes():
+            await self.switch_mode("formulario")
+            form.ask_before_quitting()
+            return
+        self.exit()
+
     def action_help_quit(self) -> None:
         self.notify("Para salir pulse Ctrl+Q.", title="¿Desea salir?")
 
