@@ -9,6 +9,7 @@ import platformdirs
 
 APP_NAME = "tui-recepcion"
 CONFIG_ENV_VAR = "TUI_RECEPCION_CONFIG"
+ACCOUNTS_DIR_NAME = "cuentas.d"  # one account per file, next to config.toml
 
 
 def default_config_path() -> Path:
@@ -24,3 +25,8 @@ def resolve_config_path(cli_value: str | os.PathLike[str] | None) -> Path:
         return Path(given).expanduser()
     except RuntimeError:  # "~nadie/config.toml": left as written; reading it says it does not exist
         return Path(given)
+
+
+def accounts_dir(config_path: Path) -> Path:
+    """The folder of account files (`cuentas.d/ID.toml`) that belongs to `config_path`."""
+    return config_path.parent / ACCOUNTS_DIR_NAME

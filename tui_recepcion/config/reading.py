@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from tui_recepcion.config.account_files import AccountFile, locate, read_account_files
 from tui_recepcion.config.fields import (
     ACCOUNT_FIELDS,
     EMPRESA_FIELDS,
@@ -214,6 +215,7 @@ def parse_config(
     require_accounts: bool = True,
     check_environment: bool = False,
     allow_unknown: bool = False,
+    account_files: bool = False,
 ) -> tuple[Config | None, list[Problem]]:
     """Parse and validate config text; returns the config (when valid) and every problem.
 
@@ -221,11 +223,13 @@ def parse_config(
     `check_environment` (for `validar`) also checks that each `env:` variable is set and each
     `archivo:` secret is a private regular file this user can read. `allow_unknown` (for the
     writer, which keeps them) does not count keys and tables the program does not know.
+    `account_files` also reads the accounts of `cuentas.d/*.toml` next to `path`
+    (`account_files.py`); their problems name their own file and line.
     """
     try:
         return _parse_config(
             text, path, require_accounts=require_accounts, check_environment=check_environment,
-            allow_unknown=allow_unknown,
+            allow_unknown=allow_unknown, account_files=account_files,
         )
     except Exception as error:  # a bug here must not become a traceback for the technician
         return None, [Problem(path, "(interno)", None, (
@@ -250,7 +254,8 @@ def load_toml(text: str, path: Path | None) -> tuple[dict[str, Any] | None, Prob
 
 
 def _parse_config(
-    text: str, path: Path | None, *, require_accounts: bool, check_environment: bool, allow_unknown: bool
+    text: str, path: Path | None, *, require_accounts: bool, check_environment: bool, allow_unknown: bool,
+    account_files: bool = False,
 ) -> tuple[Config | None, list[Problem]]:
     data, syntax = load_toml(text, path)
     if data is None:
@@ -264,18 +269,50 @@ def _parse_config(
     if not isinstance(accounts_raw, dict):
         problems.add(("cuentas",), "debe contener tablas [cuentas.NOMBRE]")
         accounts_raw = {}
-    if require_accounts and not accounts_raw:
-        problems.add(("cuentas",), "no hay ninguna cuenta configurada ([cuentas.NOMBRE])")
+    files, unreadable = read_account_files(path) if account_files else ([], [])
+    if require_accounts and not accounts_raw and not files and not unreadable:
+        problems.add(("cuentas",), "no hay ninguna cuenta configurada ([cuentas.NOMBRE] o cuentas.d/NOMBRE.toml)")
     accounts = {account_id: _read_account(problems, account_id, raw) for account_id, raw in accounts_raw.items()}
+    origins = _read_file_accounts(problems, files, accounts, unreadable)
     problems.extend(duplicate_mailbox_problems({key: value for key, value in accounts.items() if value is not None}))
     company = _read_company(problems, data["empresa"]) if "empresa" in data else None
     lines = key_lines(text)
-    warnings = [Problem(path, key_name(key), line_of(lines, key), message, warning=True) for key, message in problems.unknown]
-    if problems.found:
-        located = [Problem(path, key_name(key), line_of(lines, key), message) for key, message in problems.found]
-        return None, sorted(located + warnings, key=lambda problem: problem.line or 0)
+
+    def place(key: KeyPath, message: str, warning: bool = False) -> Problem:
+        origin = origins.get(key[1]) if len(key) > 1 and key[0] == "cuentas" else None
+        if origin is not None:
+            return locate(key, message, origin, warning=warning)
+        return Problem(path, key_name(key), line_of(lines, key), message, warning=warning)
+
+    warnings = [place(key, message, True) for key, message in problems.unknown]
+    if problems.found or unreadable:
+        located = [place(key, message) for key, message in problems.found] + unreadable
+        return None, sorted(located + warnings,
+                            key=lambda problem: (problem.file != path, str(problem.file), problem.line or 0))
     valid_accounts = {account_id: account for account_id, account in accounts.items() if account is not None}
     return Config(path=path, general=General(**(general or {})), accounts=valid_accounts, company=company), warnings
+
+
+def _read_file_accounts(problems: _Collector, files: list[AccountFile], accounts: dict[str, Account | None],
+                        unreadable: list[Problem]) -> dict[str, AccountFile]:
+    """Read each account file into `accounts`; returns the file each account came from.
+    A file whose TOML is broken, or whose id config.toml already uses, adds to `unreadable`."""
+    origins: dict[str, AccountFile] = {}
+    for account_file in files:
+        account_id = account_file.account_id
+        if account_id in accounts:  # names in one folder are unique: the other one is in config.toml
+            unreadable.append(Problem(account_file.path, "(archivo)", 1, (
+                f"la cuenta «{printable(account_id)}» ya está definida en config.toml ([cuentas.{account_id}]); "
+                "cada cuenta va en un solo lugar (config.toml o cuentas.d)")))
+            continue
+        data, syntax = load_toml(account_file.text, account_file.path)
+        if data is None:
+            unreadable.extend([syntax] if syntax else [])
+            continue
+        account_file.data = data
+        origins[account_id] = account_file
+        accounts[account_id] = _read_account(problems, account_id, data)
+    return origins
 
 
 def read_config_text(path: Path) -> str:
@@ -303,12 +340,12 @@ def validate_config(path: Path) -> list[Problem]:
 
     Raises ConfigError when the file cannot be read at all.
     """
-    return parse_config(read_config_text(path), path, check_environment=True, allow_unknown=True)[1]
+    return parse_config(read_config_text(path), path, check_environment=True, allow_unknown=True, account_files=True)[1]
 
 
 def load_config(path: Path) -> Config:
     """The valid configuration at `path`, or ConfigProblems listing every problem."""
-    config, problems = parse_config(read_config_text(path), path, allow_unknown=True)
+    config, problems = parse_config(read_config_text(path), path, allow_unknown=True, account_files=True)
     if config is None:
         raise ConfigProblems(problems)
     return config
@@ -318,7 +355,8 @@ def load_config_or_empty(path: Path) -> Config:
     """Like load_config, but a missing file or one without accounts is fine (the form's first run)."""
     if not path.exists():
         return Config(path=path)
-    config, problems = parse_config(read_config_text(path), path, require_accounts=False, allow_unknown=True)
+    config, problems = parse_config(read_config_text(path), path, require_accounts=False, allow_unknown=True,
+                                    account_files=True)
     if config is None:
         raise ConfigProblems(problems)
     return config

@@ -29,6 +29,12 @@ def _has_new_mail(responses: list[tuple[Any, ...]]) -> bool:
     return any(len(response) > 1 and response[1] in (b"EXISTS", b"RECENT") for response in responses)
 
 
+def arrived_meanwhile(client: IMAPClient, left: int | None) -> bool:
+    """Mail that arrived after the last pass listed INBOX but before IDLE began raises no
+    EXISTS during IDLE: more messages than the pass `left` means mail to process now."""
+    return left is not None and len(client.search(["NOT", "DELETED"])) > left
+
+
 def wait_for_new_mail(account: Account, seconds: float, cancel: threading.Event, left: int | None = None) -> bool:
     """Idle up to `seconds`; True when the wait ended (new mail, timeout or cancel),
     False when IDLE is not available, so the caller sleeps instead.
@@ -49,7 +55,7 @@ def wait_for_new_mail(account: Account, seconds: float, cancel: threading.Event,
             if not client.has_capability("IDLE"):
                 return False
             client.select_folder("INBOX", readonly=True)
-            if left is not None and len(client.search(["NOT", "DELETED"])) > left:
+            if arrived_meanwhile(client, left):
                 return True  # arrived between the pass and this wait
             _idle_until(client, time.monotonic() + seconds, cancel)
         return True

@@ -89,6 +89,7 @@ class PassResult:
     remaining: int = 0
     cancelled: bool = False
     retry_soon: bool = False  # some message could not be read this time: try again before the interval
+    more_waiting: bool = False  # the pass stopped at its `max_messages` slice: new mail is left for the next
 
 
 _T = TypeVar("_T")
@@ -148,6 +149,7 @@ class Pipeline:
         extract: Callable[..., Extraction] = extract_message,
         deadline_seconds: float | None = DEFAULT_PASS_SECONDS,
         limits: Limits = DEFAULT_LIMITS,
+        max_messages: int | None = None,
     ) -> None:
         self.account_id = account_id
         self.source = source
@@ -158,6 +160,10 @@ class Pipeline:
         self.batch_size = batch_size
         self.deadline_seconds = deadline_seconds
         self.limits = limits
+        # A slice: at most this many new messages a pass, so one huge backlog does not keep
+        # the other accounts of the process waiting (engine/scheduler.py).
+        self.max_messages = max_messages
+        self._more_waiting = False
         self._extract = extract
         self._emit_callback = emit
         self._pending_events: list[Event] = []
@@ -206,6 +212,7 @@ class Pipeline:
         started = time.monotonic()
         self._awaiting_finish = []
         self._listed = self._disposed = 0
+        self._more_waiting = False
         self._timed_out.clear()
         self._emit(StateChanged(account=self.account_id, state="conectando"))
         self._flush_events()
@@ -252,7 +259,8 @@ class Pipeline:
             raise
         if self.source.disposal_commits_at_finish:
             self._confirm_disposal(self._awaiting_finish)
-        return progress.result(self._listed - self._disposed, cancelled=self.cancel.is_set())
+        result = progress.result(self._listed - self._disposed, cancelled=self.cancel.is_set())
+        return replace(result, more_waiting=self._more_waiting) if self._more_waiting else result
 
     def _problem(self, error: Exception) -> RecepcionError:
         if self._timed_out.is_set():
@@ -264,7 +272,7 @@ class Pipeline:
             )
         if isinstance(error, RecepcionError):
             return error
-        log.error("error inesperado en la pasada de «%s»: %s", self.account_id, type(error).__name__)
+        log.error("error inesperado en la pasada de «%s»", self.account_id)
         log.debug("detalle del error inesperado", exc_info=error)
         return InternalFault.from_exception(error, f"la pasada de la cuenta «{self.account_id}»")
 
@@ -290,6 +298,10 @@ class Pipeline:
         suspects = [key for key, count in attempts.items() if count < MAX_ATTEMPTS]
         singled = set(oversized) | set(attempts)
         fresh = [key for key in new if key not in singled]
+        self._more_waiting = self.max_messages is not None and len(fresh) + len(suspects) > self.max_messages
+        if self.max_messages is not None:
+            fresh = fresh[: self.max_messages]
+            suspects = suspects[: max(0, self.max_messages - len(fresh))]
 
         self._emit(PassStarted(account=self.account_id, pending=len(keys)))
         self._emit(StateChanged(account=self.account_id, state="procesando"))

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tui_recepcion.config import Account, Config, ConfigProblems, parse_config, read_config_text
+from tui_recepcion.config.account_files import config_signature
 from tui_recepcion.errors import ConfigError, RecepcionError
 from tui_recepcion.events import ConfigApplied, ConfigRejected
 from tui_recepcion.store import Store
@@ -34,10 +35,18 @@ def config_version(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:VERSION_CHARS]
 
 
+def versioned_text(text: str, path: Path) -> str:
+    """What a version hashes: config.toml's text and, when there is a cuentas.d, what
+    `config_signature` says of its files (name, mtime, size), so an account file edited,
+    added or removed is a new version too."""
+    files = config_signature(path)[1:]
+    return text if not files else text + "\0" + repr(files)
+
+
 def file_version(path: Path) -> str | None:
-    """The version of the file at `path` now; None when it cannot be read."""
+    """The version of the file at `path` (and its cuentas.d) now; None when it cannot be read."""
     try:
-        return config_version(read_config_text(path))
+        return config_version(versioned_text(read_config_text(path), path))
     except ConfigError:
         return None
 
@@ -58,8 +67,8 @@ def load_for_service(path: Path, account_id: str | None = None) -> ServiceConfig
     The version is that of the very text validated, so it is never the hash of a later edit.
     """
     text = read_config_text(path)
-    version = config_version(text)
-    config, problems = parse_config(text, path, allow_unknown=True)
+    version = config_version(versioned_text(text, path))
+    config, problems = parse_config(text, path, allow_unknown=True, account_files=True)
     if config is None:
         raise ConfigProblems(problems)
     accounts = tuple(config.accounts.values()) if account_id is None else (config.account(account_id),)
@@ -78,12 +87,12 @@ class ConfigWatcher:
         self.seen = version
         self._stat = self._stat_now()
 
-    def _stat_now(self) -> tuple[int, int, int] | None:
+    def _stat_now(self) -> tuple[object, ...] | None:
         try:
             info = os.stat(self.path)
         except OSError:
             return None
-        return info.st_mtime_ns, info.st_size, info.st_ino
+        return info.st_mtime_ns, info.st_size, info.st_ino, config_signature(self.path)[1:]  # and cuentas.d
 
     def changed(self) -> bool:
         stat = self._stat_now()

@@ -31,7 +31,8 @@ from tui_recepcion.config import Account, Config
 from tui_recepcion.dian import Reason
 from tui_recepcion.dian.deadlines import rules_for
 from tui_recepcion.engine.idle import wait_for_new_mail
-from tui_recepcion.engine.lock import AccountBusy, account_lock
+from tui_recepcion.engine.lock import AccountBusy
+from tui_recepcion.engine.ownership import Ownership, ownership_for
 from tui_recepcion.engine.pipeline import DEFAULT_PASS_SECONDS, Checkpoint, PassResult, Pipeline, _no_checkpoint
 from tui_recepcion.engine.prepare import extractor
 from tui_recepcion.engine.radian_auto import AutomaticEvents
@@ -86,10 +87,20 @@ def env_seconds(name: str, default: float) -> float:
 class Engine:
     """The shared context of every account's processing: config, store, providers."""
 
-    def __init__(self, config: Config, store: Store, registry: ProviderRegistry) -> None:
+    def __init__(self, config: Config, store: Store, registry: ProviderRegistry,
+                 ownership: Ownership | None = None) -> None:
         self.config = config
         self.store = store
         self.registry = registry
+        self._ownership = ownership
+
+    @property
+    def ownership(self) -> Ownership:
+        """Which accounts this process owns (advisory locks on PostgreSQL, flocks on SQLite);
+        the scheduler, `--una-vez` and the TUI all take an account through it."""
+        if self._ownership is None:
+            self._ownership = ownership_for(self.config)
+        return self._ownership
 
     @classmethod
     def open(cls, config: Config, registry: ProviderRegistry | None = None) -> Engine:
@@ -105,6 +116,8 @@ class Engine:
         return provider.smtp if provider is not None else None
 
     def close(self) -> None:
+        if self._ownership is not None:
+            self._ownership.close()
         self.store.close()
 
     def __enter__(self) -> Engine:
@@ -142,14 +155,16 @@ class AccountProcessor:
         checkpoint: Checkpoint = _no_checkpoint,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         alerts: Alerts | None = None,
+        max_messages: int | None = None,
     ) -> None:
         self.engine = engine
+        self.max_messages = max_messages  # a slice of the backlog per pass (engine/scheduler.py)
         self.account = account
         self.cancel = cancel or threading.Event()
         self._emit_callback = emit
         self._source_factory = source_factory or (lambda: build_source(account, engine.smtp_defaults(account)))
         # IDLE needs the account's own IMAP server; a supplied source (the demo's Maildir) has none.
-        self._can_idle = source_factory is None and account.protocol == IMAP
+        self.can_idle = source_factory is None and account.protocol == IMAP
         self._checkpoint = checkpoint
         self._clock = clock
         self._failures = 0
@@ -168,6 +183,10 @@ class AccountProcessor:
         elif isinstance(event, MessageKept):
             self._to_alert.append((event.source_key, event.reason, event.detail))
         self._emit_callback(event)
+
+    def record_event(self, event: Event) -> None:
+        """Emit and append to the store's log: what a scheduler says about the account."""
+        self._log_event(event)
 
     def _log_event(self, event: Event) -> None:
         """Emit and also append to the store's log (for events outside a pipeline pass)."""
@@ -200,7 +219,7 @@ class AccountProcessor:
         self._expect_answer_within(self.pass_seconds)
         try:
             try:
-                with account_lock(self.engine.lock_dir, self.account.id):
+                with self.engine.ownership.hold(self.account.id):
                     self._pipeline = Pipeline(
                         self.account.id,
                         self._source_factory(),
@@ -210,6 +229,7 @@ class AccountProcessor:
                         cancel=self.cancel,
                         checkpoint=self._checkpoint,
                         deadline_seconds=self.pass_seconds,
+                        max_messages=self.max_messages,
                         extract=extractor(self.engine.config.general.require_valid_signature),
                     )
                     result = self._pipeline.run_pass()
@@ -229,7 +249,7 @@ class AccountProcessor:
             self._report(file_problem)
             raise file_problem from error
         except Exception as error:
-            log.error("error inesperado en la cuenta «%s»: %s", self.account.id, type(error).__name__)
+            log.error("error inesperado en la cuenta «%s»", self.account.id)
             log.debug("detalle del error inesperado", exc_info=error)
             fault = InternalFault.from_exception(error, f"la cuenta «{self.account.id}»")
             self._report(fault)
@@ -322,7 +342,7 @@ class AccountProcessor:
     def _wait(self, outcome: CycleOutcome) -> None:
         """Until the next pass: IMAP IDLE when healthy and offered, else a cancellable sleep."""
         seconds = outcome.wait.total_seconds()
-        if outcome.problem is None and self._can_idle:
+        if outcome.problem is None and self.can_idle:
             try:
                 left = outcome.result.remaining if outcome.result is not None else None
                 if wait_for_new_mail(self.account, seconds, self.cancel, left):

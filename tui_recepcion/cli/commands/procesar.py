@@ -1,7 +1,8 @@
 """`tui-recepcion procesar [--cuenta ID] [--una-vez]`: headless processing.
 
-With `--una-vez` it makes one pass per account and exits; without it, it runs as a service
-(one thread per account, supervised) until SIGTERM or Ctrl+C, which cut the connections in
+With `--una-vez` it makes one pass per account it can take (one another process owns is
+skipped) and exits; without it, it runs as a service (its share of the accounts on a bounded
+pool of threads, engine/scheduler.py) until SIGTERM or Ctrl+C, which cut the connections in
 use and stop it within seconds; nothing decided is lost (the next run finishes it). Under
 systemd it reports readiness and, with `WatchdogSec=`, pings the watchdog while every
 account's loop is within its bounds.
@@ -31,6 +32,7 @@ from tui_recepcion.config import Account, Config, resolve_config_path
 from tui_recepcion.engine import systemd
 from tui_recepcion.engine.prepare import start_worker_server
 from tui_recepcion.engine.reload import WATCH_SECONDS, ConfigFollower, ServiceConfig, load_for_service
+from tui_recepcion.engine.scheduler import DEFAULT_WORKERS, Scheduler
 from tui_recepcion.engine.service import AccountProcessor, Engine
 from tui_recepcion.errors import ConfigError, RecepcionError
 from tui_recepcion.events import (
@@ -62,7 +64,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--cuenta", metavar="ID", help="cuenta a procesar (por defecto, todas)")
     parser.add_argument("--una-vez", action="store_true", help="una sola pasada y termina")
+    parser.add_argument("--max-cuentas", metavar="N", type=_positive,
+                        help="como máximo N cuentas en este proceso (el resto queda para los demás procesos)")
+    parser.add_argument("--hilos", metavar="N", type=_positive, default=DEFAULT_WORKERS,
+                        help=f"pasadas simultáneas en este proceso (por defecto {DEFAULT_WORKERS})")
     parser.set_defaults(run=run)
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"«{text}» no es un número entero positivo")
+    return value
 
 
 @dataclass
@@ -157,15 +173,19 @@ def run(args: argparse.Namespace) -> int:
     printer = Printer(config)
     with engine, report_token_health(engine.store):  # OAuth2 refreshes and failures, per account
         if args.una_vez:
-            status = _one_pass(engine, accounts, printer)
+            status = _one_pass(engine, accounts, printer, args.max_cuentas)
         else:
             printer.problems = True
-            status = _serve(engine, service, printer, path, args.cuenta)
+            status = _serve(engine, service, printer, path, args.cuenta, workers=args.hilos,
+                            max_accounts=args.max_cuentas)
     print(printer.summary())
     return status
 
 
-def _one_pass(engine: Engine, accounts: list[Account], printer: Printer) -> int:
+def _one_pass(engine: Engine, accounts: list[Account], printer: Printer, max_accounts: int | None = None) -> int:
+    """One pass of each account this process can take: one another process owns is skipped
+    (it is being processed), and the account stays ours until the end, so processes run
+    together share the accounts instead of processing one twice."""
     cancel = threading.Event()
     current: list[AccountProcessor] = []
 
@@ -175,10 +195,20 @@ def _one_pass(engine: Engine, accounts: list[Account], printer: Printer) -> int:
             processor.interrupt()
 
     status = 0
+    taken = 0
     with _stop_on_signals(stop):
         for account in accounts:
-            if cancel.is_set():
+            if cancel.is_set() or (max_accounts is not None and taken >= max_accounts):
                 break
+            try:
+                if not engine.ownership.try_acquire(account.id):
+                    print(f"Cuenta «{account.id}»: la procesa otro proceso; se omite.", file=printer.out, flush=True)
+                    continue
+            except RecepcionError as error:
+                print(f"Error en la cuenta «{account.id}»: {error}", file=sys.stderr)
+                status = 1
+                continue
+            taken += 1
             processor = AccountProcessor(engine, account, emit=printer, cancel=cancel,
                                          alerts=Alerts(engine.store, emit=printer))
             current[:] = [processor]
@@ -192,61 +222,56 @@ def _one_pass(engine: Engine, accounts: list[Account], printer: Printer) -> int:
 
 
 class _Supervisor:
-    """Runs every account's loop on its own thread and watches them until a signal.
+    """Runs the scheduler (engine/scheduler.py: this process's share of the accounts on a
+    bounded pool of threads, taken through `engine.ownership`) and watches it until a signal.
 
-    A thread that ends unexpectedly is restarted. The configuration is followed: when
-    config.toml changes (checked every `WATCH_SECONDS`) or on SIGHUP (`systemctl reload`), the
-    new file is validated first; an invalid one is logged (file, key, line) and the running
-    configuration kept. A valid one is applied between passes: an account whose settings
-    changed finishes the message at hand, and its loop starts again with the new settings;
-    an unchanged account keeps running. Each account's version is recorded in the event log
-    (`ConfigApplied`). SIGTERM/SIGINT stop everything.
+    A scheduler that ends unexpectedly is restarted. The configuration is followed: when
+    config.toml or a file of cuentas.d changes (checked every `WATCH_SECONDS`) or on SIGHUP
+    (`systemctl reload`), the new configuration is validated first; an invalid one is logged
+    (file, key, line) and the running configuration kept. A valid one is applied between
+    passes (`Scheduler.update_accounts`): an account whose settings changed gets them after
+    its pass in flight, an account gone is released, a new one is taken at the next share.
+    Each account's version is recorded in the event log (`ConfigApplied`). SIGTERM/SIGINT
+    stop everything.
     """
 
     def __init__(self, engine: Engine, service: ServiceConfig, printer: Printer, path: Path,
-                 account_id: str | None) -> None:
+                 account_id: str | None, *, workers: int = DEFAULT_WORKERS, max_accounts: int | None = None) -> None:
         self.engine = engine
         self.printer = printer
         self.path = path
         self.account_id = account_id
+        self.workers = workers
+        self.max_accounts = max_accounts
+        self.accounts = list(service.accounts)
         self.follower = ConfigFollower(engine.store, path, account_id, service)
         # Set from signal handlers; the main thread only polls them (it never waits on their
         # locks, which a handler running on the same thread could then never take).
         self.stopping = threading.Event()
         self.reload_requested = threading.Event()
-        self.processors: dict[str, AccountProcessor] = {}
-        self.threads: dict[str, threading.Thread] = {}
-        self.retiring: list[tuple[AccountProcessor, threading.Thread]] = []  # finishing their message
-        self.waiting: dict[str, Account] = {}  # to start once the account's old loop has ended
-        for account in service.accounts:
-            self._start_account(account)
-        log.info("servicio iniciado para %d cuenta(s): %s (configuración %s)", len(service.accounts),
-                 ", ".join(a.id for a in service.accounts), self.follower.version)
+        self._start_scheduler()
+        self.follower.applied([account.id for account in self.accounts])
+        log.info("servicio iniciado: %d cuenta(s) configurada(s), %d pasada(s) a la vez%s (configuración %s)",
+                 len(self.accounts), workers, f", como máximo {max_accounts} cuenta(s)" if max_accounts else "",
+                 self.follower.version)
 
-    def _start_account(self, account: Account) -> None:
-        processor = AccountProcessor(self.engine, account, emit=self.printer, cancel=threading.Event(),
-                                     alerts=Alerts(self.engine.store, emit=self.printer))
-        self.processors[account.id] = processor
-        self.threads[account.id] = _start(processor)
-        self.follower.applied([account.id])
-
-    def _all(self) -> list[AccountProcessor]:
-        return list(self.processors.values()) + [processor for processor, _thread in self.retiring]
+    def _start_scheduler(self) -> None:
+        self.scheduler = Scheduler(self.engine, self.accounts, emit=self.printer,
+                                   alerts_for=lambda account: Alerts(self.engine.store, emit=self.printer),
+                                   workers=self.workers, max_accounts=self.max_accounts)
+        self.thread = threading.Thread(target=self.scheduler.run, name="recepcion-planificador", daemon=True)
+        self.thread.start()
 
     def stop(self) -> None:
         """From the signal handler: stop now, cutting the connections in use."""
         self.stopping.set()
-        for processor in self._all():
-            processor.cancel.set()
-            processor.interrupt()  # a pass blocked on a slow server must not hold up the stop
+        self.scheduler.stop()  # a pass blocked on a slow server must not hold up the stop
 
     def request_reload(self) -> None:
         self.reload_requested.set()
 
     def _join(self) -> None:
-        deadline = time.monotonic() + STOP_SECONDS
-        for thread in list(self.threads.values()) + [thread for _processor, thread in self.retiring]:
-            thread.join(timeout=max(0.0, deadline - time.monotonic()))
+        self.thread.join(timeout=STOP_SECONDS)
 
     def run(self) -> int:
         systemd.notify("READY=1")
@@ -263,12 +288,11 @@ class _Supervisor:
             elif time.monotonic() >= next_watch:
                 next_watch = time.monotonic() + WATCH_SECONDS
                 if self.follower.changed():
-                    log.info("el archivo %s cambió: se revisa la configuración nueva", self.path)
+                    log.info("la configuración cambió (%s o cuentas.d): se revisa la nueva", self.path)
                     self._reload_now(forced=False)
-            self._start_waiting()
-            self._restart_dead_threads()
+            self._restart_dead_scheduler()
             if ping_every is not None and time.monotonic() >= next_ping:
-                stuck = [processor.account.id for processor in self.processors.values() if processor.stuck()]
+                stuck = self.scheduler.stuck()
                 if stuck:
                     log.error("cuentas sin respuesta: %s; se deja de avisar al vigilante de systemd", ", ".join(stuck))
                 else:
@@ -279,23 +303,10 @@ class _Supervisor:
         log.info("servicio detenido")
         return 0
 
-    def _restart_dead_threads(self) -> None:
-        for account_id, processor in self.processors.items():
-            if not self.threads[account_id].is_alive() and not processor.cancel.is_set():
-                log.error("el hilo de la cuenta «%s» terminó; se reinicia", account_id)
-                self.threads[account_id] = _start(processor)
-
-    def _retire(self, account_id: str) -> None:
-        """Let the account's loop finish the message at hand and end (no connection is cut)."""
-        processor = self.processors.pop(account_id)
-        processor.cancel.set()
-        self.retiring.append((processor, self.threads.pop(account_id)))
-
-    def _start_waiting(self) -> None:
-        self.retiring = [(processor, thread) for processor, thread in self.retiring if thread.is_alive()]
-        busy = {processor.account.id for processor, _thread in self.retiring}
-        for account_id in [account_id for account_id in self.waiting if account_id not in busy]:
-            self._start_account(self.waiting.pop(account_id))
+    def _restart_dead_scheduler(self) -> None:
+        if not self.thread.is_alive() and not self.stopping.is_set():
+            log.error("el planificador de cuentas terminó; se reinicia")
+            self._start_scheduler()
 
     def _reload_now(self, *, forced: bool) -> None:
         systemd.notify("RELOADING=1")
@@ -305,7 +316,7 @@ class _Supervisor:
             systemd.notify("READY=1")
 
     def _apply(self, *, forced: bool) -> None:
-        service = self.follower.reload(self.processors, forced=forced)
+        service = self.follower.reload(self.scheduler.owned(), forced=forced)
         if service is None:  # unchanged, or invalid (logged and recorded; the old one stays)
             return
         if (paths.database_path(service.config), paths.documents_dir(service.config)) != (
@@ -314,32 +325,17 @@ class _Supervisor:
                         "(systemctl restart tui-recepcion); mientras tanto se sigue usando el almacén abierto")
         self.engine.config = service.config
         self.printer.config = service.config
-        wanted = {account.id: account for account in service.accounts}
-        for account_id in [account_id for account_id in self.processors if account_id not in wanted]:
-            self._retire(account_id)
-        unchanged = [account_id for account_id, account in wanted.items()
-                     if account_id in self.processors and self.processors[account_id].account == account]
-        self.follower.applied(unchanged)  # they keep running, now on the new version
-        for account_id, account in wanted.items():
-            if account_id in unchanged:
-                continue
-            if account_id in self.processors:
-                self._retire(account_id)
-            self.waiting[account_id] = account
-        self._start_waiting()
-        log.info("configuración recargada: %d cuenta(s) (versión %s)", len(wanted), self.follower.version)
+        self.accounts = list(service.accounts)
+        self.scheduler.update_accounts(self.accounts)  # changed accounts: after their pass in flight
+        self.follower.applied([account.id for account in self.accounts])
+        log.info("configuración recargada: %d cuenta(s) (versión %s)", len(self.accounts), self.follower.version)
 
 
-def _serve(engine: Engine, service: ServiceConfig, printer: Printer, path: Path, account_id: str | None) -> int:
-    supervisor = _Supervisor(engine, service, printer, path, account_id)
+def _serve(engine: Engine, service: ServiceConfig, printer: Printer, path: Path, account_id: str | None, *,
+           workers: int = DEFAULT_WORKERS, max_accounts: int | None = None) -> int:
+    supervisor = _Supervisor(engine, service, printer, path, account_id, workers=workers, max_accounts=max_accounts)
     with _stop_on_signals(supervisor.stop, reload=supervisor.request_reload):
         return supervisor.run()
-
-
-def _start(processor: AccountProcessor) -> threading.Thread:
-    thread = threading.Thread(target=processor.serve, name=f"cuenta-{processor.account.id}", daemon=True)
-    thread.start()
-    return thread
 
 
 class _stop_on_signals:

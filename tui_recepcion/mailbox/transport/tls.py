@@ -7,11 +7,13 @@ connection; plaintext needs an explicit opt-in (`permitir_sin_cifrado`).
 
 from __future__ import annotations
 
+import functools
 import logging
+import os
 import ssl
-import threading
-from dataclasses import dataclass
-from typing import Any, cast
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 from tui_recepcion.errors import ConnectionProblem
 from tui_recepcion.mailbox.transport.client import MailClient, socket_of
@@ -50,6 +52,26 @@ def tls_context(endpoint: Endpoint) -> ssl.SSLContext:
     return context
 
 
+# One verifying context per CA bundle, shared by the connections that use it: each context
+# holds the system's CA store (~0.9 MB), and a service with hundreds of idle IMAP connections
+# would otherwise hold one per connection. Built again when the bundle changes, and hourly
+# (the system's CAs may be updated under a long-running service).
+SHARED_CONTEXT_SECONDS = 3600
+
+
+@functools.lru_cache(maxsize=32)
+def _shared_context(endpoint: Endpoint, stamp: tuple[int, int], period: int) -> ssl.SSLContext:
+    return tls_context(endpoint)
+
+
+def _bundle_stamp(ca_file: Path | None) -> tuple[int, int]:
+    try:
+        info = os.stat(ca_file) if ca_file is not None else None
+    except OSError:
+        return (-1, -1)  # tls_context reports the missing bundle
+    return (info.st_mtime_ns, info.st_size) if info is not None else (0, 0)
+
+
 def negotiated_tls(client: MailClient) -> TlsInfo | None:
     """The TLS version and cipher of a connected client, or None if it is in plaintext."""
     sock = socket_of(client)
@@ -59,44 +81,12 @@ def negotiated_tls(client: MailClient) -> TlsInfo | None:
     return TlsInfo(version=sock.version() or "?", cipher=cipher[0] if cipher else "?")
 
 
-class _ContextSoon:
-    """A context still being built (loading the system CAs) while the TCP connection is set up:
-    the protocol libraries only call `wrap_socket` on it, once connected, which waits for it.
-    Over a WAN that hides the CA loading behind the TCP handshake's round trip."""
-
-    def __init__(self, endpoint: Endpoint) -> None:
-        self._endpoint = endpoint
-        self._context: ssl.SSLContext | None = None
-        self._error: BaseException | None = None
-        self._ready = threading.Event()
-        threading.Thread(target=self._build, name="recepcion-tls", daemon=True).start()
-
-    def _build(self) -> None:
-        try:
-            self._context = tls_context(self._endpoint)
-        except BaseException as error:  # reported where the context is used
-            self._error = error
-        finally:
-            self._ready.set()
-
-    def get(self) -> ssl.SSLContext:
-        self._ready.wait()
-        if self._error is not None:
-            raise self._error
-        assert self._context is not None
-        return self._context
-
-    def wrap_socket(self, *args: Any, **kwargs: Any) -> ssl.SSLSocket:
-        return self.get().wrap_socket(*args, **kwargs)
-
-
 def context_for(endpoint: Endpoint, protocol: str) -> ssl.SSLContext | None:
     """The TLS context to use, or None for an allowed plaintext connection."""
-    if endpoint.security == "ssl":
-        # A bad `certificados_ca` bundle is reported when the socket is wrapped, once connected.
-        return cast(ssl.SSLContext, _ContextSoon(endpoint))
     if endpoint.security != "ninguna":
-        return tls_context(endpoint)
+        # Only the bundle shapes the context: one key for every server that shares it.
+        key = replace(endpoint, host="tls", port=1, security="ssl", allow_plaintext=False, timeout=30.0)
+        return _shared_context(key, _bundle_stamp(endpoint.ca_file), int(time.monotonic() // SHARED_CONTEXT_SECONDS))
     if not endpoint.allow_plaintext:
         raise ConnectionProblem(
             "sin_cifrado_no_permitido",
