@@ -100,8 +100,10 @@ def test_the_service_survives_a_series_of_faults_and_converges(
         fired = proxy.fired()
         proxy.arm(fault)  # every new session until disarmed: the retries are hit too
         deliver(batch)
-        poll_until(lambda: proxy.fired() >= fired + 2 or not service.alive(), CONVERGE_SECONDS,  # noqa: B023
-                   f"{what}: two faulted passes (the service retried)", interval=0.1, describe=service.describe)
+        # At least one faulted session: a cut after some messages arrived may be healed within
+        # the pass (the source reconnects and reads only the rest), or take the service's retry.
+        poll_until(lambda: proxy.fired() >= fired + 1 or not service.alive(), CONVERGE_SECONDS,  # noqa: B023
+                   f"{what}: a faulted session", interval=0.1, describe=service.describe)
         service.assert_alive(f"after {what}")
         proxy.disarm()
         poll_until(converged, CONVERGE_SECONDS, f"after {what}, the mailbox converged", interval=0.3,

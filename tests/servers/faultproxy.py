@@ -69,6 +69,10 @@ class ConnectionStats:
     # (direction, bytes) of every chunk relayed, in order: where each side's turns begin
     # (e.g. the server's answer to a command starts at the `down` total of the `up` chunk).
     chunks: list[tuple[Direction, int]] = field(default_factory=list)
+    # With `FaultProxy(record=True)`: every byte relayed each way, to place a fault at a
+    # protocol point of a plaintext conversation (e.g. between two pipelined answers).
+    up_bytes: bytearray = field(default_factory=bytearray)
+    down_bytes: bytearray = field(default_factory=bytearray)
 
     def turns(self) -> list[tuple[int, int]]:
         """(up, down) totals at each change of direction: the conversation's turn boundaries."""
@@ -92,8 +96,9 @@ class ConnectionStats:
 class FaultProxy:
     """Relays 127.0.0.1:`port` to 127.0.0.1:`upstream_port`, with an optional armed fault."""
 
-    def __init__(self, upstream_port: int, upstream_host: str = LOOPBACK) -> None:
+    def __init__(self, upstream_port: int, upstream_host: str = LOOPBACK, *, record: bool = False) -> None:
         self.upstream = (upstream_host, upstream_port)
+        self.record = record
         self._listener = socket.create_server((LOOPBACK, 0))
         self.port: int = self._listener.getsockname()[1]
         self._lock = threading.Lock()
@@ -243,6 +248,8 @@ class FaultProxy:
             stats.down += len(data)
         if data:
             stats.chunks.append((direction, len(data)))
+            if self.record:
+                (stats.up_bytes if direction == "up" else stats.down_bytes).extend(data)
 
     def _fire(
         self, fault: Fault, source: socket.socket, target: socket.socket, rest: bytes, direction: Direction,

@@ -55,6 +55,13 @@ class _Recorder:
         self.drops_left = 0  # messages to keep and then drop the connection before «250»
         self.mail_commands: list[str] = []  # every MAIL FROM argument, accepted or refused
 
+    async def handle_EHLO(self, server: SMTP, session: Session, envelope: Envelope, hostname: str,
+                          responses: list[str]) -> list[str]:
+        # Real relays (Postfix, Exchange, Gmail) advertise ESMTP PIPELINING (RFC 2920), and
+        # aiosmtpd reads pipelined commands in order; it only does not say so.
+        session.host_name = hostname
+        return [*responses[:-1], "250-PIPELINING", responses[-1]]
+
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         auth = session.auth_data
         message = ReceivedMessage(
@@ -108,6 +115,7 @@ class SmtpServer:
         offer_starttls: bool = True,
         users: tuple[SmtpUser, ...] = (SMTP_USER, SMTP_USER_TILDES),
         data_size_limit: int | None = DATA_SIZE_DEFAULT,
+        plaintext_auth: bool = False,  # without STARTTLS: AUTH in the clear (a proxy can read it all)
     ) -> None:
         self.users = users
         self.data_size_limit = data_size_limit
@@ -123,8 +131,8 @@ class SmtpServer:
             tls = {"ssl_context": context, "auth_require_tls": False}
         elif offer_starttls:
             tls = {"tls_context": context, "require_starttls": True, "auth_require_tls": True}
-        else:  # a server that never offers STARTTLS (and so never AUTH)
-            tls = {"auth_require_tls": True}
+        else:  # a server that never offers STARTTLS (and so never AUTH, unless told to)
+            tls = {"auth_require_tls": not plaintext_auth}
         self._controller = _Controller(
             self._recorder,
             hostname=LOOPBACK,

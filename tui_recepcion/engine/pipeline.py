@@ -48,16 +48,33 @@ Emit = Callable[[Event], None]
 Checkpoint = Callable[[str], None]
 
 LOOKUP_CHUNK = 500
-BATCH_SIZE = 100  # messages per round trip and per transaction, for large backlogs
-MIN_BATCH_SIZE = 10
+BATCH_SIZE = 500  # at most this many messages a batch (one read, one transaction, one disposal)
+MIN_BATCH_BYTES = 6 * 1024 * 1024
+MAX_BATCH_BYTES = 16 * 1024 * 1024  # with the batch being read meanwhile: memory bounded by bytes
+ASSUMED_BANDWIDTH = 100_000_000 / 8  # bytes per second: a good office link
+UNKNOWN_SIZE = 64 * 1024  # what a message the listing gave no size for counts as
+PREPARE_CHUNK = 16  # messages handed to extraction at once, as they arrive
+PREPARE_CHUNK_BYTES = 1024 * 1024
 MAX_ATTEMPTS = 3  # failed reads of one message before it is isolated
 DEFAULT_PASS_SECONDS = 30 * 60.0
 
 
-def batch_size_for(pending: int) -> int:
-    """Large backlogs go in full batches (throughput); small passes in about 20 batches,
-    so whoever watches the dashboard sees them advance."""
-    return min(BATCH_SIZE, max(MIN_BATCH_SIZE, pending // 20))
+LOCAL_BATCH_SIZE = 100  # a local source (Maildir: the demo) has no round trip to amortise
+MIN_LOCAL_BATCH_SIZE = 10
+
+
+def local_batch_size_for(pending: int) -> int:
+    """A local source's passes go in about 20 batches (at most LOCAL_BATCH_SIZE), so whoever
+    watches the dashboard sees them advance: small batches cost nothing there."""
+    return min(BATCH_SIZE, LOCAL_BATCH_SIZE, max(MIN_LOCAL_BATCH_SIZE, pending // 20))
+
+
+def batch_bytes_for(round_trip_seconds: float) -> int:
+    """Bytes a batch carries, from the connection's round trip: a batch costs a few round
+    trips of its own (its read, its disposal), so it carries 40 round trips' worth of data at
+    ASSUMED_BANDWIDTH and those round trips weigh little; between MIN and MAX_BATCH_BYTES.
+    Never fewer for the dashboard's sake: it advances with each message's event."""
+    return int(min(MAX_BATCH_BYTES, max(MIN_BATCH_BYTES, 40 * round_trip_seconds * ASSUMED_BANDWIDTH)))
 
 
 def _no_checkpoint(name: str) -> None:
@@ -81,6 +98,23 @@ _T = TypeVar("_T")
 def _chunks(items: Sequence[_T], size: int) -> Iterator[Sequence[_T]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def _by_bytes(keys: Sequence[str], size_of: Callable[[str], int | None], max_bytes: int,
+              max_count: int) -> Iterator[Sequence[str]]:
+    """Consecutive groups of `keys` of at most `max_bytes` (a larger message goes alone) and
+    `max_count` messages."""
+    batch: list[str] = []
+    total = 0
+    for key in keys:
+        size = size_of(key) or UNKNOWN_SIZE
+        if batch and (len(batch) >= max_count or total + size > max_bytes):
+            yield batch
+            batch, total = [], 0
+        batch.append(key)
+        total += size
+    if batch:
+        yield batch
 
 
 def is_kept(entry: LedgerEntry) -> bool:
@@ -282,7 +316,13 @@ class Pipeline:
         self._flush_events()
 
         # Mail that failed before is read alone, after the rest: if it fails again, it fails alone.
-        batches = [*_chunks(fresh, self.batch_size or batch_size_for(len(fresh))), *([key] for key in suspects)]
+        round_trip = getattr(self.source, "round_trip_seconds", None)  # None: a local source
+        if round_trip is None:
+            planned: Iterable[Sequence[str]] = _chunks(fresh, self.batch_size or local_batch_size_for(len(fresh)))
+        else:
+            planned = _by_bytes(fresh, self.source.size, batch_bytes_for(float(round_trip)),
+                                self.batch_size or BATCH_SIZE)
+        batches = [*planned, *([key] for key in suspects)]
         self._process_batches(batches, progress)
 
     def _process_batches(self, batches: list[Sequence[str]], progress: _Progress) -> None:
@@ -320,14 +360,27 @@ class Pipeline:
                 raise
 
     def _fetch_and_prepare(self, keys: Sequence[str], preparer: Preparer) -> _Fetched:
+        """Read a batch; its messages are handed to the preparer in small chunks as they
+        arrive, so extraction overlaps the transfer of the rest."""
         raws: dict[str, bytes] = {}
+        # Only a source that forwards the mail (POP3) needs its bytes again at disposal; for
+        # the others the batch keeps just its keys, so memory holds one copy of each message.
+        keep_bytes = bool(getattr(self.source, "needs_raw_to_dispose", True))
         unreadable: dict[str, str] = {}
+        started: list[Callable[[], list[Outcome]]] = []
+        chunk: list[tuple[str, bytes]] = []
+        chunk_bytes = 0
         try:
             for key, item in self.source.fetch(keys):
                 if isinstance(item, Unreadable):
                     unreadable[key] = item.detail
-                else:
-                    raws[key] = item
+                    continue
+                raws[key] = item if keep_bytes else b""
+                chunk.append((key, item))
+                chunk_bytes += len(item)
+                if len(chunk) >= PREPARE_CHUNK or chunk_bytes >= PREPARE_CHUNK_BYTES:
+                    started.append(preparer.start(chunk))
+                    chunk, chunk_bytes = [], 0
         except Exception as error:
             # Read one at a time, the message in flight is the one the failure concerns: count
             # it, so a message that breaks the connection every time is isolated in the end.
@@ -335,7 +388,9 @@ class Pipeline:
             if self.source.reads_one_at_a_time and not self._stopped_on_purpose():
                 self._count_attempts(in_flight, error)
             raise
-        return _Fetched(raws, unreadable, preparer.start(list(raws.items())))
+        if chunk:
+            started.append(preparer.start(chunk))
+        return _Fetched(raws, unreadable, lambda: [outcome for collect in started for outcome in collect()])
 
     def _count_attempts(self, keys: Sequence[str], error: Exception) -> None:
         for key in keys:
@@ -437,7 +492,7 @@ class Pipeline:
             extraction = recorded_outcome.extraction if recorded_outcome else None
             self._emit(self._handled_event(entry, extraction, recorded.duplicates,
                                            recorded.conflicts))
-            decisions.append(self._decision_from_ledger(entry, raw=raws.get(entry.source_key)))
+            decisions.append(self._decision_from_ledger(entry, raw=raws.get(entry.source_key) or None))
             progress.count(entry.status, len(recorded.duplicates))
         return decisions
 

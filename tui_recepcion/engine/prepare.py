@@ -23,7 +23,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -38,6 +38,12 @@ log = logging.getLogger(__name__)
 # Below this many messages a pass runs inline: a worker pool takes ~0.3 s to start.
 POOL_THRESHOLD = 200
 MAX_WORKERS = 4
+# Document files are fsynced before the store records them (docs/architecture.md, «Crash
+# safety»), and an fsync waits for the disk, not the CPU: measured at 30 ms a message on a
+# busy disk, three times the extraction. Several messages are prepared at once in threads so
+# those waits overlap (the file system commits concurrent fsyncs together); the extraction
+# itself still takes its turn on the interpreter.
+SAVING_THREADS = 8
 
 Extract = Callable[..., Extraction]
 
@@ -217,7 +223,10 @@ _bind_fork_server()
 
 
 def _prepare_chunk(settings: PrepareSettings, items: Sequence[tuple[str, bytes]]) -> list[Outcome]:
-    return [prepare(settings, item) for item in items]
+    if settings.documents_dir is None or len(items) < 2:
+        return [prepare(settings, item) for item in items]
+    with ThreadPoolExecutor(max_workers=min(SAVING_THREADS, len(items)), thread_name_prefix="recepcion-archivos") as threads:
+        return list(threads.map(lambda item: prepare(settings, item), items))
 
 
 class Preparer:
@@ -227,6 +236,9 @@ class Preparer:
         self._settings = settings
         self._workers = workers
         self._pool: ProcessPoolExecutor | None = None
+        # Inline work starts at once in a thread of its own, so it overlaps the reading of
+        # the rest of the batch instead of waiting for the caller to collect it.
+        self._inline: ThreadPoolExecutor | None = None
         if workers > 1:
             start_worker_server()  # a server started here too gets the scrubbed environment
             try:
@@ -250,7 +262,7 @@ class Preparer:
         items = list(items)
         pool = self._pool
         if pool is None or len(items) < 2:
-            return lambda: _prepare_chunk(self._settings, items)
+            return self._start_inline(items)
         size = -(-len(items) // (2 * self._workers))  # two chunks per worker balance uneven mail
         try:
             futures = [
@@ -268,6 +280,15 @@ class Preparer:
 
         return collect
 
+    def _start_inline(self, items: list[tuple[str, bytes]]) -> Callable[[], list[Outcome]]:
+        if self._inline is None:
+            self._inline = ThreadPoolExecutor(max_workers=1, thread_name_prefix="recepcion-extraccion")
+        try:
+            future = self._inline.submit(_prepare_chunk, self._settings, items)
+        except RuntimeError:  # shut down by another thread meanwhile: do it here
+            return lambda: _prepare_chunk(self._settings, items)
+        return future.result
+
     def _inline_after_failure(self, items: list[tuple[str, bytes]]) -> Callable[[], list[Outcome]]:
         # A worker died (killed, out of memory): finish the pass inline rather than fail it.
         log.warning("un proceso de extracción terminó de forma anormal; se continúa sin procesos auxiliares")
@@ -278,6 +299,9 @@ class Preparer:
         pool, self._pool = self._pool, None  # the pipeline's reader thread may close it too
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
+        inline, self._inline = self._inline, None
+        if inline is not None:
+            inline.shutdown(wait=True, cancel_futures=True)
 
     def __enter__(self) -> Preparer:
         return self

@@ -7,9 +7,14 @@ with `.` as delimiter, `Procesados` on one with an empty prefix.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from imapclient import IMAPClient  # type: ignore[import-untyped]  # IMAPClient ships no py.typed
+from imapclient.imap_utf7 import decode as decode_utf7  # type: ignore[import-untyped]  # as above
+from imapclient.response_parser import parse_response  # type: ignore[import-untyped]  # as above
+
+from tui_recepcion.mailbox.transport.imap_pipelining import Answer, Command
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,3 +67,48 @@ def ensure_folders(client: IMAPClient, configured: tuple[str, ...]) -> dict[str,
             client.create_folder(server_name)
             client.subscribe_folder(server_name)
     return server_names
+
+
+# --- the same, in one flight (ImapSource.open) -------------------------------------------------
+
+def namespace_commands(client: IMAPClient) -> list[Command]:
+    """What `namespace_from` needs, ready to pipeline: NAMESPACE (or `LIST "" ""`) and LIST."""
+    first: Command = ("NAMESPACE",) if client.has_capability("NAMESPACE") else ("LIST", '""', '""')
+    return [first, ("LIST", '""', '"*"')]
+
+
+def _utf7(value: object) -> str:
+    if isinstance(value, bytes):
+        return str(decode_utf7(value))
+    return str(value)
+
+
+def namespace_from(answers: Sequence[Answer]) -> tuple[ImapNamespace, list[str]]:
+    """(the personal namespace, every folder's name) from the answers to `namespace_commands`."""
+    first, listing = answers
+    namespace = ImapNamespace(prefix="", delimiter=None)
+    if "NAMESPACE" in first.untagged:
+        personal = parse_response([item for item in first.untagged["NAMESPACE"] if isinstance(item, bytes)])[0]
+        if personal:
+            prefix, delimiter = personal[0]
+            namespace = ImapNamespace(prefix=_utf7(prefix or b""), delimiter=_utf7(delimiter) if delimiter else None)
+    else:
+        entries = _folder_entries(first.untagged.get("LIST", []))
+        delimiter = entries[0][1] if entries else None
+        namespace = ImapNamespace(prefix="", delimiter=_utf7(delimiter) if delimiter else None)
+    return namespace, [_utf7(name) if not isinstance(name, int) else str(name)
+                       for _flags, _delimiter, name in _folder_entries(listing.untagged.get("LIST", []))]
+
+
+def _folder_entries(data: list[bytes | tuple[bytes, bytes]]) -> list[tuple[object, object, object]]:
+    items = [item for item in data if item not in (b"", None)]
+    parsed = list(parse_response(items)) if items else []
+    return [tuple(parsed[index : index + 3]) for index in range(0, len(parsed) - 2, 3)]
+
+
+def missing_folders(existing: list[str], configured: tuple[str, ...],
+                    namespace: ImapNamespace) -> tuple[dict[str, str], list[str]]:
+    """(configured name → server name, the server names to create)."""
+    server_names = {name: namespace.folder(name) for name in configured}
+    missing = [name for name in dict.fromkeys(server_names.values()) if not folder_exists(existing, name)]
+    return server_names, missing

@@ -15,6 +15,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import poplib
+import time
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
@@ -22,12 +24,26 @@ from datetime import UTC, datetime
 from tui_recepcion.mailbox.forward import forwarded_message, resent_message_id
 from tui_recepcion.mailbox.smtp import DeliveryRefused, SmtpSession
 from tui_recepcion.mailbox.source import Decision, Disposal, Unreadable, bounded
-from tui_recepcion.mailbox.transport import Endpoint, close_quietly, connect_pop3, connection_errors, interrupt
+from tui_recepcion.mailbox.transport import (
+    Endpoint,
+    close_quietly,
+    connect_pop3,
+    connection_errors,
+    interrupt,
+    pipelining_offered,
+    read_message,
+    read_status,
+    send_commands,
+    set_no_delay,
+)
 from tui_recepcion.vocabulary import BACKUP_DESTINATION, MessageStatus
 
 log = logging.getLogger(__name__)
 
 KEY_PREFIX = "pop3:"
+# With PIPELINING, RETRs are sent ahead while earlier answers are read, up to this many bytes
+# of answers due: the link stays busy and memory stays bounded (a socket's worth of mail).
+RETR_WINDOW_BYTES = 4 * 1024 * 1024
 
 Pop3Login = Callable[[poplib.POP3], None]
 
@@ -63,6 +79,9 @@ class Pop3Source:
         self._smtp: SmtpSession | None = None
         self._numbers: dict[str, int] = {}
         self._sizes: dict[str, int] = {}
+        self._pipelining = False
+        self._deletions_due: list[str] = []  # DELEs sent whose answers are not read yet
+        self.round_trip_seconds = 0.0
 
     def _errors(self) -> AbstractContextManager[None]:
         return connection_errors(self.endpoint, "POP3")
@@ -71,6 +90,12 @@ class Pop3Source:
         connection = connect_pop3(bounded(self.endpoint, deadline))
         self.connection = connection
         self._login(connection)
+        self._deletions_due = []
+        with self._errors():
+            set_no_delay(connection)
+            started = time.monotonic()
+            self._pipelining = pipelining_offered(connection)
+            self.round_trip_seconds = time.monotonic() - started
 
     def _require_connection(self) -> poplib.POP3:
         if self.connection is None:
@@ -82,8 +107,14 @@ class Pop3Source:
     def list_keys(self) -> list[str]:
         connection = self._require_connection()
         with self._errors():
-            _response, uidl_lines, _octets = connection.uidl()
-            _response, size_lines, _octets = connection.list()
+            if self._pipelining:
+                send_commands(connection, ["UIDL", "LIST"])
+            else:
+                connection._putcmd("UIDL")  # type: ignore[attr-defined]  # private in typeshed
+            _response, uidl_lines, _octets = connection._getlongresp()  # type: ignore[attr-defined]  # as above
+            if not self._pipelining:
+                connection._putcmd("LIST")  # type: ignore[attr-defined]  # as above
+            _response, size_lines, _octets = connection._getlongresp()  # type: ignore[attr-defined]  # as above
         sizes = {}
         for line in size_lines:
             number, _, size = line.decode("ascii", "replace").partition(" ")
@@ -105,20 +136,77 @@ class Pop3Source:
 
     def _retrieve(self, key: str) -> bytes | Unreadable:
         connection = self._require_connection()
+        self._collect_deletions()  # their answers come first
+        with self._errors():
+            send_commands(connection, [f"RETR {self._numbers[key]}"])
+        return self._read_retrieved(connection)
+
+    def _read_retrieved(self, connection: poplib.POP3) -> bytes | Unreadable:
         with self._errors():
             try:
-                _response, lines, _octets = connection.retr(self._numbers[key])
+                return read_message(connection)
             except poplib.error_proto as error:
                 text = " ".join(a.decode("utf-8", "replace") if isinstance(a, bytes) else str(a) for a in error.args)
                 if not text.startswith("-ERR") or text.endswith("EOF"):
                     raise  # the session is lost or out of step (a line over the limit), not answered
                 # A "-ERR" answer about this message: the session itself is still in step.
                 return Unreadable(" ".join(text.split())[:200])
-        return b"\r\n".join(lines) + b"\r\n"
 
     def fetch(self, keys: Sequence[str]) -> Iterator[tuple[str, bytes | Unreadable]]:
-        for key in keys:
-            yield key, self._retrieve(key)
+        if not self._pipelining:
+            for key in keys:
+                yield key, self._retrieve(key)
+            return
+        # Answers come in the order of the commands, so the one being read when the
+        # connection fails is the first key in flight: the pipeline counts that one.
+        connection = self._require_connection()
+        self._collect_deletions()
+        waiting = deque(keys)
+        in_flight: deque[str] = deque()
+        due = 0  # bytes of answers in flight
+        try:
+            while waiting or in_flight:
+                lines: list[str] = []
+                while waiting and (not in_flight or due + self._size_of(waiting[0]) <= RETR_WINDOW_BYTES):
+                    key = waiting.popleft()
+                    lines.append(f"RETR {self._numbers[key]}")
+                    in_flight.append(key)
+                    due += self._size_of(key)
+                with self._errors():
+                    send_commands(connection, lines)
+                key = in_flight[0]
+                item = self._read_retrieved(connection)
+                in_flight.popleft()
+                due -= self._size_of(key)
+                yield key, item
+        finally:
+            if in_flight:
+                self._drop_answers(connection, len(in_flight))
+
+    def _size_of(self, key: str) -> int:
+        return self._sizes.get(key, 64 * 1024)
+
+    def _drop_answers(self, connection: poplib.POP3, count: int) -> None:
+        """The reader stopped with RETR answers still due: read them off, so the next command
+        gets its own answer; if that fails the session is unusable, and is cut."""
+        try:
+            for _ in range(count):
+                try:
+                    read_message(connection)
+                except poplib.error_proto as error:
+                    if not (error.args and isinstance(error.args[0], bytes) and error.args[0].startswith(b"-ERR")):
+                        raise
+        except Exception:
+            interrupt(connection)
+
+    def _collect_deletions(self) -> None:
+        """Read the answers to the DELEs sent ahead; a refusal ends the pass (no QUIT: none of
+        this session's deletions takes effect)."""
+        due, self._deletions_due = self._deletions_due, []
+        connection = self._require_connection()
+        for _key in due:
+            with self._errors():
+                read_status(connection)
 
     def destination(self, status: MessageStatus) -> str:
         return BACKUP_DESTINATION
@@ -142,9 +230,15 @@ class Pop3Source:
                     disposal.refused[decision.key] = str(refusal)
                     continue
                 on_forwarded(decision.key)
+            # Only now, with the forward recorded, may the deletion be asked for. With
+            # PIPELINING its answer is read with the others at the end of the batch.
             with self._errors():
-                connection.dele(self._numbers[decision.key])
+                send_commands(connection, [f"DELE {self._numbers[decision.key]}"])
+            self._deletions_due.append(decision.key)
+            if not self._pipelining:
+                self._collect_deletions()
             disposal.done.append(decision.key)
+        self._collect_deletions()
         return disposal
 
     def _forward(self, raw: bytes, decision: Decision) -> None:
@@ -175,6 +269,7 @@ class Pop3Source:
     def finish(self) -> None:
         self._close_smtp()
         if self.connection is not None:
+            self._collect_deletions()
             connection, self.connection = self.connection, None
             try:
                 with self._errors():

@@ -6,6 +6,7 @@ so one connection serves the batch. The transport sets TCP_NODELAY on it (docs/a
 
 from __future__ import annotations
 
+import re
 import smtplib
 from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
@@ -58,7 +59,10 @@ class SmtpSession:
             try:
                 with connection_errors(self.endpoint, "SMTP"):
                     try:
-                        connection.sendmail(self.sender, list(recipients), data)
+                        if connection.has_extn("pipelining") and _ascii(self.sender, *recipients):
+                            send_pipelined(connection, self.sender, list(recipients), data)
+                        else:
+                            connection.sendmail(self.sender, list(recipients), data)
                         return
                     except smtplib.SMTPRecipientsRefused as error:
                         raise _refused(error.recipients, "rechazó el destinatario") from None
@@ -100,6 +104,56 @@ class SmtpSession:
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None) -> None:
         self.close()
+
+
+def _ascii(*addresses: str) -> bool:
+    return all(address.isascii() for address in addresses)
+
+
+_LEADING_DOT = re.compile(rb"(?m)^\.")
+
+
+def send_pipelined(connection: smtplib.SMTP, sender: str, recipients: list[str], data: bytes) -> None:
+    """smtplib's `sendmail` with ESMTP PIPELINING (RFC 2920): MAIL, RCPT and DATA leave in one
+    write and their replies are read together, then the message; two round trips instead of
+    four. Raises smtplib's own exceptions, as `sendmail` does, and returns only once the
+    relay's 250 for the message has arrived (the caller records the forward right then)."""
+    size = f" SIZE={len(data)}" if connection.has_extn("size") else ""
+    commands = [f"MAIL FROM:<{sender}>{size}", *(f"RCPT TO:<{recipient}>" for recipient in recipients), "DATA"]
+    connection.send("".join(f"{command}\r\n" for command in commands))
+    mail = connection.getreply()
+    rcpts = [connection.getreply() for _ in recipients]
+    data_reply = connection.getreply()
+    refused = {recipient: reply for recipient, reply in zip(recipients, rcpts, strict=True) if reply[0] not in (250, 251)}
+    envelope_ok = mail[0] == 250 and len(refused) < len(recipients)
+    if data_reply[0] == 354 and not envelope_ok:
+        # A relay that took DATA despite a refused envelope: an empty message ends it (and
+        # is refused for want of recipients) so the session stays in step.
+        connection.send(b".\r\n")
+        connection.getreply()
+    if not envelope_ok or data_reply[0] != 354:
+        _reset(connection)
+    if mail[0] != 250:
+        raise smtplib.SMTPSenderRefused(mail[0], mail[1], sender)
+    if len(refused) == len(recipients):
+        raise smtplib.SMTPRecipientsRefused(refused)
+    if data_reply[0] != 354:
+        raise smtplib.SMTPDataError(*data_reply)
+    body = _LEADING_DOT.sub(b"..", data)
+    if not body.endswith(b"\r\n"):
+        body += b"\r\n"
+    connection.send(body + b".\r\n")
+    code, reply = connection.getreply()
+    if code != 250:
+        _reset(connection)
+        raise smtplib.SMTPDataError(code, reply)
+
+
+def _reset(connection: smtplib.SMTP) -> None:
+    try:
+        connection.rset()
+    except smtplib.SMTPServerDisconnected:
+        pass
 
 
 def _refused(details: Mapping[str, tuple[int, bytes | str]], what: str) -> DeliveryRefused:

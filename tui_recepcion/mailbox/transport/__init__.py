@@ -24,6 +24,11 @@ from tui_recepcion.mailbox.transport.pop3 import (
     connect_pop3,
     login_pop3,
     oauth2_login_pop3,
+    pipelining_offered,
+    read_message,
+    read_status,
+    send_commands,
+    set_no_delay,
 )
 from tui_recepcion.mailbox.transport.smtp import connect_smtp, login_smtp, oauth2_login_smtp
 from tui_recepcion.mailbox.transport.tls import TlsInfo, negotiated_tls, tls_context
@@ -51,5 +56,10 @@ __all__ = [
     "oauth2_login_imap",
     "oauth2_login_pop3",
     "oauth2_login_smtp",
+    "pipelining_offered",
+    "read_message",
+    "read_status",
+    "send_commands",
+    "set_no_delay",
     "tls_context",
 ]

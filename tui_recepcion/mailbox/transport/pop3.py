@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import poplib
+import socket
 from typing import Any
 
 from tui_recepcion.dian.limits import DEFAULT_LIMITS
@@ -136,3 +137,32 @@ def oauth2_login_pop3(client: poplib.POP3, username: str, token: Secret) -> None
             # A "+ <error>" challenge (Dovecot, Gmail): an empty answer gets the verdict.
             _ask(client, "", peer, username, redact, token=True)
     log.debug("Sesión POP3 (OAuth2) iniciada como %s en %s", username, peer.where)
+
+
+# --- pipelining (RFC 2449: only when the server advertises PIPELINING) ------------------------
+
+def pipelining_offered(client: poplib.POP3) -> bool:
+    """Whether the logged-in server accepts several commands before answering the first."""
+    return "PIPELINING" in _capabilities(client)
+
+
+def send_commands(client: poplib.POP3, lines: list[str]) -> None:
+    """Write `lines` as commands in one send; their answers are read later, in order."""
+    if lines:
+        client.sock.sendall(b"".join(line.encode(client.encoding) + b"\r\n" for line in lines))
+
+
+def read_status(client: poplib.POP3) -> bytes:
+    """One single-line answer; `poplib.error_proto` carrying the line for a «-ERR»."""
+    return client._getresp()  # type: ignore[attr-defined]  # private in typeshed
+
+
+def read_message(client: poplib.POP3) -> bytes:
+    """One RETR answer: the message with CRLF line ends; `poplib.error_proto` for a «-ERR»."""
+    _response, lines, _octets = client._getlongresp()  # type: ignore[attr-defined]  # as above
+    return b"\r\n".join(lines) + b"\r\n"
+
+
+def set_no_delay(client: poplib.POP3) -> None:
+    """TCP_NODELAY: a command written while answers are still due must leave at once."""
+    client.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
