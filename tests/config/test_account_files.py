@@ -72,6 +72,7 @@ def test_every_problem_names_its_file_and_line(tmp_path: Path, capsys: pytest.Ca
     assert cli.main(["--config", str(path), "validar"]) == 1
     output = capsys.readouterr()
     assert f"{folder / 'acme.toml'}:5: puerto: 99999 no es un puerto válido" in output.out
+    assert "problemas en 4 archivos." in output.err  # not «en config.toml»: they are elsewhere
     assert "Traceback" not in output.out + output.err
     with pytest.raises(ConfigProblems):  # procesar refuses the same way
         load_config(path)

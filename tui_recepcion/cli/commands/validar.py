@@ -91,5 +91,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"{shown}: configuración válida{warned}.")
         return 0
     count = len(errors)
-    print(f"{count} problema{'s' if count != 1 else ''} en {shown}.", file=sys.stderr)
+    # Problems may be in account files (cuentas.d/) as well as in config.toml: name where.
+    files = sorted({str(problem.file) for problem in errors if problem.file is not None})
+    where = printable(files[0]) if len(files) == 1 else f"{len(files)} archivos" if files else shown
+    print(f"{count} problema{'s' if count != 1 else ''} en {where}.", file=sys.stderr)
     return 1
