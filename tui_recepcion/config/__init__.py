@@ -62,7 +62,14 @@ from tui_recepcion.config.snapshot import (
     unused_account_id,
 )
 from tui_recepcion.config.validation import SMTP_ROUTE_MISSING, duplicate_mailbox_problems, smtp_route_problem
-from tui_recepcion.config.writing import SavedAccount, account_to_toml, config_to_toml, save_account, write_config
+from tui_recepcion.config.writing import (
+    SavedAccount,
+    account_to_toml,
+    config_to_toml,
+    save_account,
+    save_company,
+    write_config,
+)
 
 __all__ = [
     "ACCOUNT_FIELDS",
@@ -120,6 +127,7 @@ __all__ = [
     "read_config_text",
     "resolve_config_path",
     "save_account",
+    "save_company",
     "smtp_route_problem",
     "take_snapshot",
     "today_in",

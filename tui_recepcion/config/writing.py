@@ -24,8 +24,15 @@ from tomlkit.items import Comment, Item, Null, Whitespace
 from tomlkit.items import Table as TomlTable
 from tomlkit.toml_document import TOMLDocument
 
-from tui_recepcion.config.fields import ACCOUNT_FIELDS, GENERAL_FIELDS, OAUTH_FIELDS, SMTP_FIELDS, FieldSpec
-from tui_recepcion.config.model import Account, Config, General
+from tui_recepcion.config.fields import (
+    ACCOUNT_FIELDS,
+    EMPRESA_FIELDS,
+    GENERAL_FIELDS,
+    OAUTH_FIELDS,
+    SMTP_FIELDS,
+    FieldSpec,
+)
+from tui_recepcion.config.model import Account, Company, Config, General
 from tui_recepcion.config.problems import ConfigProblems, Problem, key_name
 from tui_recepcion.config.reading import load_toml, parse_config, read_config_text
 from tui_recepcion.config.snapshot import (
@@ -431,6 +438,59 @@ def save_account(
         _write_atomically(path, text)
     return SavedAccount(config, ConfigSnapshot.of(path, text),
                         tuple(key_name(("cuentas", account.id) + key) for key in changed))
+
+
+_COMPANY_SPECS = {spec.key: spec for spec in EMPRESA_FIELDS}
+
+
+def save_company(
+    path: Path,
+    company: Company,
+    *,
+    snapshot: ConfigSnapshot | None = None,
+    overwrite: bool = False,
+) -> SavedAccount:
+    """Save the [empresa] table as a merge, with `save_account`'s rules: only the keys whose
+    value in `company` differs from [empresa] in `snapshot` are written; comments, other keys
+    and tables stay; `ConfigChangedOnDisk` when the file changed since `snapshot` (unless
+    `overwrite`); the result is checked before anything is written (ConfigProblems)."""
+    before = _existing_text(path)
+    document = _parse_document(before, path)
+    current = toml_data(before)
+    base = toml_data(snapshot.text) if snapshot is not None else current
+    base_table = base.get("empresa")
+    defaults = _defaults(company)
+    edits = {spec.key: getattr(company, spec.attr) for spec in EMPRESA_FIELDS
+             if _effective(spec, base_table, defaults) != getattr(company, spec.attr)}
+    if snapshot is not None and not overwrite and fingerprint(before) != snapshot.fingerprint:
+        on_disk = changed_keys(base, current)
+        if on_disk:
+            ours = {("empresa", key) for key in edits}
+            raise ConfigChangedOnDisk(path, on_disk, [key for key in on_disk if key in ours])
+    table = document.get("empresa")
+    changed: list[str] = []
+    appended = not _is_table(table)
+    if not _is_table(table):
+        table = _new_table(EMPRESA_FIELDS, company)
+        table.add(tomlkit.nl())
+        document["empresa"] = table
+        changed = [key for key in table]
+    else:
+        for key, wanted in edits.items():
+            if wanted is None:
+                if key in table:
+                    del table[key]
+                    changed.append(key)
+            elif key not in table or not _unchanged(_COMPANY_SPECS[key], table[key], wanted):
+                table[key] = _toml_value(wanted)
+                changed.append(key)
+    text = _dump(document, path, before=before, appended=appended)
+    config, problems = parse_config(text, path, require_accounts=False, allow_unknown=True)
+    if config is None:
+        raise ConfigProblems(problems)
+    if text != before:
+        _write_atomically(path, text)
+    return SavedAccount(config, ConfigSnapshot.of(path, text), tuple(key_name(("empresa", key)) for key in changed))
 
 
 def write_config(config: Config, path: Path) -> None:

@@ -61,6 +61,7 @@ from tui_recepcion.providers.guardrails import basic_auth_warning
 from tui_recepcion.providers.manager import FALLBACK_PROVIDER
 from tui_recepcion.secrets import KeyringStatus, Secret, parse_secret_ref, secret_store
 from tui_recepcion.ui.authorize import TuiAuthorizationUI
+from tui_recepcion.ui.company_form import CompanySection
 from tui_recepcion.ui.dialogs import ChoiceDialog, ConfirmDialog, MessageDialog, SecretStoreDialog
 from tui_recepcion.ui.fields import FieldRow
 from tui_recepcion.ui.form_model import (
@@ -342,6 +343,8 @@ class FormScreen(RecepcionScreen):
                 yield self._row("correo_respaldo", Input(compact=True, id="f-correo_respaldo"), required=True)
                 with Collapsible(title=ADVANCED_TITLE, collapsed=True, id="advanced"):
                     yield from self._advanced_rows()
+                    # One [empresa] per file, not per account: its own section, saved apart.
+                    yield CompanySection(self.services.config_path, self.services.config.company)
                 yield Label("", id="form-general", classes="field-error")
                 with Horizontal(id="form-buttons"):
                     yield Button("Probar conexión", id="probar", compact=True)
@@ -396,7 +399,8 @@ class FormScreen(RecepcionScreen):
         return self.query_one(f"#f-{key}", Select)
 
     def _rows(self) -> list[FieldRow]:
-        return list(self.query(FieldRow))
+        # The [empresa] rows are not the account's: CompanySection validates them.
+        return [row for row in self.query(FieldRow) if not row.id or not row.id.startswith("row-e-")]
 
     def _text(self, key: str) -> str:
         return self._input(key).value
@@ -544,7 +548,8 @@ class FormScreen(RecepcionScreen):
             return False
         values = self.values()
         typed_secret = bool(values.password or values.confirmation or values.smtp_password)
-        return typed_secret or self._shown_state(values) != self._loaded
+        company = self.query_one(CompanySection).unsaved_changes()
+        return typed_secret or company or self._shown_state(values) != self._loaded
 
     def _shown_state(self, values: FormValues) -> tuple[str, dict[str, Any]]:
         """What a save would write: the account's name and its table."""
