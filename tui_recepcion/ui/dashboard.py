@@ -20,7 +20,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
-from textual.widgets import DataTable, Footer, Log, ProgressBar, Sparkline, Static, TabbedContent, TabPane, Tabs
+from textual.widgets import DataTable, Footer, ProgressBar, RichLog, Sparkline, Static, TabbedContent, TabPane, Tabs
 
 from tui_recepcion.alerts import Alerts, AlertStatus
 from tui_recepcion.config import Account
@@ -81,7 +81,7 @@ class AccountPanel(Vertical):
         for label, width in zip(COLUMNS, widths, strict=True):
             table.add_column(label, width=width)
         yield table
-        yield Log(max_lines=LOG_LIMIT, classes="log")
+        yield RichLog(max_lines=LOG_LIMIT, wrap=True, markup=False, classes="log")  # long lines wrap
 
     def repaint(self, services_now, today) -> None:
         board = self.board
@@ -106,7 +106,9 @@ class AccountPanel(Vertical):
         self._append_rows()
         lines = board.take_log()
         if lines:
-            self.query_one(Log).write_lines(lines)
+            log = self.query_one(RichLog)
+            for line in lines:
+                log.write(Text(line))
 
     def _state_line(self) -> None:
         board = self.board

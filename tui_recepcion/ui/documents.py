@@ -1,30 +1,82 @@
-"""The documents browser: stored documents, filters, a detail view and CSV export."""
+"""The documents browser: stored documents, filters, a detail view and the Excel export.
+
+The table's columns are one declarative list (`COLUMNS`); their widths follow the terminal's
+width, recomputed on every resize, so the Total column stays on screen at 80×24 whatever
+the size was before.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from rich.console import JustifyMethod
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.content import Content
 from textual.widgets import DataTable, Footer, Input, Label, Select, Static
 
-from tui_recepcion.dian.codes import STORED_DOCUMENT_TYPES, document_type_name
-from tui_recepcion.output import document_record, money, render
+from tui_recepcion.dian.codes import STORED_DOCUMENT_TYPES, document_type_label, response_label
+from tui_recepcion.output import document_record, money, render_excel
 from tui_recepcion.store import DocumentFilter, DocumentRow
 from tui_recepcion.ui.dialogs import MessageDialog, PathDialog
 from tui_recepcion.ui.navbar import NavBar
 from tui_recepcion.ui.screen import RecepcionScreen, WorkerResult
+from tui_recepcion.vocabulary import counted
 
 SHOWN_LIMIT = 2000
+WIDE = 110  # from this terminal width up, the Tipo column spells out each DIAN code
 TIPOS = (
     ("Todos los tipos", ""),
-    *((f"{code} {document_type_name(code)}", code) for code in STORED_DOCUMENT_TYPES),
+    *((document_type_label(code), code) for code in STORED_DOCUMENT_TYPES),
 )
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentColumn:
+    """One column of the documents table: what it shows and how wide it is."""
+
+    key: str
+    header: str
+    width: int  # at 80 columns
+    cell: Callable[[DocumentRow, bool], Text]  # (row, wide terminal) → the cell
+    wide_width: int | None = None  # from WIDE up, when it differs
+    flexible: bool = False  # takes the width the others leave
+
+
+def _text(value: str, justify: JustifyMethod = "left") -> Text:
+    return Text(value, justify=justify)  # Text, never markup: these come from the documents
+
+
+# The table, left to right. A column added here is laid out, resized and filled like the others.
+COLUMNS: tuple[DocumentColumn, ...] = (
+    DocumentColumn("fecha", "Fecha", 10, lambda row, wide: _text(row.document.issue_date.isoformat())),
+    DocumentColumn("emisor", "Emisor", 16, lambda row, wide: _text(row.document.supplier.name), flexible=True),
+    DocumentColumn("tipo", "Tipo", 15, lambda row, wide: _text(document_type_label(row.document.tipo, short=not wide)),
+                   wide_width=28),
+    DocumentColumn("numero", "Número", 12, lambda row, wide: _text(row.document.number)),
+    DocumentColumn("total", "Total", 15, lambda row, wide: _text(money(str(row.document.total)), "right")),
+)
+CELL_PADDING = 2  # DataTable's cell_padding, on both sides of every column
+SCROLLBAR = 2
+FLEXIBLE_MIN, FLEXIBLE_MAX = 12, 50
+
+
+def column_widths(width: int) -> dict[str, int]:
+    """Each column's width for a terminal `width` columns wide, so the last one (Total) is
+    always on screen: the flexible column gets what the fixed ones leave."""
+    wide = width >= WIDE
+    fixed = {column.key: (column.wide_width or column.width) if wide else column.width
+             for column in COLUMNS if not column.flexible}
+    used = sum(fixed.values()) + CELL_PADDING * len(COLUMNS) + SCROLLBAR
+    flexible = [column for column in COLUMNS if column.flexible]
+    share = max(FLEXIBLE_MIN, min(FLEXIBLE_MAX, (width - used) // max(1, len(flexible))))
+    return {column.key: fixed.get(column.key, share) for column in COLUMNS}
 
 
 class DocumentsFound(WorkerResult):
@@ -47,7 +99,7 @@ def detail_lines(row: DocumentRow) -> list[str]:
     supplier = f"{doc.supplier.name} — NIT {doc.supplier.nit}" + (f"-{doc.supplier.dv}" if doc.supplier.dv else "")
     customer = f"{doc.customer.name} — NIT {doc.customer.nit}" + (f"-{doc.customer.dv}" if doc.customer.dv else "")
     lines = [
-        f"Tipo: {doc.tipo} {document_type_name(doc.tipo)}".rstrip(),
+        f"Tipo: {document_type_label(doc.tipo)}",
         f"Número: {doc.number}",
         f"Fecha de emisión: {record['fecha_emision']} {record['hora_emision'] or ''}".rstrip(),
         f"Emisor: {supplier}",
@@ -61,7 +113,7 @@ def detail_lines(row: DocumentRow) -> list[str]:
     lines += [f"  {tax['codigo']} {tax['nombre']}: {money(tax['valor'])}" for tax in record["detalle_retenciones"]]
     lines += [
         f"Total: {money(record['total'])}",
-        f"Validación DIAN: {record['validacion_dian'] or '—'}" + ("  (AMBIENTE DE PRUEBAS)" if doc.is_test else ""),
+        f"Validación DIAN: {response_label(record['validacion_dian'])}" + ("  (AMBIENTE DE PRUEBAS)" if doc.is_test else ""),
         f"CUFE/CUDE: {doc.cufe}",
     ]
     if doc.reference is not None:
@@ -80,17 +132,18 @@ class DocumentsScreen(RecepcionScreen):
     HELP = (
         "Los documentos electrónicos guardados, del más reciente al más antiguo. Filtre por emisor "
         "(NIT o parte del nombre), por fechas de emisión (AAAA-MM-DD) y por tipo. Enter muestra el "
-        "detalle del documento; Ctrl+E exporta lo filtrado a CSV; Ctrl+R vuelve a consultar."
+        "detalle del documento; Ctrl+E exporta lo filtrado a Excel (.xlsx); Ctrl+R vuelve a consultar."
     )
     BINDINGS = [
         # priority: the filter Inputs bind Ctrl+E to "end of line" (the End key still does that).
-        Binding("ctrl+e", "export", "Exportar CSV", priority=True),
+        Binding("ctrl+e", "export", "Exportar a Excel", priority=True),
         Binding("ctrl+r", "refresh", "Actualizar"),
     ]
 
     def __init__(self) -> None:
         super().__init__()
         self.rows: list[DocumentRow] = []
+        self._laid_out_for = 0  # the terminal width the columns were computed for
 
     def compose(self) -> ComposeResult:
         yield NavBar(self.TITLE, "documentos")
@@ -100,14 +153,7 @@ class DocumentsScreen(RecepcionScreen):
             yield Input(placeholder="Hasta AAAA-MM-DD", compact=True, id="hasta", max_length=10)
             yield Select(TIPOS, value="", allow_blank=False, compact=True, id="tipo")
         yield Label("", id="doc-filter-error", classes="filter-error")
-        table: DataTable = DataTable(cursor_type="row", zebra_stripes=True, id="documents")
-        table.add_column("Fecha", width=10)
-        # Emisor takes what the other columns leave (80 columns: 24 characters).
-        table.add_column("Emisor", width=min(50, max(16, self.app.size.width - 56)))
-        table.add_column("Tipo", width=4)
-        table.add_column("Número", width=12)
-        table.add_column("Total", width=16)
-        yield table
+        yield DataTable(cursor_type="row", zebra_stripes=True, id="documents")
         yield Static("", id="doc-summary", classes="summary")
         yield Footer(compact=True)
 
@@ -155,15 +201,29 @@ class DocumentsScreen(RecepcionScreen):
     def _show(self, result: DocumentsFound) -> None:
         rows = result.rows
         self.rows = list(reversed(rows))[:SHOWN_LIMIT]  # newest first
-        table = self.query_one("#documents", DataTable)
-        table.clear()
-        for index, row in enumerate(self.rows):
-            doc = row.document
-            table.add_row(doc.issue_date.isoformat(), Text(doc.supplier.name), Text(doc.tipo), Text(doc.number),
-                          Text(money(str(doc.total)), justify="right"), key=str(index))
+        self._fill(self.app.size.width)
         shown = f" (se muestran los {SHOWN_LIMIT} más recientes)" if len(rows) > SHOWN_LIMIT else ""
         self.query_one("#doc-summary", Static).update(Content(
-            f"{len(rows)} documentos{shown}. Enter: detalle · Ctrl+E: exportar a CSV"))
+            f"{counted(len(rows), 'documento', 'documentos')}{shown}. Enter: detalle · Ctrl+E: exportar a Excel"))
+
+    def on_resize(self, event: events.Resize) -> None:
+        if event.size.width != self._laid_out_for:
+            self._fill(event.size.width)
+
+    def _fill(self, width: int) -> None:
+        """Lay the columns out for `width` and put the rows in, keeping the cursor's row."""
+        table = self.query_one("#documents", DataTable)
+        cursor = table.cursor_row
+        widths = column_widths(width)
+        wide = width >= WIDE
+        table.clear(columns=True)
+        for column in COLUMNS:
+            table.add_column(column.header, width=widths[column.key], key=column.key)
+        for index, row in enumerate(self.rows):
+            table.add_row(*(column.cell(row, wide) for column in COLUMNS), key=str(index))
+        if self.rows:
+            table.move_cursor(row=min(cursor, len(self.rows) - 1))
+        self._laid_out_for = width
 
     @on(DataTable.RowSelected, "#documents")
     def _detail(self, event: DataTable.RowSelected) -> None:
@@ -174,23 +234,24 @@ class DocumentsScreen(RecepcionScreen):
         filters = self._filters()
         if filters is None:
             return
-        default = Path.home() / f"documentos-{self.services.local_time(self.services.clock()):%Y%m%d}.csv"
+        default = Path.home() / f"documentos-{self.services.local_time(self.services.clock()):%Y%m%d}.xlsx"
 
         def chosen(path: Path | None) -> None:
             if path is not None:
                 self._export(filters, path)
 
-        self.app.push_screen(PathDialog("Exportar a CSV", "Archivo donde guardar los documentos filtrados:",
+        self.app.push_screen(PathDialog("Exportar a Excel", "Archivo .xlsx donde guardar los documentos filtrados:",
                                         default), chosen)
 
     @work(thread=True, exclusive=True, group="exportar", exit_on_error=False, name="Exportar documentos")
     def _export(self, filters: DocumentFilter, path: Path) -> None:
         records = [document_record(row) for row in self.services.store.documents(filters)]
         path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("w", encoding="utf-8", newline="") as stream:
-            render(records, "csv", (), stream)
+        with path.open("wb") as stream:
+            render_excel(records, stream)
         self.post_result(DocumentsExported(len(records), path))
 
     @on(DocumentsExported)
     def _exported(self, result: DocumentsExported) -> None:
-        self.notify(f"{result.count} documentos exportados a {result.path}.", title="Exportar a CSV")
+        self.notify(f"{counted(result.count, 'documento exportado', 'documentos exportados')} a {result.path}.",
+                    title="Exportar a Excel")

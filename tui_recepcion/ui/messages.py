@@ -18,7 +18,7 @@ from tui_recepcion.store import LedgerEntry, MessageFilter
 from tui_recepcion.ui.dialogs import ConfirmDialog, MessageDialog
 from tui_recepcion.ui.navbar import NavBar
 from tui_recepcion.ui.screen import RecepcionScreen, WorkerResult
-from tui_recepcion.vocabulary import FAILED, PROCESSED
+from tui_recepcion.vocabulary import FAILED, PROCESSED, counted
 
 SHOWN_LIMIT = 2000
 STATUSES = (("Todos los estados", ""), ("Procesados", PROCESSED), ("Fallidos", FAILED))
@@ -126,7 +126,8 @@ class MessagesScreen(RecepcionScreen):
             )
         failures = sum(entry.status == FAILED for entry in entries)
         self.query_one("#ledger-summary", Static).update(Content(
-            f"{len(entries)} correos, {failures} fallidos. Enter: detalle · R: reprocesar un fallido"))
+            f"{counted(len(entries), 'correo', 'correos')}, {counted(failures, 'fallido', 'fallidos')}. "
+            "Enter: detalle · R: reprocesar un fallido"))
 
     def _selected(self) -> LedgerEntry | None:
         table = self.query_one("#ledger", DataTable)

@@ -3,6 +3,7 @@ how a worker hands its result back (a typed message, Harlequin's pattern)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
 from textual import on
@@ -34,6 +35,14 @@ def describe_error(error: BaseException | None) -> str:
         return str(error)
     name = type(error).__name__ if error is not None else "desconocido"
     return f"Error inesperado ({name}). La operación no se completó."
+
+
+def first_start_line(config_path: Path) -> str:
+    """What the form says before the first account exists: where everything will be kept."""
+    return (f"Primera configuración: la cuenta se guardará en {config_path} (se crea al guardar). "
+            "Las contraseñas y los tokens nunca van en ese archivo: van al llavero del sistema o, si no "
+            "hay uno usable (lo normal por SSH), al archivo 0600 o la variable de entorno que usted elija "
+            "al guardar.")
 
 
 class WorkerResult(Message, bubble=False):
