@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -13,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.tmux_support import tmux_server
 from tui_recepcion.cli import main
 
 DEADLINE = 60.0
@@ -30,14 +30,8 @@ def test_demo_without_tui_prints_processed_failed_and_reasons(capsys: pytest.Cap
 
 @pytest.fixture
 def tmux(tmp_path: Path) -> Iterator[list[str]]:
-    """tmux on a server of the test's own (`-S`): nobody else's sessions, and nobody else's
-    `tmux kill-server`, can touch it."""
-    path = shutil.which("tmux")
-    if path is None:
-        pytest.fail("tmux no está instalado: scripts/test lo instala (apt-get install tmux)")
-    command = [path, "-S", str(tmp_path / "tmux.sock")]
-    yield command
-    subprocess.run([*command, "kill-server"], capture_output=True)
+    with tmux_server(tmp_path) as command:
+        yield command
 
 
 def test_demo_shows_the_dashboard_processing_at_80x24(tmux: list[str]) -> None:

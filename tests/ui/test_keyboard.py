@@ -1,0 +1,174 @@
+"""Driving the TUI from the keyboard at 80×24: where the focus is, overlays, the palette,
+and the documents table after a resize."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from textual.binding import Binding
+from textual.command import CommandPalette
+from textual.widgets import DataTable, Input
+
+from tests.ui.support import SIZE, screen_text, wait_until, write_config
+from tui_recepcion.demo.samples import DEFAULT_RECEIVER, SampleFactory
+from tui_recepcion.dian import extract_message
+from tui_recepcion.store import Store
+from tui_recepcion.ui.app import create_app
+from tui_recepcion.ui.commands import NAMED, NOT_COMMANDS, app_commands, key_actions
+from tui_recepcion.ui.dialogs import MessageDialog
+from tui_recepcion.ui.documents import COLUMNS, DocumentsScreen
+from tui_recepcion.ui.fields import FOCUS_MARK, FieldRow
+from tui_recepcion.ui.form import FormScreen
+from tui_recepcion.ui.guide import GuideScreen
+from tui_recepcion.ui.spanish import NO_MATCHES
+
+ACCOUNT = (
+    "[cuentas.principal]\n"
+    'proveedor = "outlook"\ntipo_servidor = "basica"\nprotocolo = "imap"\n'
+    'servidor = "outlook.office365.com"\npuerto = 993\nseguridad = "ssl"\n'
+    'usuario = "facturas@miradorandes.co"\nsecreto = "env:CLAVE_RECEPCION"\n'
+)
+
+
+def focused_rows(app) -> list[FieldRow]:
+    return [row for row in app.screen.query(FieldRow) if row.has_class("-focused")]
+
+
+def marked_labels(app) -> list[str]:
+    return [line.strip() for line in screen_text(app).splitlines() if line.strip().startswith(FOCUS_MARK.strip())]
+
+
+async def test_tab_through_the_form_highlights_exactly_the_focused_fields_label(tmp_path: Path) -> None:
+    app = create_app(write_config(tmp_path))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, FormScreen), what="abrir el formulario")
+        seen: list[str] = []
+        for _ in range(25):
+            await pilot.press("tab")
+            await pilot.pause()
+            focused = app.screen.focused
+            rows = focused_rows(app)
+            owner = next((node for node in focused.ancestors if isinstance(node, FieldRow)), None)
+            if owner is None:  # a button: no label is highlighted
+                assert rows == [], [row.key for row in rows]
+                continue
+            assert rows == [owner], (owner.key, [row.key for row in rows])
+            [marked] = marked_labels(app)  # one «▶» on the screen, on the focused field's label
+            assert marked.removeprefix(FOCUS_MARK.strip()).strip().startswith(owner.label)
+            seen.append(owner.key)
+        assert {"usuario", "contrasena", "confirmacion", "servidor", "puerto"} <= set(seen)
+
+
+async def test_the_guide_opens_full_screen_at_80x24_and_esc_returns_focus(tmp_path: Path) -> None:
+    app = create_app(write_config(tmp_path, ACCOUNT))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f2")
+        await wait_until(pilot, lambda: isinstance(app.screen, FormScreen), what="abrir el formulario")
+        form = app.screen
+        form.query_one("#f-usuario", Input).focus()
+        await pilot.pause()
+        await pilot.press("ctrl+g")
+        await wait_until(pilot, lambda: isinstance(app.screen, GuideScreen), what="abrir la guía")
+        assert app.screen.size == app.size  # the whole terminal, nothing of the form behind
+        await wait_until(pilot, lambda: "Outlook.com, Hotmail y Microsoft 365" in screen_text(app),
+                         what="mostrar la guía de Outlook")
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: app.screen is form, what="cerrar la guía")
+        assert form.focused is form.query_one("#f-usuario", Input)
+
+
+async def test_guide_steps_name_the_forms_fields_and_buttons(tmp_path: Path) -> None:
+    app = create_app(write_config(tmp_path, ACCOUNT))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("f2")
+        await wait_until(pilot, lambda: isinstance(app.screen, FormScreen), what="abrir el formulario")
+        await pilot.press("ctrl+g")
+        await wait_until(pilot, lambda: isinstance(app.screen, GuideScreen), what="abrir la guía")
+        guide = app.screen.markdown
+        assert "**ID de aplicación**" in guide and "**Autorizar**" in guide
+        assert "client_id" not in guide and "`tui-recepcion autorizar`" not in guide.split("sin pantalla")[0]
+
+
+async def test_help_dialog_closes_with_esc_and_focus_comes_back(tmp_path: Path) -> None:
+    app = create_app(write_config(tmp_path, ACCOUNT))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f2")
+        await wait_until(pilot, lambda: isinstance(app.screen, FormScreen), what="abrir el formulario")
+        form = app.screen
+        target = form.query_one("#f-servidor", Input)
+        target.focus()
+        await pilot.press("f1")
+        await wait_until(pilot, lambda: isinstance(app.screen, MessageDialog), what="abrir la ayuda")
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: app.screen is form, what="cerrar la ayuda")
+        assert form.focused is target
+        assert focused_rows(app) == [form.query_one("#row-servidor", FieldRow)]
+
+
+def test_every_key_has_a_command_in_the_palette(tmp_path: Path) -> None:
+    app = create_app(write_config(tmp_path))
+    commands = app_commands(app)
+    reachable = {(command.mode, command.action) for command in commands}
+    for mode, action, binding, _title in key_actions(app):
+        if action not in NOT_COMMANDS:
+            assert (mode, action) in reachable, (mode, binding.key, action)
+    names = {command.name for command in NAMED}
+    for wanted in ("Exportar documentos a Excel", "Reprocesar mensaje fallido", "Guía del proveedor", "Nueva cuenta",
+                   "Ayuda"):
+        assert wanted in names
+    assert len({command.name for command in commands}) == len(commands)  # no two alike
+    assert all(isinstance(binding, Binding) for *_rest, binding, _title in key_actions(app))
+
+
+async def test_palette_runs_the_guide_by_name_and_speaks_spanish_when_nothing_matches(tmp_path: Path) -> None:
+    app = create_app(write_config(tmp_path, ACCOUNT))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: app.screen.id is not None or app.screen is not None, what="arrancar")
+        await pilot.press("ctrl+p")
+        await wait_until(pilot, lambda: CommandPalette.is_open(app), what="abrir la paleta")
+        await pilot.press(*"zzzqqq")
+        await wait_until(pilot, lambda: NO_MATCHES in screen_text(app), what="decir que nada coincide")
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: not CommandPalette.is_open(app), what="cerrar la paleta")
+        await pilot.press("ctrl+p")
+        await wait_until(pilot, lambda: CommandPalette.is_open(app), what="abrir la paleta")
+        await pilot.press(*"Guía del proveedor")
+        await wait_until(pilot, lambda: "Guía del proveedor" in screen_text(app), what="encontrar el comando")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, GuideScreen), what="abrir la guía desde la paleta")
+
+
+def seed_documents(tmp_path: Path, count: int = 30) -> Path:
+    config = write_config(tmp_path, ACCOUNT)
+    with Store.open(tmp_path / "recepcion.db") as store:
+        for index, mail in enumerate(SampleFactory(seed=9, pdf_size=1_000).mailbox(good=count, failing_each=0)):
+            extraction = extract_message(mail.raw, receiver_nit=DEFAULT_RECEIVER.nit)
+            store.record_outcome("principal", f"muestra:{index}", extraction, hashlib.sha256(mail.raw).hexdigest(),
+                                 "Procesados")
+    return config
+
+
+def table_fits(app) -> bool:
+    table = app.screen.query_one("#documents", DataTable)
+    widths = sum(column.get_render_width(table) for column in table.columns.values())
+    return widths <= table.size.width
+
+
+async def test_documents_columns_follow_a_resize_and_total_stays_visible(tmp_path: Path) -> None:
+    app = create_app(seed_documents(tmp_path))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("f4")
+        await wait_until(pilot, lambda: isinstance(app.screen, DocumentsScreen) and app.screen.rows,
+                         what="mostrar los documentos")
+        assert "Factura de venta" in screen_text(app)  # wide: the meaning spelled out
+        await pilot.resize_terminal(80, 24)
+        await wait_until(pilot, lambda: app.screen._laid_out_for == 80, what="recalcular las columnas")
+        await pilot.pause()
+        assert table_fits(app)
+        header = screen_text(app).splitlines()[2]
+        assert [column.header for column in COLUMNS] == header.split()
+        assert "01 Factura" in screen_text(app)
+        await pilot.resize_terminal(120, 40)
+        await wait_until(pilot, lambda: app.screen._laid_out_for == 120, what="recalcular las columnas")
+        assert table_fits(app)
