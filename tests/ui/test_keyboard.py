@@ -16,6 +16,7 @@ from tui_recepcion.dian import extract_message
 from tui_recepcion.store import Store
 from tui_recepcion.ui.app import create_app
 from tui_recepcion.ui.commands import NAMED, NOT_COMMANDS, app_commands, key_actions
+from tui_recepcion.ui.dashboard import NARROW_WIDTHS, WIDE_WIDTHS, DashboardScreen
 from tui_recepcion.ui.dialogs import MessageDialog
 from tui_recepcion.ui.documents import COLUMNS, DocumentsScreen
 from tui_recepcion.ui.fields import FOCUS_MARK, FieldRow
@@ -172,3 +173,17 @@ async def test_documents_columns_follow_a_resize_and_total_stays_visible(tmp_pat
         await pilot.resize_terminal(120, 40)
         await wait_until(pilot, lambda: app.screen._laid_out_for == 120, what="recalcular las columnas")
         assert table_fits(app)
+
+
+async def test_dashboard_columns_follow_a_resize(tmp_path: Path) -> None:
+    app = create_app(write_config(tmp_path, ACCOUNT))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, DashboardScreen), what="abrir el tablero")
+        table = app.screen.query_one("DataTable.messages", DataTable)
+        assert [column.width for column in table.columns.values()] == list(WIDE_WIDTHS)
+        await pilot.resize_terminal(80, 24)
+        await wait_until(pilot, lambda: [column.width for column in table.columns.values()] == list(NARROW_WIDTHS),
+                         what="recalcular las columnas del tablero")
+        await pilot.pause()
+        assert sum(column.get_render_width(table) for column in table.columns.values()) <= table.size.width
+        assert "Destino" in screen_text(app)  # the last column is on screen

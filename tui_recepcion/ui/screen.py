@@ -3,6 +3,7 @@ how a worker hands its result back (a typed message, Harlequin's pattern)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
@@ -11,6 +12,7 @@ from textual.binding import Binding
 from textual.dom import DOMNode
 from textual.message import Message
 from textual.screen import Screen
+from textual.widgets import DataTable
 from textual.worker import NoActiveWorker, Worker, WorkerState, get_current_worker
 
 from tui_recepcion.engine.lock import AccountBusy
@@ -43,6 +45,19 @@ def first_start_line(config_path: Path) -> str:
             "Las contraseñas y los tokens nunca van en ese archivo: van al llavero del sistema o, si no "
             "hay uno usable (lo normal por SSH), al archivo 0600 o la variable de entorno que usted elija "
             "al guardar.")
+
+
+def set_column_widths(table: DataTable, widths: Sequence[int]) -> None:
+    """Give a DataTable's columns new widths (a resize), keeping its rows."""
+    columns = list(table.columns.values())
+    if [column.width for column in columns] == list(widths):
+        return
+    for column, width in zip(columns, widths, strict=True):
+        column.width = width
+    # DataTable keeps rendered rows and its virtual size in caches: drop them (Textual 8.2.8).
+    table._clear_caches()
+    table._require_update_dimensions = True
+    table.refresh(layout=True)
 
 
 class WorkerResult(Message, bubble=False):
