@@ -22,6 +22,7 @@ from tui_recepcion.ui.documents import COLUMNS, DocumentsScreen
 from tui_recepcion.ui.fields import FOCUS_MARK, FieldRow
 from tui_recepcion.ui.form import FormScreen
 from tui_recepcion.ui.guide import GuideScreen
+from tui_recepcion.ui.messages import MessagesScreen, subject_width
 from tui_recepcion.ui.spanish import NO_MATCHES
 
 ACCOUNT = (
@@ -187,3 +188,17 @@ async def test_dashboard_columns_follow_a_resize(tmp_path: Path) -> None:
         await pilot.pause()
         assert sum(column.get_render_width(table) for column in table.columns.values()) <= table.size.width
         assert "Destino" in screen_text(app)  # the last column is on screen
+
+
+async def test_messages_columns_follow_a_resize(tmp_path: Path) -> None:
+    app = create_app(write_config(tmp_path, ACCOUNT))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("f5")
+        await wait_until(pilot, lambda: isinstance(app.screen, MessagesScreen), what="abrir los mensajes")
+        table = app.screen.query_one("#ledger", DataTable)
+        assert list(table.columns.values())[-1].width == subject_width(120)
+        await pilot.resize_terminal(80, 24)
+        await wait_until(pilot, lambda: list(table.columns.values())[-1].width == subject_width(80),
+                         what="recalcular la columna Asunto")
+        await pilot.pause()
+        assert sum(column.get_render_width(table) for column in table.columns.values()) <= table.size.width

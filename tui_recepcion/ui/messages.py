@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
@@ -17,7 +17,7 @@ from tui_recepcion.output import message_record
 from tui_recepcion.store import LedgerEntry, MessageFilter
 from tui_recepcion.ui.dialogs import ConfirmDialog, MessageDialog
 from tui_recepcion.ui.navbar import NavBar
-from tui_recepcion.ui.screen import RecepcionScreen, WorkerResult
+from tui_recepcion.ui.screen import RecepcionScreen, WorkerResult, set_column_widths
 from tui_recepcion.vocabulary import FAILED, PROCESSED, counted
 
 SHOWN_LIMIT = 2000
@@ -59,6 +59,11 @@ class MessageReprocessed(WorkerResult):
         self.name = name  # the subject, else the Message-ID, else the source key
 
 
+def subject_width(width: int) -> int:
+    """Asunto, the last column, takes what the others leave at this terminal width."""
+    return min(60, max(10, width - 62))
+
+
 class MessagesScreen(RecepcionScreen):
     TITLE = "Mensajes"
     HELP = (
@@ -87,10 +92,15 @@ class MessagesScreen(RecepcionScreen):
         table.add_column("Estado", width=9)
         table.add_column("Motivo", width=20)
         table.add_column("Destino", width=10)
-        table.add_column("Asunto", width=min(60, max(10, self.app.size.width - 62)))
+        table.add_column("Asunto", width=subject_width(self.app.size.width))
         yield table
         yield Static("", id="ledger-summary", classes="summary")
         yield Footer(compact=True)
+
+    def on_resize(self, event: events.Resize) -> None:
+        table = self.query_one("#ledger", DataTable)
+        set_column_widths(table, [*(column.width for column in list(table.columns.values())[:-1]),
+                                  subject_width(event.size.width)])
 
     def on_mount(self) -> None:
         self.query_one("#ledger").focus()
