@@ -6,18 +6,19 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+import openpyxl
 from textual.binding import Binding
 from textual.command import CommandPalette
 from textual.widgets import DataTable, Input
 
-from tests.ui.support import SIZE, screen_text, wait_until, write_config
+from tests.ui.support import SIZE, notifications, screen_text, wait_until, write_config
 from tui_recepcion.demo.samples import DEFAULT_RECEIVER, SampleFactory
 from tui_recepcion.dian import extract_message
 from tui_recepcion.store import Store
 from tui_recepcion.ui.app import create_app
 from tui_recepcion.ui.commands import NAMED, NOT_COMMANDS, app_commands, key_actions
 from tui_recepcion.ui.dashboard import NARROW_WIDTHS, WIDE_WIDTHS, DashboardScreen
-from tui_recepcion.ui.dialogs import MessageDialog
+from tui_recepcion.ui.dialogs import MessageDialog, PathDialog
 from tui_recepcion.ui.documents import COLUMNS, DocumentsScreen
 from tui_recepcion.ui.fields import FOCUS_MARK, FieldRow
 from tui_recepcion.ui.form import FormScreen
@@ -202,3 +203,23 @@ async def test_messages_columns_follow_a_resize(tmp_path: Path) -> None:
                          what="recalcular la columna Asunto")
         await pilot.pause()
         assert sum(column.get_render_width(table) for column in table.columns.values()) <= table.size.width
+
+
+async def test_the_tui_exports_the_filtered_documents_to_excel(tmp_path: Path) -> None:
+    app = create_app(seed_documents(tmp_path, count=5))
+    target = tmp_path / "exportados" / "documentos.xlsx"
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f4")
+        await wait_until(pilot, lambda: isinstance(app.screen, DocumentsScreen) and app.screen.rows,
+                         what="mostrar los documentos")
+        await pilot.press("ctrl+e")
+        await wait_until(pilot, lambda: isinstance(app.screen, PathDialog), what="preguntar el archivo")
+        assert app.screen.query_one("#ruta", Input).value.endswith(".xlsx")
+        app.screen.query_one("#ruta", Input).value = str(target)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: any("5 documentos exportados" in note for note in notifications(app)),
+                         what="exportar")
+    sheet = openpyxl.load_workbook(target).active
+    headers = [cell.value for cell in next(sheet.iter_rows())]
+    totals = [row[headers.index("total")] for row in sheet.iter_rows(min_row=2, values_only=True)]
+    assert len(totals) == 5 and all(isinstance(total, (int, float)) for total in totals)

@@ -17,7 +17,7 @@ from rich.text import Text
 from textual.binding import Binding
 from textual.command import CommandList, CommandPalette
 from textual.dom import DOMNode
-from textual.widgets import Button, Select
+from textual.widgets import Button, DataTable, Select
 from textual.widgets._select import SelectOverlay
 from textual.widgets._toggle_button import ToggleButton
 from textual.widgets.option_list import Option
@@ -31,6 +31,7 @@ WIDGET_KEYS: tuple[tuple[type[DOMNode], str, str, bool], ...] = (
     (Select, "show_overlay", "Abrir la lista", True),
     (ToggleButton, "toggle_button", "Marcar o desmarcar", True),
     (Button, "press", "Pulsar", True),
+    (DataTable, "select_cursor", "Detalle", True),  # every table of ours opens the row's detail
 )
 
 
