@@ -3,7 +3,6 @@ and the documents table after a resize."""
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import openpyxl
@@ -11,10 +10,7 @@ from textual.binding import Binding
 from textual.command import CommandPalette
 from textual.widgets import DataTable, Input
 
-from tests.ui.support import SIZE, notifications, screen_text, wait_until, write_config
-from tui_recepcion.demo.samples import DEFAULT_RECEIVER, SampleFactory
-from tui_recepcion.dian import extract_message
-from tui_recepcion.store import Store
+from tests.ui.support import BASIC_ACCOUNT, SIZE, notifications, screen_text, seed_documents, wait_until, write_config
 from tui_recepcion.ui.app import create_app
 from tui_recepcion.ui.commands import NAMED, NOT_COMMANDS, app_commands, key_actions
 from tui_recepcion.ui.dashboard import NARROW_WIDTHS, WIDE_WIDTHS, DashboardScreen
@@ -26,12 +22,7 @@ from tui_recepcion.ui.guide import GuideScreen
 from tui_recepcion.ui.messages import MessagesScreen, subject_width
 from tui_recepcion.ui.spanish import NO_MATCHES
 
-ACCOUNT = (
-    "[cuentas.principal]\n"
-    'proveedor = "outlook"\ntipo_servidor = "basica"\nprotocolo = "imap"\n'
-    'servidor = "outlook.office365.com"\npuerto = 993\nseguridad = "ssl"\n'
-    'usuario = "facturas@miradorandes.co"\nsecreto = "env:CLAVE_RECEPCION"\n'
-)
+ACCOUNT = BASIC_ACCOUNT
 
 
 def focused_rows(app) -> list[FieldRow]:
@@ -142,16 +133,6 @@ async def test_palette_runs_the_guide_by_name_and_speaks_spanish_when_nothing_ma
         await wait_until(pilot, lambda: isinstance(app.screen, GuideScreen), what="abrir la guía desde la paleta")
 
 
-def seed_documents(tmp_path: Path, count: int = 30) -> Path:
-    config = write_config(tmp_path, ACCOUNT)
-    with Store.open(tmp_path / "recepcion.db") as store:
-        for index, mail in enumerate(SampleFactory(seed=9, pdf_size=1_000).mailbox(good=count, failing_each=0)):
-            extraction = extract_message(mail.raw, receiver_nit=DEFAULT_RECEIVER.nit)
-            store.record_outcome("principal", f"muestra:{index}", extraction, hashlib.sha256(mail.raw).hexdigest(),
-                                 "Procesados")
-    return config
-
-
 def table_fits(app) -> bool:
     table = app.screen.query_one("#documents", DataTable)
     widths = sum(column.get_render_width(table) for column in table.columns.values())
@@ -159,7 +140,7 @@ def table_fits(app) -> bool:
 
 
 async def test_documents_columns_follow_a_resize_and_total_stays_visible(tmp_path: Path) -> None:
-    app = create_app(seed_documents(tmp_path))
+    app = create_app(seed_documents(tmp_path, ACCOUNT))
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("f4")
         await wait_until(pilot, lambda: isinstance(app.screen, DocumentsScreen) and app.screen.rows,
@@ -206,7 +187,7 @@ async def test_messages_columns_follow_a_resize(tmp_path: Path) -> None:
 
 
 async def test_the_tui_exports_the_filtered_documents_to_excel(tmp_path: Path) -> None:
-    app = create_app(seed_documents(tmp_path, count=5))
+    app = create_app(seed_documents(tmp_path, ACCOUNT, count=5))
     target = tmp_path / "exportados" / "documentos.xlsx"
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("f4")

@@ -10,7 +10,6 @@ accepting it.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import mailbox
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,11 +21,9 @@ from rich.style import Style
 from textual.filter import LineFilter
 from textual.widgets import Input
 
-from tests.ui.support import type_into, wait_until, write_config
-from tests.ui.test_keyboard import seed_documents
+from tests.ui.support import seed_documents, type_into, wait_until, write_config
 from tui_recepcion.alerts import CLAIM_LEASE, EXPIRY_NOTICE
 from tui_recepcion.demo.samples import DEFAULT_RECEIVER, SampleFactory
-from tui_recepcion.dian import extract_message
 from tui_recepcion.engine.pipeline import Pipeline
 from tui_recepcion.events import Event, MessageHandled
 from tui_recepcion.mailbox.maildir import MaildirSource
@@ -124,12 +121,7 @@ def test_dashboard_snapshot(snap_compare, tmp_path: Path, size: tuple[int, int])
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda size: f"{size[0]}x{size[1]}")
 def test_documents_snapshot(snap_compare, tmp_path: Path, size: tuple[int, int]) -> None:
-    config = write_config(tmp_path, ACCOUNT)
-    with Store.open(tmp_path / "recepcion.db") as store:
-        for index, mail in enumerate(SampleFactory(seed=9, pdf_size=1_000).mailbox(good=30, failing_each=0)):
-            extraction = extract_message(mail.raw, receiver_nit=DEFAULT_RECEIVER.nit)
-            store.record_outcome("principal", f"muestra:{index}", extraction, hashlib.sha256(mail.raw).hexdigest(),
-                                 "Procesados")
+    config = seed_documents(tmp_path, ACCOUNT)
     app = create_app(config, clock=lambda: NOW)
 
     async def open_documents(pilot) -> None:
@@ -174,7 +166,7 @@ def test_guide_snapshot(snap_compare, tmp_path: Path, size: tuple[int, int]) -> 
                          ids=lambda sizes: "-a-".join(f"{w}x{h}" for w, h in sizes))
 def test_documents_after_resize_snapshot(snap_compare, tmp_path: Path, sizes) -> None:
     start, end = sizes
-    app = create_app(seed_documents(tmp_path), clock=lambda: NOW)
+    app = create_app(seed_documents(tmp_path, ACCOUNT), clock=lambda: NOW)
 
     async def open_and_resize(pilot) -> None:
         await pilot.press("f4")

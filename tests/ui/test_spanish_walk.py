@@ -10,8 +10,7 @@ from textual.command import CommandPalette
 from textual.widgets import Select
 from textual.widgets._select import SelectOverlay
 
-from tests.ui.support import SIZE, screen_text, wait_until
-from tests.ui.test_keyboard import seed_documents
+from tests.ui.support import BASIC_ACCOUNT, SIZE, screen_text, seed_documents, wait_until
 from tui_recepcion.ui.app import create_app
 from tui_recepcion.ui.dashboard import DashboardScreen
 from tui_recepcion.ui.dialogs import MessageDialog, PathDialog
@@ -41,7 +40,7 @@ def test_the_word_list_catches_textuals_defaults() -> None:
 
 async def test_no_english_on_any_screen_or_overlay(tmp_path: Path) -> None:
     seen: dict[str, str] = {}
-    app_config = seed_documents(tmp_path)
+    app_config = seed_documents(tmp_path, BASIC_ACCOUNT)
     app = create_app(app_config)
 
     def look(where: str) -> None:
@@ -61,10 +60,12 @@ async def test_no_english_on_any_screen_or_overlay(tmp_path: Path) -> None:
         look("formulario")
         select = form.query_one("#f-protocolo", Select)
         select.focus()
-        await pilot.pause()
+        # The footer follows the focus: the focused list's own key, in Spanish.
+        await wait_until(pilot, lambda: "Abrir la lista" in screen_text(app), what="mostrar la tecla de la lista")
         look("formulario, lista enfocada")
         await pilot.press("enter")
-        await wait_until(pilot, lambda: select.query_one(SelectOverlay).display, what="abrir la lista")
+        await wait_until(pilot, lambda: select.query_one(SelectOverlay).display and "Cerrar la lista" in screen_text(app),
+                         what="abrir la lista")
         look("formulario, lista abierta")
         await pilot.press("escape")
         await pilot.press("ctrl+g")
@@ -105,8 +106,6 @@ async def test_no_english_on_any_screen_or_overlay(tmp_path: Path) -> None:
     assert len(seen) == 12
     found = {where: english_in(text) for where, text in seen.items() if english_in(text)}
     assert found == {}, "\n\n".join(f"{where}: {words}\n{seen[where]}" for where, words in found.items())
-    assert "Cerrar la lista" in seen["formulario, lista abierta"]
-    assert "Abrir la lista" in seen["formulario, lista enfocada"]
     assert "Ningún comando coincide" in seen["paleta sin resultados"]
     assert "Buscar comandos…" in seen["paleta sin resultados"] or "xyzzy" in seen["paleta sin resultados"]
     assert "01 Factura" in seen["documentos"], seen["documentos"]
