@@ -31,7 +31,7 @@ EXCEL = "excel"
 DOCUMENT_FORMATS = (*FORMATS, EXCEL)
 # The fields of `document_record` that Excel gets as numbers and as dates.
 DOCUMENT_AMOUNTS = frozenset({"subtotal", "base_gravable", "impuestos", "retenciones", "total"})
-DOCUMENT_DATES = frozenset({"fecha_emision", "fecha_vencimiento"})
+DOCUMENT_DATES = frozenset({"fecha_emision", "fecha_vencimiento", "vence_reclamo"})
 
 
 @dataclass(frozen=True, slots=True)

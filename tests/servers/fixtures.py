@@ -14,6 +14,7 @@ import pytest
 
 from tests.servers import net
 from tests.servers.certs import TestCertificates, make_test_certificates
+from tests.servers.dian import DianStandIn
 from tests.servers.dovecot import (
     CON_PREFIJO,
     DEFAULT,
@@ -34,7 +35,7 @@ from tests.servers.smtp import SmtpServer
 # A test that uses any of these talks to a real server on loopback: it is an integration
 # test, so `pytest -m "not integration"` leaves it out and stays fast.
 SERVER_FIXTURES = frozenset({"dovecot_pool", "smtp_server", "smtps_server", "smtp_sin_starttls_server",
-                             "smtp_xoauth2_server", "token_introspection", "smtp_2mb_server"})
+                             "smtp_xoauth2_server", "token_introspection", "smtp_2mb_server", "dian_server"})
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -245,3 +246,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
                 (f"registro de {server.options.name}", server.log_since_reset() or "(vacío)")
             )
     return report
+
+
+@pytest.fixture
+def dian_server(tls_certs: TestCertificates) -> Iterator[DianStandIn]:
+    """A fresh HTTPS stand-in of DIAN's event service (tests/servers/dian.py)."""
+    with DianStandIn(tls_certs.server) as server:
+        yield server
+

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import io
+import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 
 import keyring
@@ -133,12 +135,18 @@ def dovecot_account(server, certs, tmp_path: Path, *, password: str, username: s
     )
 
 
-def seed_documents(tmp_path: Path, accounts: str, count: int = 30) -> Path:
-    """A config with `accounts` and a store holding `count` seeded sample documents of «principal»."""
+def seed_documents(tmp_path: Path, accounts: str, count: int = 30, *, signed: bool = False,
+                   received_at: datetime | None = None) -> Path:
+    """A config with `accounts` and a store holding `count` seeded sample documents of «principal»;
+    `received_at` fixes when they were received (the RADIAN claim deadline counts from it)."""
     config = write_config(tmp_path, accounts)
     with Store.open(tmp_path / "recepcion.db") as store:
-        for index, mail in enumerate(SampleFactory(seed=9, pdf_size=1_000).mailbox(good=count, failing_each=0)):
+        factory = SampleFactory(seed=9, pdf_size=1_000, signed=signed)
+        for index, mail in enumerate(factory.mailbox(good=count, failing_each=0)):
             extraction = extract_message(mail.raw, receiver_nit=DEFAULT_RECEIVER.nit)
             store.record_outcome("principal", f"muestra:{index}", extraction, hashlib.sha256(mail.raw).hexdigest(),
                                  "Procesados")
+    if received_at is not None:
+        with sqlite3.connect(tmp_path / "recepcion.db") as raw:
+            raw.execute("UPDATE documents SET created_at = ?", (received_at.isoformat(timespec="milliseconds"),))
     return config

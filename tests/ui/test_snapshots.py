@@ -121,7 +121,7 @@ def test_dashboard_snapshot(snap_compare, tmp_path: Path, size: tuple[int, int])
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda size: f"{size[0]}x{size[1]}")
 def test_documents_snapshot(snap_compare, tmp_path: Path, size: tuple[int, int]) -> None:
-    config = seed_documents(tmp_path, ACCOUNT)
+    config = seed_documents(tmp_path, ACCOUNT, signed=True, received_at=NOW - timedelta(days=1))
     app = create_app(config, clock=lambda: NOW)
 
     async def open_documents(pilot) -> None:
@@ -166,7 +166,8 @@ def test_guide_snapshot(snap_compare, tmp_path: Path, size: tuple[int, int]) -> 
                          ids=lambda sizes: "-a-".join(f"{w}x{h}" for w, h in sizes))
 def test_documents_after_resize_snapshot(snap_compare, tmp_path: Path, sizes) -> None:
     start, end = sizes
-    app = create_app(seed_documents(tmp_path, ACCOUNT), clock=lambda: NOW)
+    app = create_app(seed_documents(tmp_path, ACCOUNT, signed=True, received_at=NOW - timedelta(days=1)),
+                     clock=lambda: NOW)
 
     async def open_and_resize(pilot) -> None:
         await pilot.press("f4")

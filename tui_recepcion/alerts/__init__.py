@@ -12,6 +12,8 @@ Rules (dates in the account's time zone, `zona_horaria`, America/Bogota by defau
   and the old date's rows stay as history.
 - Authentication: a failed login opens an incident (unless one is open) and its alert
   goes out once; the next successful login closes it, and a later failure opens another.
+- Claims summary (`claims_summary`, with `resumen_reclamos = true`): once a day, the invoices
+  whose window to claim closes by the next business day (alerts/claims.py).
 - Message problems (`message_problem`): a message the engine isolated (a CUFE in conflict,
   a forward the backup relay refused, a message the server would not deliver) gets one
   alert per (account, message, reason). A failed send is retried by `evaluate` like the
@@ -37,8 +39,10 @@ from email.policy import SMTP
 
 from tui_recepcion.accounts import smtp_endpoint, smtp_sender, smtp_session
 from tui_recepcion.alerts import messages as alert_messages
+from tui_recepcion.alerts.claims import CLAIMS_SUMMARY, claims_summary_message, closing_invoices
 from tui_recepcion.alerts.messages import Envelope
 from tui_recepcion.config import Account
+from tui_recepcion.dian.deadlines import ClaimRules
 from tui_recepcion.dian.reasons import Reason
 from tui_recepcion.errors import AuthenticationFailed, RecepcionError
 from tui_recepcion.events import AlertSent, Event
@@ -65,6 +69,7 @@ KIND_LABELS = {
     EXPIRY_FINAL: "aviso final de vencimiento",
     AUTH_FAILURE: "alerta de inicio de sesión fallido",
     MESSAGE_PROBLEM: "alerta de un correo apartado",
+    CLAIMS_SUMMARY: "resumen diario de facturas por aceptarse tácitamente",
 }
 
 SendAlert = Callable[[Account, EmailMessage], None]
@@ -208,6 +213,20 @@ class Alerts:
         except RecepcionError as error:
             log.warning("No se pudo enviar la alerta del mensaje %s de la cuenta %s: %s", source_key, account.id,
                         error)
+
+    def claims_summary(self, account: Account, rules: ClaimRules) -> None:
+        """The day's summary of invoices about to be tacitly accepted (`resumen_reclamos`):
+        sent once a day when there is any; a failure is recorded and retried, never raised."""
+        if account.notify_email is None:
+            return
+        try:
+            today = today_for(account, self._now())
+            invoices = closing_invoices(self._store, account.id, today, rules)
+            if invoices:
+                self._deliver(account, CLAIMS_SUMMARY, today.isoformat(), retry_now=False,
+                              build=lambda envelope: claims_summary_message(account, envelope, today, invoices))
+        except RecepcionError as error:
+            log.warning("No se pudo preparar el resumen de reclamos de la cuenta %s: %s", account.id, error)
 
     def status(self, accounts: Iterable[Account]) -> list[AlertStatus]:
         now = self._now()

@@ -27,15 +27,18 @@ def _command_modules() -> tuple[ModuleType, ...]:
         autorizar,
         demo,
         documentos,
+        eventos,
         importar,
         mensajes,
+        pendientes,
         probar,
         procesar,
         proveedores,
         validar,
     )
 
-    return (demo, validar, probar, procesar, alertas, autorizar, proveedores, importar, documentos, mensajes)
+    return (demo, validar, probar, procesar, alertas, autorizar, proveedores, importar, documentos, mensajes,
+            eventos, pendientes)
 
 
 def build_parser() -> argparse.ArgumentParser:

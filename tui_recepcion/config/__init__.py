@@ -22,6 +22,7 @@ from tui_recepcion.config.fields import (
     ACCOUNT_FIELDS,
     AUTH_TYPES,
     EARLIEST_DATE,
+    EMPRESA_FIELDS,
     FIELDS_BY_KEY,
     GENERAL_FIELDS,
     LATEST_DATE,
@@ -36,7 +37,7 @@ from tui_recepcion.config.fields import (
     is_valid_host,
 )
 from tui_recepcion.config.location import APP_NAME, CONFIG_ENV_VAR, default_config_path, resolve_config_path
-from tui_recepcion.config.model import DEFAULT_TIMEZONE, Account, Config, General, OAuthSettings, SmtpSettings
+from tui_recepcion.config.model import DEFAULT_TIMEZONE, Account, Company, Config, General, OAuthSettings, SmtpSettings
 from tui_recepcion.config.problems import ConfigProblems, KeyProblem, Problem, key_name, printable
 from tui_recepcion.config.reading import (
     MAX_CONFIG_BYTES,
@@ -57,6 +58,7 @@ __all__ = [
     "CONFIG_ENV_VAR",
     "DEFAULT_TIMEZONE",
     "EARLIEST_DATE",
+    "EMPRESA_FIELDS",
     "FIELDS_BY_KEY",
     "GENERAL_FIELDS",
     "LATEST_DATE",
@@ -66,6 +68,7 @@ __all__ = [
     "SECURITIES",
     "SMTP_FIELDS",
     "Account",
+    "Company",
     "Config",
     "ConfigProblems",
     "Converter",

@@ -280,10 +280,125 @@ OAUTH_FIELDS: tuple[FieldSpec, ...] = (
               "tui-recepcion autorizar lo pide una vez si aún no está guardado."),
 )
 
+# --- [empresa]: the company that sends RADIAN events to DIAN (tui_recepcion/radian/) -------
+
+_COMPANY_NIT = re.compile(r"^([0-9]{5,12})(?:-([0-9]))?$")
+_SOFTWARE_ID = re.compile(r"^[0-9A-Za-z-]{8,64}$")
+_ID_TYPES = ("11", "12", "13", "21", "22", "31", "41", "42", "47", "48", "50", "91")
+AMBIENTES = ("habilitacion", "produccion")
+
+
+def _company_nit(value: Any) -> str:
+    """The company's NIT with or without its check digit: "900373979" or "900373979-1"."""
+    text = _text(value if not isinstance(value, int) or isinstance(value, bool) else str(value))
+    compact = re.sub(r"[\s.]", "", text)
+    if not _COMPANY_NIT.match(compact):
+        raise ValueError("debe ser el NIT de la empresa, solo números, con o sin dígito de verificación "
+                         "(p. ej. \"900373979\" o \"900373979-1\")")
+    return compact
+
+
+def _software_id(value: Any) -> str:
+    text = _text(value)
+    if not _SOFTWARE_ID.match(text):
+        raise ValueError("debe ser el identificador del software que asignó la DIAN (letras, números y «-», "
+                         "p. ej. \"fa326ca7-c1f8-40d3-a6fc-24d7c1040607\")")
+    return text
+
+
+def _certificate_file(value: Any) -> Path:
+    path = _path(value)
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        raise ValueError(f"el archivo {path} no existe") from None
+    except OSError as error:
+        raise ValueError(f"no se pudo revisar el archivo {path} (error del sistema {error.errno})") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise ValueError(f"{path} no es un archivo regular (se espera el certificado .p12 o .pfx)")
+    return path
+
+
+def _id_type(value: Any) -> str:
+    text = _text(value if not isinstance(value, int) or isinstance(value, bool) else str(value))
+    if text not in _ID_TYPES:
+        raise ValueError("debe ser un tipo de documento de la DIAN: " + ", ".join(_ID_TYPES) + " (13 cédula de ciudadanía)")
+    return text
+
+
+def _id_number(value: Any) -> str:
+    text = _text(value if not isinstance(value, int) or isinstance(value, bool) else str(value))
+    if not re.fullmatch(r"[0-9A-Za-z-]{3,20}", text):
+        raise ValueError("debe ser el número de documento, sin puntos ni espacios")
+    return text
+
+
+def _https_url(value: Any) -> str:
+    text = _text(value)
+    if not re.fullmatch(r"https://[^\s/]+(/\S*)?", text):
+        raise ValueError("debe ser una dirección https://")
+    return text
+
+
+EMPRESA_FIELDS: tuple[FieldSpec, ...] = (
+    FieldSpec("nit", "nit", _company_nit, "NIT de la empresa",
+              "NIT de la empresa que envía los eventos, con o sin dígito de verificación.", required=True),
+    FieldSpec("razon_social", "name", _text, "Razón social",
+              "Razón social de la empresa tal como figura en el RUT.", required=True),
+    FieldSpec("certificado", "certificate", _certificate_file, "Certificado digital",
+              "Archivo PKCS#12 (.p12 o .pfx) del certificado de firma digital de la empresa.", required=True),
+    FieldSpec("clave_certificado", "certificate_password_ref", _secret_ref, "Clave del certificado",
+              "Dónde se guarda la clave del certificado (nunca en este archivo): «keyring», "
+              "«env:VARIABLE» o «archivo:/ruta».", required=True),
+    FieldSpec("software_id", "software_id", _software_id, "Identificador del software",
+              "Identificador del software propio que la DIAN asignó al habilitarlo para eventos.", required=True),
+    FieldSpec("pin", "pin_ref", _secret_ref, "PIN del software",
+              "Dónde se guarda el PIN del software que se escribió al registrarlo en la DIAN: «keyring», "
+              "«env:VARIABLE» o «archivo:/ruta». Nunca el valor.", required=True),
+    FieldSpec("ambiente", "environment", _choice(AMBIENTES), "Ambiente",
+              "«habilitacion» (pruebas de la DIAN) o «produccion».", required=True),
+    FieldSpec("set_pruebas", "test_set_id", _software_id, "Set de pruebas",
+              "Solo en habilitación: el identificador del set de pruebas (TestSetId) que muestra la DIAN."),
+    FieldSpec("persona_nombre", "person_first_name", _text, "Nombre de quien recibe",
+              "Nombre de la persona que firma el acuse (030) y el recibo del bien (032)."),
+    FieldSpec("persona_apellido", "person_family_name", _text, "Apellido de quien recibe",
+              "Apellidos de esa persona."),
+    FieldSpec("persona_tipo_documento", "person_id_type", _id_type, "Tipo de documento",
+              "Tipo de documento de esa persona según la DIAN: 13 cédula de ciudadanía, 22 cédula de extranjería…"),
+    FieldSpec("persona_documento", "person_id", _id_number, "Número de documento",
+              "Número de documento de esa persona."),
+    FieldSpec("persona_cargo", "person_job_title", _text, "Cargo", "Cargo de esa persona (p. ej. Auxiliar contable)."),
+    FieldSpec("persona_area", "person_department", _text, "Área", "Área o departamento de esa persona."),
+    FieldSpec("acuse_automatico", "auto_acknowledge", _bool, "Acuse automático",
+              "true: envía el acuse de recibo (030) de cada factura apenas se guarda. Apagado por defecto."),
+    FieldSpec("recibo_automatico", "auto_receipt", _bool, "Recibo automático",
+              "true (con acuse_automatico): envía también el recibo del bien o servicio (032); solo para "
+              "empresas que reciben servicios, no mercancía que haya que revisar."),
+    FieldSpec("url_servicio", "service_url", _https_url, "Servicio web de la DIAN",
+              "Solo para pruebas: otra dirección del servicio web; por defecto la de la DIAN según el ambiente."),
+    FieldSpec("certificados_ca", "ca_file", _ca_file, "Certificados CA",
+              "Archivo PEM con autoridades adicionales para el servicio web (p. ej. un proxy interno)."),
+)
+
 GENERAL_FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("base_datos", "database", _path, "Base de datos", "Archivo SQLite donde se guardan documentos y mensajes."),
     FieldSpec("carpeta_documentos", "documents_dir", _path, "Carpeta de documentos",
               "Dónde se guardan los XML y PDF extraídos."),
     FieldSpec("intervalo_minutos", "interval_minutes", _interval, "Intervalo",
               "Minutos entre pasadas del servicio cuando el servidor no ofrece IMAP IDLE."),
+    FieldSpec("exigir_firma_valida", "require_valid_signature", _bool, "Exigir firma válida",
+              "true: un correo cuyo documento trae una firma alterada va a Fallidos (firma_invalida); el "
+              "documento se guarda igual, marcado. Por defecto false: se guarda, se marca y va a Procesados."),
+    FieldSpec("certificados_firma", "signing_roots", _path, "Certificados de firma",
+              "Archivo PEM con las autoridades de certificación en que se confía para las firmas de los "
+              "documentos (p. ej. las colombianas). Sin él, la cadena se informa como «cadena no verificada»."),
+    FieldSpec("plazo_reclamo_desde", "claim_clock_start", _choice(("recepcion", "emision")), "Plazo desde",
+              "Desde cuándo corren los 3 días hábiles para reclamar: «recepcion» (por defecto, el día en que "
+              "llegó el documento) o «emision» (la fecha de emisión de la factura)."),
+    FieldSpec("sabado_habil", "saturday_business_day", _bool, "Sábado hábil",
+              "Si el sábado cuenta como día hábil en el plazo para reclamar (por defecto true; domingos y "
+              "festivos de Colombia nunca cuentan)."),
+    FieldSpec("resumen_reclamos", "claims_summary", _bool, "Resumen diario de reclamos",
+              "true: una vez al día se envía al Correo Notificación de cada cuenta la lista de documentos "
+              "cuyo plazo para reclamar vence hoy o el siguiente día hábil (se aceptarán tácitamente)."),
 )

@@ -74,6 +74,47 @@ class General:
     database: Path | None = None
     documents_dir: Path | None = None
     interval_minutes: int = 5
+    require_valid_signature: bool = False
+    signing_roots: Path | None = None
+    claim_clock_start: str = "recepcion"
+    saturday_business_day: bool = True
+    claims_summary: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Company:
+    """[empresa]: who sends RADIAN events to DIAN, and where its certificate and PIN live.
+
+    The certificate's password and the software PIN are secret locations (`keyring`,
+    `env:VAR`, `archivo:/ruta`), never the values.
+    """
+
+    nit: str  # digits, optionally "-D" (check digit)
+    name: str
+    certificate: Path
+    certificate_password_ref: str
+    software_id: str
+    pin_ref: str
+    environment: str  # "habilitacion" | "produccion"
+    test_set_id: str | None = None
+    person_first_name: str | None = None
+    person_family_name: str | None = None
+    person_id_type: str | None = None
+    person_id: str | None = None
+    person_job_title: str | None = None
+    person_department: str | None = None
+    auto_acknowledge: bool = False
+    auto_receipt: bool = False
+    service_url: str | None = None
+    ca_file: Path | None = None
+
+    @property
+    def nit_digits(self) -> str:
+        return self.nit.partition("-")[0]
+
+    @property
+    def given_check_digit(self) -> str | None:
+        return self.nit.partition("-")[2] or None
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +122,7 @@ class Config:
     path: Path | None = None
     general: General = field(default_factory=General)
     accounts: Mapping[str, Account] = field(default_factory=dict)
+    company: Company | None = None
 
     def account(self, account_id: str | None) -> Account:
         """The named account, or the only one; raises ConfigError with a Spanish reason."""

@@ -14,13 +14,14 @@ from typing import Any
 
 from tui_recepcion.config.fields import (
     ACCOUNT_FIELDS,
+    EMPRESA_FIELDS,
     GENERAL_FIELDS,
     OAUTH_FIELDS,
     SMTP_FIELDS,
     FieldSpec,
     is_valid_account_id,
 )
-from tui_recepcion.config.model import Account, Config, General, OAuthSettings, SmtpSettings
+from tui_recepcion.config.model import Account, Company, Config, General, OAuthSettings, SmtpSettings
 from tui_recepcion.config.problems import ConfigProblems, KeyProblem, Problem, key_name, printable
 from tui_recepcion.config.toml_lines import KeyPath, key_lines, line_of
 from tui_recepcion.config.validation import (
@@ -34,7 +35,7 @@ from tui_recepcion.secrets import FileRefused, read_regular_file
 
 MAX_CONFIG_BYTES = 1024 * 1024  # a config.toml is a few KiB; anything bigger is not one
 UNKNOWN_KEY = "clave desconocida: se conserva en el archivo, pero el programa no la usa (¿está bien escrita?)"
-UNKNOWN_SECTION = "sección desconocida: se conserva, pero el programa solo usa [general] y [cuentas.NOMBRE]"
+UNKNOWN_SECTION = "sección desconocida: se conserva, pero el programa solo usa [general], [empresa] y [cuentas.NOMBRE]"
 
 
 class _Collector:
@@ -117,6 +118,21 @@ def _read_account(problems: _Collector, account_id: str, raw: Any) -> Account | 
         values["oauth"] = OAuthSettings(**oauth)
     return Account(id=account_id, **values)
 
+
+def _read_company(problems: _Collector, raw: Any) -> Company | None:
+    """The [empresa] table (RADIAN events), or None after recording why it is invalid."""
+    already_found = len(problems.found)
+    values = problems.read_table(raw, ("empresa",), EMPRESA_FIELDS)
+    if values is None:
+        return None
+    if values.get("auto_receipt") and not values.get("auto_acknowledge"):
+        problems.add(("empresa", "recibo_automatico"), "exige acuse_automatico = true: el recibo (032) va después del acuse (030)")
+    if problems.check_environment:
+        problems.extend(secret_ref_problems(("empresa", "clave_certificado"), values.get("certificate_password_ref")))
+        problems.extend(secret_ref_problems(("empresa", "pin"), values.get("pin_ref")))
+    if len(problems.found) > already_found:
+        return None
+    return Company(**values)
 
 
 _TOML_MESSAGES: tuple[tuple[str, str], ...] = (
@@ -241,7 +257,7 @@ def _parse_config(
         return None, [syntax] if syntax else []
     problems = _Collector(check_environment=check_environment, allow_unknown=allow_unknown)
     for key in data:
-        if key not in ("general", "cuentas"):
+        if key not in ("general", "cuentas", "empresa"):
             problems.add_unknown((key,), UNKNOWN_SECTION)
     general = problems.read_table(data.get("general", {}), ("general",), GENERAL_FIELDS)
     accounts_raw = data.get("cuentas", {})
@@ -252,13 +268,14 @@ def _parse_config(
         problems.add(("cuentas",), "no hay ninguna cuenta configurada ([cuentas.NOMBRE])")
     accounts = {account_id: _read_account(problems, account_id, raw) for account_id, raw in accounts_raw.items()}
     problems.extend(duplicate_mailbox_problems({key: value for key, value in accounts.items() if value is not None}))
+    company = _read_company(problems, data["empresa"]) if "empresa" in data else None
     lines = key_lines(text)
     warnings = [Problem(path, key_name(key), line_of(lines, key), message, warning=True) for key, message in problems.unknown]
     if problems.found:
         located = [Problem(path, key_name(key), line_of(lines, key), message) for key, message in problems.found]
         return None, sorted(located + warnings, key=lambda problem: problem.line or 0)
     valid_accounts = {account_id: account for account_id, account in accounts.items() if account is not None}
-    return Config(path=path, general=General(**(general or {})), accounts=valid_accounts), warnings
+    return Config(path=path, general=General(**(general or {})), accounts=valid_accounts, company=company), warnings
 
 
 def read_config_text(path: Path) -> str:

@@ -102,7 +102,7 @@ def prepare_demo(folder: Path, *, good: int = DEFAULT_GOOD, failing_each: int = 
     """Write the Maildir of generated mail, the config and an empty store under `folder`."""
     maildir = folder / "Maildir"
     inbox = mailbox.Maildir(maildir, create=True)
-    mails = SampleFactory(seed=seed, pdf_size=8_000).mailbox(good=good, failing_each=failing_each)
+    mails = SampleFactory(seed=seed, pdf_size=8_000, signed=True).mailbox(good=good, failing_each=failing_each)
     for mail in mails:
         inbox.add(mailbox.MaildirMessage(mail.raw))
     config_path = folder / "config.toml"

@@ -23,11 +23,12 @@ from email.mime.text import MIMEText
 from email.utils import format_datetime, formataddr, make_msgid
 from xml.sax.saxutils import escape
 
+from tui_recepcion.demo.signing import sign_sample
 from tui_recepcion.dian import codes
 from tui_recepcion.dian.limits import DEFAULT_LIMITS
 from tui_recepcion.dian.model import CREDIT_NOTE, DEBIT_NOTE, INVOICE
 from tui_recepcion.dian.nit import check_digit as check_digit  # re-exported for the tests and the benchmark
-from tui_recepcion.dian.reasons import ENGINE_REASONS, Reason
+from tui_recepcion.dian.reasons import ENGINE_REASONS, OPT_IN_REASONS, Reason
 
 UBL = "urn:oasis:names:specification:ubl:schema:xsd:"
 CAC = f"{UBL}CommonAggregateComponents-2"
@@ -168,10 +169,16 @@ def cufe(number: str, issue: datetime, subtotal: Decimal, taxes: dict[str, Decim
 
 
 class SampleFactory:
-    """Deterministic generator of documents and emails (same seed, same bytes)."""
+    """Deterministic generator of documents and emails (same seed, same bytes).
+
+    With `signed`, documents and DIAN's responses carry real signatures (throwaway
+    certificates, see `demo.signing`; ~10 ms each) instead of signature-shaped random bytes,
+    which the extractor reports as «firma inválida»; then the bytes of a signature vary
+    between processes, nothing else does."""
 
     def __init__(self, seed: int = 7, receiver: Company = DEFAULT_RECEIVER,
-                 start: datetime | None = None, pdf_size: int = 40_000) -> None:
+                 start: datetime | None = None, pdf_size: int = 40_000, signed: bool = False) -> None:
+        self.signed = signed
         self.rng = random.Random(seed)
         self.receiver = receiver
         self.clock = start or datetime(2025, 7, 1, 8, 0, tzinfo=BOGOTA)
@@ -210,6 +217,8 @@ class SampleFactory:
             iva=iva, withholding=withholding, withholding_percent=withholding_percent, total=total,
             environment=environment, reference=reference, rng=self.rng, declaration=xml_declaration,
         )
+        if self.signed:
+            xml = sign_sample(xml, supplier.nit, supplier.name)
         document = GeneratedDocument(kind, tipo, number, code, issue, supplier, customer, currency, subtotal, iva,
                                      withholding, total, environment, xml)
         if kind == INVOICE:
@@ -224,7 +233,7 @@ class SampleFactory:
             document, rng=self.rng, response_code=response_code,
             validation_result_code=validation_result_code or response_code,
             with_response=with_response, declaration=xml_declaration,
-            embedded=document.xml.decode("utf-8") if embedded is None else embedded,
+            embedded=document.xml.decode("utf-8") if embedded is None else embedded, signed=self.signed,
         )
 
     def pdf(self, document: GeneratedDocument | None = None) -> bytes:
@@ -356,7 +365,7 @@ class SampleFactory:
 
 
 FAILING_REASONS: tuple[str, ...] = tuple(
-    code for code in Reason if code != Reason.ERROR_INTERNO and code not in ENGINE_REASONS
+    code for code in Reason if code != Reason.ERROR_INTERNO and code not in ENGINE_REASONS | OPT_IN_REASONS
 )
 
 
@@ -571,7 +580,8 @@ def _document_xml(*, kind: str, tipo: str, number: str, cufe: str | None, issue:
 
 
 def _container_xml(document: GeneratedDocument, *, rng: random.Random, response_code: str,
-                   validation_result_code: str, with_response: bool, declaration: bool, embedded: str) -> bytes:
+                   validation_result_code: str, with_response: bool, declaration: bool, embedded: str,
+                   signed: bool = False) -> bytes:
     supplier, customer = document.supplier, document.customer
     validated = document.issue + timedelta(minutes=rng.randint(1, 30))
 
@@ -584,6 +594,9 @@ def _container_xml(document: GeneratedDocument, *, rng: random.Random, response_
     response = ""
     if with_response:
         application_response = _application_response(document, response_code, validated, rng)
+        if signed:
+            application_response = sign_sample(application_response.encode("utf-8"), codes.DIAN_NIT,
+                                               "U.A.E. Dirección de Impuestos y Aduanas Nacionales").decode("utf-8")
         response = (
             "<cac:ParentDocumentLineReference><cbc:LineID>1</cbc:LineID><cac:DocumentReference>"
             f"<cbc:ID>{document.number}</cbc:ID>"

@@ -13,7 +13,15 @@ from types import MappingProxyType
 from tui_recepcion.dian import archive, codes, mime, subject, ubl
 from tui_recepcion.dian.archive import Blob, Budget, LimitExceeded, sniff
 from tui_recepcion.dian.limits import DEFAULT_LIMITS, Limits
-from tui_recepcion.dian.model import Document, Extraction, Failure, HintMismatch, SavedFile, SubjectHint
+from tui_recepcion.dian.model import (
+    Document,
+    Extraction,
+    Failure,
+    HintMismatch,
+    ReceivedEvent,
+    SavedFile,
+    SubjectHint,
+)
 from tui_recepcion.dian.nit import split_nit
 from tui_recepcion.dian.reasons import Reason
 from tui_recepcion.dian.xml import XmlRejected
@@ -23,8 +31,12 @@ _NON_FATAL_PRIORITY = (Reason.XML_INVALIDO, Reason.ZIP_CORRUPTO, Reason.XML_NO_D
 
 
 def extract_message(raw: bytes, *, receiver_nit: str | None = None,
-                    limits: Limits = DEFAULT_LIMITS) -> Extraction:
-    """Documents in one raw RFC 5322 message, or the reason there are none."""
+                    limits: Limits = DEFAULT_LIMITS, require_valid_signature: bool = False) -> Extraction:
+    """Documents and events in one raw RFC 5322 message, or the reason there are none.
+
+    A broken signature never loses a document: it is returned, flagged; with
+    `require_valid_signature` the extraction also carries the failure `firma_invalida`,
+    so the message goes to Fallidos while its documents are stored."""
     headers = mime.Headers(None, None, None, None)
     try:
         if len(raw) > limits.max_message_bytes:
@@ -40,12 +52,12 @@ def extract_message(raw: bytes, *, receiver_nit: str | None = None,
             headers = mime.read_headers(mime.parse_headers(raw), limits)
             raise
         headers = mime.read_headers(message, limits)
-        collector = _Collector(limits, receiver_nit)
+        collector = _Collector(limits, receiver_nit, require_valid_signature)
         for part in mime.iter_parts(message, limits):
             collector.add(part.name, part.data, origin=f"p{len(collector.seen_names)}")
         result = collector.result()
         hint = subject.parse_subject(headers.subject)
-        mismatches = subject.compare(hint, result.documents[0]) if result.ok else ()
+        mismatches = subject.compare(hint, result.documents[0]) if result.documents else ()
         return _with_headers(result, headers, hint=hint, mismatches=mismatches)
     except LimitExceeded as error:
         return _with_headers(_failure(Reason.ZIP_EXCEDE_LIMITES, str(error)), headers)
@@ -54,7 +66,7 @@ def extract_message(raw: bytes, *, receiver_nit: str | None = None,
 
 
 def extract_file(name: str, data: bytes, *, receiver_nit: str | None = None,
-                 limits: Limits = DEFAULT_LIMITS) -> Extraction:
+                 limits: Limits = DEFAULT_LIMITS, require_valid_signature: bool = False) -> Extraction:
     """Documents in an imported .zip, .xml or .eml file (judged by content, not name)."""
     try:
         if len(data) > limits.max_message_bytes:
@@ -62,12 +74,13 @@ def extract_file(name: str, data: bytes, *, receiver_nit: str | None = None,
                             f"El archivo ocupa {len(data)} bytes; el máximo es {limits.max_message_bytes}.")
         kind = sniff(data[:512])
         if kind in ("zip", "xml"):
-            collector = _Collector(limits, receiver_nit)
+            collector = _Collector(limits, receiver_nit, require_valid_signature)
             collector.add(PurePath(name).name, data, origin="archivo")
             return collector.result()
         if kind == "pdf":
             return _failure(Reason.SIN_ADJUNTOS, "El archivo es un PDF; se necesita el XML o el ZIP del documento.")
-        return extract_message(data, receiver_nit=receiver_nit, limits=limits)
+        return extract_message(data, receiver_nit=receiver_nit, limits=limits,
+                               require_valid_signature=require_valid_signature)
     except LimitExceeded as error:
         return _failure(Reason.ZIP_EXCEDE_LIMITES, str(error))
     except Exception as error:
@@ -88,8 +101,10 @@ class _Collector:
 
     limits: Limits
     receiver_nit: str | None
+    require_valid_signature: bool = False
     budget: Budget = field(init=False)
     found: dict[str, _Found] = field(default_factory=dict)
+    events: dict[tuple[str, str, str], ReceivedEvent] = field(default_factory=dict)
     pdfs: list[Blob] = field(default_factory=list)
     problems: list[Failure] = field(default_factory=list)
     fatal: Failure | None = None
@@ -120,7 +135,7 @@ class _Collector:
             return
         self.saw_xml = True
         try:
-            document = ubl.parse_dian_xml(blob.data, limits=self.limits)
+            parsed = ubl.parse_dian_xml(blob.data, limits=self.limits)
         except XmlRejected as error:
             if error.code == Reason.ZIP_EXCEDE_LIMITES:
                 raise LimitExceeded(f"«{blob.name}»: {error.detail}") from None
@@ -133,6 +148,13 @@ class _Collector:
             else:
                 self._fail(failure)
             return
+        if isinstance(parsed, tuple):
+            for event in parsed:  # the same event often comes twice (container and bare)
+                key = (event.cude, event.code, event.cufe)
+                if key not in self.events or (self.events[key].dian_validation is None and event.dian_validation):
+                    self.events[key] = event
+            return
+        document = parsed
         verdict = self._verdict(document)
         if verdict is not None:
             self._fail(verdict)
@@ -164,10 +186,14 @@ class _Collector:
     def result(self) -> Extraction:
         if self.fatal is not None:
             return Extraction(failure=self.fatal)
-        if self.found:
+        if self.found or self.events:
+            documents = tuple(found.document for found in self.found.values())
+            events = tuple(self.events.values())
             return Extraction(
-                documents=tuple(found.document for found in self.found.values()),
+                documents=documents,
                 files=MappingProxyType({cufe: self._files(found) for cufe, found in self.found.items()}),
+                events=events,
+                failure=self._signature_failure(documents, events),
             )
         for code in _NON_FATAL_PRIORITY:
             for problem in self.problems:
@@ -179,6 +205,16 @@ class _Collector:
             names = ", ".join(f"«{name}»" for name in self.seen_names[:5])
             return _failure(Reason.SIN_ADJUNTOS, f"Ningún adjunto es un ZIP o un XML (adjuntos: {names}).")
         return _failure(Reason.SIN_ADJUNTOS, "El correo no trae adjuntos.")
+
+    def _signature_failure(self, documents: tuple[Document, ...], events: tuple[ReceivedEvent, ...]) -> Failure | None:
+        if not self.require_valid_signature:
+            return None
+        broken = [document.number for document in documents if document.signature_broken]
+        broken += [f"evento {event.code}" for event in events
+                   if any(c is not None and c.status == "invalida" for c in (event.issuer_signature, event.dian_signature))]
+        if not broken:
+            return None
+        return Failure(Reason.FIRMA_INVALIDA, f"Firma no intacta en: {', '.join(broken[:5])}. Los documentos se guardan marcados.")
 
     def _files(self, found: _Found) -> tuple[SavedFile, ...]:
         files = [SavedFile("xml", found.xml)]
@@ -223,4 +259,5 @@ def _with_headers(result: Extraction, headers: mime.Headers, *, hint: SubjectHin
         subject_hint=hint,
         hint_mismatches=mismatches,
         files=result.files,
+        events=result.events,
     )

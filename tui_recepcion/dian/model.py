@@ -47,6 +47,35 @@ class Reference:
     issue_date: date | None = None
 
 
+SignatureStatus = Literal["valida", "invalida", "ausente"]
+VALID: SignatureStatus = "valida"
+INVALID: SignatureStatus = "invalida"
+ABSENT: SignatureStatus = "ausente"
+
+
+@dataclass(frozen=True, slots=True)
+class SignatureCheck:
+    """Whether an XML signature is intact against the certificate in its own KeyInfo.
+
+    `valida` says only that the signed content was not altered after signing with that
+    certificate's key; trust in the certificate (its chain up to a Colombian certification
+    authority) is judged separately, from `certificate` (base64 DER), when shown.
+    """
+
+    status: SignatureStatus
+    detail: str = ""
+    subject: str | None = None
+    issuer: str | None = None
+    not_before: datetime | None = None
+    not_after: datetime | None = None
+    signing_time: str | None = None
+    certificate_nit: str | None = None
+    certificate: str | None = field(default=None, repr=False)
+
+
+NO_SIGNATURE = SignatureCheck(ABSENT, "El documento no trae firma (ds:Signature).")
+
+
 @dataclass(frozen=True, slots=True)
 class Document:
     """One DIAN electronic document, with values taken from the signed document."""
@@ -79,6 +108,16 @@ class Document:
     dian_validation: str | None = None
     """DIAN ApplicationResponse code ("02" validated); None for a bare document."""
     reference: Reference | None = None
+    issuer_signature: SignatureCheck | None = None
+    """The issuer's XAdES signature of the document (None: not checked)."""
+    dian_signature: SignatureCheck | None = None
+    """DIAN's signature of its ApplicationResponse (None: not checked; absent without one)."""
+
+    @property
+    def signature_broken(self) -> bool:
+        """True when a signature that is there does not verify (the document is still kept)."""
+        return any(check is not None and check.status == INVALID
+                   for check in (self.issuer_signature, self.dian_signature))
 
     @property
     def is_test(self) -> bool:
@@ -91,6 +130,36 @@ class Document:
     @property
     def withholding_total(self) -> Decimal:
         return sum((tax.amount for tax in self.withholdings), Decimal("0"))
+
+
+@dataclass(frozen=True, slots=True)
+class ReceivedEvent:
+    """One `cac:DocumentResponse` of a received ApplicationResponse: a RADIAN event (030–034)
+    about an invoice, or a DIAN notice (its verdict 02/04 on a document or an event).
+
+    `cufe` is the UUID it refers to (`cac:DocumentReference/cbc:UUID`), which may name a
+    document this store does not have; `cude` is the ApplicationResponse's own UUID.
+    """
+
+    code: str
+    cude: str
+    cufe: str
+    issue_date: date | None
+    sender: Party | None
+    receiver: Party | None
+    number: str | None = None
+    """The event's own number (`cbc:ID`)."""
+    issue_time: str | None = None
+    description: str | None = None
+    reference_number: str | None = None
+    reference_type: str | None = None
+    claim_reason: str | None = None
+    """031: the claim concept 01–04 (`cbc:ResponseCode/@listID`)."""
+    environment: str | None = None
+    dian_validation: str | None = None
+    """DIAN's verdict on the event, when it came in a container with DIAN's response."""
+    issuer_signature: SignatureCheck | None = None
+    dian_signature: SignatureCheck | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,10 +222,12 @@ class Extraction:
     subject_hint: SubjectHint | None = None
     hint_mismatches: tuple[HintMismatch, ...] = ()
     files: Mapping[str, tuple[SavedFile, ...]] = field(default_factory=lambda: _NO_FILES, hash=False, repr=False)
+    events: tuple[ReceivedEvent, ...] = ()
+    """RADIAN events and DIAN notices the message carried (stored apart from documents)."""
 
     @property
     def ok(self) -> bool:
-        return self.failure is None and bool(self.documents)
+        return self.failure is None and bool(self.documents or self.events)
 
     @property
     def cufes(self) -> tuple[str, ...]:

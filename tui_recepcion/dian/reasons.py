@@ -22,6 +22,7 @@ class Reason(StrEnum):
     RECEPTOR_NO_COINCIDE = "receptor_no_coincide"
     RECHAZADO_DIAN = "rechazado_dian"
     ERROR_INTERNO = "error_interno"
+    FIRMA_INVALIDA = "firma_invalida"  # only with exigir_firma_valida = true
     # Outcomes decided by the engine and the store rather than the extractor.
     CUFE_EN_CONFLICTO = "cufe_en_conflicto"
     NO_SE_PUDO_LEER = "no_se_pudo_leer"
@@ -33,6 +34,9 @@ class Reason(StrEnum):
 ENGINE_REASONS: frozenset[Reason] = frozenset(
     {Reason.CUFE_EN_CONFLICTO, Reason.NO_SE_PUDO_LEER, Reason.MENSAJE_DEMASIADO_GRANDE, Reason.REENVIO_RECHAZADO}
 )
+
+# Reached only when the technician opts in (`exigir_firma_valida`): no sample mail has one.
+OPT_IN_REASONS: frozenset[Reason] = frozenset({Reason.FIRMA_INVALIDA})
 
 REASONS: dict[str, str] = {
     Reason.SIN_ADJUNTOS: "El correo no trae ningún adjunto ZIP ni XML.",
@@ -52,6 +56,10 @@ REASONS: dict[str, str] = {
     Reason.RECEPTOR_NO_COINCIDE: "El documento está dirigido a un NIT distinto del configurado para la cuenta.",
     Reason.RECHAZADO_DIAN: "La respuesta de la DIAN que acompaña el documento no es de validación (código distinto de 02).",
     Reason.ERROR_INTERNO: "Error interno al procesar el mensaje; se conserva para revisión.",
+    Reason.FIRMA_INVALIDA: (
+        "La firma del emisor o de la DIAN no está intacta (el XML cambió después de firmado). "
+        "El documento se guarda marcado; el correo va a Fallidos solo con exigir_firma_valida = true."
+    ),
     Reason.CUFE_EN_CONFLICTO: (
         "El CUFE ya estaba guardado con otro contenido: el documento guardado no se toca, el nuevo "
         "se conserva aparte como evidencia (posible falsificación)."

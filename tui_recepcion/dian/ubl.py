@@ -14,20 +14,25 @@ from decimal import Decimal
 from lxml import etree  # type: ignore[import-untyped]  # lxml ships no annotations; lxml-stubs is not a dependency
 
 from tui_recepcion.dian import codes, xml
+from tui_recepcion.dian.application_response import EventProblem, own_uuid, parse_events, referenced_cufe
 from tui_recepcion.dian.codes import VALIDATED as VALIDATED  # re-exported: extract checks against it
 from tui_recepcion.dian.codes import normalize_response_code
 from tui_recepcion.dian.limits import Limits
 from tui_recepcion.dian.model import (
+    ABSENT,
     CREDIT_NOTE,
     DEBIT_NOTE,
     INVOICE,
     Document,
     Party,
+    ReceivedEvent,
     Reference,
+    SignatureCheck,
     Tax,
 )
 from tui_recepcion.dian.nit import split_nit as split_nit  # re-exported: the store imports it from here
 from tui_recepcion.dian.reasons import Reason
+from tui_recepcion.dian.signature import check_signature
 
 ATTACHED_DOCUMENT = "AttachedDocument"
 APPLICATION_RESPONSE = "ApplicationResponse"
@@ -38,6 +43,8 @@ _KNOWN_ROOTS = (*_DOCUMENT_KINDS, ATTACHED_DOCUMENT, APPLICATION_RESPONSE)
 CUFE_RE = re.compile(r"^[0-9a-f]{96}$")
 _AMOUNT_RE = re.compile(r"^[+-]?\d{1,20}(\.\d{1,10})?$")
 _MAX_FIELD_CHARS = 300
+DIAN_NIT = "800197268"  # the sender of DIAN's own ApplicationResponses
+_NO_DIAN_RESPONSE = SignatureCheck(ABSENT, "No viene la respuesta de la DIAN (ApplicationResponse) que firmarla.")
 
 
 class DianProblem(Exception):
@@ -60,23 +67,44 @@ def root_kind(root: etree._Element) -> str | None:
     return None
 
 
-def parse_dian_xml(data: bytes, *, limits: Limits) -> Document:
-    """The document in an AttachedDocument or a bare Invoice/CreditNote/DebitNote.
+Parsed = Document | tuple[ReceivedEvent, ...]
+"""A document, or the events of an ApplicationResponse (bare or in a container)."""
+
+
+def parse_dian_xml(data: bytes, *, limits: Limits) -> Parsed:
+    """The document in an AttachedDocument or a bare Invoice/CreditNote/DebitNote, or the
+    events of an ApplicationResponse (bare or in an AttachedDocument).
 
     Raises `xml.XmlRejected` for bytes that are not acceptable XML and `DianProblem`
-    for XML that is not a valid DIAN document.
+    for XML that is not a valid DIAN document or event.
     """
     root = xml.parse(data, max_bytes=limits.max_xml_bytes)
     kind = root_kind(root)
     if kind == ATTACHED_DOCUMENT:
         return _parse_container(root, limits)
     if kind in _DOCUMENT_KINDS:
-        return _parse_document(root, kind, dian_validation=None)
+        return _parse_document(root, kind, dian_validation=None, issuer_signature=check_signature(root),
+                               dian_signature=_NO_DIAN_RESPONSE)
+    if kind == APPLICATION_RESPONSE:
+        return _events(root, dian_validation=None, dian_signature=None)
     local = etree.QName(root).localname if isinstance(root.tag, str) else "?"
     raise DianProblem(Reason.XML_NO_DIAN, f"La raíz del XML es «{_clip(local, 60)}», que no es un documento DIAN.")
 
 
-def _parse_container(root: etree._Element, limits: Limits) -> Document:
+def _events(root: etree._Element, *, dian_validation: str | None,
+            dian_signature: SignatureCheck | None) -> tuple[ReceivedEvent, ...]:
+    signature: SignatureCheck | None = check_signature(root)
+    sender = _party(root.find("{*}SenderParty"))
+    if dian_signature is None and sender is not None and sender.nit == DIAN_NIT:
+        dian_signature, signature = signature, None  # a notice DIAN wrote and signed itself
+    try:
+        return parse_events(root, dian_validation=dian_validation, issuer_signature=signature,
+                            dian_signature=dian_signature)
+    except EventProblem as problem:
+        raise DianProblem(problem.code, problem.detail) from None
+
+
+def _parse_container(root: etree._Element, limits: Limits) -> Parsed:
     description = root.find("{*}Attachment/{*}ExternalReference/{*}Description")
     embedded_text = (description.text or "").strip() if description is not None else ""
     if not embedded_text:
@@ -91,29 +119,63 @@ def _parse_container(root: etree._Element, limits: Limits) -> Document:
             raise
         raise DianProblem(Reason.DOCUMENTO_EMBEBIDO_INVALIDO, f"El documento embebido no es XML válido: {error.detail}") from None
     kind = root_kind(inner)
+    reference = root.find("{*}ParentDocumentLineReference/{*}DocumentReference")
+    response = _dian_response(reference, limits)
+    container_uuid = _text(reference, "{*}UUID") if reference is not None else None
+    if kind == APPLICATION_RESPONSE:
+        events = _events(inner, dian_validation=response.code, dian_signature=response.signature)
+        # DIAN's response and the container name the event's CUDE (or the invoice's CUFE).
+        linked = {events[0].cude, *(event.cufe for event in events)}
+        for other, where in ((container_uuid, "del contenedor"), (response.cufe, "de la respuesta de la DIAN")):
+            if other and other.lower() not in linked:
+                raise DianProblem(Reason.DOCUMENTO_EMBEBIDO_INVALIDO,
+                                  f"El UUID {where} no coincide con el CUDE del evento {events[0].number or ''}".rstrip() + ".")
+        return events
     if kind not in _DOCUMENT_KINDS:
         raise DianProblem(
             Reason.DOCUMENTO_EMBEBIDO_INVALIDO,
-            "El contenedor no trae una factura ni una nota crédito o débito.",
+            "El contenedor no trae una factura, una nota crédito o débito ni un evento.",
         )
-    reference = root.find("{*}ParentDocumentLineReference/{*}DocumentReference")
-    validation, response_cufe = _dian_response(reference, limits)
-    document = _parse_document(inner, kind, dian_validation=validation)
-    container_cufe = _text(reference, "{*}UUID") if reference is not None else None
-    for other, where in ((container_cufe, "el contenedor"), (response_cufe, "la respuesta de la DIAN")):
+    document = _parse_document(inner, kind, dian_validation=response.code, issuer_signature=check_signature(inner),
+                               dian_signature=response.signature or _NO_DIAN_RESPONSE)
+    if container_uuid and container_uuid.lower() != document.cufe and _names_dian_response(container_uuid, reference, response):
+        container_uuid = None  # the provider wrote the CUDE of DIAN's response; it refers to this document
+    for other, where in ((container_uuid, "del contenedor"), (response.cufe, "de la respuesta de la DIAN")):
         if other and other.lower() != document.cufe:
             raise DianProblem(
                 Reason.DOCUMENTO_EMBEBIDO_INVALIDO,
-                f"El CUFE de {where} no coincide con el del documento {document.number}.",
+                f"El CUFE {where} no coincide con el del documento {document.number}.",
             )
     return document
 
 
-def _dian_response(reference: etree._Element | None, limits: Limits) -> tuple[str | None, str | None]:
-    """DIAN's verdict on the document: (response code, CUFE it refers to)."""
+def _names_dian_response(uuid: str, reference: etree._Element | None, response: _DianResponse) -> bool:
+    """True when a container's UUID is the CUDE of the DIAN ApplicationResponse it embeds
+    (some technology providers write that instead of the invoice's CUFE)."""
+    if reference is None or response.own_uuid is None:
+        return False
+    element = reference.find("{*}UUID")
+    scheme = ((element.get("schemeName") if element is not None else None) or "").upper()
+    return uuid.lower() == response.own_uuid or scheme == "CUDE-SHA384"
+
+
+class _DianResponse:
+    """DIAN's ApplicationResponse in a container: its verdict, the UUID it refers to, its
+    own UUID (CUDE) and its signature."""
+
+    __slots__ = ("code", "cufe", "own_uuid", "signature")
+
+    def __init__(self, code: str | None = None, cufe: str | None = None, own: str | None = None,
+                 signature: SignatureCheck | None = None) -> None:
+        self.code, self.cufe, self.own_uuid, self.signature = code, cufe, own, signature
+
+
+def _dian_response(reference: etree._Element | None, limits: Limits) -> _DianResponse:
+    """DIAN's verdict on the embedded document, from the response it embeds or, failing
+    that, the container's summary; a container without DIAN's response has none to sign."""
     if reference is None:
-        return None, None
-    code = response_cufe = None
+        return _DianResponse()
+    found = _DianResponse()
     description = reference.find("{*}Attachment/{*}ExternalReference/{*}Description")
     text = (description.text or "").strip() if description is not None else ""
     if text:
@@ -122,14 +184,17 @@ def _dian_response(reference: etree._Element | None, limits: Limits) -> tuple[st
         except xml.XmlRejected:
             response = None  # fall back to the container's summary below
         if response is not None and root_kind(response) == APPLICATION_RESPONSE:
-            code = _text(response, "{*}DocumentResponse/{*}Response/{*}ResponseCode")
-            response_cufe = _text(response, "{*}DocumentResponse/{*}DocumentReference/{*}UUID")
-    if code is None:
-        code = _text(reference, "{*}ResultOfVerification/{*}ValidationResultCode")
-    return normalize_response_code(code), response_cufe
+            found = _DianResponse(_text(response, "{*}DocumentResponse/{*}Response/{*}ResponseCode"),
+                                  referenced_cufe(response), own_uuid(response), check_signature(response))
+    if found.code is None:
+        found.code = _text(reference, "{*}ResultOfVerification/{*}ValidationResultCode")
+    found.code = normalize_response_code(found.code)
+    return found
 
 
-def _parse_document(root: etree._Element, kind: str, *, dian_validation: str | None) -> Document:
+def _parse_document(root: etree._Element, kind: str, *, dian_validation: str | None,
+                    issuer_signature: SignatureCheck | None = None,
+                    dian_signature: SignatureCheck | None = None) -> Document:
     children = _Children(root)
     number = children.text("ID")
     if not number:
@@ -184,6 +249,8 @@ def _parse_document(root: etree._Element, kind: str, *, dian_validation: str | N
         withholdings=tuple(_tax(element, number) for element in children.all("WithholdingTaxTotal")),
         dian_validation=dian_validation,
         reference=_reference(children) if kind != INVOICE else None,
+        issuer_signature=issuer_signature,
+        dian_signature=dian_signature,
     )
 
 
@@ -265,6 +332,19 @@ def _reference(children: _Children) -> Reference | None:
                              issue_date=_date(_text(billing, "{*}IssueDate")))
     number = _element_text(children.find("DiscrepancyResponse", "{*}ReferenceID"))
     return Reference(number=number) if number else None
+
+
+# Shared with application_response, which reads parties and dates the same way.
+def parse_party(party: etree._Element | None) -> Party | None:
+    return _party(party)
+
+
+def parse_date(text: str | None) -> date | None:
+    return _date(text)
+
+
+def clean_text(text: str | None) -> str:
+    return _clean(text)
 
 
 def _amount(parent: etree._Element | None, path: str, number: str) -> Decimal | None:

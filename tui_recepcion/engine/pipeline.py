@@ -419,6 +419,7 @@ class Pipeline:
                 outcome, destination=self.source.destination(status), failed_destination=failed_destination
             )
         decisions: list[Decision] = []
+        self.store.record_received_events(self.account_id, outcomes)  # RADIAN events first: idempotent
         for recorded_outcome, recorded in self._record_isolating(outcomes):
             entry = recorded.entry
             extraction = recorded_outcome.extraction if recorded_outcome else None

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import hashlib
 import logging
 import multiprocessing
@@ -39,6 +40,12 @@ POOL_THRESHOLD = 200
 MAX_WORKERS = 4
 
 Extract = Callable[..., Extraction]
+
+
+def extractor(require_valid_signature: bool) -> Extract:
+    """The extraction a pass uses; `exigir_firma_valida` sends mail with a broken signature to
+    Fallidos. A partial of a module function, so it travels to worker processes."""
+    return functools.partial(extract_message, require_valid_signature=True) if require_valid_signature else extract_message
 
 
 @dataclass(frozen=True, slots=True)

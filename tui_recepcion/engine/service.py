@@ -29,9 +29,12 @@ from tui_recepcion.accounts import build_source
 from tui_recepcion.alerts import Alerts
 from tui_recepcion.config import Account, Config
 from tui_recepcion.dian import Reason
+from tui_recepcion.dian.deadlines import rules_for
 from tui_recepcion.engine.idle import wait_for_new_mail
 from tui_recepcion.engine.lock import AccountBusy, account_lock
 from tui_recepcion.engine.pipeline import DEFAULT_PASS_SECONDS, Checkpoint, PassResult, Pipeline, _no_checkpoint
+from tui_recepcion.engine.prepare import extractor
+from tui_recepcion.engine.radian_auto import AutomaticEvents
 from tui_recepcion.errors import AuthenticationFailed, ConnectionProblem, InternalFault, RecepcionError
 from tui_recepcion.events import (
     EngineProblem,
@@ -155,9 +158,11 @@ class AccountProcessor:
         self.pass_seconds = env_seconds(PASS_LIMIT_VARIABLE, DEFAULT_PASS_SECONDS)
         self._pipeline: Pipeline | None = None
         self._to_alert: list[tuple[str, str, str]] = []  # (source key, reason, detail)
+        self._automatic = AutomaticEvents(engine.config.company, engine.store)  # [empresa] acuse_automatico
         self._answer_by = time.monotonic() + self.pass_seconds + LIVENESS_MARGIN_SECONDS
 
     def _emit(self, event: Event) -> None:
+        self._automatic.note(event)
         if isinstance(event, MessageHandled) and event.reason in ALERTED_REASONS:
             self._to_alert.append((event.source_key, event.reason, event.reason_detail or ""))
         elif isinstance(event, MessageKept):
@@ -205,11 +210,13 @@ class AccountProcessor:
                         cancel=self.cancel,
                         checkpoint=self._checkpoint,
                         deadline_seconds=self.pass_seconds,
+                        extract=extractor(self.engine.config.general.require_valid_signature),
                     )
                     result = self._pipeline.run_pass()
             finally:
                 self._pipeline = None
                 self._send_message_alerts()
+                self._automatic.send_pending()
         except RecepcionError as problem:
             self._report(problem)
             raise
@@ -307,6 +314,8 @@ class AccountProcessor:
             return
         try:
             self.alerts.evaluate([self.account])
+            if self.engine.config.general.claims_summary:  # resumen_reclamos: once a day, when any
+                self.alerts.claims_summary(self.account, rules_for(self.engine.config.general))
         except Exception as error:  # alerts are a side channel: never the reason the service stops
             log.warning("no se pudieron evaluar las alertas de «%s»: %s", self.account.id, error)
 

@@ -10,6 +10,8 @@ modules import; each concern has its own module (see docs/architecture.md):
 - `ledger`: messages, failed attempts, failures, forward refusals, retiring a POP3 key;
 - `documents`: document rows, queries and conflict evidence; `files`: the one module that
   writes files (document files, their content hash, private permissions);
+- `radian_events`: RADIAN events linked by CUFE, and the documents' signature columns;
+- `radian_sends`: RADIAN events the company sends to DIAN, one row per CUFE and code;
 - `event_log`, `alert_state`, `token_health`: the other aggregates; `rows`: the frozen
   rows, filters and status words they hand out.
 
@@ -34,6 +36,8 @@ from tui_recepcion.store.event_log import DEFAULT_MAX_EVENTS, EventLog
 from tui_recepcion.store.files import document_content_sha256, save_document_files
 from tui_recepcion.store.ledger import Ledger
 from tui_recepcion.store.problems import StoreError, database_problem
+from tui_recepcion.store.radian_events import RECEIVED, RECORDED, RadianEventRow, RadianEvents
+from tui_recepcion.store.radian_sends import AlreadySent, RadianSends, SendClaim, SendLogRow, SendRow
 from tui_recepcion.store.rows import (
     ALERT_PENDING,
     ALERT_SENT,
@@ -64,11 +68,14 @@ __all__ = [
     "DEFAULT_MAX_EVENTS",
     "KEPT_ON_SERVER",
     "MIGRATIONS",
+    "RECEIVED",
+    "RECORDED",
     "SCHEMA_VERSION",
     "STATUS_FAILED",
     "STATUS_PROCESSED",
     "UNKNOWN_RAW_SHA256",
     "AlertClaim",
+    "AlreadySent",
     "AlertRecord",
     "ConflictRow",
     "DocumentFilter",
@@ -77,7 +84,12 @@ __all__ = [
     "LedgerEntry",
     "MessageFilter",
     "Outcome",
+    "RadianEventRow",
+    "RadianSends",
     "RecordResult",
+    "SendClaim",
+    "SendLogRow",
+    "SendRow",
     "Store",
     "StoreError",
     "TokenHealth",
@@ -87,7 +99,7 @@ __all__ = [
 ]
 
 
-class Store(Ledger, Documents, EventLog, AlertState, TokenHealthLog):
+class Store(Ledger, Documents, EventLog, AlertState, TokenHealthLog, RadianEvents, RadianSends):
     """The SQLite store. Create with `Store.open(...)`; use as a context manager.
 
     Threads: one `Store` may be shared by several threads; every call holds the store's

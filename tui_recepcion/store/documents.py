@@ -33,6 +33,7 @@ from tui_recepcion.store.database import (
 from tui_recepcion.store.files import file_content_sha256
 from tui_recepcion.store.problems import translated
 from tui_recepcion.store.rows import ConflictRow, DocumentFilter, DocumentRow
+from tui_recepcion.store.signature_columns import signature_values, signatures_from
 
 
 class Documents(StoreBase):
@@ -157,6 +158,7 @@ def insert_document(db: Database, account: str, document: Document, message_row:
         "pdf_path": str(paths["pdf"]) if "pdf" in paths else None,
         "created_at": now,
         "content_sha256": content_sha256,
+        **signature_values(document),
     }
     columns = ", ".join(values)
     marks = ", ".join("?" * len(values))
@@ -212,7 +214,11 @@ def same_content(stored: Known, document: Document, content: str | None) -> bool
         stored_content = file_content_sha256(stored.xml_path)
     if stored_content is not None and content is not None:
         return stored_content == content
-    return replace(stored.document, dian_validation=None) == replace(document, dian_validation=None)
+    # Signatures are judged, not kept values: a row stored before they were checked has none.
+    def kept(values: Document) -> Document:
+        return replace(values, dian_validation=None, issuer_signature=None, dian_signature=None)
+
+    return kept(stored.document) == kept(document)
 
 
 def conflict_detail(document: Document, stored: Known, paths: Mapping[str, Path]) -> str:
@@ -252,6 +258,9 @@ def document_row(values: dict[str, Any]) -> DocumentRow:
         dian_validation=values["dian_validation"],
         reference=reference,
     )
+    issuer_signature, dian_signature = signatures_from(values)
+    if issuer_signature is not None or dian_signature is not None:
+        document = replace(document, issuer_signature=issuer_signature, dian_signature=dian_signature)
     return DocumentRow(
         account=values["account"],
         document=document,

@@ -24,6 +24,7 @@ from textual.widgets import DataTable, Footer, ProgressBar, RichLog, Sparkline, 
 
 from tui_recepcion.alerts import Alerts, AlertStatus
 from tui_recepcion.config import Account
+from tui_recepcion.dian.deadlines import rules_for
 from tui_recepcion.engine.lock import account_lock
 from tui_recepcion.engine.service import AccountProcessor, EventFollower
 from tui_recepcion.events import AlertSent, MessageHandled, StateChanged
@@ -31,6 +32,7 @@ from tui_recepcion.ui.board import LOG_LIMIT, ROW_LIMIT, STATE_LABELS, AccountBo
 from tui_recepcion.ui.bridge import EventBridge
 from tui_recepcion.ui.dialogs import MessageDialog
 from tui_recepcion.ui.navbar import NavBar
+from tui_recepcion.ui.radian import dashboard_counts, radian_counters
 from tui_recepcion.ui.screen import RecepcionScreen, WorkerResult, set_column_widths
 from tui_recepcion.vocabulary import FAILED, PROCESSED
 
@@ -50,12 +52,19 @@ class AlertStatusesRead(WorkerResult):
         self.statuses = statuses
 
 
+class RadianCounted(WorkerResult):
+    def __init__(self, counts: dict[str, tuple[int, int]]) -> None:
+        super().__init__()
+        self.counts = counts
+
+
 class AccountPanel(Vertical):
     """Everything the dashboard shows for one account."""
 
     def __init__(self, board: AccountBoard) -> None:
         super().__init__(classes="account-panel")
         self.board = board
+        self.radian = (0, 0)  # claim windows closing within a business day, broken signatures
         self.rows: dict[str, MessageRow] = {}  # by table row key, for the detail dialog
 
     @on(DataTable.RowSelected)
@@ -96,6 +105,7 @@ class AccountPanel(Vertical):
             "Procesados ", (str(board.processed), "bold"),
             "  Fallidos ", (str(board.failed), "bold"),
             "  Pendientes ", ("—" if board.pending is None else str(board.pending), "bold"),
+            *radian_counters(*self.radian),
             ("  por minuto:", "dim"),
         )
         self.query_one(".counters", Static).update(counters)
@@ -319,6 +329,17 @@ class DashboardScreen(RecepcionScreen):
     def _alert_statuses(self, accounts: list[Account]) -> None:
         """Runs in a worker thread: a few indexed reads per account."""
         self.post_result(AlertStatusesRead(Alerts(self.services.store, clock=self.services.clock).status(accounts)))
+        today, rules = self.services.local_time(self.services.clock()).date(), rules_for(self.services.config.general)
+        self.post_result(RadianCounted({account.id: dashboard_counts(self.services.store, account.id, today, rules)
+                                        for account in accounts}))
+
+    @on(RadianCounted)
+    def _radian_counted(self, result: RadianCounted) -> None:
+        for panel in self.query(AccountPanel):
+            counts = result.counts.get(panel.board.account.id, (0, 0))
+            if counts != panel.radian:
+                panel.radian = counts
+                panel.board.changed = True
 
     @on(AlertStatusesRead)
     def _alert_statuses_read(self, result: AlertStatusesRead) -> None:

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from tui_recepcion.accounts import DEFAULT_TIMEOUT
@@ -20,6 +21,9 @@ from tui_recepcion.providers import ProviderRegistry
 from tui_recepcion.providers.discovery import Discovery
 from tui_recepcion.secrets import KeyringStatus, probe_keyring
 from tui_recepcion.store import Store
+
+if TYPE_CHECKING:  # the SOAP and signing libraries load when an event is sent, not at start
+    from tui_recepcion.radian.sender import EventSender
 
 
 def utc_now() -> datetime:
@@ -77,3 +81,20 @@ class Services:
     def local_time(self, moment: datetime, account: Account | None = None) -> datetime:
         """`moment` in the account's time zone (Colombia unless configured otherwise)."""
         return moment.astimezone(account.tzinfo if account is not None else ZoneInfo(DEFAULT_TIMEZONE))
+
+    def event_sender(self) -> EventSender:
+        """The sender of RADIAN events for [empresa] (raises a RecepcionError in Spanish)."""
+        from tui_recepcion.radian.client import DianClient
+        from tui_recepcion.radian.problems import SendRefused
+        from tui_recepcion.radian.sender import EventSender
+        from tui_recepcion.radian.settings import load_profile
+
+        company = self.config.company
+        if company is None:
+            raise SendRefused("empresa_sin_configurar", (
+                "Para enviar eventos a la DIAN falta la sección [empresa] en la configuración "
+                "(NIT, certificado, software y PIN): vea el README, sección «Eventos RADIAN»."))
+        profile = load_profile(company)
+        return EventSender(self.store, profile, DianClient(profile.service_url, profile.identity,
+                                                           ca_file=profile.ca_file))
+

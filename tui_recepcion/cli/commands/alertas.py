@@ -10,6 +10,7 @@ from tui_recepcion.alerts import Alerts
 from tui_recepcion.alerts.messages import status_lines
 from tui_recepcion.cli.commands._common import add_database_argument, fail
 from tui_recepcion.config import ConfigProblems, load_config, resolve_config_path
+from tui_recepcion.dian.deadlines import rules_for
 from tui_recepcion.errors import RecepcionError
 from tui_recepcion.store import Store
 
@@ -41,7 +42,11 @@ def run(args: argparse.Namespace) -> int:
         return fail(str(error))
     try:
         with Store.open(paths.database_path(config, args.base_datos)) as store:
-            statuses = Alerts(store).evaluate(accounts, retry_now=True)
+            alerts = Alerts(store)
+            statuses = alerts.evaluate(accounts, retry_now=True)
+            if config.general.claims_summary:
+                for account in accounts:
+                    alerts.claims_summary(account, rules_for(config.general))
     except RecepcionError as error:
         return fail(str(error))
     for account, status in zip(accounts, statuses, strict=True):

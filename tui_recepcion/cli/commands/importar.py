@@ -13,7 +13,7 @@ from tui_recepcion.cli.commands._common import add_database_argument, fail, open
 from tui_recepcion.dian.extract import extract_file
 from tui_recepcion.dian.limits import DEFAULT_LIMITS
 from tui_recepcion.errors import RecepcionError
-from tui_recepcion.store import RecordResult, Store
+from tui_recepcion.store import Outcome, RecordResult, Store
 from tui_recepcion.vocabulary import FAILED, PROCESSED
 
 DEFAULT_ACCOUNT = "importados"
@@ -83,8 +83,12 @@ def _import_one(store: Store, path: Path, args: argparse.Namespace, totals: _Tot
         return f"{path}: fallido — no se pudo leer ({error.strerror or error})"
     extraction = extract_file(path.name, data, receiver_nit=args.nit_receptor)
     digest = hashlib.sha256(data).hexdigest()
+    store.record_received_events(args.cuenta, [Outcome(f"archivo:{digest}", extraction, digest)])
     result = store.record_outcome(args.cuenta, f"archivo:{digest}", extraction, digest)
-    return f"{path}: {_describe(result, totals)}"
+    line = _describe(result, totals)
+    if extraction.events and not result.already_recorded:
+        line += (", " if result.added or result.duplicates else "") + f"{len(extraction.events)} evento(s) RADIAN"
+    return f"{path}: {line}"
 
 
 def _describe(result: RecordResult, totals: _Totals) -> str:
