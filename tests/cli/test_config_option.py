@@ -27,12 +27,34 @@ def command_parser(parser: argparse.ArgumentParser, path: tuple[str, ...]) -> ar
     return parser
 
 
+CANDIDATES = ("01", "030", "a" * 96, "2025-01-01", "archivo.xml")
+
+
+def acceptable_value(action: argparse.Action) -> str:
+    """A value the argument's own type accepts (a CUFE, a date, an event code…)."""
+    for candidate in CANDIDATES:
+        try:
+            if action.type is not None:
+                action.type(candidate)  # type: ignore[operator]
+            return candidate
+        except (argparse.ArgumentTypeError, ValueError, TypeError):
+            continue
+    raise AssertionError(f"ningún valor de prueba sirve para {action.dest}")
+
+
 def required_values(parser: argparse.ArgumentParser) -> list[str]:
-    """A value for each positional argument, so the command line is complete."""
+    """A value for each positional argument and each required option, so the command line is complete."""
     values: list[str] = []
+    # One option of each required group («--cufe | --pendientes»).
+    chosen = {group._group_actions[0] for group in parser._mutually_exclusive_groups if group.required}
     for action in parser._actions:
-        if not action.option_strings and not isinstance(action, argparse._SubParsersAction):
-            values.append(str(next(iter(action.choices))) if action.choices else "archivo.xml")
+        if isinstance(action, argparse._SubParsersAction):
+            continue
+        value = str(next(iter(action.choices))) if action.choices else acceptable_value(action)
+        if not action.option_strings:
+            values.append(value)
+        elif action.required or action in chosen:
+            values += [action.option_strings[0], *([value] if action.nargs != 0 else [])]
     return values
 
 
