@@ -149,10 +149,31 @@ class AlertSent(Event):
     detail: str = ""
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConfigApplied(Event):
+    """The service (`procesar`, process `pid`) runs this account with the config.toml whose
+    text hashes to `version`; the dashboard compares it with the file's."""
+
+    kind: ClassVar[str] = "configuracion"
+    version: str
+    path: str
+    pid: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConfigRejected(Event):
+    """A changed config.toml (`version`) was invalid; the service keeps the one it runs."""
+
+    kind: ClassVar[str] = "configuracion_rechazada"
+    version: str
+    message: str
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.kind: cls
     for cls in (
-        StateChanged, PassStarted, MessageHandled, MessageKept, MessagesDisposed, PassFinished, EngineProblem, AlertSent
+        StateChanged, PassStarted, MessageHandled, MessageKept, MessagesDisposed, PassFinished, EngineProblem, AlertSent,
+        ConfigApplied, ConfigRejected,
     )
 }
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.tmux_support import tmux_server
+from tests.support.terminal import tmux_server
 from tui_recepcion.cli import main
 
 DEADLINE = 60.0
@@ -30,6 +30,8 @@ def test_demo_without_tui_prints_processed_failed_and_reasons(capsys: pytest.Cap
 
 @pytest.fixture
 def tmux(tmp_path: Path) -> Iterator[list[str]]:
+    """tmux on a server of the test's own (`-S`): nobody else's sessions, and nobody else's
+    `tmux kill-server`, can touch it."""
     with tmux_server(tmp_path) as command:
         yield command
 
@@ -45,7 +47,7 @@ def test_demo_shows_the_dashboard_processing_at_80x24(tmux: list[str]) -> None:
         while time.monotonic() < deadline:
             pane = subprocess.run([*tmux, "capture-pane", "-p", "-t", session], capture_output=True, text=True,
                                   check=True).stdout
-            counters = re.search(r"Procesados (\d+)\s+Fallidos (\d+)\s+Pendientes (\d+)", pane)
+            counters = re.search(r"Procesados (\d+)\s+En Fallidos (\d+) \(historial \d+\)\s+Pendientes (\d+)", pane)
             finished = counters and int(counters[1]) > 0 and int(counters[2]) > 0 and int(counters[3]) == 0
             # The expiry banner: the demo's alert goes to its outbox once the pass ends.
             if finished and "alerta enviada" in pane:

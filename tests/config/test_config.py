@@ -134,7 +134,7 @@ def test_expiry_date_requires_a_notification_address() -> None:
     assert "obligatorio" in found["cuentas.principal.correo_notificacion"][1]
 
 
-@pytest.mark.parametrize("value", ['"31/03/2027"', "2027-03-31T10:00:00", "20270331"])
+@pytest.mark.parametrize("value", ['"31/02/2027"', "2027-03-31T10:00:00", "20270331"])
 def test_expiry_date_must_be_a_date(value: str) -> None:
     found = problems_of(with_account_lines(f"fecha_expiracion = {value}", 'correo_notificacion = "t@empresa.co"'))
     assert "fecha" in found["cuentas.principal.fecha_expiracion"][1]

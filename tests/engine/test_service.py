@@ -31,9 +31,11 @@ def test_sigterm_stops_the_service_cleanly(tmp_path: Path, clean_dovecot: Doveco
     try:
         # Wait for the first pass to finish: the line of its last disposal arrives on stdout.
         moved = 0
+        printed = []
         assert service.stdout is not None
         while moved < len(mails):
             line = service.stdout.readline()
+            printed.append(line)
             assert line, "the service ended before processing the mailbox"
             found = re.search(r"→ (\d+) correos? movidos", line)
             moved += int(found.group(1)) if found else 0
@@ -46,8 +48,10 @@ def test_sigterm_stops_the_service_cleanly(tmp_path: Path, clean_dovecot: Doveco
     assert "señal SIGTERM recibida" in err
     assert "servicio detenido" in err
     assert "Resumen:" in out
-    # journald adds its own timestamps: the log lines start with the level.
-    assert all(line.startswith(("INFO", "WARNING", "ERROR")) for line in err.splitlines() if line.strip())
+    # journald adds its own timestamps: the log lines start with the level, in Spanish.
+    assert all(line.startswith(("información", "advertencia", "error")) for line in err.splitlines() if line.strip())
+    # the times the service prints are the account's (Bogotá) with their offset
+    assert re.search(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d-05:00  ", "".join(printed), re.MULTILINE), printed
     assert clean_dovecot.messages(RECEPCION) == []
 
 

@@ -18,12 +18,12 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
 
+from tests.support.engine_support import wait_for
 from tui_recepcion.config import load_config, write_config
 from tui_recepcion.demo import prepare_demo
 from tui_recepcion.engine.prepare import POOL_THRESHOLD
@@ -104,16 +104,6 @@ def handled(folder: Path) -> int:
         1 for sub in (".Procesados", ".Fallidos") for entry in (folder / "Maildir" / sub / "cur").iterdir()
         if entry.is_file()
     ) if (folder / "Maildir" / ".Fallidos" / "cur").exists() else 0
-
-
-def wait_for(condition: Callable[[], bool], deadline: float, runner: subprocess.Popen[bytes], what: str) -> None:
-    end = time.monotonic() + deadline
-    while not condition():
-        if runner.poll() is not None:
-            pytest.fail(f"el proceso terminó ({runner.returncode}) antes de {what}")
-        if time.monotonic() > end:
-            pytest.fail(f"no se llegó a {what} en {deadline} s")
-        time.sleep(0.01)
 
 
 @pytest.fixture(scope="module")

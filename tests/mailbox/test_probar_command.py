@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.servers.dovecot import DovecotServer
+from tests.servers.endpoints import TEST_HOST
 from tests.support.engine_support import write_account
 from tui_recepcion import cli
 
@@ -18,8 +19,10 @@ def probar(config_path: Path) -> int:
 
 @pytest.mark.parametrize("protocol", ["imap", "pop3"])
 @pytest.mark.parametrize("security", ["ssl", "starttls"])
-def test_probar_succeeds(tmp_path: Path, clean_dovecot: DovecotServer, tls_certs, capsys, protocol: str, security: str) -> None:
-    account = write_account(tmp_path, clean_dovecot, tls_certs, protocol=protocol, security=security)
+def test_probar_succeeds(tmp_path: Path, clean_dovecot: DovecotServer, tls_certs, smtp_server, capsys,
+                         protocol: str, security: str) -> None:
+    smtp = smtp_server if protocol == "pop3" else None  # POP3 forwards by SMTP: it needs a route
+    account = write_account(tmp_path, clean_dovecot, tls_certs, protocol=protocol, security=security, smtp=smtp)
     assert probar(account.config_path) == 0
     out = capsys.readouterr().out
     assert "Prueba exitosa." in out
@@ -27,6 +30,20 @@ def test_probar_succeeds(tmp_path: Path, clean_dovecot: DovecotServer, tls_certs
     if protocol == "imap":
         assert "MOVE" in out and "UIDPLUS" in out and "IDLE" in out
         assert "Procesados" in out and "Fallidos" in out
+    else:
+        assert f"SMTP {TEST_HOST}:{smtp_server.port}: correcto" in out
+        assert "No se envió ningún correo." in out
+
+
+def test_probar_refuses_a_pop3_account_without_an_smtp_route(tmp_path: Path, clean_dovecot: DovecotServer,
+                                                             tls_certs, capsys) -> None:
+    account = write_account(tmp_path, clean_dovecot, tls_certs, protocol="pop3")  # generic: no SMTP defaults
+    assert probar(account.config_path) == 1
+    captured = capsys.readouterr()
+    assert "Prueba exitosa." not in captured.out
+    assert "POP3 " in captured.out + captured.err and ": correcto" in captured.out + captured.err  # the mailbox itself works
+    assert "SMTP: falló" in captured.err
+    assert "hace falta un servidor SMTP" in captured.err
 
 
 def test_probar_wrong_password(tmp_path: Path, clean_dovecot: DovecotServer, tls_certs, capsys) -> None:

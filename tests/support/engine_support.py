@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
 import tomlkit
 
 from tests.servers.certs import TestCertificates
@@ -104,3 +108,14 @@ def original_of(forwarded: bytes) -> bytes:
     lines = forwarded.split(b"\r\n")
     start = next(i for i, line in enumerate(lines) if not line.startswith((b"Resent-", b"X-Recepcion-")))
     return b"\r\n".join(lines[start:])
+
+
+def wait_for(condition: Callable[[], bool], deadline: float, runner: subprocess.Popen, what: str) -> None:
+    """Until `condition()` holds; fails when `runner` ends first or `deadline` seconds pass."""
+    end = time.monotonic() + deadline
+    while not condition():
+        if runner.poll() is not None:
+            pytest.fail(f"el proceso terminó ({runner.returncode}) antes de {what}")
+        if time.monotonic() > end:
+            pytest.fail(f"no se llegó a {what} en {deadline} s")
+        time.sleep(0.01)  # the interval between two looks at the condition, not a synchronisation

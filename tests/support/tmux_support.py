@@ -1,29 +1,12 @@
-"""A real terminal for TUI tests: tmux on a server of the test's own socket, so no other tmux
-session (and nobody else's `tmux kill-server`) can touch it."""
+"""Reading and typing into a tmux pane by its text (the server: `tests/support/terminal.py`)."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
-
-
-@contextmanager
-def tmux_server(folder: Path) -> Iterator[list[str]]:
-    """The tmux command line for a server on a socket in `folder`; the server ends with the block."""
-    path = shutil.which("tmux")
-    if path is None:
-        pytest.fail("tmux no está instalado: scripts/test lo instala (apt-get install tmux)")
-    command = [path, "-S", str(folder / "tmux.sock")]
-    try:
-        yield command
-    finally:
-        subprocess.run([*command, "kill-server"], capture_output=True)
 
 
 def capture(tmux: list[str], session: str) -> str:

@@ -40,16 +40,16 @@ def test_without_an_expiry_date_or_trouble_there_is_no_banner() -> None:
 
 
 def test_before_the_alert_state_is_read_the_date_alone_is_shown() -> None:
-    assert banner(None) == ["Contraseña: vence el 2027-03-31 (faltan 3 días)"]
+    assert banner(None) == ["Contraseña: vence el 31/03/2027 (faltan 3 días)"]
 
 
 @pytest.mark.parametrize(("status", "expected"), [
     (QUIET, "alerta aún no enviada"),
-    (replace(QUIET, first_alert_sent_at=MORNING), "alerta enviada 28/03 08:15"),
+    (replace(QUIET, first_alert_sent_at=MORNING), "alerta enviada 28/03/2027 08:15"),
     (replace(QUIET, first_alert_sent_at=MORNING, final_alert_sent_at=MORNING + timedelta(days=3)),
-     "alerta final enviada 31/03 08:15"),
+     "alerta final enviada 31/03/2027 08:15"),
     (replace(QUIET, pending=(PendingAlert(EXPIRY_NOTICE, 1, None, None, in_progress=True),)), "enviando la alerta…"),
-    (replace(QUIET, today=date(2027, 3, 20), days_left=11), "alerta el 2027-03-26"),
+    (replace(QUIET, today=date(2027, 3, 20), days_left=11), "alerta el 26/03/2027"),
     (replace(QUIET, today=date(2027, 5, 20), days_left=-50), "ya no se envían alertas: actualice Fecha Expiración"),
 ])
 def test_the_expiry_line_says_what_became_of_its_alert(status: AlertStatus, expected: str) -> None:
@@ -61,7 +61,7 @@ def test_the_expiry_line_says_what_became_of_its_alert(status: AlertStatus, expe
 def test_a_failed_send_says_when_it_is_retried_and_why() -> None:
     failed = PendingAlert(EXPIRY_NOTICE, 2, "No se pudo conectar a smtp.empresa.co:587.", MORNING, in_progress=False)
     assert banner(replace(QUIET, pending=(failed,))) == [
-        "Contraseña: vence el 2027-03-31 (faltan 3 días) · la alerta no se pudo enviar, reintento 28/03 08:15",
+        "Contraseña: vence el 31/03/2027 (faltan 3 días) · la alerta no se pudo enviar, reintento 28/03/2027 08:15",
         "Error al enviar la alerta: No se pudo conectar a smtp.empresa.co:587.",
     ]
 
@@ -69,7 +69,7 @@ def test_a_failed_send_says_when_it_is_retried_and_why() -> None:
 def test_an_open_login_failure_has_its_own_line() -> None:
     incident = replace(QUIET, incident_open=True, incident_since=MORNING, incident_reason="Usuario o\ncontraseña mal",
                        incident_alert_sent_at=MORNING + timedelta(minutes=1))
-    assert banner(incident)[1] == ("Inicio de sesión fallido desde 28/03 08:15 (alerta enviada 28/03 08:16): "
+    assert banner(incident)[1] == ("Inicio de sesión fallido desde 28/03/2027 08:15 (alerta enviada 28/03/2027 08:16): "
                                    "Usuario o contraseña mal")
     waiting = replace(incident, incident_alert_sent_at=None,
                       pending=(PendingAlert(AUTH_FAILURE, 1, "SMTP caído", None, in_progress=False),))
@@ -92,9 +92,9 @@ def test_the_next_pass_comes_from_the_event_field_not_its_sentence() -> None:
     board = AccountBoard(ACCOUNT)
     board.apply(StateChanged(account="principal", state="esperando", detail="cualquier texto",
                              next_run=datetime(2027, 3, 28, 13, 30, tzinfo=UTC)))
-    assert board.next_run == "2027-03-28 08:30:00"  # in the account's time zone
+    assert board.next_run == "28/03/2027 08:30"  # in the account's time zone
     board.apply(StateChanged(account="principal", state="esperando"))
-    assert board.next_run == "2027-03-28 08:30:00"  # still waiting for the same pass
+    assert board.next_run == "28/03/2027 08:30"  # still waiting for the same pass
     board.apply(StateChanged(account="principal", state="procesando"))
     assert board.next_run == ""
 

@@ -83,8 +83,10 @@ async def test_dashboard_processes_dovecot_and_matches_the_ledger(
         assert table.row_count == len(mails)
         outcomes = sorted(str(table.get_row_at(index)[4]) for index in range(table.row_count))
         assert outcomes == sorted(entry.reason or "procesado" for entry in ledger)
-        counters = str(dashboard.query_one(".counters").render())
-        assert f"Procesados {board.processed}" in counters and f"Fallidos {expected_failed}" in counters
+        # «En Fallidos» is read from the store once the pass's last batch is disposed of.
+        now_and_history = f"Procesados {board.processed}  En Fallidos {expected_failed} (historial {expected_failed})"
+        await wait_until(pilot, lambda: now_and_history in str(dashboard.query_one(".counters").render()),
+                         what="contar lo que quedó en Fallidos")
 
         await pilot.press("d")
         await wait_until(pilot, lambda: board.state == "inactivo", what="detener")
@@ -109,7 +111,8 @@ async def test_dashboard_follows_a_process_running_elsewhere(tmp_path: Path) -> 
                          what="seguir el registro")
         worker.join()
         assert (board.processed, board.failed) == (30, 10)
-        assert board.last_run is not None
+        # The pass's end comes through the log after its last message: wait for it, do not race it.
+        await wait_until(pilot, lambda: board.last_run is not None, what="ver el final de la pasada")
 
 
 def test_the_bridge_drops_its_own_events_coming_back_from_the_log(tmp_path: Path) -> None:
@@ -150,7 +153,7 @@ async def test_a_pass_from_the_dashboard_sends_the_expiry_alert_once_and_the_ban
         dashboard = app.screen
         board = dashboard.boards["principal"]
         await wait_until(pilot, lambda: "alerta aún no enviada" in banner(dashboard), what="leer las alertas")
-        assert f"Contraseña: vence el {expiry:%Y-%m-%d} (faltan 3 días)" in banner(dashboard)
+        assert f"Contraseña: vence el {expiry:%d/%m/%Y} (faltan 3 días)" in banner(dashboard)
 
         await pilot.press("i")
         await wait_until(pilot, lambda: board.state == "esperando", timeout=30, what="terminar la pasada")

@@ -174,7 +174,7 @@ async def test_authorizing_with_the_device_code_then_testing_the_connection(
         # Probar conexión logs in with the stored token (XOAUTH2), like `probar` does.
         await pilot.press("ctrl+t")
         await wait_until(pilot, lambda: showing(app, MessageDialog), timeout=30, what="probar")
-        assert f"Inicio de sesión: correcto como {RECEPCION.address}" in app.screen.lines
+        assert f"Inicio de sesión: correcto como {RECEPCION.address}" in [line.strip() for line in app.screen.lines]
         no_token_shown(app, microsoft.tokens.refresh_tokens + microsoft.tokens.access_tokens)
 
     assert config.read_text() == config_before  # the account had been saved: nothing to save again

@@ -17,7 +17,8 @@ import uuid
 from datetime import date
 from pathlib import Path
 
-from tests.support.tmux_support import send, tmux_server, wait_for_pane
+from tests.support.terminal import tmux_server
+from tests.support.tmux_support import send, wait_for_pane
 from tui_recepcion.ui.fields import FOCUS_MARK
 
 DEADLINE = 60.0

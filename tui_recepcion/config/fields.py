@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from tui_recepcion.config.dates import parse_date
+from tui_recepcion.config.nit import NitError, parse_nit
 from tui_recepcion.config.problems import quote_value
 from tui_recepcion.secrets import control_character_problem, expand_path, parse_secret_ref
 from tui_recepcion.vocabulary import AUTH_TYPES as AUTH_TYPE_VALUES
@@ -38,7 +40,6 @@ SECURITIES: dict[Security, str] = {"ssl": "SSL/TLS", "starttls": "STARTTLS", "ni
 _HOST_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
 _EMAIL_LOCAL = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}$")
 _ACCOUNT_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
-_NIT = re.compile(r"^[0-9]{5,12}$")
 
 
 def is_valid_host(host: str) -> bool:
@@ -130,9 +131,24 @@ def _bool(value: Any) -> bool:
 
 
 def _nit(value: Any) -> str:
+    """The NIT without its check digit; dots and spaces as on the RUT are accepted."""
     text = _text(value if not isinstance(value, int) or isinstance(value, bool) else str(value))
-    if not _NIT.match(text):
-        raise ValueError("debe ser el NIT sin dígito de verificación, solo números (p. ej. \"901234567\")")
+    try:
+        parsed = parse_nit(text)
+    except NitError as error:
+        raise ValueError(str(error)) from None
+    if parsed.dv is not None:
+        raise ValueError(
+            f'escriba el NIT sin el dígito de verificación y el dígito aparte: nit_receptor = "{parsed.nit}" '
+            f'y dv_receptor = "{parsed.dv}"'
+        )
+    return parsed.nit
+
+
+def _check_digit(value: Any) -> str:
+    text = _text(str(value) if isinstance(value, int) and not isinstance(value, bool) else value)
+    if len(text) != 1 or not text.isdigit():
+        raise ValueError('debe ser el dígito de verificación del NIT: una sola cifra (p. ej. "8")')
     return text
 
 
@@ -141,10 +157,7 @@ def _date(value: Any) -> date:
         raise ValueError("debe ser solo una fecha, sin hora (AAAA-MM-DD)")
     parsed: date | None = value if isinstance(value, date) else None
     if isinstance(value, str):
-        try:
-            parsed = date.fromisoformat(value.strip())
-        except ValueError:
-            pass
+        parsed = parse_date(value)  # DD/MM/AAAA or AAAA-MM-DD; ValueError in Spanish
     if parsed is None:
         raise ValueError("debe ser una fecha AAAA-MM-DD (p. ej. 2027-03-31)")
     if not EARLIEST_DATE <= parsed <= LATEST_DATE:
@@ -235,10 +248,14 @@ ACCOUNT_FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("permitir_sin_cifrado", "allow_plaintext", _bool, "Permitir sin cifrado",
               "Debe ser true para usar seguridad «ninguna»: la contraseña viajaría sin cifrar."),
     FieldSpec("nit_receptor", "receiver_nit", _nit, "NIT Receptor",
-              "NIT de la empresa, sin dígito de verificación. Si se indica, los documentos dirigidos a "
+              "NIT de la empresa como en el RUT (901.234.567-8, 901234567-8 o 901234567). Se guarda sin "
+              "el dígito de verificación, que va en dv_receptor. Si se indica, los documentos dirigidos a "
               "otro NIT van a Fallidos (receptor_no_coincide)."),
+    FieldSpec("dv_receptor", "receiver_check_digit", _check_digit, "DV",
+              "Dígito de verificación del NIT receptor (la cifra después del guion en el RUT). "
+              "Se comprueba con la fórmula de la DIAN."),
     FieldSpec("fecha_expiracion", "password_expiry", _date, "Fecha Expiración",
-              "Fecha en que vence la contraseña del buzón (AAAA-MM-DD). 5 días antes se envía una "
+              "Fecha en que vence la contraseña del buzón (DD/MM/AAAA). 5 días antes se envía una "
               "alerta al Correo Notificación, y otra el mismo día."),
     FieldSpec("correo_notificacion", "notify_email", _email, "Correo Notificación",
               "Dirección que recibe las alertas de vencimiento de la contraseña y de fallas de acceso."),

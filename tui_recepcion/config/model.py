@@ -53,7 +53,8 @@ class Account:
     username: str
     secret_ref: str = "keyring"
     allow_plaintext: bool = False
-    receiver_nit: str | None = None
+    receiver_nit: str | None = None  # digits only, without the check digit
+    receiver_check_digit: str | None = None  # dígito de verificación, kept apart
     password_expiry: date | None = None
     notify_email: str | None = None
     backup_email: str | None = None

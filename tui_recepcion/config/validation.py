@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from tui_recepcion.config.model import Account
+from tui_recepcion.config.nit import check_digit, wrong_digit_message
 from tui_recepcion.config.problems import KeyProblem, quote_value
 from tui_recepcion.config.toml_lines import KeyPath
 from tui_recepcion.errors import SecretError, SecretMissing
@@ -33,10 +34,36 @@ def account_rule_problems(path: KeyPath, values: Mapping[str, Any]) -> list[KeyP
         found.append((path + ("seguridad",), "«ninguna» envía la contraseña sin cifrar; exige permitir_sin_cifrado = true"))
     if values.get("auth_type") == "oauth2" and str(values.get("secret_ref", "")).startswith("env:"):
         found.append((path + ("secreto",), "con oauth2 el token se renueva y debe guardarse: use «keyring» o «archivo:/ruta»"))
+    found.extend(_check_digit_problems(path, values))
     processed, failed = values.get("processed_folder"), values.get("failed_folder")
     if processed and failed and processed.lower() == failed.lower():
         found.append((path + ("carpeta_fallidos",), "debe ser distinta de carpeta_procesados"))
     return found
+
+
+def _check_digit_problems(path: KeyPath, values: Mapping[str, Any]) -> list[KeyProblem]:
+    nit, dv = values.get("receiver_nit"), values.get("receiver_check_digit")
+    if dv is None:
+        return []
+    if nit is None:
+        return [(path + ("dv_receptor",), "sobra sin nit_receptor: indique también el NIT")]
+    if dv != check_digit(nit):
+        return [(path + ("dv_receptor",), wrong_digit_message(nit, dv))]
+    return []
+
+
+SMTP_ROUTE_MISSING = (
+    "con POP3 hace falta un servidor SMTP para reenviar cada correo al correo de respaldo: complete la "
+    "sección SMTP (servidor, puerto y seguridad) o elija un proveedor que la traiga"
+)
+
+
+def smtp_route_problem(account: Account, provider_smtp: bool) -> str | None:
+    """A POP3 account forwards every message by SMTP: without its own [smtp] table and without
+    a provider that brings one (`provider_smtp`), it could log in but never finish a message."""
+    if account.protocol == "pop3" and account.smtp is None and not provider_smtp:
+        return SMTP_ROUTE_MISSING
+    return None
 
 
 def smtp_rule_problems(path: KeyPath, smtp: Mapping[str, Any], account: Mapping[str, Any]) -> list[KeyProblem]:

@@ -1,6 +1,7 @@
 """Writing config.toml with tomlkit: the technician's file is edited, never regenerated.
 
-A save changes only the values that changed. Comments (above and beside keys), blank lines,
+A save changes only the values that changed: `save_account` merges the keys the form edited
+(those that differ from the snapshot the form loaded) into the file as it is now. Comments (above and beside keys), blank lines,
 key order and every key or table the program does not manage stay as the technician wrote
 them; keys the program manages are added at the end of their table, and a new account at
 the end of the accounts. The file is replaced atomically with mode 0600: a crash leaves the
@@ -11,8 +12,8 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import MutableMapping
-from dataclasses import MISSING, fields
+from collections.abc import Mapping, MutableMapping
+from dataclasses import MISSING, dataclass, fields
 from pathlib import Path
 from typing import Any, TypeGuard
 
@@ -25,8 +26,18 @@ from tomlkit.toml_document import TOMLDocument
 
 from tui_recepcion.config.fields import ACCOUNT_FIELDS, GENERAL_FIELDS, OAUTH_FIELDS, SMTP_FIELDS, FieldSpec
 from tui_recepcion.config.model import Account, Config, General
-from tui_recepcion.config.problems import ConfigProblems, Problem
+from tui_recepcion.config.problems import ConfigProblems, Problem, key_name
 from tui_recepcion.config.reading import load_toml, parse_config, read_config_text
+from tui_recepcion.config.snapshot import (
+    AccountExists,
+    ConfigChangedOnDisk,
+    ConfigSnapshot,
+    changed_keys,
+    fingerprint,
+    toml_data,
+)
+from tui_recepcion.config.toml_lines import KeyPath
+from tui_recepcion.config.validation import smtp_route_problem
 from tui_recepcion.errors import ConfigError
 
 Table = MutableMapping[str, Any]  # a tomlkit table: [header], inline { … }, or dotted keys
@@ -273,25 +284,153 @@ def _write_atomically(path: Path, text: str) -> None:
         raise
 
 
-# --- The two ways to save -----------------------------------------------------------------------
+# --- Saving one account as a merge ------------------------------------------------------------
+
+_INVALID = object()  # a value in the file the converter refuses: never equal to what the form holds
 
 
-def save_account(path: Path, account: Account) -> Config:
-    """Add or replace one account in the file at `path`; everything else stays as written.
+@dataclass(frozen=True, slots=True)
+class SavedAccount:
+    """What `save_account` did: the valid configuration now, the snapshot of the text it wrote
+    (for the next save), and the dotted keys it wrote or removed."""
 
-    The form calls this. The result is checked as a whole before anything is written (two
-    accounts on one mailbox, a broken neighbour): ConfigProblems then, and the file is left
-    untouched. Keys and tables the program does not manage are kept and not counted.
+    config: Config
+    snapshot: ConfigSnapshot
+    changed: tuple[str, ...]
+
+
+def _effective(spec: FieldSpec, raw: object, defaults: Mapping[str, object]) -> object:
+    """What `raw[spec.key]` means once read (the dataclass default when the key is absent)."""
+    if not isinstance(raw, Mapping) or spec.key not in raw:
+        return defaults.get(spec.attr)
+    try:
+        return spec.convert(raw[spec.key])
+    except ValueError:
+        return _INVALID
+
+
+def _edits(account: Account, base: object) -> dict[KeyPath, object]:
+    """The keys (inside the account's table) whose value in `account` differs from `base`,
+    the account's raw table when the form loaded it, with the wanted value (None: remove)."""
+    edits: dict[KeyPath, object] = {}
+    defaults = _defaults(account)
+    for spec in ACCOUNT_FIELDS:
+        wanted = getattr(account, spec.attr)
+        if _effective(spec, base, defaults) != wanted:
+            edits[(spec.key,)] = wanted
+    for key, attr, specs in _ACCOUNT_SUBTABLES:
+        settings = getattr(account, attr)
+        base_table = base.get(key) if isinstance(base, Mapping) else None
+        if not isinstance(base_table, Mapping):
+            if settings is not None:  # a table the form adds: every value it holds
+                edits.update({(key, spec.key): getattr(settings, spec.attr) for spec in specs
+                              if getattr(settings, spec.attr) is not None})
+            continue
+        table_defaults = _defaults(settings) if settings is not None else {}
+        for spec in specs:
+            wanted = getattr(settings, spec.attr) if settings is not None else None
+            if _effective(spec, base_table, table_defaults) != wanted or (wanted is None and spec.key in base_table):
+                edits[(key, spec.key)] = wanted
+    return edits
+
+
+_SPECS_BY_TABLE: dict[str, dict[str, FieldSpec]] = {
+    "": {spec.key: spec for spec in ACCOUNT_FIELDS},
+    **{key: {spec.key: spec for spec in specs} for key, _attr, specs in _ACCOUNT_SUBTABLES},
+}
+
+
+def _apply_edits(table: Table, account: Account, edits: Mapping[KeyPath, object]) -> list[KeyPath]:
+    """Write `edits` into the account's existing `table`; the key paths actually changed."""
+    changed: list[KeyPath] = []
+    for key, attr, specs in _ACCOUNT_SUBTABLES:
+        settings = getattr(account, attr)
+        if settings is not None and any(path[0] == key for path in edits) and not _is_table(table.get(key)):
+            table[key] = _new_table(specs, settings)
+            changed += [(key, spec.key) for spec in specs if spec.key in table[key]]
+    for path, wanted in edits.items():
+        target: object = table if len(path) == 1 else table.get(path[0])
+        if not _is_table(target) or (len(path) == 2 and path in changed):
+            continue
+        key = path[-1]
+        spec = _SPECS_BY_TABLE["" if len(path) == 1 else path[0]][key]
+        if wanted is None:
+            if key in target:
+                del target[key]
+                changed.append(path)
+        elif key not in target or not _unchanged(spec, target[key], wanted):
+            target[key] = _toml_value(wanted)
+            changed.append(path)
+    for key, attr, _specs in _ACCOUNT_SUBTABLES:
+        current = table.get(key)
+        if getattr(account, attr) is None and _is_table(current) and not current:
+            _remove_keeping_trailing_comments(table, key)  # nothing the technician added is left in it
+    return changed
+
+
+def _all_keys(table: Mapping[str, Any], prefix: KeyPath = ()) -> list[KeyPath]:
+    keys: list[KeyPath] = []
+    for key, value in table.items():
+        keys += _all_keys(value, prefix + (key,)) if isinstance(value, Mapping) else [prefix + (key,)]
+    return keys
+
+
+def _accounts_data(data: Mapping[str, Any]) -> Mapping[str, Any]:
+    accounts = data.get("cuentas")
+    return accounts if isinstance(accounts, Mapping) else {}
+
+
+def save_account(
+    path: Path,
+    account: Account,
+    *,
+    snapshot: ConfigSnapshot | None = None,
+    new: bool = False,
+    overwrite: bool = False,
+    provider_smtp: bool | None = None,
+) -> SavedAccount:
+    """Save one account as a merge into the file at `path`; everything else stays as written.
+
+    Only the keys whose value in `account` differs from the account in `snapshot` (what the
+    form loaded) are written; every other key, comment, table and account is kept as the file
+    has it now. `new` refuses a name the file already has (`AccountExists`). When the file's
+    values changed since `snapshot`, `ConfigChangedOnDisk` names them, unless `overwrite`.
+    `provider_smtp` (whether the provider brings SMTP defaults) enables the SMTP route rule.
+    The result is checked as a whole before anything is written: ConfigProblems then, and the
+    file is left untouched. Without `snapshot` the current file is the base (every value that
+    differs from it is written).
     """
     before = _existing_text(path)
-    document = _parse_document(before, path)
-    appended = _set_account(_accounts_table(document, path), account)
+    document = _parse_document(before, path)  # a file broken by hand: its syntax problem, located
+    current = toml_data(before)
+    base = toml_data(snapshot.text) if snapshot is not None else current
+    if new and account.id in _accounts_data(current):
+        raise AccountExists(account.id, path)
+    edits = _edits(account, None if new else _accounts_data(base).get(account.id))
+    if snapshot is not None and not overwrite and fingerprint(before) != snapshot.fingerprint:
+        on_disk = changed_keys(base, current)
+        if on_disk:
+            ours = {("cuentas", account.id) + key for key in edits}
+            raise ConfigChangedOnDisk(path, on_disk, [key for key in on_disk if key in ours])
+    accounts = _accounts_table(document, path)
+    table = accounts.get(account.id)
+    if _is_table(table):
+        changed = _apply_edits(table, account, edits)
+        appended = False
+    else:
+        appended = _set_account(accounts, account)
+        changed = _all_keys(account_to_toml(account))
     text = _dump(document, path, before=before, appended=appended)
     config, problems = parse_config(text, path, require_accounts=False, allow_unknown=True)
     if config is None:  # warnings (unknown keys the file keeps) do not stop a save
         raise ConfigProblems(problems)
-    _write_atomically(path, text)
-    return config
+    route = smtp_route_problem(config.accounts[account.id], provider_smtp) if provider_smtp is not None else None
+    if route is not None:
+        raise ConfigProblems([Problem(path, key_name(("cuentas", account.id, "smtp")), None, route)])
+    if text != before:
+        _write_atomically(path, text)
+    return SavedAccount(config, ConfigSnapshot.of(path, text),
+                        tuple(key_name(("cuentas", account.id) + key) for key in changed))
 
 
 def write_config(config: Config, path: Path) -> None:

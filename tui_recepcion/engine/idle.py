@@ -29,9 +29,14 @@ def _has_new_mail(responses: list[tuple[Any, ...]]) -> bool:
     return any(len(response) > 1 and response[1] in (b"EXISTS", b"RECENT") for response in responses)
 
 
-def wait_for_new_mail(account: Account, seconds: float, cancel: threading.Event) -> bool:
+def wait_for_new_mail(account: Account, seconds: float, cancel: threading.Event, left: int | None = None) -> bool:
     """Idle up to `seconds`; True when the wait ended (new mail, timeout or cancel),
-    False when IDLE is not available, so the caller sleeps instead."""
+    False when IDLE is not available, so the caller sleeps instead.
+
+    `left`: how many messages the last pass left in INBOX. Mail that arrived after that pass
+    listed the inbox, but before this wait began, raises no EXISTS during IDLE: finding more
+    messages than `left` ends the wait at once instead of a whole interval later.
+    """
     endpoint = account_endpoint(account)
     try:
         client = connect_imap(endpoint)
@@ -44,6 +49,8 @@ def wait_for_new_mail(account: Account, seconds: float, cancel: threading.Event)
             if not client.has_capability("IDLE"):
                 return False
             client.select_folder("INBOX", readonly=True)
+            if left is not None and len(client.search(["NOT", "DELETED"])) > left:
+                return True  # arrived between the pass and this wait
             _idle_until(client, time.monotonic() + seconds, cancel)
         return True
     except RecepcionError as problem:

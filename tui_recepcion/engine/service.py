@@ -302,7 +302,7 @@ class AccountProcessor:
                 StateChanged(
                     account=self.account.id,
                     state="esperando" if outcome.problem is None else "error",
-                    detail=f"próxima pasada: {next_run.astimezone(self.account.tzinfo):%Y-%m-%d %H:%M:%S}",
+                    detail=f"próxima pasada: {next_run.astimezone(self.account.tzinfo):%d/%m/%Y %H:%M:%S}",
                     next_run=next_run,
                 )
             )
@@ -324,7 +324,8 @@ class AccountProcessor:
         seconds = outcome.wait.total_seconds()
         if outcome.problem is None and self._can_idle:
             try:
-                if wait_for_new_mail(self.account, seconds, self.cancel):
+                left = outcome.result.remaining if outcome.result is not None else None
+                if wait_for_new_mail(self.account, seconds, self.cancel, left):
                     return
             except Exception as error:
                 log.info("IDLE falló (%s); se espera el intervalo", type(error).__name__)

@@ -1,30 +1,51 @@
-"""`probar`: connect, log in, look around, log out, and say what was found in Spanish."""
+"""`probar`: connect, log in, look around, log out, and say what was found in Spanish.
+
+The mailbox (`probe`) and the SMTP route (`probe_smtp`: connect, TLS, AUTH; nothing is sent)
+are tested apart. Each step is announced to `progress`; each connected client is handed to
+`on_client`, so the caller can cut it short (a cancel, the overall deadline). A port that
+answers with another protocol is named («el puerto 995 respondió como POP3»).
+"""
 
 from __future__ import annotations
 
 import logging
 import poplib
-from collections.abc import Iterator
+import smtplib
+import socket
+import ssl
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 from imapclient import IMAPClient  # type: ignore[import-untyped]  # IMAPClient ships no py.typed
 
-from tui_recepcion.errors import ConfigError
+from tui_recepcion.errors import ConfigError, ConnectionProblem
 from tui_recepcion.mailbox.credentials import Credentials
 from tui_recepcion.mailbox.imap_folders import ImapNamespace, folder_exists, imap_namespace
 from tui_recepcion.mailbox.transport import (
     Endpoint,
+    MailClient,
     TlsInfo,
     close_quietly,
     connect_imap,
     connect_pop3,
+    connect_smtp,
     connection_errors,
     negotiated_tls,
+    tls_context,
 )
 from tui_recepcion.vocabulary import MailboxProtocol, Security
 
 log = logging.getLogger(__name__)
+
+Progress = Callable[[str], None]
+OnClient = Callable[[MailClient], None]
+SmtpLogin = Callable[[smtplib.SMTP], None]
+SNIFF_BYTES = 512
+
+
+def _ignore(_value: object) -> None:
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,6 +240,9 @@ def probe(
     protocol: MailboxProtocol,
     credentials: Credentials,
     folders: tuple[str, ...] = ("Procesados", "Fallidos"),
+    *,
+    progress: Progress = _ignore,
+    on_client: OnClient = _ignore,
 ) -> ProbeReport:
     """Connect, log in, inspect the mailbox and log out; ConnectionProblem on any failure.
 
@@ -227,20 +251,133 @@ def probe(
     changes: no folder is created and no message is read or flagged.
     """
     username = credentials.username
-    if protocol == "imap":
-        imap_client = connect_imap(endpoint)
-        with _session(imap_client):
-            tls = negotiated_tls(imap_client)
-            credentials.imap(imap_client)
-            with connection_errors(endpoint, "IMAP"):
-                details = _inspect_imap(imap_client, folders)
-        return ProbeReport("imap", endpoint, username, tls, imap=details)
-    if protocol == "pop3":
-        pop3_client = connect_pop3(endpoint)
-        with _session(pop3_client):
-            tls = negotiated_tls(pop3_client)
-            credentials.pop3(pop3_client)
-            with connection_errors(endpoint, "POP3"):
-                pop3_details = _inspect_pop3(pop3_client)
-        return ProbeReport("pop3", endpoint, username, tls, pop3=pop3_details)
-    raise ConfigError(f"El protocolo «{protocol}» no es válido: use imap o pop3.")
+    if protocol not in ("imap", "pop3"):
+        raise ConfigError(f"El protocolo «{protocol}» no es válido: use imap o pop3.")
+    name = protocol.upper()
+    progress(f"Conectando con {name} {endpoint.host}:{endpoint.port} ({_SECURITY_LABELS[endpoint.security]})…")
+    with _protocol_hint(endpoint, name):
+        client: IMAPClient | poplib.POP3 = connect_imap(endpoint) if protocol == "imap" else connect_pop3(endpoint)
+    on_client(client)
+    with _session(client):
+        tls = negotiated_tls(client)
+        progress(f"Iniciando sesión como {username}…")
+        if isinstance(client, IMAPClient):
+            credentials.imap(client)
+        else:
+            credentials.pop3(client)
+        progress("Revisando el buzón…")
+        with connection_errors(endpoint, name):
+            if isinstance(client, IMAPClient):
+                return ProbeReport("imap", endpoint, username, tls, imap=_inspect_imap(client, folders))
+            return ProbeReport("pop3", endpoint, username, tls, pop3=_inspect_pop3(client))
+
+
+# --- SMTP ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SmtpReport:
+    endpoint: Endpoint
+    tls: TlsInfo | None
+    username: str | None  # None: the relay was used without AUTH (autenticar = false)
+    extensions: tuple[str, ...]
+
+    def lines(self) -> list[str]:
+        login = f"correcto como {self.username}" if self.username else "sin autenticación (relé local)"
+        lines = [
+            f"Servidor: SMTP {self.endpoint.host}:{self.endpoint.port}",
+            f"Conexión: {_connection_text(self.endpoint, self.tls)}",
+            f"Inicio de sesión: {login}",
+        ]
+        size = next((ext for ext in self.extensions if ext.startswith("SIZE")), None)
+        if size:
+            lines.append(f"Tamaño máximo por correo: {size.removeprefix('SIZE').strip() or 'sin límite declarado'} bytes")
+        lines.append("No se envió ningún correo.")
+        return lines
+
+
+def probe_smtp(
+    endpoint: Endpoint,
+    login: SmtpLogin | None,
+    username: str | None,
+    *,
+    progress: Progress = _ignore,
+    on_client: OnClient = _ignore,
+) -> SmtpReport:
+    """Connect to the SMTP relay, negotiate TLS, authenticate (`login`), and quit: nothing is
+    sent. ConnectionProblem (AuthenticationFailed for a refused AUTH) on any failure."""
+    progress(f"Conectando con SMTP {endpoint.host}:{endpoint.port} ({_SECURITY_LABELS[endpoint.security]})…")
+    with _protocol_hint(endpoint, "SMTP"):
+        client = connect_smtp(endpoint)
+    on_client(client)
+    try:
+        tls = negotiated_tls(client)
+        if login is not None:
+            progress(f"Iniciando sesión SMTP como {username}…")
+            login(client)
+        extensions = tuple(name.upper() + (f" {value}" if value else "") for name, value in client.esmtp_features.items())
+        with connection_errors(endpoint, "SMTP"):
+            client.quit()
+    except BaseException:
+        close_quietly(client)
+        raise
+    return SmtpReport(endpoint, tls, username if login is not None else None, extensions)
+
+
+# --- which protocol answered --------------------------------------------------------------
+
+_GREETINGS: tuple[tuple[bytes, str], ...] = ((b"* OK", "IMAP"), (b"* PREAUTH", "IMAP"), (b"+OK", "POP3"),
+                                             (b"220", "SMTP"), (b"HTTP/", "HTTP"), (b"SSH-", "SSH"))
+
+
+def sniff_protocol(endpoint: Endpoint, *, tls: bool | None = None) -> str | None:
+    """Which protocol greets on `endpoint` («IMAP», «POP3», «SMTP»…), None when unknown.
+
+    With "ssl" the TLS handshake is made first (a plain greeting then means the port does not
+    use TLS, reported as «sin TLS»); nothing but the greeting is read, nothing is sent.
+    """
+    try:
+        with socket.create_connection((endpoint.host, endpoint.port), timeout=min(endpoint.timeout or 5.0, 5.0)) as raw:
+            sock: socket.socket = raw
+            if (endpoint.security == "ssl") if tls is None else tls:
+                try:
+                    sock = tls_context(endpoint).wrap_socket(raw, server_hostname=endpoint.host)
+                except ssl.SSLError:
+                    return None
+            greeting = sock.recv(SNIFF_BYTES)
+    except (OSError, ValueError):
+        return None
+    return next((name for prefix, name in _GREETINGS if greeting.startswith(prefix)), None)
+
+
+@contextmanager
+def _protocol_hint(endpoint: Endpoint, expected: str) -> Iterator[None]:
+    """An unexpected greeting while connecting becomes a hint naming what did answer."""
+    try:
+        yield
+    except ConnectionProblem as problem:
+        if problem.code == "tls_fallido" and endpoint.security == "ssl":
+            plain = sniff_protocol(endpoint, tls=False)
+            if plain is None:
+                raise
+            raise ConnectionProblem("tls_fallido", (
+                f"El puerto {endpoint.port} de {endpoint.host} no usa SSL/TLS desde el inicio: respondió sin cifrar "
+                f"como {plain}. Elija seguridad STARTTLS en este puerto, o el puerto SSL/TLS del servidor"
+                + (f" ({plain} usa normalmente {_PORTS[plain]})." if plain in _PORTS else ".")
+            ), transient=False) from None
+        if problem.code != "protocolo":
+            raise
+        answered = sniff_protocol(endpoint)
+        if answered is not None and answered != expected:
+            hint = (f"El servidor {endpoint.host} no respondió como {expected}: el puerto {endpoint.port} respondió "
+                    f"como {answered}. Revise el protocolo y el puerto")
+            suggestion = _PORTS.get(expected)
+            hint += f" ({expected} usa normalmente {suggestion})." if suggestion else "."
+        else:
+            hint = (f"El servidor {endpoint.host} no respondió como {expected} en el puerto {endpoint.port} "
+                    "(respuesta vacía o desconocida). Revise el puerto y la seguridad.")
+        raise ConnectionProblem("protocolo", hint, transient=False) from None
+
+
+_PORTS = {"IMAP": "993 con SSL/TLS o 143 con STARTTLS", "POP3": "995 con SSL/TLS o 110 con STARTTLS",
+          "SMTP": "465 con SSL/TLS o 587 con STARTTLS"}

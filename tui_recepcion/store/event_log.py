@@ -45,6 +45,17 @@ class EventLog(StoreBase):
         return [EventRow(row[0], row[1], datetime.fromisoformat(row[2]), row[3], json.loads(row[4])) for row in rows]
 
     @translated
+    def latest_events(self, kind: str) -> list[EventRow]:
+        """The most recent event of `kind` for each account."""
+        with self._db.lock:
+            rows = self._db.execute(
+                "SELECT id, account, at, kind, payload FROM events WHERE id IN "
+                "(SELECT MAX(id) FROM events WHERE kind = ? GROUP BY account) ORDER BY id",
+                (kind,),
+            ).fetchall()
+        return [EventRow(row[0], row[1], datetime.fromisoformat(row[2]), row[3], json.loads(row[4])) for row in rows]
+
+    @translated
     def last_event_id(self) -> int:
         with self._db.lock:
             return self._last_event_id()

@@ -346,6 +346,11 @@ class Ledger(StoreBase):
         if filters.status:
             clauses.append("status = ?")
             params.append(filters.status)
+            if filters.status == STATUS_FAILED and not filters.include_reprocessed:
+                clauses.append("reprocessed_at IS NULL")  # failed now: not those moved back to INBOX
+        if filters.reason:
+            clauses.append("reason = ?")
+            params.append(filters.reason)
         sql = "SELECT * FROM messages" + where(clauses) + " ORDER BY id"
         if filters.limit:
             sql += f" LIMIT {int(filters.limit)}"
@@ -363,6 +368,34 @@ class Ledger(StoreBase):
             ):
                 counts.setdefault(account, {STATUS_PROCESSED: 0, STATUS_FAILED: 0})[status] = count
         return counts
+
+
+    @translated
+    def failed_now_counts(self) -> dict[str, int]:
+        """{account: failed messages not reprocessed since}: what Fallidos holds now, where
+        `message_counts` counts the history."""
+        with self._db.lock:
+            rows = self._db.execute(
+                "SELECT account, COUNT(*) FROM messages WHERE status = ? AND reprocessed_at IS NULL GROUP BY account",
+                (STATUS_FAILED,),
+            ).fetchall()
+        return {account: count for account, count in rows}
+
+    @translated
+    def mark_reprocessed(self, account: str, source_keys: Iterable[str]) -> int:
+        """Record that these failed messages went back to INBOX; returns how many rows changed."""
+        keys = list(source_keys)
+        changed = 0
+        with self._db.transaction():
+            for start in range(0, len(keys), 500):
+                chunk = keys[start:start + 500]
+                cursor = self._db.execute(
+                    "UPDATE messages SET reprocessed_at = ? WHERE account = ? AND status = ? AND reprocessed_at IS NULL "
+                    f"AND source_key IN ({','.join('?' * len(chunk))})",
+                    (now_text(), account, STATUS_FAILED, *chunk),
+                )
+                changed += cursor.rowcount
+        return changed
 
 
 def _content_sha256(outcome: Outcome, cufe: str, paths: dict[str, Path] | None) -> str | None:
@@ -396,6 +429,7 @@ def _ledger_entry(row: tuple[Any, ...], columns: list[str]) -> LedgerEntry:
         detail=values["detail"],
         raw_sha256=values["raw_sha256"],
         subject_mismatches=tuple(json.loads(values["subject_mismatches"] or "[]")),
+        reprocessed_at=as_datetime(values.get("reprocessed_at")),
     )
 
 

@@ -46,6 +46,8 @@ class LedgerEntry:
     raw_sha256: str = ""
     subject_mismatches: tuple[str, ...] = ()
     """Fields where the subject disagreed with the XML, e.g. "numero: asunto «F1» ≠ XML «F2»"."""
+    reprocessed_at: datetime | None = None
+    """When a failed message was moved back to INBOX to be processed again (it left Fallidos)."""
 
     @property
     def forward_refused(self) -> bool:
@@ -135,6 +137,8 @@ class MessageFilter:
     account: str | None = None
     status: str | None = None
     limit: int | None = None
+    reason: str | None = None
+    include_reprocessed: bool = False  # with status "fallido": also those already reprocessed (history)
 
 
 @dataclass(frozen=True, slots=True)

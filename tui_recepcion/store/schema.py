@@ -219,6 +219,10 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )""",
         "CREATE INDEX radian_send_log_by_send ON radian_send_log (send_row)",
     ),
+    (
+        # 10. A failed message moved back to INBOX to be processed again: no longer in Fallidos.
+        "ALTER TABLE messages ADD COLUMN reprocessed_at TEXT",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -111,6 +111,15 @@ class RecepcionApp(App):
         # screens: the palette has ours only (ui/commands.py), «Salir» among them.
         return ()
 
+    async def action_quit(self) -> None:
+        """Ctrl+Q: the form asks first when it holds unsaved changes."""
+        form = self.mode_screens.get("formulario")
+        if isinstance(form, FormScreen) and form.unsaved_changes():
+            await self.switch_mode("formulario")
+            form.ask_before_quitting()
+            return
+        self.exit()
+
     def action_help_quit(self) -> None:
         self.notify("Para salir pulse Ctrl+Q.", title="¿Desea salir?")
 

@@ -16,7 +16,7 @@ from datetime import date, datetime, timedelta
 
 from tui_recepcion.alerts import AUTH_FAILURE, EXPIRY_FINAL, EXPIRY_NOTICE, AlertStatus, PendingAlert
 from tui_recepcion.alerts.messages import clean_reason, days_phrase
-from tui_recepcion.config import Account
+from tui_recepcion.config import Account, format_date
 from tui_recepcion.dian.reasons import describe
 from tui_recepcion.events import (
     AlertSent,
@@ -45,6 +45,12 @@ STATE_LABELS = {
     "error": "Error",
 }
 _row_ids = itertools.count(1)
+
+
+def moment_text(moment: datetime) -> str:
+    """A moment as the state line shows it: "28/03/2027 08:30" (DD/MM/AAAA, in its zone; no
+    seconds, so the last and the next pass fit in 80 columns)."""
+    return f"{format_date(moment.date())} {moment:%H:%M}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,12 +90,17 @@ def message_row(event: MessageHandled, local: datetime) -> MessageRow:
 class AccountBoard:
     """Counters, progress, recent rows, log lines and messages per minute of one account."""
 
-    def __init__(self, account: Account, processed: int = 0, failed: int = 0) -> None:
+    def __init__(self, account: Account, processed: int = 0, failed: int = 0, failed_now: int | None = None) -> None:
         self.account = account
         self.state = "inactivo"
         self.detail = ""
         self.processed = processed
-        self.failed = failed
+        self.failed = failed  # history: every failure ever recorded
+        # What Fallidos holds now (history minus what was reprocessed): only the store knows, so
+        # the screen reads it again as batches are disposed of (never added up from events,
+        # which would count twice what the read already saw). None until first read.
+        self.failed_now = failed_now
+        self.stale_config: str | None = None  # why the running service's configuration is older
         self.pending: int | None = None
         self.pass_total = 0
         self.pass_done = 0
@@ -114,7 +125,7 @@ class AccountBoard:
         elif isinstance(event, StateChanged):
             self.state, self.detail = event.state, event.detail
             if event.next_run is not None:
-                self.next_run = f"{self.local(event.next_run):%Y-%m-%d %H:%M:%S}"
+                self.next_run = moment_text(self.local(event.next_run))
             elif event.state != "esperando":
                 self.next_run = ""
             self._log(event, STATE_LABELS.get(event.state, event.state) + (f": {event.detail}" if event.detail else ""))
@@ -168,6 +179,16 @@ class AccountBoard:
         end = now.replace(second=0, microsecond=0)
         return [self.per_minute.get(end - timedelta(minutes=back), 0) for back in range(minutes - 1, -1, -1)]
 
+    def set_failed_now(self, count: int) -> None:
+        if count != self.failed_now:
+            self.failed_now = count
+            self.changed = True
+
+    def set_stale_config(self, message: str | None) -> None:
+        if message != self.stale_config:
+            self.stale_config = message
+            self.changed = True
+
     def set_alert_status(self, status: AlertStatus) -> None:
         if status != self.alert_status:
             self.alert_status = status
@@ -180,7 +201,7 @@ class AccountBoard:
         lines: list[str] = []
         if expiry is not None:
             days = (expiry - today).days
-            line = f"Contraseña: {'vence' if days >= 0 else 'venció'} el {expiry:%Y-%m-%d} ({days_phrase(days)})"
+            line = f"Contraseña: {'vence' if days >= 0 else 'venció'} el {format_date(expiry)} ({days_phrase(days)})"
             if status is not None and status.expiry == expiry:
                 line += f" · {_expiry_alert(status)}"
             lines.append(line)
@@ -203,8 +224,8 @@ class AccountBoard:
 
 
 def _brief(moment: datetime) -> str:
-    """A recent moment, short enough for the banner at 80 columns: "08/07 15:30"."""
-    return f"{moment:%d/%m %H:%M}"
+    """A recent moment for the banner: "08/07/2027 15:30"."""
+    return f"{format_date(moment.date())} {moment:%H:%M}"
 
 
 def _pending(status: AlertStatus, kinds: tuple[str, ...]) -> str | None:
@@ -233,7 +254,7 @@ def _expiry_alert(status: AlertStatus) -> str:
     if status.expiry_stale:
         return "ya no se envían alertas: actualice Fecha Expiración"
     if status.first_alert_from is not None and status.today < status.first_alert_from:
-        return f"alerta el {status.first_alert_from:%Y-%m-%d}"
+        return f"alerta el {format_date(status.first_alert_from)}"
     return "alerta aún no enviada"
 
 

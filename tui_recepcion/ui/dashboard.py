@@ -26,9 +26,10 @@ from tui_recepcion.alerts import Alerts, AlertStatus
 from tui_recepcion.config import Account
 from tui_recepcion.dian.deadlines import rules_for
 from tui_recepcion.engine.lock import account_lock
+from tui_recepcion.engine.reload import ServiceConfigStatus, service_config_status
 from tui_recepcion.engine.service import AccountProcessor, EventFollower
-from tui_recepcion.events import AlertSent, MessageHandled, StateChanged
-from tui_recepcion.ui.board import LOG_LIMIT, ROW_LIMIT, STATE_LABELS, AccountBoard, MessageRow
+from tui_recepcion.events import AlertSent, ConfigApplied, MessageHandled, MessagesDisposed, PassFinished, StateChanged
+from tui_recepcion.ui.board import LOG_LIMIT, ROW_LIMIT, STATE_LABELS, AccountBoard, MessageRow, moment_text
 from tui_recepcion.ui.bridge import EventBridge
 from tui_recepcion.ui.dialogs import MessageDialog
 from tui_recepcion.ui.navbar import NavBar
@@ -39,6 +40,9 @@ from tui_recepcion.vocabulary import FAILED, PROCESSED
 REFRESH_SECONDS = 0.1
 FOLLOW_SECONDS = 0.5
 ALERTS_SECONDS = 60  # the banner's days left and retry times move on even when nothing happens
+# How often the store's «in Fallidos now» counts and the service's configuration version are read
+# again (also at once when a pass ends, mail is disposed of, or a service (re)loads its config).
+FACTS_SECONDS = 5
 HISTORY_EVENTS = 2000  # the log's recent past replayed into the table when the screen opens
 # Column widths for 80 columns, and for wide terminals (110 or more).
 COLUMNS = ("Hora", "Emisor", "Número", "Total", "Estado o motivo", "Destino")
@@ -50,6 +54,23 @@ class AlertStatusesRead(WorkerResult):
     def __init__(self, statuses: list[AlertStatus]) -> None:
         super().__init__()
         self.statuses = statuses
+
+
+class ServiceFactsRead(WorkerResult):
+    """What the store says now: failed mail still in Fallidos, and which config each service runs."""
+
+    def __init__(self, failed_now: dict[str, int], config: ServiceConfigStatus) -> None:
+        super().__init__()
+        self.failed_now = failed_now
+        self.config = config
+
+
+class ConfigBanner(Static):
+    """«The service runs an older configuration than config.toml», while that is so."""
+
+    DEFAULT_CSS = """
+    ConfigBanner { height: auto; max-height: 3; padding: 0 1; color: $text-warning; background: $warning 15%; }
+    """
 
 
 class RadianCounted(WorkerResult):
@@ -84,6 +105,7 @@ class AccountPanel(Vertical):
             yield Static(classes="counters")
             yield Sparkline([0], classes="per-minute")
         yield Static(classes="alert-banner")
+        yield ConfigBanner(classes="config-banner")
         yield ProgressBar(total=1, show_eta=False, classes="progress")  # a known total: no idle animation
         table: DataTable = DataTable(cursor_type="row", zebra_stripes=True, classes="messages")
         for label, width in zip(COLUMNS, self._widths(self.app.size.width), strict=True):
@@ -101,9 +123,11 @@ class AccountPanel(Vertical):
     def repaint(self, services_now, today) -> None:
         board = self.board
         self._state_line()
+        # «En Fallidos» is what the folder holds now; the history counts every failure ever seen.
         counters = Content.assemble(
             "Procesados ", (str(board.processed), "bold"),
-            "  Fallidos ", (str(board.failed), "bold"),
+            "  En Fallidos ", ("—" if board.failed_now is None else str(board.failed_now), "bold"),
+            (f" (historial {board.failed})", "dim"),
             "  Pendientes ", ("—" if board.pending is None else str(board.pending), "bold"),
             *radian_counters(*self.radian),
             ("  por minuto:", "dim"),
@@ -116,6 +140,9 @@ class AccountPanel(Vertical):
         banner.set_class(board.expiry_urgent(today), "-urgent")
         banner.set_class(board.alert_trouble(), "-error")
         banner.update(Content("\n".join(lines)))
+        stale = self.query_one(ConfigBanner)
+        stale.display = bool(board.stale_config)
+        stale.update(Content(board.stale_config or ""))
         progress = self.query_one(ProgressBar)
         if board.pass_total:
             progress.update(total=board.pass_total, progress=min(board.pass_done, board.pass_total))
@@ -132,7 +159,7 @@ class AccountPanel(Vertical):
         if board.state == "error" and board.detail:
             parts.append(board.detail)
         if board.last_run is not None:
-            parts.append(f"última pasada {board.local(board.last_run):%Y-%m-%d %H:%M:%S}")
+            parts.append(f"última pasada {moment_text(board.local(board.last_run))}")
         if board.next_run:
             parts.append(f"próxima {board.next_run}")
         line = self.query_one(".state-line", Static)
@@ -192,6 +219,7 @@ class DashboardScreen(RecepcionScreen):
         await self._build_tabs()
         self.set_interval(REFRESH_SECONDS, self._drain)
         self.set_interval(ALERTS_SECONDS, self._refresh_alerts)
+        self.set_interval(FACTS_SECONDS, self._refresh_facts)
         self.run_worker(self._follow_log, thread=True, exit_on_error=False, name="Seguir el registro",
                         group="registro")
         if self.services.autostart:
@@ -216,6 +244,7 @@ class DashboardScreen(RecepcionScreen):
         tabs.display = bool(self.boards)
         self._repaint(force=True)
         self._refresh_alerts()
+        self._refresh_facts()
 
     def _replay_history(self) -> None:
         """Fill the tables with the recent messages the event log still holds."""
@@ -295,16 +324,42 @@ class DashboardScreen(RecepcionScreen):
     # --- repainting --------------------------------------------------------------------
 
     def _drain(self) -> None:
-        alerts_may_change = False
+        alerts_may_change = facts_may_change = False
         for event in self.bridge.drain():
             board = self.boards.get(event.account)
             if board is not None:
                 board.apply(event)
                 # A pass's end opens or closes a login failure; an alert going out changes its line.
                 alerts_may_change |= isinstance(event, (AlertSent, StateChanged))
+                facts_may_change |= isinstance(event, (PassFinished, MessagesDisposed, ConfigApplied))
         if alerts_may_change:
             self._refresh_alerts()
+        if facts_may_change:
+            self._refresh_facts()
         self._repaint()
+
+    def on_screen_resume(self) -> None:
+        self._refresh_facts()  # Mensajes may have reprocessed mail, the form saved config.toml
+
+    # --- what the store says now: Fallidos and the service's configuration ---------------
+
+    def _refresh_facts(self) -> None:
+        if self.boards:
+            self.run_worker(self._service_facts, thread=True, exclusive=True, exit_on_error=False,
+                            group="hechos", name="Revisar Fallidos y la configuración")
+
+    def _service_facts(self) -> None:
+        """Runs in a worker thread: one query for the counts, one for the versions, one file read."""
+        store = self.services.store
+        self.post_result(ServiceFactsRead(store.failed_now_counts(),
+                                          service_config_status(store, self.services.config_path)))
+
+    @on(ServiceFactsRead)
+    def _service_facts_read(self, result: ServiceFactsRead) -> None:
+        stale = set(result.config.stale)
+        for account_id, board in self.boards.items():
+            board.set_failed_now(result.failed_now.get(account_id, 0))
+            board.set_stale_config(result.config.message if account_id in stale else None)
 
     def _repaint(self, *, force: bool = False) -> None:
         now = self.services.clock()

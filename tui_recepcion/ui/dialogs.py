@@ -83,6 +83,31 @@ class ConfirmDialog(Dialog):
         self.dismiss(event.button.id == "si")
 
 
+class ChoiceDialog(Dialog):
+    """A question with several answers (buttons); returns the chosen id, or None on Esc."""
+
+    def __init__(self, title: str, lines: Sequence[str], choices: Sequence[tuple[str, str]], *,
+                 default: str) -> None:
+        super().__init__(title)
+        self.lines = tuple(lines)
+        self.choices = tuple(choices)  # (id, label)
+        self.default = default
+
+    def compose_box(self) -> ComposeResult:
+        with VerticalScroll(classes="dialog-body"):
+            yield Static(Content("\n".join(self.lines)))
+        with Horizontal(classes="dialog-buttons"):
+            for choice, label in self.choices:
+                yield Button(label, variant="primary" if choice == self.default else "default", id=choice)
+
+    def on_mount(self) -> None:
+        self.query_one(f"#{self.default}", Button).focus()
+
+    @on(Button.Pressed)
+    def _answer(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id)
+
+
 class PathDialog(Dialog):
     """Asks for a file path to write, with a default; returns the path or None."""
 

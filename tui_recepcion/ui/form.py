@@ -9,8 +9,9 @@ runs in thread workers, so the screen keeps answering keys meanwhile.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Mapping
-from dataclasses import replace
+from dataclasses import fields, replace
 from functools import partial
 from typing import Any, TypeVar
 
@@ -20,28 +21,46 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.content import Content
 from textual.widget import Widget
-from textual.widgets import Button, Checkbox, Footer, Input, Label, Select, Static
+from textual.widgets import (
+    Button,
+    Checkbox,
+    Collapsible,
+    Footer,
+    Input,
+    Label,
+    LoadingIndicator,
+    Select,
+    Static,
+)
 from textual.worker import Worker, WorkerState
 
-from tui_recepcion.accounts import account_endpoint, authorize_account, credentials_for
+from tui_recepcion.accounts import authorize_account
 from tui_recepcion.config import (
     FIELDS_BY_KEY,
     OAUTH_FIELDS,
+    SMTP_FIELDS,
     Account,
+    AccountExists,
+    ConfigChangedOnDisk,
+    ConfigSnapshot,
     FieldSpec,
     account_to_toml,
+    format_date,
+    is_past,
     parse_account,
     save_account,
+    smtp_route_problem,
+    take_snapshot,
 )
+from tui_recepcion.engine.connection_test import PROBE_SECONDS, ConnectionTestReport, probe_account
 from tui_recepcion.errors import RecepcionError
-from tui_recepcion.mailbox.credentials import PasswordCredentials
-from tui_recepcion.mailbox.probe import ProbeReport, probe
 from tui_recepcion.oauth import Authorization, AuthorizationCancelled
 from tui_recepcion.providers.discovery import Discovery
+from tui_recepcion.providers.guardrails import basic_auth_warning
 from tui_recepcion.providers.manager import FALLBACK_PROVIDER
 from tui_recepcion.secrets import KeyringStatus, Secret, parse_secret_ref, secret_store
 from tui_recepcion.ui.authorize import TuiAuthorizationUI
-from tui_recepcion.ui.dialogs import MessageDialog, SecretStoreDialog
+from tui_recepcion.ui.dialogs import ChoiceDialog, ConfirmDialog, MessageDialog, SecretStoreDialog
 from tui_recepcion.ui.fields import FieldRow
 from tui_recepcion.ui.form_model import (
     ACCOUNT_NAME,
@@ -50,13 +69,19 @@ from tui_recepcion.ui.form_model import (
     OAUTH_KEYS,
     OAUTH_REQUIRED,
     PASSWORD,
+    SMTP_KEYS,
+    SMTP_PASSWORD,
     FormValues,
+    account_values,
     build_raw,
     field_problems,
+    nit_problems,
     oauth_field,
     oauth_keys,
     oauth_problems,
     password_problems,
+    smtp_field,
+    suggest_account_name,
     suggest_server,
 )
 from tui_recepcion.ui.guide import GuidePanel, GuideScreen, provider_guide
@@ -72,6 +97,7 @@ from tui_recepcion.vocabulary import (
     POP3,
     PROTOCOL_LABELS,
     SECURITY_LABELS,
+    STARTTLS,
     is_server_protocol,
 )
 
@@ -88,6 +114,15 @@ OAUTH_NOTE = (
     "El token se guarda aparte, nunca en config.toml."
 )
 OAUTH_SPECS = {spec.key: spec for spec in OAUTH_FIELDS}
+ACCOUNT_DEFAULTS = {item.name: item.default for item in fields(Account)}
+SMTP_SPECS = {spec.key: spec for spec in SMTP_FIELDS}
+SMTP_PASSWORD_HELP = (
+    "Contraseña propia del servidor SMTP, si no es la del buzón. Se guarda en un archivo 0600 "
+    "junto a config.toml (nunca en config.toml). Deje vacío para usar la del buzón."
+)
+ADVANCED_TITLE = "Avanzado: certificado CA, carpetas IMAP y SMTP"
+# The step shown while a connection test runs, before the first progress line arrives.
+FIRST_STEP = "Preparando la prueba…"
 OAUTH_PLACEHOLDERS = {
     "autoridad": "consumers u organizations, según el usuario",
     "secreto_cliente": "archivo:/ruta o keyring",
@@ -102,16 +137,60 @@ def _options(labels: Mapping[_Key, str], keys: Iterable[_Key] | None = None) -> 
     return [(labels[key], key) for key in (keys or labels)]
 
 
+class InlineNote(Static):
+    """A warning under a field (Outlook with Autenticación Básica…), hidden while empty."""
+
+    DEFAULT_CSS = """
+    InlineNote { height: auto; padding-left: 24; color: $text-warning; }
+    """
+
+    def show(self, text: str | None) -> None:
+        self.display = bool(text)
+        self.update(Content(text or ""))
+
+
+class TestProgress(Horizontal):
+    """A spinner and the step a connection test is on; Esc cancels the test."""
+
+    DEFAULT_CSS = """
+    TestProgress { height: 1; display: none; }
+    TestProgress LoadingIndicator { width: 6; height: 1; min-height: 1; background: transparent; }
+    TestProgress Static { width: 1fr; color: $text-muted; }
+    """
+
+    def compose(self) -> ComposeResult:
+        yield LoadingIndicator()
+        yield Static("", id="probe-step")
+
+    def step(self, text: str) -> None:
+        self.query_one("#probe-step", Static).update(Content(f"{text}  (Esc cancela)"))
+
+
+class FormResult(WorkerResult):
+    """A worker's result for the form as it was when the worker started (`generation`):
+    a result that arrives after another account was loaded is not shown under it."""
+
+    def __init__(self, generation: int) -> None:
+        super().__init__()
+        self.generation = generation
+
+
 class ServersFound(WorkerResult):
     def __init__(self, discovery: Discovery | None) -> None:
         super().__init__()
         self.discovery = discovery
 
 
-class ConnectionTested(WorkerResult):
-    def __init__(self, report: ProbeReport) -> None:
-        super().__init__()
+class ConnectionTested(FormResult):
+    def __init__(self, generation: int, report: ConnectionTestReport) -> None:
+        super().__init__(generation)
         self.report = report
+
+
+class TestStep(FormResult):
+    def __init__(self, generation: int, step: str) -> None:
+        super().__init__(generation)
+        self.step = step
 
 
 class KeyringChecked(WorkerResult):
@@ -120,10 +199,34 @@ class KeyringChecked(WorkerResult):
         self.status = status
 
 
-class AccountSaved(WorkerResult):
-    def __init__(self, account: Account) -> None:
-        super().__init__()
+class AccountSaved(FormResult):
+    def __init__(self, generation: int, account: Account, snapshot: ConfigSnapshot) -> None:
+        super().__init__(generation)
         self.account = account
+        self.snapshot = snapshot
+
+
+class SaveConflict(FormResult):
+    """config.toml changed on disk since the form loaded it: the technician decides."""
+
+    def __init__(self, generation: int, account: Account, conflict: ConfigChangedOnDisk) -> None:
+        super().__init__(generation)
+        self.account = account
+        self.conflict = conflict
+
+
+class NameTaken(FormResult):
+    """«Nueva cuenta…» with the name of an account the file already has."""
+
+    def __init__(self, generation: int, error: AccountExists) -> None:
+        super().__init__(generation)
+        self.error = error
+
+
+class SaveFailed(FormResult):
+    def __init__(self, generation: int, message: str) -> None:
+        super().__init__(generation)
+        self.message = message
 
 
 class AccountAuthorized(WorkerResult):
@@ -141,7 +244,10 @@ class FormScreen(RecepcionScreen):
         "Configure aquí cada buzón de recepción. Tab y Mayús+Tab recorren los campos; "
         "F1 muestra la ayuda del campo; Ctrl+T prueba la conexión; Ctrl+S guarda; "
         "Ctrl+O autoriza una cuenta OAuth2 (la guarda antes si hace falta); "
-        "Ctrl+G abre la guía del proveedor (Esc la cierra). Los campos con * son obligatorios."
+        "Ctrl+G abre la guía del proveedor (Esc la cierra). Los campos con * son obligatorios. "
+        "La sección «Avanzado» (Enter sobre su título la abre) tiene el certificado CA, las carpetas "
+        "IMAP y el servidor SMTP; una cuenta POP3 necesita SMTP para reenviar al correo de respaldo. "
+        "Esc cancela una prueba de conexión en curso."
     )
     BINDINGS = [
         Binding("ctrl+s", "save", "Guardar"),
@@ -149,6 +255,7 @@ class FormScreen(RecepcionScreen):
         # Not Ctrl+A: inputs use it to go to the start, and GNU screen takes it as its prefix.
         Binding("ctrl+o", "authorize", "Autorizar"),
         Binding("ctrl+g", "toggle_guidance", "Guía"),
+        Binding("escape", "cancel_test", "Cancelar prueba"),
     ]
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
 
@@ -168,6 +275,13 @@ class FormScreen(RecepcionScreen):
         # What the form itself last put in each Select: a Changed event carrying that value
         # (Select also posts one when it mounts) is not the technician's choice.
         self._shown: dict[str, object] = {}
+        # Each load() starts a new generation: status lines and worker results of an older one
+        # belong to another account (or an older form) and are dropped.
+        self._generation = 0
+        self._snapshot: ConfigSnapshot | None = None  # config.toml as the form loaded it
+        self._loaded: tuple[str, dict[str, Any]] = ("", {})  # what the form showed right after load()
+        self._probe_cancel: threading.Event | None = None  # the connection test running, if any
+        self._quit_after_save = False
 
     # --- composition ---------------------------------------------------------------
 
@@ -200,6 +314,7 @@ class FormScreen(RecepcionScreen):
                 yield self._row("proveedor", Select(providers, allow_blank=False, compact=True, id="f-proveedor"))
                 yield self._row("tipo_servidor", Select(_options(AUTH_TYPE_LABELS), allow_blank=False, compact=True,
                                                         id="f-tipo_servidor"))
+                yield InlineNote("", id="auth-warning")
                 yield self._row("protocolo", Select(_options(_MAILBOX_PROTOCOL_LABELS), allow_blank=False, compact=True,
                                                     id="f-protocolo"))
                 yield self._row("servidor", Input(compact=True, id="f-servidor"))
@@ -218,20 +333,43 @@ class FormScreen(RecepcionScreen):
                                     placeholder=OAUTH_PLACEHOLDERS.get(key, ""))
                     yield self._row(oauth_field(key), control, spec=OAUTH_SPECS[key], required=key in OAUTH_REQUIRED)
                 yield Static(Content(OAUTH_NOTE), id="oauth-note")
-                yield self._row("nit_receptor", Input(type="integer", compact=True, id="f-nit_receptor",
-                                                      max_length=12))
+                # As on the RUT: «901.234.567-8»; the check digit is verified and stored apart.
+                yield self._row("nit_receptor", Input(compact=True, id="f-nit_receptor", max_length=20,
+                                                      placeholder="p. ej. 901.234.567-8"))
                 yield self._row("fecha_expiracion", Input(compact=True, id="f-fecha_expiracion",
-                                                          placeholder="AAAA-MM-DD", max_length=10))
+                                                          placeholder="DD/MM/AAAA", max_length=10))
                 yield self._row("correo_notificacion", Input(compact=True, id="f-correo_notificacion"))
                 yield self._row("correo_respaldo", Input(compact=True, id="f-correo_respaldo"), required=True)
+                with Collapsible(title=ADVANCED_TITLE, collapsed=True, id="advanced"):
+                    yield from self._advanced_rows()
                 yield Label("", id="form-general", classes="field-error")
                 with Horizontal(id="form-buttons"):
                     yield Button("Probar conexión", id="probar", compact=True)
                     yield Button("Autorizar", id="autorizar", compact=True)
                     yield Button("Guardar", variant="primary", id="guardar", compact=True)
+                yield TestProgress(id="probe-progress")
                 yield Static("", id="form-status")
             yield GuidePanel(id="guidance")
         yield Footer(compact=True)
+
+    def _advanced_rows(self) -> ComposeResult:
+        yield self._row("certificados_ca", Input(compact=True, id="f-certificados_ca", placeholder="/ruta/ca.pem"))
+        # The placeholders are the defaults: left empty, the account uses them.
+        yield self._row("carpeta_procesados", Input(compact=True, id="f-carpeta_procesados",
+                                                    placeholder=str(ACCOUNT_DEFAULTS["processed_folder"])))
+        yield self._row("carpeta_fallidos", Input(compact=True, id="f-carpeta_fallidos",
+                                                  placeholder=str(ACCOUNT_DEFAULTS["failed_folder"])))
+        for key in SMTP_KEYS:
+            control: Widget
+            if key == "seguridad":
+                control = Select(_options(SECURITY_LABELS), value=STARTTLS, allow_blank=False, compact=True,
+                                 id=f"f-{smtp_field(key)}")
+            else:
+                control = Input(type="integer" if key == "puerto" else "text", compact=True,
+                                id=f"f-{smtp_field(key)}", max_length=5 if key == "puerto" else 0)
+            yield self._row(smtp_field(key), control, spec=SMTP_SPECS[key], required=False)
+        yield self._row(SMTP_PASSWORD, Input(password=True, compact=True, id=f"f-{SMTP_PASSWORD}"),
+                        label="Contraseña SMTP", help_text=SMTP_PASSWORD_HELP, required=False)
 
     def on_mount(self) -> None:
         if self.services.registry.failures:
@@ -290,6 +428,12 @@ class FormScreen(RecepcionScreen):
             password=self._text(PASSWORD),
             confirmation=self._text(CONFIRMATION),
             oauth={key: self._text(oauth_field(key)) for key in self._shown_oauth_keys()},
+            ca_file=self._text("certificados_ca"),
+            processed_folder=self._text("carpeta_procesados"),
+            failed_folder=self._text("carpeta_fallidos"),
+            smtp={key: self._choice(smtp_field(key)) if key == "seguridad" else self._text(smtp_field(key))
+                  for key in SMTP_KEYS},
+            smtp_password=self._text(SMTP_PASSWORD),
         )
 
     def _shown_oauth_keys(self) -> tuple[str, ...]:
@@ -321,8 +465,11 @@ class FormScreen(RecepcionScreen):
         return True
 
     def load(self, account: Account | None) -> None:
-        """Show `account` (None: a blank new account)."""
+        """Show `account` (None: a blank new account), as config.toml holds it now."""
         registry = self.services.registry
+        self._generation += 1
+        self._cancel_test()
+        self._snapshot = self._take_snapshot()
         self._editing = account
         self._touched.clear()
         self._show_all = False
@@ -333,35 +480,76 @@ class FormScreen(RecepcionScreen):
         protocol = account.protocol if account else IMAP
         suggestion = suggest_server(registry, provider, protocol, account.security if account else None)
         self._suggested = {"servidor": suggestion.host or "", "puerto": str(suggestion.port)}
+        shown = account_values(account) if account else FormValues(
+            account_id="", provider=provider, auth_type="", protocol=protocol, host=suggestion.host or "",
+            port=str(suggestion.port), security=suggestion.security)
         texts = {
-            ACCOUNT_NAME: "" if account or self.services.accounts else "principal",
-            "servidor": account.host if account else suggestion.host or "",
-            "puerto": str(account.port if account else suggestion.port),
-            "usuario": account.username if account else "",
+            ACCOUNT_NAME: "" if account or self.services.accounts else suggest_account_name(()),
+            "servidor": shown.host,
+            "puerto": shown.port,
+            "usuario": shown.username,
             PASSWORD: "",
             CONFIRMATION: "",
-            "nit_receptor": (account.receiver_nit or "") if account else "",
-            "fecha_expiracion": account.password_expiry.isoformat() if account and account.password_expiry else "",
-            "correo_notificacion": (account.notify_email or "") if account else "",
-            "correo_respaldo": (account.backup_email or "") if account else "",
+            "nit_receptor": shown.receiver_nit,
+            "fecha_expiracion": shown.expiry,
+            "correo_notificacion": shown.notify_email,
+            "correo_respaldo": shown.backup_email,
+            "certificados_ca": shown.ca_file,
+            "carpeta_procesados": shown.processed_folder,
+            "carpeta_fallidos": shown.failed_folder,
+            SMTP_PASSWORD: "",
+            **{smtp_field(key): shown.smtp.get(key, "") for key in SMTP_KEYS if key != "seguridad"},
+            **{oauth_field(key): shown.oauth.get(key, "") for key in OAUTH_KEYS},
         }
-        oauth = self._base.get("oauth2", {})
-        texts.update({oauth_field(key): str(oauth.get(key, "")) for key in OAUTH_KEYS})
         with self._silently():
             for key, text in texts.items():
                 self._input(key).value = text
-            self.query_one("#f-permitir_sin_cifrado", Checkbox).value = bool(account and account.allow_plaintext)
+            self.query_one("#f-permitir_sin_cifrado", Checkbox).value = shown.allow_plaintext
         self._set_select("selector", account.id if account else NEW_ACCOUNT)
         self._set_select("proveedor", provider)
         self._set_select("protocolo", protocol)
-        self._set_select("seguridad", account.security if account else suggestion.security)
+        self._set_select("seguridad", shown.security)
+        self._set_select(smtp_field("seguridad"), shown.smtp.get("seguridad", STARTTLS))
         self._apply_provider(provider, fill_server=False)
         if account:
             self._set_select("tipo_servidor", account.auth_type)
         placeholder = "(sin cambios: deje vacío para conservarla)" if account else ""
         self._input(PASSWORD).placeholder = placeholder
         self._input(CONFIRMATION).placeholder = placeholder
+        # The example name is never one that exists: a new account cannot be mistaken for it.
+        self._input(ACCOUNT_NAME).placeholder = suggest_account_name(self.services.config.accounts)
+        self._input(SMTP_PASSWORD).placeholder = placeholder if account and account.smtp and account.smtp.secret_ref else ""
+        self._status("")  # what was said belonged to the account shown before
         self._refresh()
+        self._loaded = self._shown_state(self.values())
+
+    def _take_snapshot(self) -> ConfigSnapshot | None:
+        try:
+            return take_snapshot(self.services.config_path)
+        except RecepcionError as error:  # unreadable: saving will say so; nothing to compare with
+            self.notify(str(error), severity="error", title="Formulario")
+            return None
+
+    def _raw(self, values: FormValues) -> dict[str, Any]:
+        return build_raw(values, self._base, self._secret_ref(), self._smtp_secret_ref(values))
+
+    def _smtp_secret_ref(self, values: FormValues) -> str | None:
+        """A typed SMTP password goes to its own 0600 file: the keyring entry is the mailbox's."""
+        if not values.smtp_password or not values.account_id:
+            return None
+        return f"archivo:{self.services.config_path.parent / f'{values.account_id}-smtp.secreto'}"
+
+    def unsaved_changes(self) -> bool:
+        """Whether the form shows something config.toml (or the secret store) does not hold."""
+        if not self.is_mounted:
+            return False
+        values = self.values()
+        typed_secret = bool(values.password or values.confirmation or values.smtp_password)
+        return typed_secret or self._shown_state(values) != self._loaded
+
+    def _shown_state(self, values: FormValues) -> tuple[str, dict[str, Any]]:
+        """What a save would write: the account's name and its table."""
+        return values.account_id, self._raw(values)
 
     def _set_suggested(self, key: str, value: str, *, force: bool) -> None:
         """Put a suggestion in Servidor or Puerto unless the technician typed their own."""
@@ -411,6 +599,9 @@ class FormScreen(RecepcionScreen):
             "#oauth-note": not basic,
             "#autorizar": not basic,
             **{f"#row-{oauth_field(key)}": not basic and key in values.oauth for key in OAUTH_KEYS},
+            "#row-carpeta_procesados": values.protocol != POP3,  # POP3 has no folders
+            "#row-carpeta_fallidos": values.protocol != POP3,
+            f"#row-{SMTP_PASSWORD}": basic,  # an OAuth2 account sends with its token
         }
         changed = False
         for selector, display in shown.items():
@@ -420,22 +611,40 @@ class FormScreen(RecepcionScreen):
                 changed = True
         if changed:
             self.refresh_bindings()  # Ctrl+O is offered only for OAuth2 accounts
+        # Next to the field, not only in F1: Microsoft refuses a password for IMAP/POP3.
+        self.query_one("#auth-warning", InlineNote).show(basic_auth_warning(values.provider, values.host,
+                                                                            values.auth_type))
         return self._validate(values, show_all=show_all)
 
     def _validate(self, values: FormValues, *, show_all: bool) -> Account | None:
         self._show_all = show_all = self._show_all or show_all
-        raw = build_raw(values, self._base, self._secret_ref())
+        raw = self._raw(values)
         account, problems = parse_account(values.account_id, raw)
         errors = field_problems(problems)
         errors.update(password_problems(values, password_stored=self._editing is not None))
         errors.update(oauth_problems(values))
+        errors.update(nit_problems(values))
+        if self._editing is None and values.account_id in self.services.config.accounts:
+            errors[ACCOUNT_NAME] = (f"ya existe una cuenta «{values.account_id}»: elija otro nombre, o "
+                                    "selecciónela en «Cuenta» para editarla")
+        if account is not None:
+            route = smtp_route_problem(account, self._provider_smtp(account.provider))
+            if route:
+                errors.setdefault(smtp_field("servidor"), route)
         for row in self._rows():
             shown = show_all or row.key in self._touched
             row.show_error(errors.get(row.key) if shown and row.display else None)
         general = errors.get(GENERAL, "") if show_all or self._touched else ""
         self.query_one("#form-general", Label).update(Content(general))
         visible_errors = {key for key in errors if key == GENERAL or self.query_one(f"#row-{key}").display}
+        if show_all and any(row.error for row in self.query_one("#advanced").query(FieldRow)):
+            self.query_one("#advanced", Collapsible).collapsed = False  # a problem in it must be seen
         return account if not visible_errors else None
+
+    def _provider_smtp(self, provider_id: str) -> bool:
+        """Whether the provider brings its own SMTP server (the POP3 forwarding route)."""
+        provider = self.services.registry.get(provider_id)
+        return provider is not None and provider.smtp is not None
 
     def _secret_ref(self) -> str:
         """Where the account's secret goes: the edited account's store, else the keyring.
@@ -451,6 +660,8 @@ class FormScreen(RecepcionScreen):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "authorize" and self.is_mounted:
             return self._choice("tipo_servidor") == OAUTH2
+        if action == "cancel_test":
+            return self._probe_cancel is not None
         return True
 
     def _status(self, text: str) -> None:
@@ -564,26 +775,80 @@ class FormScreen(RecepcionScreen):
         if account is None:
             self._invalid()
             return
-        password = self.values().password if account.auth_type == BASIC else ""
+        values = self.values()
+        password = values.password if account.auth_type == BASIC else ""
+        smtp_password = values.smtp_password if account.auth_type == BASIC else ""
+        self._cancel_test()
+        self._probe_cancel = cancel = threading.Event()
         self._status(f"Probando la conexión con {account.host}:{account.port}…")
-        self._test_connection(account, Secret(password) if password else None)
+        progress = self.query_one(TestProgress)
+        progress.step(FIRST_STEP)
+        progress.display = True
+        self.refresh_bindings()  # Esc now cancels the test
+        self._test_connection(self._generation, account, Secret(password) if password else None,
+                              Secret(smtp_password) if smtp_password else None, cancel)
 
     @work(thread=True, exclusive=True, group="probar", exit_on_error=False, name="Probar conexión")
-    def _test_connection(self, account: Account, password: Secret | None) -> None:
+    def _test_connection(self, generation: int, account: Account, password: Secret | None,
+                         smtp_password: Secret | None, cancel: threading.Event) -> None:
         # A password just typed is tried before it is saved; otherwise the account logs in as
         # `procesar` would: its stored password, or its OAuth2 token (refreshed if needed).
-        credentials = PasswordCredentials(account.username, password) if password else credentials_for(account)
-        self.post_result(ConnectionTested(probe(
-            account_endpoint(account, timeout=self.services.probe_timeout),
-            account.protocol,
-            credentials,
-            (account.processed_folder, account.failed_folder),
-        )))
+        report = probe_account(
+            account,
+            password=password,
+            smtp_password=smtp_password,
+            registry=self.services.registry,
+            progress=lambda step: self.post_result(TestStep(generation, step)),
+            cancel=cancel,
+            timeout=min(self.services.probe_timeout, PROBE_SECONDS),
+        )
+        self.post_result(ConnectionTested(generation, report))
+
+    def action_cancel_test(self) -> None:
+        if self._cancel_test():
+            self._status("Prueba de conexión cancelada.")
+
+    def _cancel_test(self) -> bool:
+        """Stop the connection test running, if any (its result, if it still comes, is dropped)."""
+        cancel, self._probe_cancel = self._probe_cancel, None
+        if cancel is None:
+            return False
+        cancel.set()
+        self._generation += 1
+        self._test_ended()
+        return True
+
+    def _test_ended(self) -> None:
+        self._probe_cancel = None
+        if self.is_mounted:
+            self.query_one(TestProgress).display = False
+            self.refresh_bindings()
+
+    @on(TestStep)
+    def _test_step(self, result: TestStep) -> None:
+        if result.generation == self._generation:
+            self.query_one(TestProgress).step(result.step)
 
     @on(ConnectionTested)
     def _tested(self, result: ConnectionTested) -> None:
-        self._status("Conexión correcta.")
-        self.app.push_screen(MessageDialog("Conexión correcta", result.report.lines()))
+        if result.generation != self._generation:
+            return
+        self._test_ended()
+        report = result.report
+        if report.cancelled:
+            self._status("Prueba de conexión cancelada.")
+            return
+        # The mailbox and SMTP each get their own verdict: one can work while the other fails.
+        verdicts = [f"{server.title}: {'correcto' if server.ok else 'falló'}"
+                    for server in (report.mailbox, report.smtp) if server is not None]
+        if report.ok:
+            self._status("Conexión correcta. " + " · ".join(verdicts))
+        else:
+            failed = next(server for server in (report.mailbox, report.smtp) if server is not None and not server.ok)
+            self._status(f"La prueba de conexión falló. {' · '.join(verdicts)}. "
+                         f"{failed.lines[-1] if failed.lines else ''}".rstrip())
+        title = "Conexión correcta" if report.ok else "La prueba de conexión falló"
+        self.app.push_screen(MessageDialog(title, report.lines(), error=not report.ok))
 
     # --- saving ------------------------------------------------------------------------
 
@@ -591,8 +856,26 @@ class FormScreen(RecepcionScreen):
     def action_save(self) -> None:
         account = self._refresh(show_all=True)
         if account is None:
+            self._quit_after_save = False
             self._invalid()
             return
+        expiry = account.password_expiry
+        if expiry is not None and is_past(expiry, timezone=account.timezone):
+            def answered(confirmed: bool | None) -> None:
+                if confirmed:
+                    self._save_valid(account)
+                else:
+                    self._quit_after_save = False
+                    self._status("No se guardó: corrija Fecha Expiración.")
+                    self._input("fecha_expiracion").focus()
+
+            question = (f"La Fecha Expiración {format_date(expiry)} ya pasó: la contraseña del buzón ya venció "
+                        "y no se enviarán alertas de vencimiento. ¿Guardar de todos modos?")
+            self.app.push_screen(ConfirmDialog("Fecha ya pasada", question, "Guardar así"), answered)
+            return
+        self._save_valid(account)
+
+    def _save_valid(self, account: Account) -> None:
         password = self.values().password
         secret = Secret(password) if password and account.auth_type == BASIC else None
         # A new OAuth2 account (or one whose store changed) needs a store its token can be written to.
@@ -604,6 +887,21 @@ class FormScreen(RecepcionScreen):
             self._probe_keyring()
         else:
             self._store(account, secret)
+
+    def ask_before_quitting(self) -> None:
+        """Ctrl+Q with unsaved changes: guardar (then quit), descartar (quit) or cancelar."""
+        lines = [f"La cuenta «{self.account_id or 'nueva'}» tiene cambios sin guardar.",
+                 "¿Guardarlos antes de salir?"]
+
+        def chosen(choice: str | None) -> None:
+            if choice == "guardar":
+                self._quit_after_save = True
+                self.action_save()
+            elif choice == "descartar":
+                self.app.exit()
+
+        choices = [("guardar", "Guardar"), ("descartar", "Descartar"), ("cancelar", "Cancelar")]
+        self.app.push_screen(ChoiceDialog("Cambios sin guardar", lines, choices, default="guardar"), chosen)
 
     def _invalid(self) -> None:
         self.notify("Revise los campos marcados antes de continuar.", severity="error", title="Formulario")
@@ -631,7 +929,7 @@ class FormScreen(RecepcionScreen):
 
         def chosen(reference: str | None) -> None:
             if reference is None:
-                self._authorize_after_save = False
+                self._authorize_after_save = self._quit_after_save = False
                 self._status("No se guardó: falta elegir dónde guardar el secreto.")
                 return
             self._store(replace(account, secret_ref=reference), secret)
@@ -639,13 +937,67 @@ class FormScreen(RecepcionScreen):
         dialog = SecretStoreDialog(account.id, status.reason, suggested, oauth=account.auth_type == OAUTH2)
         self.app.push_screen(dialog, chosen)
 
+    def _store(self, account: Account, secret: Secret | None, *, overwrite: bool = False) -> None:
+        values = self.values()
+        smtp_secret = Secret(values.smtp_password) if values.smtp_password and account.smtp else None
+        self._write(self._generation, account, secret, smtp_secret, self._editing is None, overwrite)
+
     @work(thread=True, exclusive=True, group="guardar", exit_on_error=False, name="Guardar la cuenta")
-    def _store(self, account: Account, secret: Secret | None) -> None:
-        # The secret first: a config that names a secret nobody stored would fail later.
+    def _write(self, generation: int, account: Account, secret: Secret | None, smtp_secret: Secret | None,
+               new: bool, overwrite: bool) -> None:
+        # The secrets first: a config that names a secret nobody stored would fail later.
         if secret is not None and parse_secret_ref(account.secret_ref).kind != "env":
             secret_store(account.secret_ref, account.id, account.username).write(secret)
-        save_account(self.services.config_path, account)
-        self.post_result(AccountSaved(account))
+        smtp_ref = account.smtp.secret_ref if account.smtp else None
+        if smtp_secret is not None and smtp_ref and parse_secret_ref(smtp_ref).kind == "archivo":
+            secret_store(smtp_ref, account.id, account.username).write(smtp_secret)
+        try:
+            result = save_account(self.services.config_path, account, snapshot=self._snapshot, new=new,
+                                  overwrite=overwrite, provider_smtp=self._provider_smtp(account.provider))
+        except ConfigChangedOnDisk as conflict:
+            self.post_result(SaveConflict(generation, account, conflict))
+            return
+        except AccountExists as error:
+            self.post_result(NameTaken(generation, error))
+            return
+        self.post_result(AccountSaved(generation, account, result.snapshot))
+
+    @on(SaveConflict)
+    def _conflict(self, result: SaveConflict) -> None:
+        if result.generation != self._generation:
+            return
+        conflict = result.conflict
+        lines = [str(conflict), "", "Claves que cambiaron en el archivo:"]
+        lines += [f"  • {key}" + ("  (también la cambió aquí)" if key in conflict.conflicts else "")
+                  for key in conflict.changed]
+        self._status("No se guardó: config.toml cambió en el disco desde que se abrió el formulario.")
+
+        def chosen(choice: str | None) -> None:
+            if choice == "sobrescribir":
+                self._store(result.account, None, overwrite=True)
+                return
+            self._quit_after_save = self._authorize_after_save = False
+            if choice == "recargar":
+                self.services.reload_config()
+                self.recepcion.accounts_changed()
+                self._set_select("selector", NEW_ACCOUNT, self._account_options())
+                self.load(self.services.config.accounts.get(result.account.id) if self._editing else None)
+                self._status("Formulario recargado con lo que dice config.toml ahora.")
+
+        choices = [("recargar", "Recargar"), ("sobrescribir", "Sobrescribir"), ("cancelar", "Cancelar")]
+        self.app.push_screen(ChoiceDialog("El archivo cambió", lines, choices, default="cancelar"), chosen)
+
+    @on(NameTaken)
+    def _name_taken(self, result: NameTaken) -> None:
+        self._quit_after_save = self._authorize_after_save = False
+        if result.generation != self._generation:
+            return
+        self._status(f"No se guardó: {result.error}")
+        self.services.reload_config()  # another process added it: the field's own check now says so
+        self.recepcion.accounts_changed()
+        self._set_select("selector", NEW_ACCOUNT, self._account_options())
+        self._refresh(show_all=True)
+        self._input(ACCOUNT_NAME).focus()
 
     @on(AccountSaved)
     def _saved(self, result: AccountSaved) -> None:
@@ -654,6 +1006,7 @@ class FormScreen(RecepcionScreen):
         self.recepcion.accounts_changed()
         self._set_select("selector", account.id, self._account_options())
         self.load(self.services.config.accounts.get(account.id, account))
+        self._snapshot = result.snapshot
         where = parse_secret_ref(account.secret_ref)
         message = f"Cuenta «{account.id}» guardada en {self.services.config_path}."
         if where.kind == "env":
@@ -665,6 +1018,9 @@ class FormScreen(RecepcionScreen):
             message += f" La contraseña quedó en {where.describe()}."
         self._status(message)
         self.notify(message, title="Formulario")
+        if self._quit_after_save:
+            self.app.exit()
+            return
         if self._authorize_after_save:
             self._authorize_after_save = False
             self._start_authorization(self.services.config.accounts.get(account.id, account))
@@ -730,9 +1086,11 @@ class FormScreen(RecepcionScreen):
         if worker.group == "autorizar" and state in (WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED):
             self._authorization_ended(event)
             return
+        if worker.group == "probar" and state in (WorkerState.ERROR, WorkerState.CANCELLED):
+            self._test_ended()
         if state == WorkerState.ERROR:
             if worker.group == "guardar":
-                self._authorize_after_save = False  # nothing saved: nothing to authorize
+                self._authorize_after_save = self._quit_after_save = False  # nothing saved
             failed = {"probar": "La prueba de conexión falló", "descubrir": "No se pudieron buscar los servidores"}.get(
                 worker.group, "No se guardó")
             self._status(f"{failed}: {describe_error(worker.error)}")

@@ -24,7 +24,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("mensajes", help="consulta el registro de mensajes procesados",
                                    description="Lista los mensajes procesados, su estado y el motivo de cada fallo.")
     add_format_argument(parser)
-    parser.add_argument("--estado", choices=(PROCESSED, FAILED), help="solo mensajes en este estado")
+    parser.add_argument("--estado", choices=(PROCESSED, FAILED),
+                        help="solo mensajes en este estado (fallido: los que siguen en Fallidos)")
+    parser.add_argument("--historial", action="store_true",
+                        help="con --estado fallido, incluye también los que ya se volvieron a procesar")
     parser.add_argument("--cuenta", metavar="ID", help="solo los mensajes de esta cuenta")
     add_database_argument(parser)
     parser.set_defaults(run=run)
@@ -33,7 +36,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     try:
         with open_store(args) as store:
-            entries = store.messages(MessageFilter(account=args.cuenta, status=args.estado))
+            entries = store.messages(MessageFilter(account=args.cuenta, status=args.estado,
+                                                   include_reprocessed=args.historial))
     except RecepcionError as error:
         return fail(str(error))
     records = [message_record(entry) for entry in entries]

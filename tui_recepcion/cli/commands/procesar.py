@@ -5,32 +5,37 @@ With `--una-vez` it makes one pass per account and exits; without it, it runs as
 use and stop it within seconds; nothing decided is lost (the next run finishes it). Under
 systemd it reports readiness and, with `WatchdogSec=`, pings the watchdog while every
 account's loop is within its bounds.
-One line per message goes to standard output; logs go to standard error in a form journald
-keeps readable (journald adds its own timestamps).
+One line per message and one per account problem (a refused login, TLS, SMTP down) go to
+standard output, with the time in the account's zone and its offset; logs go to standard error
+in Spanish, in a form journald keeps readable (journald adds its own timestamps). The service
+follows config.toml: see `_Supervisor` and `engine.reload`.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
-import os
 import signal
 import sys
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TextIO
 
+from tui_recepcion import paths
 from tui_recepcion.alerts import Alerts
-from tui_recepcion.cli.commands._common import load_accounts
-from tui_recepcion.config import Account, Config
+from tui_recepcion.cli.commands.service_log import configure_logging, local_time
+from tui_recepcion.config import Account, Config, resolve_config_path
 from tui_recepcion.engine import systemd
 from tui_recepcion.engine.prepare import start_worker_server
+from tui_recepcion.engine.reload import WATCH_SECONDS, ConfigFollower, ServiceConfig, load_for_service
 from tui_recepcion.engine.service import AccountProcessor, Engine
-from tui_recepcion.errors import RecepcionError
+from tui_recepcion.errors import ConfigError, RecepcionError
 from tui_recepcion.events import (
     AlertSent,
+    EngineProblem,
     Event,
     MessageHandled,
     MessageKept,
@@ -60,12 +65,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=run)
 
 
-def configure_logging() -> None:
-    under_journald = "JOURNAL_STREAM" in os.environ
-    fmt = "%(levelname)s %(name)s: %(message)s" if under_journald else "%(asctime)s %(levelname)s %(name)s: %(message)s"
-    logging.basicConfig(level=logging.INFO, format=fmt, stream=sys.stderr)
-
-
 @dataclass
 class Printer:
     """Prints one line per message and per disposal, and keeps the totals for the summary.
@@ -76,6 +75,7 @@ class Printer:
 
     config: Config
     out: TextIO = field(default_factory=lambda: sys.stdout)
+    problems: bool = False  # a service prints each account problem (one pass reports them as it ends)
     processed: int = 0
     failed: int = 0
     duplicates: int = 0
@@ -99,14 +99,16 @@ class Printer:
                 self._pending[event.account] = event.pending
             elif isinstance(event, PassFinished):
                 self._pending[event.account] = event.remaining
+            elif isinstance(event, EngineProblem) and self.problems:  # one line per account problem: journald keeps it
+                self._line(event, f"problema: {event.message}")
             elif isinstance(event, AlertSent):
                 print(f"Alerta «{event.alert}» de la cuenta «{event.account}» enviada a {event.recipient}.",
                       file=self.out, flush=True)
 
     def _line(self, event: Event, text: str) -> None:
         account = self.config.accounts.get(event.account)
-        moment = event.at.astimezone(account.tzinfo) if account else event.at
-        print(f"{moment:%H:%M:%S}  {event.account:<10.10}  {text}", file=self.out, flush=True)
+        moment = local_time(event.at, account.timezone if account else None)
+        print(f"{moment}  {event.account:<10.10}  {text}", file=self.out, flush=True)
 
     def _message(self, event: MessageHandled) -> None:
         if event.documents:
@@ -138,11 +140,14 @@ def _disposed(destination: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    loaded = load_accounts(args, all_by_default=True)
-    if loaded is None:
+    path = resolve_config_path(args.config)
+    try:
+        service = load_for_service(path, args.cuenta)
+    except ConfigError as error:
+        print(error, file=sys.stderr)
         return 1
-    config, accounts = loaded
-    configure_logging()
+    config, accounts = service.config, list(service.accounts)
+    configure_logging(config)
     start_worker_server()  # before any pass: helper processes start with a clean environment
     try:
         engine = Engine.open(config)
@@ -154,7 +159,8 @@ def run(args: argparse.Namespace) -> int:
         if args.una_vez:
             status = _one_pass(engine, accounts, printer)
         else:
-            status = _serve(engine, accounts, printer, reload=lambda: load_accounts(args, all_by_default=True))
+            printer.problems = True
+            status = _serve(engine, service, printer, path, args.cuenta)
     print(printer.summary())
     return status
 
@@ -188,63 +194,81 @@ def _one_pass(engine: Engine, accounts: list[Account], printer: Printer) -> int:
 class _Supervisor:
     """Runs every account's loop on its own thread and watches them until a signal.
 
-    A thread that ends unexpectedly is restarted; SIGHUP reloads the configuration (the
-    loops stop between passes and start again with the new accounts; an invalid file is
-    reported and the running configuration kept); SIGTERM/SIGINT stop everything.
+    A thread that ends unexpectedly is restarted. The configuration is followed: when
+    config.toml changes (checked every `WATCH_SECONDS`) or on SIGHUP (`systemctl reload`), the
+    new file is validated first; an invalid one is logged (file, key, line) and the running
+    configuration kept. A valid one is applied between passes: an account whose settings
+    changed finishes the message at hand, and its loop starts again with the new settings;
+    an unchanged account keeps running. Each account's version is recorded in the event log
+    (`ConfigApplied`). SIGTERM/SIGINT stop everything.
     """
 
-    def __init__(self, engine: Engine, accounts: list[Account], printer: Printer,
-                 reload: Callable[[], tuple[Config, list[Account]] | None]) -> None:
+    def __init__(self, engine: Engine, service: ServiceConfig, printer: Printer, path: Path,
+                 account_id: str | None) -> None:
         self.engine = engine
         self.printer = printer
-        self._reload = reload
+        self.path = path
+        self.account_id = account_id
+        self.follower = ConfigFollower(engine.store, path, account_id, service)
         # Set from signal handlers; the main thread only polls them (it never waits on their
         # locks, which a handler running on the same thread could then never take).
         self.stopping = threading.Event()
         self.reload_requested = threading.Event()
-        self._start_all(accounts)
+        self.processors: dict[str, AccountProcessor] = {}
+        self.threads: dict[str, threading.Thread] = {}
+        self.retiring: list[tuple[AccountProcessor, threading.Thread]] = []  # finishing their message
+        self.waiting: dict[str, Account] = {}  # to start once the account's old loop has ended
+        for account in service.accounts:
+            self._start_account(account)
+        log.info("servicio iniciado para %d cuenta(s): %s (configuración %s)", len(service.accounts),
+                 ", ".join(a.id for a in service.accounts), self.follower.version)
 
-    def _start_all(self, accounts: list[Account]) -> None:
-        self.cancel = threading.Event()
-        self.processors = [
-            AccountProcessor(self.engine, account, emit=self.printer, cancel=self.cancel,
-                             alerts=Alerts(self.engine.store, emit=self.printer))
-            for account in accounts
-        ]
-        self.threads = {processor.account.id: _start(processor) for processor in self.processors}
-        log.info("servicio iniciado para %d cuenta(s): %s", len(accounts), ", ".join(a.id for a in accounts))
+    def _start_account(self, account: Account) -> None:
+        processor = AccountProcessor(self.engine, account, emit=self.printer, cancel=threading.Event(),
+                                     alerts=Alerts(self.engine.store, emit=self.printer))
+        self.processors[account.id] = processor
+        self.threads[account.id] = _start(processor)
+        self.follower.applied([account.id])
+
+    def _all(self) -> list[AccountProcessor]:
+        return list(self.processors.values()) + [processor for processor, _thread in self.retiring]
 
     def stop(self) -> None:
         """From the signal handler: stop now, cutting the connections in use."""
         self.stopping.set()
-        self._halt()
+        for processor in self._all():
+            processor.cancel.set()
+            processor.interrupt()  # a pass blocked on a slow server must not hold up the stop
 
     def request_reload(self) -> None:
         self.reload_requested.set()
 
-    def _halt(self) -> None:
-        self.cancel.set()
-        for processor in self.processors:
-            processor.interrupt()  # a pass blocked on a slow server must not hold up the stop
-
     def _join(self) -> None:
         deadline = time.monotonic() + STOP_SECONDS
-        for thread in self.threads.values():
+        for thread in list(self.threads.values()) + [thread for _processor, thread in self.retiring]:
             thread.join(timeout=max(0.0, deadline - time.monotonic()))
 
     def run(self) -> int:
         systemd.notify("READY=1")
         ping_every = systemd.watchdog_interval()
         next_ping = 0.0
+        next_watch = time.monotonic() + WATCH_SECONDS
         while not self.stopping.is_set():
             time.sleep(POLL_SECONDS)
             if self.stopping.is_set():
                 break
             if self.reload_requested.is_set():
-                self._reload_now()
+                self.reload_requested.clear()
+                self._reload_now(forced=True)
+            elif time.monotonic() >= next_watch:
+                next_watch = time.monotonic() + WATCH_SECONDS
+                if self.follower.changed():
+                    log.info("el archivo %s cambió: se revisa la configuración nueva", self.path)
+                    self._reload_now(forced=False)
+            self._start_waiting()
             self._restart_dead_threads()
             if ping_every is not None and time.monotonic() >= next_ping:
-                stuck = [processor.account.id for processor in self.processors if processor.stuck()]
+                stuck = [processor.account.id for processor in self.processors.values() if processor.stuck()]
                 if stuck:
                     log.error("cuentas sin respuesta: %s; se deja de avisar al vigilante de systemd", ", ".join(stuck))
                 else:
@@ -256,31 +280,58 @@ class _Supervisor:
         return 0
 
     def _restart_dead_threads(self) -> None:
-        for processor in self.processors:
-            if not self.threads[processor.account.id].is_alive() and not self.cancel.is_set():
-                log.error("el hilo de la cuenta «%s» terminó; se reinicia", processor.account.id)
-                self.threads[processor.account.id] = _start(processor)
+        for account_id, processor in self.processors.items():
+            if not self.threads[account_id].is_alive() and not processor.cancel.is_set():
+                log.error("el hilo de la cuenta «%s» terminó; se reinicia", account_id)
+                self.threads[account_id] = _start(processor)
 
-    def _reload_now(self) -> None:
-        self.reload_requested.clear()
+    def _retire(self, account_id: str) -> None:
+        """Let the account's loop finish the message at hand and end (no connection is cut)."""
+        processor = self.processors.pop(account_id)
+        processor.cancel.set()
+        self.retiring.append((processor, self.threads.pop(account_id)))
+
+    def _start_waiting(self) -> None:
+        self.retiring = [(processor, thread) for processor, thread in self.retiring if thread.is_alive()]
+        busy = {processor.account.id for processor, _thread in self.retiring}
+        for account_id in [account_id for account_id in self.waiting if account_id not in busy]:
+            self._start_account(self.waiting.pop(account_id))
+
+    def _reload_now(self, *, forced: bool) -> None:
         systemd.notify("RELOADING=1")
-        loaded = self._reload()
-        if loaded is None:
-            log.error("la configuración nueva no es válida; se sigue con la anterior")
-        else:
-            config, accounts = loaded
-            log.info("configuración recargada: %d cuenta(s)", len(accounts))
-            self._halt()
-            self._join()
-            self.engine.config = config
-            self.printer.config = config
-            self._start_all(accounts)
-        systemd.notify("READY=1")
+        try:
+            self._apply(forced=forced)
+        finally:
+            systemd.notify("READY=1")
+
+    def _apply(self, *, forced: bool) -> None:
+        service = self.follower.reload(self.processors, forced=forced)
+        if service is None:  # unchanged, or invalid (logged and recorded; the old one stays)
+            return
+        if (paths.database_path(service.config), paths.documents_dir(service.config)) != (
+                paths.database_path(self.engine.config), paths.documents_dir(self.engine.config)):
+            log.warning("base_datos o carpeta_documentos cambiaron: se aplicarán al reiniciar el servicio "
+                        "(systemctl restart tui-recepcion); mientras tanto se sigue usando el almacén abierto")
+        self.engine.config = service.config
+        self.printer.config = service.config
+        wanted = {account.id: account for account in service.accounts}
+        for account_id in [account_id for account_id in self.processors if account_id not in wanted]:
+            self._retire(account_id)
+        unchanged = [account_id for account_id, account in wanted.items()
+                     if account_id in self.processors and self.processors[account_id].account == account]
+        self.follower.applied(unchanged)  # they keep running, now on the new version
+        for account_id, account in wanted.items():
+            if account_id in unchanged:
+                continue
+            if account_id in self.processors:
+                self._retire(account_id)
+            self.waiting[account_id] = account
+        self._start_waiting()
+        log.info("configuración recargada: %d cuenta(s) (versión %s)", len(wanted), self.follower.version)
 
 
-def _serve(engine: Engine, accounts: list[Account], printer: Printer,
-           reload: Callable[[], tuple[Config, list[Account]] | None]) -> int:
-    supervisor = _Supervisor(engine, accounts, printer, reload)
+def _serve(engine: Engine, service: ServiceConfig, printer: Printer, path: Path, account_id: str | None) -> int:
+    supervisor = _Supervisor(engine, service, printer, path, account_id)
     with _stop_on_signals(supervisor.stop, reload=supervisor.request_reload):
         return supervisor.run()
 

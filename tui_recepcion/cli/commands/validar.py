@@ -1,12 +1,33 @@
-"""`tui-recepcion validar`: every problem of the configuration file, with key and line."""
+"""`tui-recepcion validar`: every problem of the configuration file, with key and line.
+
+Besides the file's own rules it applies those that need the providers: a POP3 account needs
+an SMTP route (its [smtp] table or its provider's), and Outlook / Microsoft 365 refuse
+Autenticación Básica (a warning).
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
-from tui_recepcion.config import printable, resolve_config_path, validate_config
+from tui_recepcion.config import (
+    Config,
+    Problem,
+    check_digit,
+    format_nit,
+    key_name,
+    parse_config,
+    printable,
+    read_config_text,
+    resolve_config_path,
+    smtp_route_problem,
+    validate_config,
+)
+from tui_recepcion.config.toml_lines import key_lines, line_of
 from tui_recepcion.errors import ConfigError
+from tui_recepcion.providers import shared_registry
+from tui_recepcion.providers.guardrails import basic_auth_warning
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -16,19 +37,51 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=(
             "Valida el archivo de configuración y muestra cada problema con su clave y su línea. "
             "También revisa, en el entorno donde se ejecuta, que cada variable env: esté definida y que "
-            "cada archivo: de secreto sea un archivo regular, privado (chmod 600) y legible."
+            "cada archivo: de secreto sea un archivo regular, privado (chmod 600) y legible; que una "
+            "cuenta POP3 tenga servidor SMTP para reenviar, y advierte si Outlook o Microsoft 365 usan "
+            "Autenticación Básica."
         ),
     )
     parser.set_defaults(run=run)
+
+
+def provider_problems(config: Config, text: str, path: Path) -> list[Problem]:
+    """The rules that need the providers: the SMTP route (error) and known refusals (warning);
+    and a NIT that seems to carry its check digit glued on (warning)."""
+    registry = shared_registry()
+    lines = key_lines(text)
+    found: list[Problem] = []
+    for account in config.accounts.values():
+        provider = registry.get(account.provider)
+        route = smtp_route_problem(account, provider_smtp=provider is not None and provider.smtp is not None)
+        if route is not None:
+            key = ("cuentas", account.id, "smtp")
+            found.append(Problem(path, key_name(key), line_of(lines, key), route))
+        nit = account.receiver_nit
+        if nit and len(nit) == 10 and account.receiver_check_digit is None and check_digit(nit[:-1]) == nit[-1]:
+            key = ("cuentas", account.id, "nit_receptor")
+            found.append(Problem(path, key_name(key), line_of(lines, key), (
+                f"parece incluir el dígito de verificación al final ({format_nit(nit[:-1], nit[-1])}); si es así, "
+                f'escriba nit_receptor = "{nit[:-1]}" y dv_receptor = "{nit[-1]}", o cada documento irá a '
+                "Fallidos con receptor_no_coincide"), warning=True))
+        warning = basic_auth_warning(account.provider, account.host, account.auth_type)
+        if warning is not None:
+            key = ("cuentas", account.id, "tipo_servidor")
+            found.append(Problem(path, key_name(key), line_of(lines, key), warning, warning=True))
+    return found
 
 
 def run(args: argparse.Namespace) -> int:
     path = resolve_config_path(args.config)
     try:
         problems = validate_config(path)
+        text = read_config_text(path)
     except ConfigError as error:
         print(error, file=sys.stderr)
         return 1
+    config, _ = parse_config(text, path, allow_unknown=True)
+    if config is not None:
+        problems = sorted(problems + provider_problems(config, text, path), key=lambda problem: problem.line or 0)
     shown = printable(str(path))
     for problem in problems:
         print(problem)
