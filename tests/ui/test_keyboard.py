@@ -48,7 +48,7 @@ async def test_tab_through_the_form_highlights_exactly_the_focused_fields_label(
                 assert rows == [], [row.key for row in rows]
                 continue
             assert rows == [owner], (owner.key, [row.key for row in rows])
-            [marked] = marked_labels(app)  # one «▶» on the screen, on the focused field's label
+            [marked] = marked_labels(app)  # one «»» on the screen, on the focused field's label
             assert marked.removeprefix(FOCUS_MARK.strip()).strip().startswith(owner.label)
             seen.append(owner.key)
         assert {"usuario", "contrasena", "confirmacion", "servidor", "puerto"} <= set(seen)

@@ -91,7 +91,8 @@ async def test_no_english_on_any_screen_or_overlay(tmp_path: Path) -> None:
         look("documentos")
         app.screen.query_one("#documents").focus()
         await pilot.press("enter")
-        await wait_until(pilot, lambda: isinstance(app.screen, MessageDialog), what="detalle del documento")
+        await wait_until(pilot, lambda: isinstance(app.screen, MessageDialog) and "Tipo:" in screen_text(app),
+                         what="detalle del documento")
         look("detalle del documento")
         await pilot.press("escape")
         await pilot.press("ctrl+e")

@@ -1,6 +1,6 @@
 """A technician over SSH: a real terminal (tmux, 80×24, xterm-256color), keyboard only.
 
-The test finds where to type the way a person does: by the highlighted label («▶ Usuario*»),
+The test finds where to type the way a person does: by the highlighted label («» Usuario*»),
 pressing Tab until the label it wants is the one highlighted, and checks that exactly one
 label is highlighted at every step. Then it saves and reads config.toml back: each value in
 its own key, the password nowhere in it.

@@ -1,6 +1,6 @@
 """One row of the reception form: label, control, "?" help and the inline error under it.
 
-The row that holds the focus says so without colour: its label gets a «▶» marker and reverse
+The row that holds the focus says so without colour: its label gets a "»" marker and reverse
 video (`-focused`), so the technician types into the field the label names even on an
 8-colour terminal; at most one row is `-focused` at a time (the focus is in one place).
 """
@@ -15,7 +15,7 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Label, Static
 
-FOCUS_MARK = "▶ "
+FOCUS_MARK = "» "  # not «▶»: Textual's Collapsible uses it for «click to open»
 NO_MARK = "  "
 
 
