@@ -7,7 +7,8 @@ import pytest
 from tui_recepcion.demo.samples import DEFAULT_RECEIVER, SampleFactory
 
 # Real mail servers on loopback (Dovecot, aiosmtpd) and clean mailboxes: see the module.
-pytest_plugins = ("tests.servers.fixtures",)
+# A real PostgreSQL 15 on loopback and a fresh database per test: tests/servers/postgres.py.
+pytest_plugins = ("tests.servers.fixtures", "tests.servers.postgres")
 
 
 @pytest.fixture

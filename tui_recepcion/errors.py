@@ -28,8 +28,9 @@ class InternalFault(RecepcionError):
     """A bug or an unforeseen failure inside the engine, caught at the edge of a pass.
 
     It is treated like a transient problem (the pass is retried later with backoff) so a
-    service never dies of it; the message names the exception type, never its arguments,
-    which could carry message content.
+    service never dies of it. The message names neither the exception's type (a word of
+    code, not of the technician) nor its arguments (they could carry message content);
+    both go to the DEBUG log, shown with TUI_RECEPCION_DEPURAR=1.
     """
 
     code = "error_interno"
@@ -37,7 +38,8 @@ class InternalFault(RecepcionError):
 
     @classmethod
     def from_exception(cls, error: BaseException, where: str) -> InternalFault:
-        return cls(f"Error interno en {where} ({type(error).__name__}); se reintentará más tarde.")
+        return cls(f"Error interno en {where}; se reintentará más tarde "
+                   "(el detalle se ve con TUI_RECEPCION_DEPURAR=1).")
 
 
 ProblemCode = Literal[

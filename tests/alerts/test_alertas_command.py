@@ -118,7 +118,7 @@ def test_invalid_config_exits_1_with_the_problem(tmp_path: Path, capsys: pytest.
     config.write_text('[cuentas.principal]\nproveedor = "generic"\nfecha_expiracion = "mañana"\n', encoding="utf-8")
     assert alertas(config, tmp_path / "recepcion.db") == 1
     err = capsys.readouterr().err
-    assert "cuentas.principal.fecha_expiracion" in err and "AAAA-MM-DD" in err
+    assert "cuentas.principal.fecha_expiracion" in err and "DD/MM/AAAA" in err
     assert "la configuración tiene problemas" in err
 
 

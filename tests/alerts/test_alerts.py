@@ -310,11 +310,11 @@ def test_an_unexpected_error_is_recorded_not_raised(store: Store, account: Accou
 
 
 def test_two_processes_evaluating_at_once_send_one_email(
-    tmp_path: Path, account: Account, clean_smtp: SmtpServer, clock: Clock
+    store_location: Path | str, account: Account, clean_smtp: SmtpServer, clock: Clock
 ) -> None:
-    """Two Alerts over two connections to one database. Each sender holds its send until the
-    other has finished evaluating, so the other surely ran while the claim was taken."""
-    path = tmp_path / "compartida.db"
+    """Two Alerts over two connections to one database (SQLite or PostgreSQL). Each sender holds
+    its send until the other has finished evaluating, so the other surely ran while the claim was taken."""
+    path = store_location
     Store.open(path).close()
     clock.set(bogota_noon(EXPIRY - timedelta(days=5)))
     race_two_senders(path, clock, lambda alerts: alerts.evaluate([account]))

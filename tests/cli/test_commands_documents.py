@@ -14,8 +14,9 @@ from tui_recepcion.demo.samples import OTHER_RECEIVER, SUPPLIERS, SampleFactory,
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> list[str]:
-    return ["--base-datos", str(tmp_path / "recepcion.db")]
+def db(store_location: Path | str) -> list[str]:
+    """The store on each backend: these commands behave the same on SQLite and PostgreSQL."""
+    return ["--base-datos", str(store_location)]
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import imaplib
 import logging
+import poplib
 import socket
 import ssl
 import traceback
@@ -30,6 +31,7 @@ from tui_recepcion.mailbox.transport import (
     negotiated_tls,
     tls_context,
 )
+from tui_recepcion.mailbox.transport.faults import Peer, translate
 from tui_recepcion.secrets import Secret
 
 WRONG = Secret("Contraseña-Equivocada-81!")
@@ -368,3 +370,12 @@ def test_password_never_reaches_exceptions_or_logs(
         assert secret not in caplog.text and blob not in caplog.text
         for problem in problems:
             assert secret not in _all_text(problem)
+
+
+@pytest.mark.parametrize("error", [imaplib.IMAP4.error(None), poplib.error_proto(), imaplib.IMAP4.error(b"")],
+                         ids=["none", "empty", "empty-bytes"])
+def test_a_protocol_answer_without_text_is_said_so_in_spanish(error: Exception) -> None:
+    problem = translate(error, Peer("IMAP", "imap.empresa.co", 993))
+    assert problem is not None
+    assert "None" not in str(problem) and type(error).__name__ not in str(problem)
+    assert "sin texto del servidor" in str(problem)

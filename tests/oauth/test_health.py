@@ -9,8 +9,8 @@ from tui_recepcion.oauth.health import report_token_health, token_failed, token_
 from tui_recepcion.store import MIGRATIONS, SCHEMA_VERSION, Store
 
 
-def test_refreshes_and_failures_are_recorded_per_account(tmp_path: Path) -> None:
-    with Store.open(tmp_path / "r.db") as store:
+def test_refreshes_and_failures_are_recorded_per_account(store_location: Path | str) -> None:
+    with Store.open(store_location) as store:  # on SQLite and on PostgreSQL
         assert store.token_health("principal") is None
         store.record_token_refresh("principal")
         first = store.token_health("principal")

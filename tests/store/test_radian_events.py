@@ -15,8 +15,8 @@ from tui_recepcion.store import Outcome, Store
 
 
 @pytest.fixture
-def store(tmp_path: Path):
-    with Store.open(tmp_path / "recepcion.db") as opened:
+def store(store_location: Path | str):  # SQLite and PostgreSQL (tests/servers/postgres.py)
+    with Store.open(store_location) as opened:
         yield opened
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from pathlib import Path
 
@@ -14,8 +13,8 @@ CUFE = "ab" * 48
 
 
 @pytest.fixture
-def store(tmp_path: Path):
-    with Store.open(tmp_path / "almacen.db") as opened:
+def store(store_location: Path | str):  # SQLite and PostgreSQL (tests/servers/postgres.py)
+    with Store.open(store_location) as opened:
         yield opened
 
 
@@ -51,8 +50,8 @@ def test_a_rejected_event_is_retried_plainly_and_an_uncertain_one_is_read_back_f
         ("enviar", "incierto", "luis"), ("reintentar", "enviando", "ana")]
 
 
-def test_two_senders_at_once_get_one_claim(tmp_path: Path) -> None:
-    path = tmp_path / "almacen.db"
+def test_two_senders_at_once_get_one_claim(store_location: Path | str) -> None:
+    path = store_location
     Store.open(path).close()
     barrier = threading.Barrier(2)
     outcomes: list[str] = []
@@ -75,14 +74,12 @@ def test_two_senders_at_once_get_one_claim(tmp_path: Path) -> None:
     assert sorted(outcomes) == ["ocupado", "reservado"]
 
 
-def test_a_send_left_by_a_crash_is_claimed_again_as_uncertain(tmp_path: Path) -> None:
-    path = tmp_path / "almacen.db"
+def test_a_send_left_by_a_crash_is_claimed_again_as_uncertain(store_location: Path | str) -> None:
+    path = store_location
     with Store.open(path) as store:
         claim = store.claim_radian_send(CUFE, "030", requested_by="ana", number_prefix="ACR")
-    raw = sqlite3.connect(path)
-    with raw:
-        raw.execute("UPDATE radian_sends SET updated_at = ? WHERE id = ?", ("2020-01-01T00:00:00.000+00:00", claim.row))
-    raw.close()
+        store._db.execute("UPDATE radian_sends SET updated_at = ? WHERE id = ?",
+                          ("2020-01-01T00:00:00.000+00:00", claim.row))
     with Store.open(path) as store:
         again = store.claim_radian_send(CUFE, "030", requested_by="luis", number_prefix="ACR")
     assert again.row == claim.row and again.uncertain

@@ -32,12 +32,6 @@ from tui_recepcion.store import (
 ACCOUNT = "principal"
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with Store.open(tmp_path / "db" / "recepcion.db", tmp_path / "documentos") as opened:
-        yield opened
-
-
 def sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
@@ -58,11 +52,8 @@ def mail(factory: SampleFactory, generated: GeneratedDocument, container: bytes,
 
 
 def document_row(store: Store) -> list[tuple]:
-    raw = sqlite3.connect(store.path)
-    try:
-        return raw.execute("SELECT * FROM documents ORDER BY id").fetchall()
-    finally:
-        raw.close()
+    with store._db.lock:  # the rows exactly as stored, on either backend
+        return [tuple(row) for row in store._db.execute("SELECT * FROM documents ORDER BY id").fetchall()]
 
 
 def files_under(folder: Path) -> dict[str, bytes]:
@@ -82,7 +73,7 @@ def record(store: Store, key: str, raw: bytes, *, through_workers: bool) -> Outc
 
 @pytest.mark.parametrize("through_workers", [True, False], ids=["archivos-del-proceso-auxiliar", "archivos-del-almacen"])
 def test_tampered_resend_leaves_the_stored_document_byte_identical(
-    store: Store, factory: SampleFactory, capsys: pytest.CaptureFixture[str], through_workers: bool
+    store: Store, store_location: Path | str, factory: SampleFactory, capsys: pytest.CaptureFixture[str], through_workers: bool
 ) -> None:
     generated = factory.document()
     genuine = mail(factory, generated, factory.container(generated), factory.pdf(generated))
@@ -128,7 +119,7 @@ def test_tampered_resend_leaves_the_stored_document_byte_identical(
     assert store.conflicts("otra") == []
 
     # `mensajes` shows it like any failure, in every format.
-    database = ["--base-datos", str(store.path)]
+    database = ["--base-datos", str(store_location)]
     assert main(["mensajes", "--formato", "json", *database]) == 0
     records = {record["origen"]: record for record in json.loads(capsys.readouterr().out)}
     assert (records["imap:1:2"]["estado"], records["imap:1:2"]["motivo"]) == ("fallido", "cufe_en_conflicto")
@@ -222,8 +213,8 @@ def test_rows_stored_before_content_hashes_are_compared_by_their_file(tmp_path: 
         assert row.xml_path == old_file  # old names stay valid
 
 
-def test_without_a_documents_folder_the_values_decide(tmp_path: Path, factory: SampleFactory) -> None:
-    with Store.open(tmp_path / "r.db") as store:
+def test_without_a_documents_folder_the_values_decide(store_location: Path | str, factory: SampleFactory) -> None:
+    with Store.open(store_location) as store:
         generated = factory.document()
 
         def outcome(key: str, data: bytes) -> Outcome:

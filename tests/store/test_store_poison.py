@@ -8,7 +8,6 @@ import json
 import os
 import pickle
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -30,12 +29,6 @@ from tui_recepcion.store import (
 ACCOUNT = "principal"
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with Store.open(tmp_path / "recepcion.db", tmp_path / "documentos") as opened:
-        yield opened
-
-
 def sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
@@ -43,8 +36,9 @@ def sha(data: bytes) -> str:
 # ---- attempts ------------------------------------------------------------------------------
 
 
-def test_attempts_are_counted_across_passes_and_dropped_once_decided(tmp_path: Path, factory: SampleFactory) -> None:
-    path = tmp_path / "r.db"
+def test_attempts_are_counted_across_passes_and_dropped_once_decided(store_location: Path | str,
+                                                                      factory: SampleFactory) -> None:
+    path = store_location
     with Store.open(path) as store:
         assert store.record_attempt(ACCOUNT, "imap:1:5", "fetch", "conexión perdida") == 1
         assert store.record_attempt(ACCOUNT, "imap:1:5", "fetch", "tiempo agotado") == 2
@@ -97,7 +91,7 @@ def test_record_failure_is_a_ledger_row_and_idempotent(store: Store) -> None:
 
 
 def test_a_refused_forward_is_a_visible_failure_kept_on_the_server(
-    store: Store, factory: SampleFactory, capsys: pytest.CaptureFixture[str]
+    store: Store, store_location: Path | str, factory: SampleFactory, capsys: pytest.CaptureFixture[str]
 ) -> None:
     extraction = extract_file("f.xml", factory.container(factory.document()))
     store.record_outcome(ACCOUNT, "pop3:U1", extraction, "h1", "respaldo")
@@ -120,7 +114,7 @@ def test_a_refused_forward_is_a_visible_failure_kept_on_the_server(
                                  raw_sha256=None)
     assert not other.forward_refused
 
-    assert main(["mensajes", "--formato", "json", "--base-datos", str(store.path)]) == 0
+    assert main(["mensajes", "--formato", "json", "--base-datos", str(store_location)]) == 0
     records = {record["origen"]: record for record in json.loads(capsys.readouterr().out)}
     assert (records["pop3:U1"]["estado"], records["pop3:U1"]["motivo"], records["pop3:U1"]["destino"]) == (
         "fallido", "reenvio_rechazado", "servidor")
@@ -173,14 +167,15 @@ def test_store_errors_keep_their_class_across_processes() -> None:
     assert not pickle.loads(pickle.dumps(StoreError("dañada"))).transient
 
 
-def test_a_full_database_is_a_transient_disk_full_error(store: Store, factory: SampleFactory) -> None:
+def test_a_full_database_is_a_transient_disk_full_error(tmp_path: Path) -> None:
     # SQLite's own page limit gives the very error a full disk gives (SQLITE_FULL).
-    (pages,) = store._db.execute("PRAGMA page_count").fetchone()
-    store._db.execute(f"PRAGMA max_page_count = {pages}")
-    failed = Extraction(failure=Failure(Reason.SIN_ADJUNTOS, "x" * 20_000))
-    with pytest.raises(StoreError, match="disco está lleno") as caught:
-        for index in range(50):
-            store.record_outcome(ACCOUNT, f"k{index}", failed, "h")
+    with Store.open(tmp_path / "r.db") as store:
+        (pages,) = store._db.execute("PRAGMA page_count").fetchone()
+        store._db.execute(f"PRAGMA max_page_count = {pages}")
+        failed = Extraction(failure=Failure(Reason.SIN_ADJUNTOS, "x" * 20_000))
+        with pytest.raises(StoreError, match="disco está lleno") as caught:
+            for index in range(50):
+                store.record_outcome(ACCOUNT, f"k{index}", failed, "h")
     assert caught.value.transient
     assert pickle.loads(pickle.dumps(caught.value)).transient
 

@@ -89,7 +89,7 @@ def body(message: EmailMessage) -> str:
     return part.get_content()
 
 
-def race_two_senders(path: Path, clock: Clock, act: Callable[[Alerts], None]) -> None:
+def race_two_senders(path: Path | str, clock: Clock, act: Callable[[Alerts], None]) -> None:
     """Two Alerts over two connections to one database run `act` at once. Each holds its send
     until the other has finished, so the other surely ran while the claim was taken."""
     done = {name: threading.Event() for name in ("tui", "servicio")}

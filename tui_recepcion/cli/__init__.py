@@ -24,6 +24,7 @@ DEBUG_VARIABLE = "TUI_RECEPCION_DEPURAR"
 def _command_modules() -> tuple[ModuleType, ...]:
     from tui_recepcion.cli.commands import (
         alertas,
+        almacen,
         autorizar,
         demo,
         documentos,
@@ -38,7 +39,7 @@ def _command_modules() -> tuple[ModuleType, ...]:
     )
 
     return (demo, validar, probar, procesar, alertas, autorizar, proveedores, importar, documentos, mensajes,
-            eventos, pendientes)
+            eventos, pendientes, almacen)
 
 
 def build_parser() -> argparse.ArgumentParser:

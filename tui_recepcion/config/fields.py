@@ -209,6 +209,17 @@ def _path(value: Any) -> Path:
     return expand_path(_text(value))  # ValueError in Spanish: NUL, "~nadie", too long
 
 
+def _database(value: Any) -> Path | str:
+    """An SQLite file, or a PostgreSQL URL kept as text (`postgresql://usuario@servidor/base`)."""
+    text = _text(value)
+    scheme, separator, rest = text.partition("://")
+    if not separator or scheme.lower() not in ("postgresql", "postgres"):
+        return expand_path(text)
+    if not rest.strip("/"):
+        raise ValueError("la URL de PostgreSQL está incompleta (postgresql://usuario@servidor/base)")
+    return text
+
+
 @dataclass(frozen=True, slots=True)
 class FieldSpec:
     """One key of an account table: how to read it and how the form presents it."""
@@ -398,7 +409,10 @@ EMPRESA_FIELDS: tuple[FieldSpec, ...] = (
 )
 
 GENERAL_FIELDS: tuple[FieldSpec, ...] = (
-    FieldSpec("base_datos", "database", _path, "Base de datos", "Archivo SQLite donde se guardan documentos y mensajes."),
+    FieldSpec("base_datos", "database", _database, "Base de datos",
+              "Archivo SQLite donde se guardan documentos y mensajes, o la URL de PostgreSQL "
+              "(postgresql://usuario@servidor/base) para varias máquinas; la contraseña, mejor en "
+              "la variable TUI_RECEPCION_BASE_DATOS que en este archivo."),
     FieldSpec("carpeta_documentos", "documents_dir", _path, "Carpeta de documentos",
               "Dónde se guardan los XML y PDF extraídos."),
     FieldSpec("intervalo_minutos", "interval_minutes", _interval, "Intervalo",

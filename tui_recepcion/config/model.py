@@ -72,7 +72,7 @@ class Account:
 
 @dataclass(frozen=True, slots=True)
 class General:
-    database: Path | None = None
+    database: Path | str | None = None  # an SQLite file, or a PostgreSQL URL (text)
     documents_dir: Path | None = None
     interval_minutes: int = 5
     require_valid_signature: bool = False

@@ -230,7 +230,7 @@ class Pipeline:
             )
         if isinstance(error, RecepcionError):
             return error
-        log.error("error inesperado en la pasada de «%s»: %s", self.account_id, type(error).__name__)
+        log.error("error inesperado en la pasada de «%s»", self.account_id)
         log.debug("detalle del error inesperado", exc_info=error)
         return InternalFault.from_exception(error, f"la pasada de la cuenta «{self.account_id}»")
 

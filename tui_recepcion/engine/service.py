@@ -229,7 +229,7 @@ class AccountProcessor:
             self._report(file_problem)
             raise file_problem from error
         except Exception as error:
-            log.error("error inesperado en la cuenta «%s»: %s", self.account.id, type(error).__name__)
+            log.error("error inesperado en la cuenta «%s»", self.account.id)
             log.debug("detalle del error inesperado", exc_info=error)
             fault = InternalFault.from_exception(error, f"la cuenta «{self.account.id}»")
             self._report(fault)

@@ -9,6 +9,7 @@ and the last access token; it lives in the account's TokenStore.
 from __future__ import annotations
 
 import json
+import logging
 import ssl
 import time
 import urllib.error
@@ -34,6 +35,8 @@ from tui_recepcion.oauth.token_cache import TokenStore
 from tui_recepcion.secrets import EnvStore, Secret, SecretStore, secret_store
 
 STATE_VERSION = 1
+
+log = logging.getLogger(__name__)
 
 
 class InstalledAppFlow:
@@ -205,11 +208,11 @@ class InstalledAppFlow:
                 ) from None
             return body
         except (urllib.error.URLError, OSError) as error:
-            reason = getattr(error, "reason", error)
+            log.debug("no se pudo contactar el servidor de tokens", exc_info=error)
             raise ConnectionProblem(
                 "conexion_perdida",
-                f"No se pudo contactar a {self.provider_name} ({host}) para obtener el token: "
-                f"{type(reason).__name__}. Revise la conexión a internet; se reintentará más tarde.",
+                f"No se pudo contactar a {self.provider_name} ({host}) para obtener el token. "
+                "Revise la conexión a internet; se reintentará más tarde.",
                 transient=True,
             ) from None
 

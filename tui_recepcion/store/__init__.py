@@ -1,12 +1,17 @@
-"""The local store: message ledger, documents, event log, alert state and token health.
+"""The store: message ledger, documents, event log, alert state and token health.
 
-All SQL of the project lives in this package, behind the `Store` methods, so that a server
-database can replace SQLite later. This module is the facade: `Store` and the names other
+All SQL of the project lives in this package, behind the `Store` methods, in one portable
+dialect that runs on SQLite (the embedded default) and on PostgreSQL (several processes or
+machines sharing one store). This module is the facade: `Store` and the names other
 modules import; each concern has its own module (see docs/architecture.md):
 
-- `database`: the one SQLite connection (WAL, busy timeout, lock, transactions) and how
-  values are stored; `schema`: the migrations; `problems`: `StoreError` and the
-  translation of sqlite3 and file errors into it;
+- `database`: the `Database` both backends implement and the SQLite one (WAL, busy
+  timeout, lock, transactions), and how values are stored; `postgres`: the PostgreSQL one
+  (pool, advisory-locked transactions, psycopg errors); `dialect`: the SQL translation for
+  PostgreSQL; `location`: file or URL, and masking a URL's password; `schema`: the
+  migrations (and the rule new ones follow); `copy`: copying a store into another
+  (`almacen migrar`); `problems`: `StoreError` and the translation of sqlite3 and file
+  errors into it;
 - `ledger`: messages, failed attempts, failures, forward refusals, retiring a POP3 key;
 - `documents`: document rows, queries and conflict evidence; `files`: the one module that
   writes files (document files, their content hash, private permissions);
@@ -30,12 +35,14 @@ import sqlite3
 from pathlib import Path
 
 from tui_recepcion.store.alert_state import AlertState
-from tui_recepcion.store.database import Database
+from tui_recepcion.store.copy import CopyReport, copy_store, table_counts
+from tui_recepcion.store.database import Database, SqliteDatabase
 from tui_recepcion.store.documents import Documents
 from tui_recepcion.store.event_log import DEFAULT_MAX_EVENTS, EventLog
 from tui_recepcion.store.files import document_content_sha256, save_document_files
 from tui_recepcion.store.ledger import Ledger
-from tui_recepcion.store.problems import StoreError, database_problem
+from tui_recepcion.store.location import describe, is_postgres_url, mask_url
+from tui_recepcion.store.problems import StoreError, database_problem, translated
 from tui_recepcion.store.radian_events import RECEIVED, RECORDED, RadianEventRow, RadianEvents
 from tui_recepcion.store.radian_sends import AlreadySent, RadianSends, SendClaim, SendLogRow, SendRow
 from tui_recepcion.store.rows import (
@@ -78,6 +85,7 @@ __all__ = [
     "AlreadySent",
     "AlertRecord",
     "ConflictRow",
+    "CopyReport",
     "DocumentFilter",
     "DocumentRow",
     "EventRow",
@@ -93,18 +101,22 @@ __all__ = [
     "Store",
     "StoreError",
     "TokenHealth",
+    "copy_store",
     "database_problem",
+    "describe",
     "document_content_sha256",
+    "is_postgres_url",
+    "mask_url",
     "save_document_files",
 ]
 
 
 class Store(Ledger, Documents, EventLog, AlertState, TokenHealthLog, RadianEvents, RadianSends):
-    """The SQLite store. Create with `Store.open(...)`; use as a context manager.
+    """The store, on SQLite or PostgreSQL. Create with `Store.open(...)`; use as a context manager.
 
-    Threads: one `Store` may be shared by several threads; every call holds the store's
-    lock for its whole duration (one connection, serialized). For parallel readers open one
-    `Store` per thread instead.
+    Threads: one `Store` may be shared by several threads. On SQLite every call holds the
+    store's lock for its whole duration (one connection, serialized; for parallel readers
+    open one `Store` per thread); on PostgreSQL each call borrows a pooled connection.
     """
 
     def __init__(self, db: Database, documents_dir: Path | None, max_events: int) -> None:
@@ -114,23 +126,34 @@ class Store(Ledger, Documents, EventLog, AlertState, TokenHealthLog, RadianEvent
         self.max_events = max_events
 
     @classmethod
-    def open(cls, path: Path, documents_dir: Path | None = None, *,
+    def open(cls, location: Path | str, documents_dir: Path | None = None, *,
              max_events: int = DEFAULT_MAX_EVENTS) -> Store:
-        path = Path(path)
-        db = Database.open(path)
+        """Open (and migrate) the store at `location`: an SQLite file, or a PostgreSQL URL
+        (`postgresql://usuario@servidor/base`; its password is never shown)."""
+        db = _open_database(location)
         store = cls(db, documents_dir, max_events)
         try:
             db.configure()
             migrate(db)
         except sqlite3.Error as error:
             db.close()
-            problem = database_problem(error, path)
-            raise StoreError(f"La base de datos {path} no se puede usar: {problem}",
+            problem = database_problem(error, db.name)
+            raise StoreError(f"La base de datos {db.name} no se puede usar: {problem}",
                              transient=problem.transient) from None
-        except StoreError:
+        except BaseException:
             db.close()
             raise
         return store
+
+    @property
+    def backend(self) -> str:
+        """"sqlite" or "postgresql"."""
+        return self._db.backend
+
+    @property
+    def location(self) -> str:
+        """Where the store is, as shown to a person (a PostgreSQL URL without its password)."""
+        return self._db.name
 
     def close(self) -> None:
         self._db.close()
@@ -143,3 +166,16 @@ class Store(Ledger, Documents, EventLog, AlertState, TokenHealthLog, RadianEvent
 
     def schema_version(self) -> int:
         return self._db.schema_version()
+
+    @translated
+    def table_counts(self) -> dict[str, int]:
+        """Rows per table (for `almacen estado`), in the order the tables were created."""
+        return table_counts(self._db)
+
+
+def _open_database(location: Path | str) -> Database:
+    if is_postgres_url(location):
+        from tui_recepcion.store.postgres import PostgresDatabase  # psycopg only when used
+
+        return PostgresDatabase.open(str(location))
+    return SqliteDatabase.open(Path(location))

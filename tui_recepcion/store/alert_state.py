@@ -35,10 +35,10 @@ class AlertState(StoreBase):
         None when it was sent or skipped already, its incident is closed, another sender
         holds an unexpired claim, or (unless `ignore_backoff`) its retry time is not due.
         """
-        with self._db.transaction():
+        with self._db.transaction(scope=account):
             self._db.execute(
-                """INSERT OR IGNORE INTO alerts (account, kind, key, state, detail, created_at, updated_at)
-                   VALUES (?,?,?,?,?,?,?)""",
+                """INSERT INTO alerts (account, kind, key, state, detail, created_at, updated_at)
+                   VALUES (?,?,?,?,?,?,?) ON CONFLICT (account, kind, key) DO NOTHING""",
                 (account, kind, key, ALERT_PENDING, detail, _stamp(now), _stamp(now)),
             )
             record = self._alert_record(account, kind, key)
@@ -58,7 +58,7 @@ class AlertState(StoreBase):
     @translated
     def alert_sent(self, claim: AlertClaim, *, now: datetime, recipient: str) -> None:
         """Record a delivered alert (even if its claim expired meanwhile: it *was* sent)."""
-        with self._db.transaction():
+        with self._db.transaction(scope=claim.account):
             self._db.execute(
                 """UPDATE alerts SET state = ?, sent_at = ?, recipient = ?, last_error = NULL,
                    next_attempt_at = NULL, claimed_by = NULL, claimed_until = NULL, updated_at = ?
@@ -69,7 +69,7 @@ class AlertState(StoreBase):
     @translated
     def alert_failed(self, claim: AlertClaim, *, now: datetime, error: str, retry_at: datetime) -> None:
         """Record a failed send and when to retry; releases the claim if still ours."""
-        with self._db.transaction():
+        with self._db.transaction(scope=claim.account):
             self._db.execute(
                 """UPDATE alerts SET last_error = ?, next_attempt_at = ?, claimed_by = NULL, claimed_until = NULL,
                    updated_at = ? WHERE account = ? AND kind = ? AND key = ? AND claimed_by = ?""",
@@ -79,7 +79,7 @@ class AlertState(StoreBase):
     @translated
     def skip_alert(self, account: str, kind: str, key: str, *, now: datetime) -> None:
         """Mark a pending, unclaimed alert as no longer worth sending (superseded)."""
-        with self._db.transaction():
+        with self._db.transaction(scope=account):
             record = self._alert_record(account, kind, key)
             if record is None:
                 self._db.execute(
@@ -97,7 +97,7 @@ class AlertState(StoreBase):
     def open_incident(self, account: str, kind: str, *, now: datetime, detail: str) -> AlertRecord:
         """The account's open incident of this kind, opened now (keyed by a sequence
         number) when there is none; `detail` describes the incident that opens."""
-        with self._db.transaction():
+        with self._db.transaction(scope=account):
             record = self._open_incident(account, kind)
             if record is not None:
                 return record
@@ -119,7 +119,7 @@ class AlertState(StoreBase):
         with self._db.lock:
             if self._open_incident(account, kind) is None:
                 return 0
-            with self._db.transaction():
+            with self._db.transaction(scope=account):
                 cursor = self._db.execute(
                     "UPDATE alerts SET closed_at = ?, updated_at = ? WHERE account = ? AND kind = ? AND closed_at IS NULL",
                     (_stamp(now), _stamp(now), account, kind),

@@ -31,7 +31,7 @@ from tui_recepcion.store.database import (
     where,
 )
 from tui_recepcion.store.files import file_content_sha256
-from tui_recepcion.store.problems import translated
+from tui_recepcion.store.problems import StoreError, translated
 from tui_recepcion.store.rows import ConflictRow, DocumentFilter, DocumentRow
 from tui_recepcion.store.signature_columns import signature_values, signatures_from
 
@@ -178,16 +178,17 @@ def discard_unreferenced(db: Database, account: str, leftovers: list[tuple[str, 
             # whose CUFE starts so can reference it (an index range, not a table scan).
             prefix = cufe[:16]
             try:
+                bounds = (account, prefix, prefix + "\uffff", str(path), str(path))
                 referenced = db.execute(
-                    """SELECT 1 FROM documents WHERE account = ?1 AND cufe >= ?2 AND cufe < ?3
-                         AND (xml_path = ?4 OR pdf_path = ?4)
-                       UNION ALL SELECT 1 FROM document_conflicts WHERE account = ?1 AND cufe >= ?2
-                         AND cufe < ?3 AND (xml_path = ?4 OR pdf_path = ?4) LIMIT 1""",
-                    (account, prefix, prefix + "\uffff", str(path)),
+                    """SELECT 1 FROM documents WHERE account = ? AND cufe >= ? AND cufe < ?
+                         AND (xml_path = ? OR pdf_path = ?)
+                       UNION ALL SELECT 1 FROM document_conflicts WHERE account = ? AND cufe >= ?
+                         AND cufe < ? AND (xml_path = ? OR pdf_path = ?) LIMIT 1""",
+                    bounds + bounds,
                 ).fetchone()
                 if referenced is None:
                     path.unlink(missing_ok=True)
-            except (sqlite3.Error, OSError):
+            except (sqlite3.Error, StoreError, OSError):
                 continue
 
 

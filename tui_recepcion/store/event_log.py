@@ -16,6 +16,8 @@ from tui_recepcion.store.problems import translated
 from tui_recepcion.store.rows import EventRow
 
 DEFAULT_MAX_EVENTS = 50_000
+# Appenders are serialized among themselves (ids in commit order); not an account id.
+EVENTS_SCOPE = ":events"
 
 
 class EventLog(StoreBase):
@@ -27,7 +29,7 @@ class EventLog(StoreBase):
         `max_events` are pruned in the same transaction (a primary-key range delete)."""
         rows = [(account, now_text(), kind, json.dumps(payload, ensure_ascii=False, default=str))
                 for account, kind, payload in events]
-        with self._db.transaction():
+        with self._db.transaction(scope=EVENTS_SCOPE):
             if rows:
                 self._db.executemany("INSERT INTO events (account, at, kind, payload) VALUES (?,?,?,?)", rows)
             last = self._last_event_id()
@@ -61,6 +63,4 @@ class EventLog(StoreBase):
             return self._last_event_id()
 
     def _last_event_id(self) -> int:
-        # sqlite_sequence keeps the high-water mark even when every row was pruned.
-        row = self._db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'events'").fetchone()
-        return int(row[0]) if row else 0
+        return self._db.high_water_id("events")

@@ -97,7 +97,7 @@ class Ledger(StoreBase):
                 raise ValueError("an extraction without documents must carry a failure")
         results: list[RecordResult] = []
         leftovers: list[tuple[str, Path]] = []
-        with self._db.transaction():
+        with self._db.transaction(scope=account):
             recorded = self.lookup_messages(account, [outcome.source_key for outcome in outcomes])
             known = known_documents(self._db, account, [cufe for o in outcomes for cufe in o.extraction.cufes])
             now = now_text()
@@ -190,11 +190,11 @@ class Ledger(StoreBase):
         yet; returns how many there have been, across passes. Recording the message's
         outcome or failure drops the count."""
         now = now_text()
-        with self._db.transaction():
+        with self._db.transaction(scope=account):
             row = self._db.execute(
                 """INSERT INTO message_attempts (account, source_key, attempts, stage, last_error, first_at, last_at)
                    VALUES (?,?,1,?,?,?,?)
-                   ON CONFLICT (account, source_key) DO UPDATE SET attempts = attempts + 1,
+                   ON CONFLICT (account, source_key) DO UPDATE SET attempts = message_attempts.attempts + 1,
                    stage = excluded.stage, last_error = excluded.last_error, last_at = excluded.last_at
                    RETURNING attempts""",
                 (account, source_key, stage, error, now, now),
@@ -225,7 +225,7 @@ class Ledger(StoreBase):
         `raw_sha256` is stored as `UNKNOWN_RAW_SHA256` (the empty string). Idempotent: an
         (account, source_key) already in the ledger is returned unchanged."""
         now = now_text()
-        with self._db.transaction():
+        with self._db.transaction(scope=account):
             existing = self._ledger_row(account, source_key)
             if existing is not None:
                 return existing
@@ -248,7 +248,7 @@ class Ledger(StoreBase):
         `KEPT_ON_SERVER` ("servidor"), not disposed of; its detail keeps the original
         outcome readable. `LedgerEntry.forward_refused` tells such rows apart. Calling it
         again returns the row unchanged. ValueError when the row does not exist."""
-        with self._db.transaction():
+        with self._db.transaction(scope=account):
             entry = self._ledger_row(account, source_key)
             if entry is None:
                 raise ValueError(f"no ledger row for {account!r} {source_key!r}")
@@ -276,7 +276,7 @@ class Ledger(StoreBase):
         the row id appended if that is taken, or instead of the hash if it is unknown), so a
         new message under the same UIDL is recorded with the live key; the history stays.
         ValueError when there is no such row or it was not disposed of."""
-        with self._db.transaction():
+        with self._db.transaction(scope=account):
             row = self._db.execute(
                 "SELECT id, raw_sha256, disposed_at FROM messages WHERE account = ? AND source_key = ?",
                 (account, source_key),
@@ -303,7 +303,7 @@ class Ledger(StoreBase):
     @translated
     def mark_forwarded(self, account: str, source_key: str) -> bool:
         """Record that a POP3 message reached the backup address (before DELE)."""
-        with self._db.transaction():
+        with self._db.transaction(scope=account):
             cursor = self._db.execute(
                 "UPDATE messages SET forwarded_at = COALESCE(forwarded_at, ?) WHERE account = ? AND source_key = ?",
                 (now_text(), account, source_key),
@@ -314,7 +314,7 @@ class Ledger(StoreBase):
     def mark_disposed(self, account: str, source_keys: Iterable[str], destination: str | None = None) -> int:
         """Record that messages were moved or deleted at the source; returns how many rows."""
         now = now_text()
-        with self._db.transaction():
+        with self._db.transaction(scope=account):
             count = 0
             for key in source_keys:
                 cursor = self._db.execute(

@@ -2,7 +2,8 @@
 
 Every public store method is wrapped in `translated`, so callers see a Spanish message
 classified as transient (retry later) or permanent (a person must act), never a raw
-`sqlite3.Error` or `OSError`.
+`sqlite3.Error` or `OSError`. PostgreSQL's errors are translated where they happen, in
+`postgres.problem`, into the same `StoreError`.
 """
 
 from __future__ import annotations

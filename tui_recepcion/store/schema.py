@@ -1,7 +1,30 @@
-"""The store's schema: the migration steps and how they are applied.
+"""The store's schema: the migration steps and how they are applied, for both backends.
 
-Each step runs in its own transaction and bumps `PRAGMA user_version` by one; a database
-from a newer program (a higher version) is refused, never downgraded.
+Each step runs in its own transaction and bumps the schema version by one (SQLite: `PRAGMA
+user_version`; PostgreSQL: the `schema_version` table); a database from a newer program (a
+higher version) is refused, never downgraded. One history serves both backends: SQLite
+runs each statement as written, PostgreSQL through `dialect.to_postgres`.
+
+THE RULE for a new step (append it at the END of `MIGRATIONS`; never edit a shipped step):
+write SQL that SQLite and PostgreSQL both accept, so it runs unchanged on both.
+- Tables: `id INTEGER PRIMARY KEY` for a generated id (no AUTOINCREMENT in new tables);
+  column types TEXT and INTEGER only (moments, dates, amounts and JSON are TEXT; flags
+  are INTEGER 0/1); no column named like a type (`text`, `integer`). PostgreSQL gets an
+  identity column, BIGINT and byte-order TEXT (`dialect.py`).
+- `CREATE TABLE`, `CREATE [UNIQUE] INDEX` (partial indexes with `WHERE` are fine),
+  `ALTER TABLE … ADD COLUMN`, and UPDATE/INSERT of data; no `DROP COLUMN`, no table rebuild.
+- In queries: `?` placeholders (never `?1`, `:name` or `%s`); `INSERT … ON CONFLICT (…) DO
+  NOTHING / DO UPDATE` instead of `INSERT OR IGNORE/REPLACE` (in `DO UPDATE`, name the stored
+  row's columns with the table, `SET n = t.n + 1`: PostgreSQL finds a bare `n` ambiguous);
+  `RETURNING` for a new id (`cursor.lastrowid` also works); no SQLite-only functions
+  (datetime(), json_extract(), strftime(), ifnull(), group_concat(); compute in Python), no
+  `PRAGMA`, no `sqlite_master`/`sqlite_sequence` (use `Database.tables()` /
+  `high_water_id()`). LIKE ignores the case of ASCII letters only, on both (PostgreSQL gets
+  ILIKE); for accents and ñ compare a stored search key (`documents.search_key`).
+- Write transactions: `with self._db.transaction(scope=account):` when the writes concern
+  one account (writers of different accounts then run in parallel on PostgreSQL); no
+  scope when they span the store.
+tests/store/test_schema_rule.py checks every step against this rule and runs it on both.
 """
 
 from __future__ import annotations
@@ -233,7 +256,7 @@ def migrate(db: Database) -> None:
         version = db.schema_version()
         if version > SCHEMA_VERSION:
             raise StoreError(
-                f"La base de datos {db.path} es de una versión más nueva del programa "
+                f"La base de datos {db.name} es de una versión más nueva del programa "
                 f"(esquema {version}, este programa conoce hasta el {SCHEMA_VERSION})."
             )
         for number in range(version, SCHEMA_VERSION):
@@ -243,4 +266,4 @@ def migrate(db: Database) -> None:
                     continue
                 for statement in MIGRATIONS[number]:
                     db.execute(statement)
-                db.execute(f"PRAGMA user_version = {number + 1}")
+                db.set_schema_version(number + 1)

@@ -16,7 +16,7 @@ class TokenHealthLog(StoreBase):
     @translated
     def record_token_refresh(self, account: str) -> None:
         """An access token was obtained from the identity provider (authorization or refresh)."""
-        with self._db.transaction():
+        with self._db.transaction(scope=account):
             self._db.execute(
                 """INSERT INTO oauth_tokens (account, healthy, last_refresh_at) VALUES (?, 1, ?)
                    ON CONFLICT (account) DO UPDATE SET healthy = 1, last_refresh_at = excluded.last_refresh_at""",
@@ -26,7 +26,7 @@ class TokenHealthLog(StoreBase):
     @translated
     def record_token_failure(self, account: str, code: str, message: str) -> None:
         """Refreshing failed (`code` like "token_revocado"); `message` is the Spanish reason."""
-        with self._db.transaction():
+        with self._db.transaction(scope=account):
             self._db.execute(
                 """INSERT INTO oauth_tokens (account, healthy, last_failure_at, last_failure_code, last_failure)
                    VALUES (?, 0, ?, ?, ?)

@@ -3,6 +3,7 @@ how a worker hands its result back (a typed message, Harlequin's pattern)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
@@ -24,19 +25,22 @@ if TYPE_CHECKING:
     from tui_recepcion.ui.app import RecepcionApp
     from tui_recepcion.ui.services import Services
 
+log = logging.getLogger(__name__)
+
 
 def describe_error(error: BaseException | None) -> str:
     """A Spanish sentence for a failed worker: never a traceback, never a secret.
 
     Our own errors carry a message written for the technician; anything else is a bug,
-    named only by its type because its text could contain anything.
+    whose type and text (which could contain anything) go only to the DEBUG log.
     """
     if isinstance(error, AccountBusy):
         return f"{error} Mientras tanto, el tablero muestra el avance de ese proceso."
     if isinstance(error, RecepcionError):
         return str(error)
-    name = type(error).__name__ if error is not None else "desconocido"
-    return f"Error inesperado ({name}). La operación no se completó."
+    log.debug("error inesperado en una tarea de la interfaz", exc_info=error)
+    return ("Error inesperado: la operación no se completó "
+            "(el detalle se ve con TUI_RECEPCION_DEPURAR=1).")
 
 
 def first_start_line(config_path: Path) -> str:

@@ -15,7 +15,8 @@ from tui_recepcion.store import Store
 
 def add_database_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--base-datos", metavar="RUTA",
-                        help="archivo SQLite del almacén (por defecto, en el directorio de datos del usuario)")
+                        help="archivo SQLite del almacén o URL postgresql://… (por defecto, "
+                             "$TUI_RECEPCION_BASE_DATOS, base_datos de [general] o el directorio de datos del usuario)")
 
 
 def add_format_argument(parser: argparse.ArgumentParser, formats: tuple[str, ...] = FORMATS,

@@ -58,10 +58,13 @@ def server_text(exc: BaseException, redact: Redactor = NO_SECRET) -> str:
         error = exc.smtp_error
         text = f"{exc.smtp_code} {error.decode(errors='replace') if isinstance(error, bytes) else error}"
     else:
+        # Libraries raise with None among the arguments (imaplib on a closed socket): it is
+        # no word of the server's, and neither is the exception's class name.
         text = " ".join(
-            a.decode(errors="replace") if isinstance(a, bytes) else str(a) for a in exc.args
+            a.decode(errors="replace") if isinstance(a, bytes) else str(a)
+            for a in exc.args if a is not None
         )
-    return clean_text(text, redact) or type(exc).__name__
+    return clean_text(text, redact) or "sin texto del servidor"
 
 
 def clean_text(text: str, redact: Redactor = NO_SECRET) -> str:
