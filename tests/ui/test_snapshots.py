@@ -19,7 +19,7 @@ from rich.color import Color, ColorSystem
 from rich.segment import Segment
 from rich.style import Style
 from textual.filter import LineFilter
-from textual.widgets import Input
+from textual.widgets import Input, RichLog
 
 from tests.ui.support import seed_documents, type_into, wait_until, write_config
 from tui_recepcion.alerts import CLAIM_LEASE, EXPIRY_NOTICE
@@ -115,6 +115,9 @@ def test_dashboard_snapshot(snap_compare, tmp_path: Path, size: tuple[int, int])
         board = app.screen.boards["principal"]
         await wait_until(pilot, lambda: board.pass_done and board.alert_status and not board.changed,
                          what="pintar los eventos y las alertas")
+        log = app.screen.query_one(RichLog)  # it writes once it knows its width: wait for every line
+        await wait_until(pilot, lambda: not board.new_log and not log._deferred_renders and log.lines,
+                         what="escribir el registro")
 
     assert snap_compare(app, terminal_size=size, run_before=feed)
 
