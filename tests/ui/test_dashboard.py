@@ -34,6 +34,10 @@ from tui_recepcion.ui.dialogs import MessageDialog
 class HeldSource:
     """A real source whose second fetch waits until the test releases it."""
 
+    # Planned like a local source (about 20 batches, not one of several MiB), so there is a
+    # second fetch to hold whatever the mailbox's size.
+    round_trip_seconds = None
+
     def __init__(self, source, release: threading.Event) -> None:
         self._source = source
         self._release = release
