@@ -1,23 +1,37 @@
-"""Rendering records as a table (80 columns), CSV or JSON, and the Spanish JSON fields.
+"""Rendering records as a table (80 columns), CSV, JSON or an Excel workbook, and the
+Spanish JSON fields.
 
-Amounts are always decimal strings ("34201361.60"), never floats; the table alone uses
-the Colombian thousands format for reading.
+Amounts are always decimal strings ("34201361.60") in CSV and JSON, never floats; the table
+alone uses the Colombian thousands format for reading. The Excel format is a real .xlsx
+(XlsxWriter): amounts are number cells and dates date cells, so Excel in any language and
+regional setting reads them as numbers and dates (a CSV is read by the regional setting:
+in es-CO, `,` separators and `.` decimals land in one column as text).
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
-from typing import Any, TextIO
+from typing import Any, BinaryIO, TextIO
 
+import xlsxwriter  # type: ignore[import-untyped]  # XlsxWriter ships no type information
+
+from tui_recepcion.dian.codes import document_type_name
 from tui_recepcion.dian.model import Tax
 from tui_recepcion.store import DocumentRow, LedgerEntry
 
 FORMATS = ("tabla", "csv", "json")
+EXCEL = "excel"
+DOCUMENT_FORMATS = (*FORMATS, EXCEL)
+# The fields of `document_record` that Excel gets as numbers and as dates.
+DOCUMENT_AMOUNTS = frozenset({"subtotal", "base_gravable", "impuestos", "retenciones", "total"})
+DOCUMENT_DATES = frozenset({"fecha_emision", "fecha_vencimiento", "vence_reclamo"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +70,42 @@ def _render_csv(records: Sequence[dict[str, Any]], out: TextIO) -> None:
     writer.writerow([csv_safe(key) for key in keys])
     for record in records:
         writer.writerow([csv_safe(_csv_value(record[key])) for key in keys])
+
+
+def render_excel(records: Sequence[dict[str, Any]], out: BinaryIO, *, sheet: str = "Documentos",
+                 amounts: Collection[str] = DOCUMENT_AMOUNTS, dates: Collection[str] = DOCUMENT_DATES) -> None:
+    """`records` as an .xlsx workbook: the keys as headers, `amounts` as number cells with two
+    decimals, `dates` (AAAA-MM-DD) as date cells shown DD/MM/AAAA, everything else as text
+    cells (never a formula, whatever it starts with)."""
+    buffer = io.BytesIO()
+    workbook = xlsxwriter.Workbook(buffer, {"in_memory": True, "strings_to_formulas": False,
+                                            "strings_to_numbers": False, "strings_to_urls": False})
+    header = workbook.add_format({"bold": True})
+    money_cell = workbook.add_format({"num_format": "#,##0.00"})
+    date_cell = workbook.add_format({"num_format": "dd/mm/yyyy"})
+    # A text cell Excel keeps as text even when someone edits it (its own «'» prefix).
+    quoted = workbook.add_format({"quote_prefix": True})
+    worksheet = workbook.add_worksheet(sheet)
+    keys = list(records[0]) if records else []
+    for column, key in enumerate(keys):
+        worksheet.write_string(0, column, key, header)
+    for row, record in enumerate(records, start=1):
+        for column, key in enumerate(keys):
+            value = record[key]
+            if value is None:
+                continue
+            if key in amounts:
+                worksheet.write_number(row, column, float(Decimal(value)), money_cell)
+            elif key in dates:
+                worksheet.write_datetime(row, column, date.fromisoformat(value), date_cell)
+            else:
+                text = _csv_value(value)
+                worksheet.write_string(row, column, text, quoted if text.startswith(_FORMULA_STARTS) else None)
+    if records:
+        worksheet.autofilter(0, 0, len(records), len(keys) - 1)
+        worksheet.freeze_panes(1, 0)
+    workbook.close()
+    out.write(buffer.getvalue())
 
 
 def csv_safe(text: str) -> str:
@@ -114,6 +164,7 @@ def document_record(row: DocumentRow) -> dict[str, Any]:
         "cuenta": row.account,
         "cufe": doc.cufe,
         "tipo": doc.tipo,
+        "nombre_tipo": document_type_name(doc.tipo) or None,
         "numero": doc.number,
         "fecha_emision": doc.issue_date.isoformat(),
         "hora_emision": doc.issue_time,

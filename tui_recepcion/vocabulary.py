@@ -64,3 +64,12 @@ def is_server_protocol(value: object) -> TypeGuard[ServerProtocol]:
 
 def is_message_status(value: object) -> TypeGuard[MessageStatus]:
     return value in MESSAGE_STATUSES
+
+
+def counted(count: int, singular: str, plural: str) -> str:
+    """"1 correo", "0 correos", "2 correos": a count with its noun in the right number.
+
+    The plural is given, not derived: Spanish plurals are irregular enough («1 documento
+    equivalente POS», «2 notas crédito»).
+    """
+    return f"{count} {singular if count == 1 else plural}"

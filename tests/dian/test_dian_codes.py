@@ -32,3 +32,16 @@ def test_stored_types_have_names() -> None:
     assert all(codes.document_type_name(code) for code in codes.STORED_DOCUMENT_TYPES)
     assert codes.document_type_name("91") == "Nota crédito"
     assert codes.document_type_name("77") == ""
+
+
+def test_codes_are_shown_with_their_meaning() -> None:
+    assert codes.document_type_label("01") == "01 Factura de venta"
+    assert codes.document_type_label("02") == "02 Factura de exportación"
+    assert codes.document_type_label("04", short=True) == "04 Conting. DIAN"
+    assert codes.document_type_label("20") == "20 Documento equivalente POS"
+    assert codes.document_type_label("60") == "60 Servicios públicos"
+    assert codes.document_type_label("77") == "77"
+    assert codes.response_label("02") == codes.response_label("002") == "02 Validado"
+    assert codes.response_label("04") == "04 Rechazado"
+    assert codes.response_label(None) == "—"
+

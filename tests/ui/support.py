@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
+import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 
 import keyring
@@ -17,9 +20,19 @@ from textual.pilot import Pilot
 from textual.widgets import Input, Select
 from textual.widgets._select import SelectOverlay
 
+from tui_recepcion.demo.samples import DEFAULT_RECEIVER, SampleFactory
+from tui_recepcion.dian import extract_message
+from tui_recepcion.store import Store
 from tui_recepcion.ui.fields import FieldRow
 
 SIZE = (80, 24)
+# An Outlook account with a basic password, kept in an environment variable nobody sets.
+BASIC_ACCOUNT = (
+    "[cuentas.principal]\n"
+    'proveedor = "outlook"\ntipo_servidor = "basica"\nprotocolo = "imap"\n'
+    'servidor = "outlook.office365.com"\npuerto = 993\nseguridad = "ssl"\n'
+    'usuario = "facturas@miradorandes.co"\nsecreto = "env:CLAVE_RECEPCION"\n'
+)
 
 
 def write_config(tmp_path: Path, accounts: str = "") -> Path:
@@ -120,3 +133,20 @@ def dovecot_account(server, certs, tmp_path: Path, *, password: str, username: s
         f'usuario = "{username}"\nsecreto = "archivo:{secret}"\n'
         f'certificados_ca = "{certs.ca_file}"\n{extra}'
     )
+
+
+def seed_documents(tmp_path: Path, accounts: str, count: int = 30, *, signed: bool = False,
+                   received_at: datetime | None = None) -> Path:
+    """A config with `accounts` and a store holding `count` seeded sample documents of «principal»;
+    `received_at` fixes when they were received (the RADIAN claim deadline counts from it)."""
+    config = write_config(tmp_path, accounts)
+    with Store.open(tmp_path / "recepcion.db") as store:
+        factory = SampleFactory(seed=9, pdf_size=1_000, signed=signed)
+        for index, mail in enumerate(factory.mailbox(good=count, failing_each=0)):
+            extraction = extract_message(mail.raw, receiver_nit=DEFAULT_RECEIVER.nit)
+            store.record_outcome("principal", f"muestra:{index}", extraction, hashlib.sha256(mail.raw).hexdigest(),
+                                 "Procesados")
+    if received_at is not None:
+        with sqlite3.connect(tmp_path / "recepcion.db") as raw:
+            raw.execute("UPDATE documents SET created_at = ?", (received_at.isoformat(timespec="milliseconds"),))
+    return config

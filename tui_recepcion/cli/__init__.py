@@ -57,12 +57,23 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMANDO", title="comandos")
     for module in _command_modules():
         module.register(subparsers)
-    for command in subparsers.choices.values():
-        # Also after the command (`tui-recepcion probar --config X`); SUPPRESS keeps a value
-        # given before the command when this one is absent.
+    for command in commands_of(parser):
+        # Also after the command (`tui-recepcion probar --config X`, `almacen estado --config X`);
+        # SUPPRESS keeps a value given before the command when this one is absent.
         command.add_argument("--config", metavar="RUTA", default=argparse.SUPPRESS,
                              help="archivo de configuración (también antes del comando)")
     return parser
+
+
+def commands_of(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    """Every subcommand's parser, nested ones (`almacen estado`) included."""
+    found: list[argparse.ArgumentParser] = []
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for command in dict.fromkeys(action.choices.values()):  # aliases share a parser
+                found.append(command)
+                found.extend(commands_of(command))
+    return found
 
 
 def open_tui(args: argparse.Namespace) -> int:

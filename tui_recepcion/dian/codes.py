@@ -20,6 +20,12 @@ class DocumentType:
     code: str
     name: str  # "Nota crédito"
     plural: str  # "notas crédito", for counts
+    short: str = ""  # for a narrow table column ("Conting. DIAN"); the name when empty
+
+    @property
+    def label(self) -> str:
+        """"91 Nota crédito": the code with its meaning, as people see it."""
+        return f"{self.code} {self.name}"
 
 
 # Document types (table 13.1.3). Invoices carry one of 01–04 in InvoiceTypeCode; a
@@ -31,20 +37,30 @@ DIAN_CONTINGENCY_INVOICE: Final = "04"  # issued while DIAN's platform was down
 SUPPORT_DOCUMENT: Final = "05"  # purchases from those not obliged to invoice
 CREDIT_NOTE: Final = "91"
 DEBIT_NOTE: Final = "92"
+# Documentos equivalentes electrónicos (Resolución 000165 de 2023): the ones a company
+# receives most, shown with their meaning if they arrive.
+POS_EQUIVALENT: Final = "20"  # tiquete de máquina registradora con sistema POS
+UTILITIES_EQUIVALENT: Final = "60"  # servicios públicos domiciliarios
 SUPPORT_ADJUSTMENT_NOTE: Final = "95"
 EVENT: Final = "96"  # an ApplicationResponse (acuse, aceptación, reclamo…)
 
 DOCUMENT_TYPES: Mapping[str, DocumentType] = MappingProxyType({
     kind.code: kind
     for kind in (
-        DocumentType(SALES_INVOICE, "Factura de venta", "facturas"),
-        DocumentType(EXPORT_INVOICE, "Exportación", "facturas de exportación"),
-        DocumentType(CONTINGENCY_INVOICE, "Contingencia", "facturas de contingencia"),
-        DocumentType(DIAN_CONTINGENCY_INVOICE, "Contingencia DIAN", "facturas de contingencia DIAN"),
-        DocumentType(SUPPORT_DOCUMENT, "Documento soporte", "documentos soporte"),
+        DocumentType(SALES_INVOICE, "Factura de venta", "facturas", "Factura"),
+        DocumentType(EXPORT_INVOICE, "Factura de exportación", "facturas de exportación", "Exportación"),
+        DocumentType(CONTINGENCY_INVOICE, "Contingencia del facturador", "facturas de contingencia",
+                     "Contingencia"),
+        DocumentType(DIAN_CONTINGENCY_INVOICE, "Contingencia DIAN", "facturas de contingencia DIAN",
+                     "Conting. DIAN"),
+        DocumentType(SUPPORT_DOCUMENT, "Documento soporte", "documentos soporte", "Doc. soporte"),
+        DocumentType(POS_EQUIVALENT, "Documento equivalente POS", "documentos equivalentes POS", "POS"),
+        DocumentType(UTILITIES_EQUIVALENT, "Servicios públicos", "documentos de servicios públicos",
+                     "Serv. públicos"),
         DocumentType(CREDIT_NOTE, "Nota crédito", "notas crédito"),
         DocumentType(DEBIT_NOTE, "Nota débito", "notas débito"),
-        DocumentType(SUPPORT_ADJUSTMENT_NOTE, "Nota de ajuste del documento soporte", "notas de ajuste"),
+        DocumentType(SUPPORT_ADJUSTMENT_NOTE, "Nota de ajuste del documento soporte", "notas de ajuste",
+                     "Nota ajuste"),
         DocumentType(EVENT, "Evento", "eventos"),
     )
 })
@@ -60,6 +76,14 @@ def document_type_name(code: str) -> str:
     return kind.name if kind else ""
 
 
+def document_type_label(code: str, *, short: bool = False) -> str:
+    """"91 Nota crédito" (`short`: "04 Conting. DIAN"); the bare code when DIAN defines none."""
+    kind = DOCUMENT_TYPES.get(code)
+    if kind is None:
+        return code
+    return f"{code} {kind.short or kind.name}" if short else kind.label
+
+
 # DIAN's verdict in the ApplicationResponse (`cbc:ResponseCode`); DIAN writes "02" or "002".
 VALIDATED: Final = "02"  # Documento validado por la DIAN
 REJECTED: Final = "04"  # Documento rechazado por la DIAN
@@ -67,6 +91,19 @@ RESPONSE_NAMES: Mapping[str, str] = MappingProxyType({
     VALIDATED: "Documento validado por la DIAN",
     REJECTED: "Documento rechazado por la DIAN",
 })
+
+
+# The verdict in one word, for tables and details («02 Validado»).
+RESPONSE_SHORT: Mapping[str, str] = MappingProxyType({VALIDATED: "Validado", REJECTED: "Rechazado"})
+
+
+def response_label(code: str | None) -> str:
+    """"02 Validado" for DIAN's "02" (or "002"); "—" when there is no response."""
+    normal = normalize_response_code(code)
+    if not normal:
+        return "—"
+    meaning = RESPONSE_SHORT.get(normal)
+    return f"{normal} {meaning}" if meaning else normal
 
 
 def normalize_response_code(code: str | None) -> str | None:

@@ -6,14 +6,16 @@ engine and returns the app. Screens live in `tui_recepcion.ui`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import inspect
+from collections.abc import Callable, Iterable
 from contextlib import ExitStack
 from datetime import datetime
 from pathlib import Path
 
-from textual.app import App
+from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.command import CommandPalette
+from textual.screen import Screen
 from textual.worker import Worker
 
 from tui_recepcion.config import Config, load_config_or_empty
@@ -29,6 +31,7 @@ from tui_recepcion.ui.form import FormScreen
 from tui_recepcion.ui.messages import MessagesScreen
 from tui_recepcion.ui.screen import RecepcionScreen, describe_error
 from tui_recepcion.ui.services import Services, utc_now
+from tui_recepcion.ui.spanish import SpanishCommandPalette, translate_widget_keys
 
 EngineFactory = Callable[[Config], Engine]
 
@@ -54,6 +57,7 @@ class RecepcionApp(App):
     ]
 
     def __init__(self, services: Services) -> None:
+        translate_widget_keys()
         super().__init__()
         self.services = services
         self.mode_screens: dict[str, RecepcionScreen] = {}  # each mode's screen, once opened
@@ -87,22 +91,25 @@ class RecepcionApp(App):
     def action_go(self, mode: str) -> None:
         self.switch_mode(mode)
 
-    async def run_in_mode(self, mode: str, action: str | None = None) -> None:
-        """Show `mode`'s screen and run one of its actions (palette commands)."""
-        await self.switch_mode(mode)
-        if action is not None:
-            await self.screen.run_action(action)
+    async def run_in_mode(self, mode: str, action: str) -> None:
+        """Show `mode`'s screen and run one of its actions (palette commands).
 
-    async def authorize_in_form(self) -> None:
-        """The palette's «Autorizar»: the form's account, whatever screen is showing."""
-        await self.switch_mode("formulario")
-        form = self.mode_screens["formulario"]
-        assert isinstance(form, FormScreen)
-        form.authorize()
+        Called directly, not through `run_action`: a command chosen by name runs even where
+        its key is not offered (the form explains why an account cannot be authorized).
+        """
+        await self.switch_mode(mode)
+        result = getattr(self.screen, f"action_{action}")()
+        if inspect.isawaitable(result):
+            await result
 
     def action_command_palette(self) -> None:
         if self.use_command_palette and not CommandPalette.is_open(self):
-            self.push_screen(CommandPalette(placeholder="Buscar comandos…", id="--command-palette"))
+            self.push_screen(SpanishCommandPalette())
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        # Textual's own (Theme, Keys, Screenshot, Maximize…) are English and lead to English
+        # screens: the palette has ours only (ui/commands.py), «Salir» among them.
+        return ()
 
     async def action_quit(self) -> None:
         """Ctrl+Q: the form asks first when it holds unsaved changes."""

@@ -30,7 +30,7 @@ from tui_recepcion.events import (
     StateChanged,
 )
 from tui_recepcion.output import money
-from tui_recepcion.vocabulary import FAILED, PROCESSED
+from tui_recepcion.vocabulary import FAILED, PROCESSED, counted
 
 ROW_LIMIT = 500
 LOG_LIMIT = 200
@@ -73,7 +73,7 @@ def message_row(event: MessageHandled, local: datetime) -> MessageRow:
     if documents:
         sender = documents[0].nombre_emisor
         number = ", ".join(document.numero for document in documents)
-        total = money(documents[0].total) if len(documents) == 1 else f"{len(documents)} documentos"
+        total = money(documents[0].total) if len(documents) == 1 else counted(len(documents), "documento", "documentos")
     else:
         sender, number, total = event.subject or "(sin asunto)", "", ""
     if event.status == FAILED:
@@ -132,16 +132,17 @@ class AccountBoard:
         elif isinstance(event, PassStarted):
             self.pending = self.pass_total = event.pending
             self.pass_done = 0
-            self._log(event, f"Pasada iniciada: {event.pending} correos por procesar")
+            self._log(event, f"Pasada iniciada: {counted(event.pending, 'correo', 'correos')} por procesar")
         elif isinstance(event, PassFinished):
             self.last_run = event.at
             self.pending = event.remaining
             self.pass_done = self.pass_total
             ending = "Pasada cancelada" if event.cancelled else "Pasada terminada"
-            self._log(event, f"{ending}: {event.processed} procesados, {event.failed} fallidos, "
-                             f"{event.duplicates} duplicados en {event.seconds:.1f} s")
+            self._log(event, f"{ending}: {counted(event.processed, 'procesado', 'procesados')}, "
+                             f"{counted(event.failed, 'fallido', 'fallidos')}, "
+                             f"{counted(event.duplicates, 'duplicado', 'duplicados')} en {event.seconds:.1f} s")
         elif isinstance(event, MessagesDisposed):
-            self._log(event, f"{event.count} correos → {event.destination}")
+            self._log(event, f"{counted(event.count, 'correo', 'correos')} → {event.destination}")
         elif isinstance(event, EngineProblem):
             self._log(event, f"Problema: {event.message}")
         elif isinstance(event, MessageKept):

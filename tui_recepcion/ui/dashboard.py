@@ -16,12 +16,12 @@ import threading
 from functools import partial
 
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
-from textual.widgets import DataTable, Footer, Log, ProgressBar, Sparkline, Static, TabbedContent, TabPane, Tabs
+from textual.widgets import DataTable, Footer, ProgressBar, RichLog, Sparkline, Static, TabbedContent, TabPane, Tabs
 
 from tui_recepcion import paths
 from tui_recepcion.alerts import Alerts, AlertStatus
@@ -37,7 +37,7 @@ from tui_recepcion.ui.dialogs import MessageDialog
 from tui_recepcion.ui.fleet import FLEET_SECONDS, FleetPanel, FleetRead
 from tui_recepcion.ui.navbar import NavBar
 from tui_recepcion.ui.radian import dashboard_counts, radian_counters
-from tui_recepcion.ui.screen import RecepcionScreen, WorkerResult
+from tui_recepcion.ui.screen import RecepcionScreen, WorkerResult, set_column_widths
 from tui_recepcion.vocabulary import FAILED, PROCESSED
 
 REFRESH_SECONDS = 0.1
@@ -111,11 +111,17 @@ class AccountPanel(Vertical):
         yield ConfigBanner(classes="config-banner")
         yield ProgressBar(total=1, show_eta=False, classes="progress")  # a known total: no idle animation
         table: DataTable = DataTable(cursor_type="row", zebra_stripes=True, classes="messages")
-        widths = WIDE_WIDTHS if self.app.size.width >= 110 else NARROW_WIDTHS
-        for label, width in zip(COLUMNS, widths, strict=True):
+        for label, width in zip(COLUMNS, self._widths(self.app.size.width), strict=True):
             table.add_column(label, width=width)
         yield table
-        yield Log(max_lines=LOG_LIMIT, classes="log")
+        yield RichLog(max_lines=LOG_LIMIT, wrap=True, markup=False, classes="log")  # long lines wrap
+
+    @staticmethod
+    def _widths(width: int) -> tuple[int, ...]:
+        return WIDE_WIDTHS if width >= 110 else NARROW_WIDTHS
+
+    def on_resize(self, event: events.Resize) -> None:
+        set_column_widths(self.query_one(DataTable), self._widths(self.app.size.width))
 
     def repaint(self, services_now, today) -> None:
         board = self.board
@@ -146,7 +152,9 @@ class AccountPanel(Vertical):
         self._append_rows()
         lines = board.take_log()
         if lines:
-            self.query_one(Log).write_lines(lines)
+            log = self.query_one(RichLog)
+            for line in lines:
+                log.write(Text(line))
 
     def _state_line(self) -> None:
         board = self.board

@@ -1,4 +1,9 @@
-"""One row of the reception form: label, control, "?" help and the inline error under it."""
+"""One row of the reception form: label, control, "?" help and the inline error under it.
+
+The row that holds the focus says so without colour: its label gets a "»" marker and reverse
+video (`-focused`), so the technician types into the field the label names even on an
+8-colour terminal; at most one row is `-focused` at a time (the focus is in one place).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,9 @@ from textual.content import Content
 from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Label, Static
+
+FOCUS_MARK = "» "  # not «▶»: Textual's Collapsible uses it for «click to open»
+NO_MARK = "  "
 
 
 class HelpMark(Static):
@@ -53,10 +61,26 @@ class FieldRow(Vertical):
 
     def compose(self) -> ComposeResult:
         with Horizontal(classes="field-line"):
-            yield Label(Content(self.label + ("*" if self.required else "")), classes="field-label")
+            yield Label(self._label_text(focused=False), classes="field-label")
             yield self.control
             yield HelpMark(self)
         yield Label("", classes="field-error")
+
+    def _label_text(self, *, focused: bool) -> Content:
+        return Content((FOCUS_MARK if focused else NO_MARK) + self.label + ("*" if self.required else ""))
+
+    def _mark_focus(self, focused: bool) -> None:
+        if self.has_class("-focused") == focused:
+            return
+        self.set_class(focused, "-focused")
+        self.query_one(".field-label", Label).update(self._label_text(focused=focused))
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        self._mark_focus(True)
+
+    def on_descendant_blur(self, event: events.DescendantBlur) -> None:
+        # The focus may move to another part of this same row (a Select's list): check.
+        self._mark_focus(self.screen.focused is not None and self in self.screen.focused.ancestors)
 
     def show_error(self, message: str | None) -> None:
         if (message or "") == self.error:

@@ -29,7 +29,6 @@ from textual.widgets import (
     Input,
     Label,
     LoadingIndicator,
-    Markdown,
     Select,
     Static,
 )
@@ -85,8 +84,9 @@ from tui_recepcion.ui.form_model import (
     suggest_account_name,
     suggest_server,
 )
+from tui_recepcion.ui.guide import GuidePanel, GuideScreen, provider_guide
 from tui_recepcion.ui.navbar import NavBar
-from tui_recepcion.ui.screen import RecepcionScreen, WorkerResult, describe_error
+from tui_recepcion.ui.screen import RecepcionScreen, WorkerResult, describe_error, first_start_line
 from tui_recepcion.vocabulary import (
     AUTH_TYPE_LABELS,
     BASIC,
@@ -244,7 +244,7 @@ class FormScreen(RecepcionScreen):
         "Configure aquí cada buzón de recepción. Tab y Mayús+Tab recorren los campos; "
         "F1 muestra la ayuda del campo; Ctrl+T prueba la conexión; Ctrl+S guarda; "
         "Ctrl+O autoriza una cuenta OAuth2 (la guarda antes si hace falta); "
-        "Ctrl+G muestra u oculta la guía del proveedor. Los campos con * son obligatorios. "
+        "Ctrl+G abre la guía del proveedor (Esc la cierra). Los campos con * son obligatorios. "
         "La sección «Avanzado» (Enter sobre su título la abre) tiene el certificado CA, las carpetas "
         "IMAP y el servidor SMTP; una cuenta POP3 necesita SMTP para reenviar al correo de respaldo. "
         "Esc cancela una prueba de conexión en curso."
@@ -349,8 +349,7 @@ class FormScreen(RecepcionScreen):
                     yield Button("Guardar", variant="primary", id="guardar", compact=True)
                 yield TestProgress(id="probe-progress")
                 yield Static("", id="form-status")
-            with VerticalScroll(id="guidance"):
-                yield Markdown("", id="guidance-md")
+            yield GuidePanel(id="guidance")
         yield Footer(compact=True)
 
     def _advanced_rows(self) -> ComposeResult:
@@ -379,6 +378,8 @@ class FormScreen(RecepcionScreen):
                         title="Proveedores", timeout=15)
         self.load(self.services.config.accounts.get(self.query_one("#f-selector", Select).value))  # type: ignore[arg-type]
         (self._input(ACCOUNT_NAME) if self._editing is None else self._select("proveedor")).focus()
+        if not self.services.config_path.exists():
+            self._status(first_start_line(self.services.config_path))
 
     def help_lines(self) -> list[str]:
         return [self.HELP, "", f"Archivo de configuración: {self.services.config_path}"]
@@ -576,8 +577,7 @@ class FormScreen(RecepcionScreen):
         for row in self._rows():
             row.help_text = provider.field_help.get(row.key, row.default_help)
         self._input("usuario").placeholder = provider.username_hint
-        guidance = provider.guidance_md or f"## {provider.name}\n\nEste proveedor no trae una guía."
-        self.query_one("#guidance-md", Markdown).update(guidance)
+        self.query_one(GuidePanel).show(provider_guide(provider))
 
     def _follow_protocol_or_security(self) -> None:
         suggestion = suggest_server(self.services.registry, self._choice("proveedor"), self._choice("protocolo"),
@@ -765,7 +765,7 @@ class FormScreen(RecepcionScreen):
         self._input(ACCOUNT_NAME).focus()
 
     def action_toggle_guidance(self) -> None:
-        self.toggle_class("-guidance")
+        self.app.push_screen(GuideScreen(self.query_one(GuidePanel).markdown))
 
     # --- connection test ---------------------------------------------------------------
 

@@ -11,7 +11,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
@@ -26,8 +26,8 @@ from tui_recepcion.output import message_record
 from tui_recepcion.store import LedgerEntry, MessageFilter
 from tui_recepcion.ui.dialogs import ConfirmDialog, MessageDialog
 from tui_recepcion.ui.navbar import NavBar
-from tui_recepcion.ui.screen import RecepcionScreen, WorkerResult
-from tui_recepcion.vocabulary import FAILED, PROCESSED
+from tui_recepcion.ui.screen import RecepcionScreen, WorkerResult, set_column_widths
+from tui_recepcion.vocabulary import FAILED, PROCESSED, counted
 
 SHOWN_LIMIT = 2000
 # «Fallidos» are those still in Fallidos now; a message reprocessed since shows as such under «Todos».
@@ -91,6 +91,11 @@ def reprocess_summary(outcomes: Sequence[ReprocessOutcome]) -> str:
     return text
 
 
+def subject_width(width: int) -> int:
+    """Asunto, the last column, takes what the others leave at this terminal width."""
+    return min(60, max(10, width - 67))
+
+
 class MessagesScreen(RecepcionScreen):
     TITLE = "Mensajes"
     HELP = (
@@ -125,10 +130,15 @@ class MessagesScreen(RecepcionScreen):
         table.add_column("Estado", width=11)
         table.add_column("Motivo", width=18)
         table.add_column("Destino", width=10)
-        table.add_column("Asunto", width=min(60, max(10, self.app.size.width - 67)))
+        table.add_column("Asunto", width=subject_width(self.app.size.width))
         yield table
         yield Static("", id="ledger-summary", classes="summary")
         yield Footer(compact=True)
+
+    def on_resize(self, event: events.Resize) -> None:
+        table = self.query_one("#ledger", DataTable)
+        set_column_widths(table, [*(column.width for column in list(table.columns.values())[:-1]),
+                                  subject_width(event.size.width)])
 
     def on_mount(self) -> None:
         self.query_one("#ledger").focus()
@@ -173,7 +183,7 @@ class MessagesScreen(RecepcionScreen):
         found, failures = self._found
         marked = f" {len(self.marked)} marcados (R los reprocesa)." if self.marked else ""
         self.query_one("#ledger-summary", Static).update(Content(
-            f"{found} correos, {failures} en Fallidos. Enter: detalle.{marked}"))
+            f"{counted(found, 'correo', 'correos')}, {failures} en Fallidos. Enter: detalle.{marked}"))
 
     def _cells(self, entry: LedgerEntry) -> tuple[object, ...]:
         failed = self._reprocessable(entry)

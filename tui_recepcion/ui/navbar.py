@@ -16,6 +16,19 @@ DESTINATIONS: tuple[tuple[str, str, str], ...] = (
 )
 
 
+class TitleBar(Horizontal):
+    """The top line of a screen that leads nowhere else (the guide): its title, and `hint`."""
+
+    def __init__(self, title: str, hint: str = "Esc: volver") -> None:
+        super().__init__(id="navbar")
+        self.title_text = title
+        self.hint = hint
+
+    def compose(self) -> ComposeResult:
+        yield Label(Content(self.title_text), id="nav-title")
+        yield Label(Content(self.hint), id="nav-keys")
+
+
 class NavBar(Horizontal):
     def __init__(self, title: str, mode: str) -> None:
         super().__init__(id="navbar")

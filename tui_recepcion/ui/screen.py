@@ -4,6 +4,8 @@ how a worker hands its result back (a typed message, Harlequin's pattern)."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
 from textual import on
@@ -11,6 +13,7 @@ from textual.binding import Binding
 from textual.dom import DOMNode
 from textual.message import Message
 from textual.screen import Screen
+from textual.widgets import DataTable
 from textual.worker import NoActiveWorker, Worker, WorkerState, get_current_worker
 
 from tui_recepcion.engine.lock import AccountBusy
@@ -38,6 +41,27 @@ def describe_error(error: BaseException | None) -> str:
     log.debug("error inesperado en una tarea de la interfaz", exc_info=error)
     return ("Error inesperado: la operación no se completó "
             "(el detalle se ve con TUI_RECEPCION_DEPURAR=1).")
+
+
+def first_start_line(config_path: Path) -> str:
+    """What the form says before the first account exists: where everything will be kept."""
+    return (f"Primera configuración: la cuenta se guardará en {config_path} (se crea al guardar). "
+            "Las contraseñas y los tokens nunca van en ese archivo: van al llavero del sistema o, si no "
+            "hay uno usable (lo normal por SSH), al archivo 0600 o la variable de entorno que usted elija "
+            "al guardar.")
+
+
+def set_column_widths(table: DataTable, widths: Sequence[int]) -> None:
+    """Give a DataTable's columns new widths (a resize), keeping its rows."""
+    columns = list(table.columns.values())
+    if [column.width for column in columns] == list(widths):
+        return
+    for column, width in zip(columns, widths, strict=True):
+        column.width = width
+    # DataTable keeps rendered rows and its virtual size in caches: drop them (Textual 8.2.8).
+    table._clear_caches()
+    table._require_update_dimensions = True
+    table.refresh(layout=True)
 
 
 class WorkerResult(Message, bubble=False):

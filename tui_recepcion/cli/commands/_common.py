@@ -19,9 +19,9 @@ def add_database_argument(parser: argparse.ArgumentParser) -> None:
                              "$TUI_RECEPCION_BASE_DATOS, base_datos de [general] o el directorio de datos del usuario)")
 
 
-def add_format_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--formato", choices=FORMATS, default="tabla",
-                        help="formato de salida: tabla (80 columnas), csv o json")
+def add_format_argument(parser: argparse.ArgumentParser, formats: tuple[str, ...] = FORMATS,
+                        help: str = "formato de salida: tabla (80 columnas), csv o json") -> None:
+    parser.add_argument("--formato", choices=formats, default="tabla", help=help)
 
 
 def config_for(args: argparse.Namespace) -> Config:

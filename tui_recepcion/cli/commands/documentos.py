@@ -1,4 +1,4 @@
-"""`tui-recepcion documentos`: the stored documents as a table, CSV or JSON."""
+"""`tui-recepcion documentos`: the stored documents as a table, CSV, JSON or an Excel workbook."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from tui_recepcion.dian.model import Document
 from tui_recepcion.dian.signature import TrustedRoots, chain_status, nit_matches, valid_at_signing
 from tui_recepcion.dian.ubl import DIAN_NIT
 from tui_recepcion.errors import RecepcionError
-from tui_recepcion.output import Column, document_record, money, render
+from tui_recepcion.output import DOCUMENT_FORMATS, EXCEL, Column, document_record, money, render, render_excel
 from tui_recepcion.store import DocumentFilter
 from tui_recepcion.store.radian_events import BOGOTA
 
@@ -40,7 +40,9 @@ TABLE = (
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("documentos", help="consulta los documentos almacenados",
                                    description="Lista los documentos electrónicos almacenados.")
-    add_format_argument(parser)
+    add_format_argument(parser, DOCUMENT_FORMATS,
+                        "formato de salida: tabla (80 columnas), csv (RFC 4180, para programas), json, o excel "
+                        "(un archivo .xlsx: rediríjalo, p. ej. > documentos.xlsx)")
     parser.add_argument("--desde", type=iso_date, metavar="FECHA", help="fecha de emisión desde (AAAA-MM-DD)")
     parser.add_argument("--hasta", type=iso_date, metavar="FECHA", help="fecha de emisión hasta (AAAA-MM-DD)")
     parser.add_argument("--emisor", metavar="NIT_O_NOMBRE", help="NIT del emisor o parte de su nombre")
@@ -51,6 +53,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.formato == EXCEL and sys.stdout.isatty():
+        print("Error: el formato excel es un archivo .xlsx, no texto: rediríjalo a un archivo, p. ej. "
+              "tui-recepcion documentos --formato excel > documentos.xlsx", file=sys.stderr)
+        return 2
     filters = DocumentFilter(account=args.cuenta, since=args.desde, until=args.hasta,
                              supplier=args.emisor, tipo=args.tipo)
     try:
@@ -65,6 +71,11 @@ def run(args: argparse.Namespace) -> int:
         return fail(f"certificados_firma: {error}")
     records = [{**document_record(row), **info.as_json(), **_signature_details(row.document, roots)}
                for row, info in zip(rows, radian, strict=True)]
+    if args.formato == EXCEL:
+        sys.stdout.flush()
+        render_excel(records, sys.stdout.buffer)
+        sys.stdout.buffer.flush()
+        return 0
     if args.formato == "tabla":
         records = [{**record, "total_tabla": money(record["total"])} for record in records]
     render(records, args.formato, TABLE, sys.stdout, empty="No hay documentos que coincidan.")

@@ -23,10 +23,13 @@ dominio:
 - El usuario: casi siempre la dirección completa; algunos servidores usan solo la parte
   antes de la @.
 
+Escriba esos datos en **Servidor**, **Puerto** y **Protocolo de Seguridad**, y pulse
+**Probar conexión** (Ctrl+T) antes de **Guardar**.
+
 Si el servidor usa un certificado de una autoridad propia de la empresa, indique el
-archivo de esa CA en `certificados_ca`: la verificación del certificado nunca se
-desactiva. «Ninguno» (sin cifrado) solo se permite con `permitir_sin_cifrado = true`, y
-la contraseña viajaría legible por la red.
+archivo de esa CA en `certificados_ca` de config.toml: la verificación del certificado
+nunca se desactiva. «Ninguno» en **Protocolo de Seguridad** solo se permite marcando
+**Permitir sin cifrado**, y la contraseña viajaría legible por la red.
 """
 
 GENERIC = Provider(

@@ -34,7 +34,8 @@ propio).
 ### Autenticación básica: contraseña de aplicación
 
 Google no acepta la contraseña normal de la cuenta en aplicaciones de correo como esta.
-Use una **contraseña de aplicación** (16 caracteres) como Contraseña:
+Use una **contraseña de aplicación** (16 caracteres) en los campos **Contraseña** y
+**Confirmar Contraseña**:
 
 1. Active la **Verificación en 2 pasos** de la cuenta (Cuenta de Google → Seguridad):
    sin ella no se pueden crear contraseñas de aplicación.
@@ -55,16 +56,17 @@ organización no permite contraseñas de aplicación.
    prueba; en modo de prueba Google vence la autorización a los 7 días, así que
    publíquela para uso continuo).
 2. En **Credenciales → Crear credenciales → ID de cliente de OAuth**, tipo
-   **Aplicación de escritorio**. Copie el **ID de cliente** en `client_id` de
-   `[cuentas.NOMBRE.oauth2]`.
-3. El **secreto del cliente** no va en `config.toml`: indique dónde se guarda con
-   `secreto_cliente = "archivo:/ruta"` (o `"keyring"`); si aún no existe,
-   `tui-recepcion autorizar` lo pide una vez (sin mostrarlo) y lo guarda allí.
-4. Ejecute `tui-recepcion autorizar`: muestra una dirección para abrir en el navegador.
-   Inicie sesión con la cuenta del buzón y acepte. Si el navegador está en este mismo
-   equipo, la autorización llega sola; si está en otro (sesión SSH), el navegador
-   terminará en una página de `http://127.0.0.1:…` que no carga: copie la dirección
-   completa de la barra del navegador y péguela en la terminal.
+   **Aplicación de escritorio**. En este formulario, con **Tipo de Servidor** en OAuth2,
+   copie el **ID de cliente** en el campo **ID de aplicación**.
+3. El **secreto del cliente** no se escribe en el formulario: en el campo **Secreto del
+   cliente** indique dónde se guarda (`archivo:/ruta` o `keyring`); si aún no existe,
+   se pide una vez, sin mostrarlo, al autorizar.
+4. Pulse el botón **Autorizar** (Ctrl+O): aparece una dirección para abrir en el
+   navegador. Inicie sesión con la cuenta del buzón y acepte. Si el navegador está en
+   este mismo equipo, la autorización llega sola; si está en otro (sesión SSH), el
+   navegador terminará en una página de `http://127.0.0.1:…` que no carga: copie la
+   dirección completa de la barra del navegador y péguela en el campo que muestra
+   tui-recepcion.
 """
 
 GMAIL = Provider(

@@ -44,7 +44,7 @@ Correo → Administrar aplicaciones de correo electrónico).
 Microsoft desactivó la autenticación básica (usuario y contraseña) para IMAP y POP en
 Exchange Online (Microsoft 365) en octubre de 2022 y en Outlook.com (Hotmail, Live) en
 septiembre de 2024. Con esas cuentas la contraseña no funciona aunque sea correcta:
-elija **OAuth2** y autorice la cuenta con `tui-recepcion autorizar`.
+elija **OAuth2** en **Tipo de Servidor** y autorice la cuenta con el botón **Autorizar**.
 
 La **autenticación básica** sigue sirviendo para servidores Exchange instalados en la
 empresa (Exchange local), con el servidor que indique su administrador.
@@ -62,17 +62,19 @@ empresa (Exchange local), con el servidor que indique su administrador.
    **Office 365 Exchange Online** → **Permisos delegados** y marque
    `IMAP.AccessAsUser.All`, `POP.AccessAsUser.All` y `SMTP.Send`. En Microsoft 365 un
    administrador puede **conceder el consentimiento** para toda la organización.
-4. Copie el **Id. de aplicación (cliente)** en `client_id` y el **Id. de directorio
-   (inquilino)** en `autoridad` (o `consumers` para Outlook.com, `organizations` para
-   cualquier cuenta profesional), en la tabla `[cuentas.NOMBRE.oauth2]`.
-5. Ejecute `tui-recepcion autorizar`: muestra una dirección
-   (<https://microsoft.com/devicelogin>) y un código. Ábrala en cualquier equipo o
-   teléfono, escriba el código e inicie sesión **con la cuenta del buzón de recepción**.
+4. En este formulario, con **Tipo de Servidor** en OAuth2: copie el **Id. de aplicación
+   (cliente)** en el campo **ID de aplicación** y el **Id. de directorio (inquilino)** en
+   **Autoridad** (o escriba `consumers` para Outlook.com, `organizations` para cualquier
+   cuenta profesional).
+5. Pulse el botón **Autorizar** (Ctrl+O; guarda la cuenta si hace falta): aparece una
+   dirección (<https://microsoft.com/devicelogin>) y un código. Ábrala en cualquier
+   equipo o teléfono, escriba el código e inicie sesión **con la cuenta del buzón de
+   recepción**.
 
-El token se guarda donde diga `secreto` (llavero o archivo 0600), nunca en
-`config.toml`, y se renueva solo. Si Microsoft lo revoca (cambio de contraseña, 90 días
-sin uso), el procesamiento se detiene con un aviso: vuelva a ejecutar
-`tui-recepcion autorizar`.
+El token se guarda en el llavero del sistema o en el archivo 0600 que usted elija al
+guardar, nunca en `config.toml`, y se renueva solo. Si Microsoft lo revoca (cambio de
+contraseña, 90 días sin uso), el procesamiento se detiene con un aviso: vuelva a pulsar
+**Autorizar** en el formulario de la cuenta (o, sin pantalla, `tui-recepcion autorizar`).
 
 En Microsoft 365 el SMTP autenticado (para reenvíos y alertas) debe estar habilitado
 para el buzón (Centro de administración → el usuario → Correo → Administrar aplicaciones
