@@ -7,6 +7,7 @@ TCP proxy in the integration suites); the store is the real one.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -113,13 +114,18 @@ def ledger(store: Store) -> dict[str, tuple[str, str | None, str | None]]:
             for entry in store.messages(MessageFilter(account=ACCOUNT))}
 
 
-def test_an_unforeseen_exception_leaves_the_pass_as_an_internal_fault(store: Store, raws) -> None:
+def test_an_unforeseen_exception_leaves_the_pass_as_an_internal_fault(
+    store: Store, raws, caplog: pytest.LogCaptureFixture
+) -> None:
     source = ScriptedSource(raws)
     source.fetch_error = KeyError("parser state")
-    with pytest.raises(InternalFault) as raised:
+    with caplog.at_level(logging.DEBUG, logger="tui_recepcion.engine.pipeline"), pytest.raises(InternalFault) as raised:
         pipeline(source, store).run_pass()
     assert raised.value.transient
-    assert "KeyError" in str(raised.value) and "parser state" not in str(raised.value)
+    # The technician reads where it happened; the exception's type and text go to the DEBUG log.
+    assert "KeyError" not in str(raised.value) and "parser state" not in str(raised.value)
+    assert "«guiada»" in str(raised.value)
+    assert any(record.exc_info and record.exc_info[0] is KeyError for record in caplog.records)
     assert source.aborted == 1
     assert source.disposed == {}  # nothing moved that was not recorded
 

@@ -6,7 +6,8 @@ like `tui-recepcion procesar`) whose `emit` feeds the `EventBridge`; another thr
 the store's event log, so a headless service on the same machine shows up too. A 10 Hz
 timer drains the bridge and repaints what changed. The alert banner (password expiry and
 its alert, an open login failure) is read from the store in a worker: at start, every
-minute, and whenever an account changes state or an alert goes out.
+minute, and whenever an account changes state or an alert goes out. With a PostgreSQL store a
+«Flota» tab (ui/fleet.py) shows every account of the fleet and its owner, read in a worker.
 """
 
 from __future__ import annotations
@@ -22,15 +23,18 @@ from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.widgets import DataTable, Footer, ProgressBar, RichLog, Sparkline, Static, TabbedContent, TabPane, Tabs
 
+from tui_recepcion import paths
 from tui_recepcion.alerts import Alerts, AlertStatus
 from tui_recepcion.config import Account
 from tui_recepcion.dian.deadlines import rules_for
 from tui_recepcion.engine.reload import ServiceConfigStatus, service_config_status
 from tui_recepcion.engine.service import AccountProcessor, EventFollower
 from tui_recepcion.events import AlertSent, ConfigApplied, MessageHandled, MessagesDisposed, PassFinished, StateChanged
+from tui_recepcion.store import StoreError
 from tui_recepcion.ui.board import LOG_LIMIT, ROW_LIMIT, STATE_LABELS, AccountBoard, MessageRow, moment_text
 from tui_recepcion.ui.bridge import EventBridge
 from tui_recepcion.ui.dialogs import MessageDialog
+from tui_recepcion.ui.fleet import FLEET_SECONDS, FleetPanel, FleetRead
 from tui_recepcion.ui.navbar import NavBar
 from tui_recepcion.ui.radian import dashboard_counts, radian_counters
 from tui_recepcion.ui.screen import RecepcionScreen, WorkerResult, set_column_widths
@@ -207,6 +211,7 @@ class DashboardScreen(RecepcionScreen):
         self.boards: dict[str, AccountBoard] = {}
         self._cancels: dict[str, threading.Event] = {}
         self._stop_following = threading.Event()
+        self.fleet_url: str | None = None  # the PostgreSQL store's URL, when there is a fleet to show
 
     def compose(self) -> ComposeResult:
         yield NavBar(self.TITLE, "tablero")
@@ -221,6 +226,9 @@ class DashboardScreen(RecepcionScreen):
         self.set_interval(FACTS_SECONDS, self._refresh_facts)
         self.run_worker(self._follow_log, thread=True, exit_on_error=False, name="Seguir el registro",
                         group="registro")
+        if self.fleet_url is not None:
+            self.run_worker(partial(self._follow_fleet, self.fleet_url), thread=True, exit_on_error=False,
+                            name="Seguir la flota", group="flota")
         if self.services.autostart:
             for account in self.services.accounts:
                 self.start(account)
@@ -238,9 +246,13 @@ class DashboardScreen(RecepcionScreen):
             board = AccountBoard(account, totals.get(PROCESSED, 0), totals.get(FAILED, 0))
             self.boards[account.id] = board
             await tabs.add_pane(TabPane(account.id, AccountPanel(board), id=f"tab-{account.id}"))
+        url = paths.database_path(self.services.config)
+        if isinstance(url, str) and self.fleet_url is None:  # a PostgreSQL URL: a fleet to follow
+            self.fleet_url = url
+            await tabs.add_pane(TabPane("Flota", FleetPanel(self.services.local_time), id="flota"))
         self._replay_history()
         self.query_one("#no-accounts").display = not self.boards
-        tabs.display = bool(self.boards)
+        tabs.display = bool(self.boards) or self.fleet_url is not None
         self._repaint(force=True)
         self._refresh_alerts()
         self._refresh_facts()
@@ -258,7 +270,7 @@ class DashboardScreen(RecepcionScreen):
 
     def _visible_account(self) -> Account | None:
         active = self.query_one("#accounts", TabbedContent).active
-        board = self.boards.get(active.removeprefix("tab-")) if active else None
+        board = self.boards.get(active.removeprefix("tab-")) if active.startswith("tab-") else None
         return board.account if board else None
 
     def action_next_account(self) -> None:
@@ -272,7 +284,8 @@ class DashboardScreen(RecepcionScreen):
     def action_start(self) -> None:
         account = self._visible_account()
         if account is None:
-            self.notify("No hay ninguna cuenta para procesar. Pulse F2 para crear una.", severity="warning")
+            self.notify("Elija la pestaña de una cuenta para procesarla (Ctrl+→)." if self.boards else
+                        "No hay ninguna cuenta para procesar. Pulse F2 para crear una.", severity="warning")
             return
         if account.id in self._cancels:
             self.notify(f"La cuenta «{account.id}» ya se está procesando.")
@@ -320,6 +333,23 @@ class DashboardScreen(RecepcionScreen):
         follower = EventFollower(self.services.store)
         while not self._stop_following.wait(FOLLOW_SECONDS):
             self.bridge.from_log(follower.poll())
+
+    def _follow_fleet(self, url: str) -> None:
+        """Runs in a worker thread: the fleet's rows now and every few seconds; a store that
+        cannot be reached is said on screen, and asked again at the next turn."""
+        from tui_recepcion.store.fleet import fleet_status  # psycopg only with PostgreSQL
+
+        while True:
+            try:
+                self.post_result(FleetRead(fleet_status(url)))
+            except StoreError as error:
+                self.post_result(FleetRead(None, str(error)))
+            if self._stop_following.wait(FLEET_SECONDS):
+                return
+
+    @on(FleetRead)
+    def _fleet_read(self, result: FleetRead) -> None:
+        self.query_one(FleetPanel).show(result)
 
     # --- repainting --------------------------------------------------------------------
 
