@@ -93,7 +93,7 @@ def test_any_text_is_a_nit_or_a_spanish_refusal(text: str) -> None:
         parsed = parse_nit(text)
     except NitError as error:
         # The refusal quotes what was typed; any other «None» would be the program's, not the user's.
-        assert str(error) and "None" not in str(error).replace(text.strip(), "")
+        assert str(error) and ("None" in text or "None" not in str(error))
     else:
         assert parsed.nit.isdigit() and (parsed.dv is None or parsed.dv == check_digit(parsed.nit))
 
