@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import email.parser
 import email.policy
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from imapclient import IMAPClient  # type: ignore[import-untyped]  # imapclient ships no type information
@@ -87,34 +88,23 @@ def reprocess_messages(
     _require_imap(account)
     if not entries:
         return []
-    endpoint = account_endpoint(account, timeout)
-    credentials = credentials_for(account)
-    client = connect_imap(endpoint)
-    try:
-        credentials.imap(client)
-        with connection_errors(endpoint, "IMAP"):
-            folder = imap_namespace(client).folder(account.failed_folder)
-            client.select_folder(folder)
-            by_id = _message_ids(client)
-            outcomes: list[ReprocessOutcome] = []
-            to_move: list[int] = []
-            for entry in entries:
-                uids = by_id.pop(_normalized(entry.message_id or ""), []) if entry.message_id else []
-                if not entry.message_id or not entry.message_id.strip():
-                    outcomes.append(ReprocessOutcome(entry, False, "no tiene Message-ID: búsquelo a mano en la carpeta de fallidos"))
-                elif not uids and any(o.ok and o.entry.message_id == entry.message_id for o in outcomes):
-                    outcomes.append(ReprocessOutcome(entry, True, f"devuelto a {INBOX} (junto con otra copia)"))
-                elif not uids:
-                    outcomes.append(ReprocessOutcome(entry, False, f"ya no está en la carpeta {folder}"))
-                else:
-                    to_move += uids
-                    outcomes.append(ReprocessOutcome(entry, True, f"devuelto a {INBOX}"))
-            if to_move:
-                _move_to_inbox(client, sorted(set(to_move)))
-            client.logout()
-    except BaseException:
-        close_quietly(client)
-        raise
+    with _failed_folder(account, timeout) as (client, folder):
+        by_id = _message_ids(client)
+        outcomes: list[ReprocessOutcome] = []
+        to_move: list[int] = []
+        for entry in entries:
+            uids = by_id.pop(_normalized(entry.message_id or ""), []) if entry.message_id else []
+            if not entry.message_id or not entry.message_id.strip():
+                outcomes.append(ReprocessOutcome(entry, False, "no tiene Message-ID: búsquelo a mano en la carpeta de fallidos"))
+            elif not uids and any(o.ok and o.entry.message_id == entry.message_id for o in outcomes):
+                outcomes.append(ReprocessOutcome(entry, True, f"devuelto a {INBOX} (junto con otra copia)"))
+            elif not uids:
+                outcomes.append(ReprocessOutcome(entry, False, f"ya no está en la carpeta {folder}"))
+            else:
+                to_move += uids
+                outcomes.append(ReprocessOutcome(entry, True, f"devuelto a {INBOX}"))
+        if to_move:
+            _move_to_inbox(client, sorted(set(to_move)))
     if store is not None:
         store.mark_reprocessed(account.id, [outcome.entry.source_key for outcome in outcomes if outcome.ok])
     return outcomes
@@ -128,6 +118,18 @@ def reprocess_failed(account: Account, message_id: str, timeout: float = DEFAULT
     _require_imap(account)
     if not message_id.strip():
         raise MessageNotFound("El correo no tiene Message-ID: búsquelo a mano en la carpeta de fallidos.")
+    with _failed_folder(account, timeout) as (client, folder):
+        uids = client.search(["HEADER", "Message-ID", message_id])
+        if not uids:
+            raise MessageNotFound(f"El correo {message_id} ya no está en la carpeta {folder}.")
+        _move_to_inbox(client, uids)
+    return len(uids)
+
+
+@contextmanager
+def _failed_folder(account: Account, timeout: float) -> Iterator[tuple[IMAPClient, str]]:
+    """A logged-in connection with the account's failed folder selected; logs out at the end,
+    and on any failure closes the connection and lets the (typed) problem through."""
     endpoint = account_endpoint(account, timeout)
     credentials = credentials_for(account)
     client = connect_imap(endpoint)
@@ -136,15 +138,11 @@ def reprocess_failed(account: Account, message_id: str, timeout: float = DEFAULT
         with connection_errors(endpoint, "IMAP"):
             folder = imap_namespace(client).folder(account.failed_folder)
             client.select_folder(folder)
-            uids = client.search(["HEADER", "Message-ID", message_id])
-            if not uids:
-                raise MessageNotFound(f"El correo {message_id} ya no está en la carpeta {folder}.")
-            _move_to_inbox(client, uids)
+            yield client, folder
             client.logout()
     except BaseException:
         close_quietly(client)
         raise
-    return len(uids)
 
 
 def _move_to_inbox(client: IMAPClient, uids: list[int]) -> None:
