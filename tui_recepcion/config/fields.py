@@ -177,7 +177,8 @@ def _folder(value: Any) -> str:
     return text
 
 
-def _ca_file(value: Any) -> Path:
+def _regular_file(value: Any, expected: str) -> Path:
+    """A path to an existing regular file; `expected` names what it should be, for the message."""
     path = _path(value)
     try:
         info = path.stat()
@@ -186,8 +187,12 @@ def _ca_file(value: Any) -> Path:
     except OSError as error:
         raise ValueError(f"no se pudo revisar el archivo {path} (error del sistema {error.errno})") from None
     if not stat.S_ISREG(info.st_mode):
-        raise ValueError(f"{path} no es un archivo regular (se espera un archivo PEM)")
+        raise ValueError(f"{path} no es un archivo regular (se espera {expected})")
     return path
+
+
+def _ca_file(value: Any) -> Path:
+    return _regular_file(value, "un archivo PEM")
 
 
 def _timezone(value: Any) -> str:
@@ -335,16 +340,7 @@ def _software_id(value: Any) -> str:
 
 
 def _certificate_file(value: Any) -> Path:
-    path = _path(value)
-    try:
-        info = path.stat()
-    except FileNotFoundError:
-        raise ValueError(f"el archivo {path} no existe") from None
-    except OSError as error:
-        raise ValueError(f"no se pudo revisar el archivo {path} (error del sistema {error.errno})") from None
-    if not stat.S_ISREG(info.st_mode):
-        raise ValueError(f"{path} no es un archivo regular (se espera el certificado .p12 o .pfx)")
-    return path
+    return _regular_file(value, "el certificado .p12 o .pfx")
 
 
 def _id_type(value: Any) -> str:
