@@ -264,7 +264,7 @@ ACCOUNT_FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("permitir_sin_cifrado", "allow_plaintext", _bool, "Permitir sin cifrado",
               "Debe ser true para usar seguridad «ninguna»: la contraseña viajaría sin cifrar."),
     FieldSpec("nit_receptor", "receiver_nit", _nit, "NIT Receptor",
-              "NIT de la empresa como en el RUT (901.234.567-8, 901234567-8 o 901234567). Se guarda sin "
+              "NIT de la empresa como en el RUT (901.234.567-7, 901234567-7 o 901234567). Se guarda sin "
               "el dígito de verificación, que va en dv_receptor. Si se indica, los documentos dirigidos a "
               "otro NIT van a Fallidos (receptor_no_coincide)."),
     FieldSpec("dv_receptor", "receiver_check_digit", _check_digit, "DV",

@@ -1,6 +1,6 @@
 """The NIT as Colombians write it, and DIAN's check digit (dígito de verificación, DV).
 
-A technician copies the NIT from the RUT: «901.234.567-8», «901234567-8», «901234567», with
+A technician copies the NIT from the RUT: «901.234.567-7», «901234567-7», «901234567», with
 or without spaces. The configuration keeps the NIT (digits only, `nit_receptor`) and its check
 digit (`dv_receptor`) apart, so a document's NIT is compared without the digit. The check
 digit is DIAN's módulo 11 with its published weights; it lives here, below `dian`, because
@@ -16,9 +16,9 @@ from dataclasses import dataclass
 _WEIGHTS = (3, 7, 13, 17, 19, 23, 29, 37, 41, 43, 47, 53, 59, 67, 71)
 MIN_NIT_DIGITS = 5
 MAX_NIT_DIGITS = 12
-# «901.234.567-8», «901 234 567 - 8», «901234567»: groups of digits, one optional «-DV».
+# «901.234.567-7», «901 234 567 - 8», «901234567»: groups of digits, one optional «-DV».
 _WRITTEN = re.compile(r"(?P<nit>[0-9][0-9. ]*?)\s*(?:-\s*(?P<dv>[0-9]))?")
-EXAMPLE = "901.234.567-8"
+EXAMPLE = "901.234.567-7"
 
 
 class NitError(ValueError):
@@ -82,7 +82,7 @@ def parse_nit(text: str) -> ParsedNit:
 
 
 def format_nit(nit: str, dv: str | None = None) -> str:
-    """"901234567", "8" → "901.234.567-8" (thousands dots, as on the RUT)."""
+    """"901234567", "7" → "901.234.567-7" (thousands dots, as on the RUT)."""
     grouped = f"{int(nit):,}".replace(",", ".") if nit.isdigit() else nit
     if nit.isdigit() and nit.startswith("0"):
         grouped = nit  # leading zeros would vanish in the number

@@ -46,7 +46,7 @@ _PORTAL = "En el portal de facturación electrónica de la DIAN, Registro y habi
 # Where each value comes from at DIAN (README, «Habilitar el software en la DIAN para eventos»).
 HELP = {
     "nit": "El NIT de la empresa como figura en el RUT, con o sin dígito de verificación "
-           "(901.234.567-8); si lo escribe, se comprueba con la fórmula de la DIAN.",
+           "(901.234.567-7); si lo escribe, se comprueba con la fórmula de la DIAN.",
     "razon_social": "La razón social exacta del RUT de la empresa.",
     "certificado": "El archivo .p12 o .pfx del certificado de firma digital de la empresa, el que "
                    "entregó la entidad de certificación (Certicámara, GSE…). Debe existir y poder leerse.",

@@ -334,9 +334,9 @@ class FormScreen(RecepcionScreen):
                                     placeholder=OAUTH_PLACEHOLDERS.get(key, ""))
                     yield self._row(oauth_field(key), control, spec=OAUTH_SPECS[key], required=key in OAUTH_REQUIRED)
                 yield Static(Content(OAUTH_NOTE), id="oauth-note")
-                # As on the RUT: «901.234.567-8»; the check digit is verified and stored apart.
+                # As on the RUT: «901.234.567-7»; the check digit is verified and stored apart.
                 yield self._row("nit_receptor", Input(compact=True, id="f-nit_receptor", max_length=20,
-                                                      placeholder="p. ej. 901.234.567-8"))
+                                                      placeholder="p. ej. 901.234.567-7"))
                 yield self._row("fecha_expiracion", Input(compact=True, id="f-fecha_expiracion",
                                                           placeholder="DD/MM/AAAA", max_length=10))
                 yield self._row("correo_notificacion", Input(compact=True, id="f-correo_notificacion"))
