@@ -267,15 +267,15 @@ class ImapSource:
         return self.client
 
     def finish(self) -> None:
-        """LOGOUT without waiting for its answer: everything was moved, and the move answered,
-        before; a goodbye changes nothing, so it costs no round trip."""
+        """LOGOUT, and wait for its answer: the account is released after this, and its next
+        owner (maybe another process) must never find this session still open on the server."""
         if self.client is not None:
             client, self.client = self.client, None
             try:
                 with self._errors():
                     creations = self._creations(client)
                     self._check_created(pipelined(client._imap, creations))
-                    client._imap.send(client._imap._new_tag() + b" LOGOUT\r\n")
+                    client.logout()
             except ConnectionProblem as problem:
                 log.info("LOGOUT falló (%s); la pasada ya había terminado", problem)
             close_quietly(client)
