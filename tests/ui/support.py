@@ -150,3 +150,13 @@ def seed_documents(tmp_path: Path, accounts: str, count: int = 30, *, signed: bo
         with sqlite3.connect(tmp_path / "recepcion.db") as raw:
             raw.execute("UPDATE documents SET created_at = ?", (received_at.isoformat(timespec="milliseconds"),))
     return config
+
+
+def silent_account(port: int) -> str:
+    """An IMAP account on a port that accepts and never answers: a connection test waits."""
+    return (
+        "[cuentas.principal]\n"
+        'proveedor = "generic"\ntipo_servidor = "basica"\nprotocolo = "imap"\n'
+        f'servidor = "127.0.0.1"\npuerto = {port}\nseguridad = "ssl"\n'
+        'usuario = "recepcion@empresa.co"\nsecreto = "env:NO_SE_USA"\n'
+    )

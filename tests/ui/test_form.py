@@ -16,6 +16,7 @@ from tests.ui.support import (
     dovecot_account,
     focus,
     row,
+    silent_account,
     type_into,
     wait_until,
     write_config,
@@ -207,12 +208,7 @@ async def test_probar_conexion_against_dovecot(clean_dovecot: DovecotServer, tls
 
 
 async def test_the_form_answers_keys_while_a_connection_test_waits(silent_port: int, tmp_path: Path) -> None:
-    account = (
-        "[cuentas.principal]\n"
-        'proveedor = "generic"\ntipo_servidor = "basica"\nprotocolo = "imap"\n'
-        f'servidor = "127.0.0.1"\npuerto = {silent_port}\nseguridad = "ssl"\n'
-        'usuario = "recepcion@empresa.co"\nsecreto = "env:NO_SE_USA"\n'
-    )
+    account = silent_account(silent_port)
     # A bound far beyond the typing below, so no machine is too slow for it: the test ends by
     # cancelling (the 15 s bound itself is tested with the probe, tests/engine/test_connection_test.py).
     app = create_app(write_config(tmp_path, account), probe_timeout=600)

@@ -13,7 +13,17 @@ from textual.widgets import Collapsible, LoadingIndicator
 from tests.servers.certs import TestCertificates
 from tests.servers.dovecot import RECEPCION, DovecotServer
 from tests.servers.smtp import SMTP_USER, SmtpServer
-from tests.ui.support import SIZE, choose, dovecot_account, focus, row, type_into, wait_until, write_config
+from tests.ui.support import (
+    SIZE,
+    choose,
+    dovecot_account,
+    focus,
+    row,
+    silent_account,
+    type_into,
+    wait_until,
+    write_config,
+)
 from tui_recepcion.ui.app import create_app
 from tui_recepcion.ui.dialogs import MessageDialog
 from tui_recepcion.ui.form import FormScreen, TestProgress
@@ -124,12 +134,7 @@ async def test_outlook_with_basic_auth_warns_next_to_the_field(tmp_path: Path) -
 
 
 async def test_a_connection_test_shows_its_progress_and_esc_cancels_it(silent_port: int, tmp_path: Path) -> None:
-    account = (
-        "[cuentas.principal]\n"
-        'proveedor = "generic"\ntipo_servidor = "basica"\nprotocolo = "imap"\n'
-        f'servidor = "127.0.0.1"\npuerto = {silent_port}\nseguridad = "ssl"\n'
-        'usuario = "recepcion@empresa.co"\nsecreto = "env:NO_SE_USA"\n'
-    )
+    account = silent_account(silent_port)
     app = create_app(write_config(tmp_path, account))
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("f2")
