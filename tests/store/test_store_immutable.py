@@ -6,8 +6,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import platform
+import re
 import sqlite3
 import stat
+import sys
 from collections.abc import Iterator
 from dataclasses import replace
 from decimal import Decimal
@@ -23,11 +26,13 @@ from tui_recepcion.engine.prepare import PrepareSettings, prepare
 from tui_recepcion.store import (
     MIGRATIONS,
     SCHEMA_VERSION,
+    FileBatch,
     Outcome,
     Store,
     document_content_sha256,
     save_document_files,
 )
+from tui_recepcion.store import files as files_module
 
 ACCOUNT = "principal"
 
@@ -271,6 +276,32 @@ def test_files_are_written_once_and_reused_when_identical(tmp_path: Path, factor
     assert third["pdf"].name == f"{generated.cufe[:16]}-factura-{sha(data)[:16]}.pdf"
     assert squatted.read_bytes() == b"otra cosa" and third["pdf"].read_bytes() == data
     assert not [path for path in first["xml"].parent.iterdir() if path.name.startswith(".tmp-")]
+
+
+@pytest.mark.parametrize("flush", ["syncfs", "fsync"])
+def test_a_batch_writes_every_document_once_and_leaves_no_temporary_file(
+        tmp_path: Path, factory: SampleFactory, monkeypatch: pytest.MonkeyPatch, flush: str) -> None:
+    if flush == "fsync":  # as where syncfs(2) does not report write errors
+        monkeypatch.setattr("tui_recepcion.store.files._SYNCFS", None)
+    first, second = factory.document(), factory.document()
+    pdf = b"%PDF-1.4 la misma factura impresa dos veces"
+    batch = FileBatch(tmp_path)
+    paths = [batch.add(ACCOUNT, extract_file("f.xml", generated.xml).documents[0],
+                       [SavedFile("xml", generated.xml), SavedFile("pdf", pdf)])
+             for generated in (first, second, first)]  # the first again: the same names, written once
+    assert not list(tmp_path.rglob(f"{first.cufe[:16]}*"))  # nothing under a final name before the commit
+    batch.commit()
+    assert paths[0] == paths[2] and paths[0]["xml"] != paths[1]["xml"]
+    assert paths[0]["xml"].read_bytes() == first.xml and paths[1]["xml"].read_bytes() == second.xml
+    assert all(mode(path) == 0o600 for path in paths[1].values())
+    written = sorted(path.name for path in tmp_path.rglob("*") if path.is_file())
+    assert written == sorted(path.name for entry in paths[:2] for path in entry.values())  # no .tmp- left
+
+
+def test_syncfs_is_used_where_linux_reports_its_write_errors() -> None:
+    release = tuple(int(part) for part in re.findall(r"\d+", platform.release())[:2])
+    expected = sys.platform.startswith("linux") and release >= (5, 8)
+    assert (files_module._SYNCFS is not None) == expected
 
 
 # ---- permissions ---------------------------------------------------------------------------

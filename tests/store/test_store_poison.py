@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import hashlib
 import json
@@ -218,10 +219,21 @@ def failing(number: int):
     return fail
 
 
-def test_document_files_on_a_full_disk(tmp_path: Path, factory: SampleFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture(params=["syncfs", "fsync"])
+def full_disk_at_flush(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The disk fills up when the store flushes document files: through syncfs(2), or through
+    the fsync of each file used where syncfs does not report write errors."""
+    def syncfs_full(descriptor: int) -> int:
+        ctypes.set_errno(errno.ENOSPC)
+        return -1
+
+    monkeypatch.setattr("tui_recepcion.store.files._SYNCFS", syncfs_full if request.param == "syncfs" else None)
+    monkeypatch.setattr("tui_recepcion.store.files.os.fsync", failing(errno.ENOSPC))
+
+
+def test_document_files_on_a_full_disk(tmp_path: Path, factory: SampleFactory, full_disk_at_flush: None) -> None:
     generated = factory.document()
     document = extract_file("f.xml", generated.xml).documents[0]
-    monkeypatch.setattr("tui_recepcion.store.files.os.fsync", failing(errno.ENOSPC))
     with pytest.raises(StoreError, match="disco está lleno") as caught:
         save_document_files(tmp_path / "docs", ACCOUNT, document, [SavedFile("xml", generated.xml)])
     assert caught.value.transient
@@ -240,10 +252,9 @@ def test_document_files_without_permission(tmp_path: Path, factory: SampleFactor
     assert not caught.value.transient
 
 
-def test_record_outcome_on_a_full_disk_records_nothing(store: Store, factory: SampleFactory,
+def test_record_outcome_on_a_full_disk_records_nothing(store: Store, factory: SampleFactory, full_disk_at_flush: None,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     extraction = extract_file("f.xml", factory.container(factory.document()))
-    monkeypatch.setattr("tui_recepcion.store.files.os.fsync", failing(errno.ENOSPC))
     with pytest.raises(StoreError, match="disco está lleno") as caught:
         store.record_outcome(ACCOUNT, "k", extraction, "h")
     assert caught.value.transient

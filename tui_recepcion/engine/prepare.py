@@ -31,19 +31,13 @@ from types import TracebackType
 from typing import Any
 
 from tui_recepcion.dian import Extraction, extract_message, internal_error
-from tui_recepcion.store import Outcome, document_content_sha256, save_document_files
+from tui_recepcion.store import FileBatch, Outcome, document_content_sha256
 
 log = logging.getLogger(__name__)
 
 # Below this many messages a pass runs inline: a worker pool takes ~0.3 s to start.
 POOL_THRESHOLD = 200
 MAX_WORKERS = 4
-# Document files are fsynced before the store records them (docs/architecture.md, «Crash
-# safety»), and an fsync waits for the disk, not the CPU: measured at 30 ms a message on a
-# busy disk, three times the extraction. Several messages are prepared at once in threads so
-# those waits overlap (the file system commits concurrent fsyncs together); the extraction
-# itself still takes its turn on the interpreter.
-SAVING_THREADS = 8
 
 Extract = Callable[..., Extraction]
 
@@ -72,18 +66,20 @@ def safe_extract(extract: Extract, raw: bytes, receiver_nit: str | None) -> Extr
         return internal_error(error)
 
 
-def prepare(settings: PrepareSettings, item: tuple[str, bytes]) -> Outcome:
+def prepare(settings: PrepareSettings, item: tuple[str, bytes], files: FileBatch | None = None) -> Outcome:
     """Extract one message and write its documents' files; the file bytes are dropped so
-    only small values travel back from a worker process."""
+    only small values travel back from a worker process. With `files`, the files join that
+    batch and are on disk once it is committed; without, before this returns."""
     key, raw = item
     extraction = safe_extract(settings.extract, raw, settings.receiver_nit)
+    batch = FileBatch(settings.documents_dir) if files is None else files
     saved = {
-        document.cufe: save_document_files(
-            settings.documents_dir, settings.account, document, extraction.files.get(document.cufe, ())
-        )
+        document.cufe: batch.add(settings.account, document, extraction.files.get(document.cufe, ()))
         for document in extraction.documents
     }
-    # The hash the store compares a known CUFE by, computed here where the XML bytes still are.
+    if files is None:
+        batch.commit()
+    # The hash the store compares a known CUFE by: the extractor's, taken from the XML it parsed.
     content = {
         document.cufe: digest
         for document in extraction.documents
@@ -223,10 +219,15 @@ _bind_fork_server()
 
 
 def _prepare_chunk(settings: PrepareSettings, items: Sequence[tuple[str, bytes]]) -> list[Outcome]:
-    if settings.documents_dir is None or len(items) < 2:
-        return [prepare(settings, item) for item in items]
-    with ThreadPoolExecutor(max_workers=min(SAVING_THREADS, len(items)), thread_name_prefix="recepcion-archivos") as threads:
-        return list(threads.map(lambda item: prepare(settings, item), items))
+    # One FileBatch: the chunk's files reach the disk in two flushes, not three per message.
+    files = FileBatch(settings.documents_dir)
+    try:
+        outcomes = [prepare(settings, item, files) for item in items]
+    except BaseException:
+        files.discard()
+        raise
+    files.commit()
+    return outcomes
 
 
 class Preparer:

@@ -39,7 +39,7 @@ from tui_recepcion.store.copy import CopyReport, copy_store, table_counts
 from tui_recepcion.store.database import Database, SqliteDatabase
 from tui_recepcion.store.documents import Documents
 from tui_recepcion.store.event_log import DEFAULT_MAX_EVENTS, EventLog
-from tui_recepcion.store.files import document_content_sha256, save_document_files
+from tui_recepcion.store.files import FileBatch, document_content_sha256, save_document_files
 from tui_recepcion.store.ledger import Ledger
 from tui_recepcion.store.location import describe, is_postgres_url, mask_url
 from tui_recepcion.store.problems import StoreError, database_problem, translated
@@ -108,6 +108,7 @@ __all__ = [
     "is_postgres_url",
     "mask_url",
     "save_document_files",
+    "FileBatch",
 ]
 
 
