@@ -160,3 +160,26 @@ def silent_account(port: int) -> str:
         f'servidor = "127.0.0.1"\npuerto = {port}\nseguridad = "ssl"\n'
         'usuario = "recepcion@empresa.co"\nsecreto = "env:NO_SE_USA"\n'
     )
+
+
+async def pick_account(pilot: Pilot, value: str, query: str = "", *, key: str = "ctrl+f") -> None:
+    """Open the account picker with `key`, type `query`, move to `value` with the arrow keys
+    and press Enter (ui/account_picker.py)."""
+    from tui_recepcion.ui.account_picker import AccountPicker
+
+    await pilot.press(key)
+    await wait_until(pilot, lambda: isinstance(pilot.app.screen, AccountPicker), what="abrir el buscador de cuentas")
+    picker = pilot.app.screen
+    if query:
+        await pilot.press(*query)
+    await wait_until(pilot, lambda: value in picker.shown, what=f"ver {value} en la lista")
+    listing = picker.query_one("#picker-list")
+    target = picker.shown.index(value)
+    for _ in range(len(picker.shown)):
+        if listing.highlighted == target:
+            break
+        await pilot.press("down" if (listing.highlighted or 0) < target else "up")
+    assert listing.highlighted == target, f"las flechas no llevaron a {value}"
+    await pilot.press("enter")
+    await wait_until(pilot, lambda: pilot.app.screen is not picker, what=f"elegir {value}")
+

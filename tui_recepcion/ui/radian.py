@@ -3,6 +3,7 @@ the detail's events and signatures. Kept apart so the screen only adds columns a
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
@@ -48,6 +49,18 @@ def dashboard_counts(store: Store, account: str, today: date, rules: ClaimRules)
     since = datetime.combine(today - timedelta(days=RECENT_DAYS), time(), tzinfo=BOGOTA)
     radian = store.radian_of(store.recently_received(account, since), today=today, rules=rules)
     return sum(closes_soon(info, today) for info in radian), store.broken_signature_count(account)
+
+
+def dashboard_counts_by_account(store: Store, today: date, rules: ClaimRules) -> dict[str, tuple[int, int]]:
+    """`dashboard_counts` of every account at once: the same few queries for 1 account or 2,000
+    (accounts with nothing to count are absent)."""
+    since = datetime.combine(today - timedelta(days=RECENT_DAYS), time(), tzinfo=BOGOTA)
+    closing: Counter[str] = Counter()
+    rows = store.recently_received(None, since)
+    for row, info in zip(rows, store.radian_of(rows, today=today, rules=rules), strict=True):
+        closing[row.account] += closes_soon(info, today)
+    broken = store.broken_signature_counts()
+    return {account: (closing[account], broken.get(account, 0)) for account in set(closing) | set(broken)}
 
 
 def radian_counters(closing: int, broken: int) -> list[tuple[str, str] | str]:
