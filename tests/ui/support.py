@@ -35,6 +35,20 @@ BASIC_ACCOUNT = (
 )
 
 
+def many_accounts(count: int, **special: str) -> str:
+    """`count` IMAP account tables, «empresa0000»…; `special` maps an account id to extra
+    lines that replace its usuario and NIT (e.g. for a search to find it)."""
+    tables = []
+    for index in range(count):
+        account = f"empresa{index:04d}"
+        lines = special.get(account, f'usuario = "facturas{index}@empresa{index}.co"\nnit_receptor = "800{index:06d}"\n')
+        tables.append(f"[cuentas.{account}]\n"
+                      'proveedor = "generic"\ntipo_servidor = "basica"\nprotocolo = "imap"\n'
+                      f'servidor = "imap{index}.ejemplo.co"\npuerto = 993\nseguridad = "ssl"\n'
+                      f'secreto = "env:CLAVE_{index}"\n{lines}')
+    return "\n".join(tables)
+
+
 def write_config(tmp_path: Path, accounts: str = "") -> Path:
     """A config.toml whose store lives in tmp_path, plus the given account tables."""
     path = tmp_path / "config.toml"

@@ -263,7 +263,7 @@ class FormScreen(RecepcionScreen):
         # Not Ctrl+A: inputs use it to go to the start, and GNU screen takes it as its prefix.
         Binding("ctrl+o", "authorize", "Autorizar"),
         Binding("ctrl+g", "toggle_guidance", "Guía"),
-        Binding("ctrl+f", "pick_account", "Buscar cuenta"),
+        Binding("ctrl+f", "pick_account", "Buscar"),  # short: the form's footer is full at 80 columns
         Binding("escape", "cancel_test", "Cancelar prueba"),
     ]
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
