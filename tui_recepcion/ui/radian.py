@@ -43,17 +43,10 @@ def closes_soon(info: DocumentRadian, today: date) -> bool:
     return info.status.closes_by(next_business_day(today))
 
 
-def dashboard_counts(store: Store, account: str, today: date, rules: ClaimRules) -> tuple[int, int]:
-    """(invoices whose claim window closes within one business day, documents with a broken
-    signature) for one account; reads only the documents of the last weeks."""
-    since = datetime.combine(today - timedelta(days=RECENT_DAYS), time(), tzinfo=BOGOTA)
-    radian = store.radian_of(store.recently_received(account, since), today=today, rules=rules)
-    return sum(closes_soon(info, today) for info in radian), store.broken_signature_count(account)
-
-
 def dashboard_counts_by_account(store: Store, today: date, rules: ClaimRules) -> dict[str, tuple[int, int]]:
-    """`dashboard_counts` of every account at once: the same few queries for 1 account or 2,000
-    (accounts with nothing to count are absent)."""
+    """{account: (invoices whose claim window closes within one business day, documents with a
+    broken signature)}, reading only the documents of the last weeks: the same few queries for
+    1 account or 2,000 (accounts with nothing to count are absent)."""
     since = datetime.combine(today - timedelta(days=RECENT_DAYS), time(), tzinfo=BOGOTA)
     closing: Counter[str] = Counter()
     rows = store.recently_received(None, since)
