@@ -68,8 +68,10 @@ async def test_the_form_finds_an_account_by_search_and_loads_it(tmp_path: Path, 
         picker = app.screen
         # 300 accounts: the list is bounded, «Nueva cuenta…» is always in it.
         assert len(picker.shown) == 201 and picker.shown[-1] == NEW_ACCOUNT
+        assert str(picker.query_one(".picker-summary").render()) == "300 cuentas; se muestran 200: escriba para acotar."
         await pilot.press(*query)
         await wait_until(pilot, lambda: picker.shown == [account, NEW_ACCOUNT], what=f"filtrar «{query}»")
+        assert str(picker.query_one(".picker-summary").render()) == "1 de 300 cuentas coincide."
         await pilot.press("enter")
         await wait_until(pilot, lambda: app.screen is form and form_shows(form, server, user),
                          what=f"cargar {account}")

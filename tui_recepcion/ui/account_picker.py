@@ -139,13 +139,14 @@ class AccountPicker(Dialog):
         self.query_one(".picker-summary", Static).update(Content(self._summary(query, total, len(found))))
 
     def _summary(self, query: str, total: int, shown: int) -> str:
-        everyone = thousands(len(self.entries))
+        count = len(self.entries)
+        everyone = f"{thousands(count)} {'cuenta' if count == 1 else 'cuentas'}"
         if not query.strip():
-            text = f"{everyone} cuentas"
+            text = everyone
         elif total == 0:
-            text = f"Ninguna de las {everyone} cuentas coincide con «{query.strip()}»"
+            text = f"Ninguna cuenta coincide con «{query.strip()}»"
         else:
-            text = f"{thousands(total)} de {everyone} cuentas coinciden"
+            text = f"{thousands(total)} de {everyone} {'coincide' if total == 1 else 'coinciden'}"
         if shown < total:
             text += f"; se muestran {thousands(shown)}: escriba para acotar"
         return text + "."

@@ -263,7 +263,8 @@ class FormScreen(RecepcionScreen):
         # Not Ctrl+A: inputs use it to go to the start, and GNU screen takes it as its prefix.
         Binding("ctrl+o", "authorize", "Autorizar"),
         Binding("ctrl+g", "toggle_guidance", "Guía"),
-        Binding("ctrl+f", "pick_account", "Buscar"),  # short: the form's footer is full at 80 columns
+        # Not in the footer: it is full at 80 columns (F1, the palette and «Cuenta ▾» say it).
+        Binding("ctrl+f", "pick_account", "Buscar cuenta", show=False),
         Binding("escape", "cancel_test", "Cancelar prueba"),
     ]
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
@@ -317,9 +318,9 @@ class FormScreen(RecepcionScreen):
                 # A button that opens the account picker (Ctrl+F): a list of every account made the
                 # form take seconds to open with thousands of them, and could not search.
                 self._first_account = initial or NEW_ACCOUNT
-                yield self._row("selector", Button(self._selector_label(self._first_account), compact=True,
-                                                   id="f-selector"),
-                                label="Cuenta", help_text=SELECTOR_HELP, required=False)
+                selector = Button(self._selector_label(self._first_account), compact=True, id="f-selector")
+                selector.styles.line_pad = 0  # aligned with the other fields (CSS refuses line-pad: 0)
+                yield self._row("selector", selector, label="Cuenta", help_text=SELECTOR_HELP, required=False)
                 yield self._row(ACCOUNT_NAME, Input(compact=True, id="f-cuenta", placeholder="principal"),
                                 label="Nombre de la cuenta", help_text=NAME_HELP, required=True)
                 providers = [(provider.name, provider.id) for provider in registry.providers.values()]
