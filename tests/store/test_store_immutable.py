@@ -179,6 +179,23 @@ def test_bare_document_and_its_container_are_the_same_content(store: Store, fact
     assert result.duplicates == (generated.cufe,) and result.entry.status == "procesado"
 
 
+@pytest.mark.parametrize("style", ["zip", "bare_container", "bare_document", "no_declaration"])
+@pytest.mark.parametrize("kind", ["Invoice", "CreditNote", "DebitNote"])
+def test_the_extractors_content_hash_is_the_hash_of_the_file_on_disk(factory: SampleFactory, tmp_path: Path,
+                                                                      kind: str, style: str) -> None:
+    # The extractor hashes the tree it parsed; a stored file is hashed from its bytes. Rows
+    # are compared by either, so the two must never differ.
+    mail = factory.document_email(kind, style=style)
+    extraction = extract_message(mail.raw)
+    (cufe,) = mail.cufes
+    xml = next(saved for saved in extraction.files[cufe] if saved.kind == "xml")
+    assert xml.content_sha256 is not None
+    paths = save_document_files(tmp_path, ACCOUNT, extraction.documents[0], extraction.files[cufe])
+    on_disk = document_content_sha256([SavedFile("xml", paths["xml"].read_bytes())])
+    assert xml.content_sha256 == on_disk
+    assert on_disk != hashlib.sha256(paths["xml"].read_bytes()).hexdigest()  # the signed document, not the file
+
+
 def test_rows_stored_before_content_hashes_are_compared_by_their_file(tmp_path: Path, factory: SampleFactory) -> None:
     path, documents = tmp_path / "v5.db", tmp_path / "documentos"
     raw = sqlite3.connect(path)

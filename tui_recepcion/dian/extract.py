@@ -93,6 +93,7 @@ class _Found:
     xml: bytes
     name: str
     origin: str
+    content_sha256: str
 
 
 @dataclass(slots=True)
@@ -154,7 +155,7 @@ class _Collector:
                 if key not in self.events or (self.events[key].dian_validation is None and event.dian_validation):
                     self.events[key] = event
             return
-        document = parsed
+        document = parsed.document
         verdict = self._verdict(document)
         if verdict is not None:
             self._fail(verdict)
@@ -163,7 +164,7 @@ class _Collector:
         # The same document often comes twice (container and bare invoice): keep the one
         # that carries DIAN's validation.
         if previous is None or (previous.document.dian_validation is None and document.dian_validation):
-            self.found[document.cufe] = _Found(document, blob.data, blob.name, blob.origin)
+            self.found[document.cufe] = _Found(document, blob.data, blob.name, blob.origin, parsed.content_sha256)
 
     def _verdict(self, document: Document) -> Failure | None:
         if document.dian_validation is not None and document.dian_validation != codes.VALIDATED:
@@ -217,7 +218,7 @@ class _Collector:
         return Failure(Reason.FIRMA_INVALIDA, f"Firma no intacta en: {', '.join(broken[:5])}. Los documentos se guardan marcados.")
 
     def _files(self, found: _Found) -> tuple[SavedFile, ...]:
-        files = [SavedFile("xml", found.xml)]
+        files = [SavedFile("xml", found.xml, found.content_sha256)]
         pdf = self._pdf_for(found)
         if pdf is not None:
             files.append(SavedFile("pdf", pdf.data))

@@ -176,6 +176,9 @@ class SavedFile:
 
     kind: Literal["xml", "pdf"]
     data: bytes = field(repr=False)
+    content_sha256: str | None = None
+    """For the XML: the hash of its signed document (`dian.content`), computed by the
+    extractor on the tree it parsed, so the store need not parse the file again."""
 
     def __repr__(self) -> str:  # never dump untrusted bytes into logs
         return f"SavedFile(kind={self.kind!r}, {len(self.data)} bytes)"

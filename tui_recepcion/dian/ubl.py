@@ -17,6 +17,7 @@ from tui_recepcion.dian import codes, xml
 from tui_recepcion.dian.application_response import EventProblem, own_uuid, parse_events, referenced_cufe
 from tui_recepcion.dian.codes import VALIDATED as VALIDATED  # re-exported: extract checks against it
 from tui_recepcion.dian.codes import normalize_response_code
+from tui_recepcion.dian.content import signed_content_sha256
 from tui_recepcion.dian.limits import Limits
 from tui_recepcion.dian.model import (
     ABSENT,
@@ -67,7 +68,17 @@ def root_kind(root: etree._Element) -> str | None:
     return None
 
 
-Parsed = Document | tuple[ReceivedEvent, ...]
+class SignedDocument:
+    """A document read from an XML file, and the hash of the signed document it was read
+    from (`dian.content`), taken from the tree already parsed."""
+
+    __slots__ = ("content_sha256", "document")
+
+    def __init__(self, document: Document, content_sha256: str) -> None:
+        self.document, self.content_sha256 = document, content_sha256
+
+
+Parsed = SignedDocument | tuple[ReceivedEvent, ...]
 """A document, or the events of an ApplicationResponse (bare or in a container)."""
 
 
@@ -83,8 +94,9 @@ def parse_dian_xml(data: bytes, *, limits: Limits) -> Parsed:
     if kind == ATTACHED_DOCUMENT:
         return _parse_container(root, limits)
     if kind in _DOCUMENT_KINDS:
-        return _parse_document(root, kind, dian_validation=None, issuer_signature=check_signature(root),
-                               dian_signature=_NO_DIAN_RESPONSE)
+        content = signed_content_sha256(root)  # before anything else reads the tree
+        return SignedDocument(_parse_document(root, kind, dian_validation=None, issuer_signature=check_signature(root),
+                                              dian_signature=_NO_DIAN_RESPONSE), content)
     if kind == APPLICATION_RESPONSE:
         return _events(root, dian_validation=None, dian_signature=None)
     local = etree.QName(root).localname if isinstance(root.tag, str) else "?"
@@ -136,6 +148,7 @@ def _parse_container(root: etree._Element, limits: Limits) -> Parsed:
             Reason.DOCUMENTO_EMBEBIDO_INVALIDO,
             "El contenedor no trae una factura, una nota crédito o débito ni un evento.",
         )
+    content = signed_content_sha256(inner)  # before anything else reads the tree
     document = _parse_document(inner, kind, dian_validation=response.code, issuer_signature=check_signature(inner),
                                dian_signature=response.signature or _NO_DIAN_RESPONSE)
     if container_uuid and container_uuid.lower() != document.cufe and _names_dian_response(container_uuid, reference, response):
@@ -146,7 +159,7 @@ def _parse_container(root: etree._Element, limits: Limits) -> Parsed:
                 Reason.DOCUMENTO_EMBEBIDO_INVALIDO,
                 f"El CUFE {where} no coincide con el del documento {document.number}.",
             )
-    return document
+    return SignedDocument(document, content)
 
 
 def _names_dian_response(uuid: str, reference: etree._Element | None, response: _DianResponse) -> bool:

@@ -22,46 +22,21 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
-from lxml import etree  # type: ignore[import-untyped]  # lxml ships no type information
-
-from tui_recepcion.dian import xml as safe_xml
-from tui_recepcion.dian.limits import DEFAULT_LIMITS
+from tui_recepcion.dian.content import content_sha256_of
 from tui_recepcion.dian.model import Document, SavedFile
-from tui_recepcion.dian.ubl import ATTACHED_DOCUMENT, root_kind
 from tui_recepcion.store.problems import file_problem
 
 _KIND_SLUGS = {"Invoice": "factura", "CreditNote": "nota-credito", "DebitNote": "nota-debito"}
 
 
 def document_content_sha256(files: Iterable[SavedFile]) -> str | None:
-    """The hash that decides whether two documents under one CUFE are the same content.
-
-    It covers the signed document only: the Invoice/CreditNote/DebitNote embedded in an
-    AttachedDocument (the text of Attachment/ExternalReference/Description, which is where
-    number, parties and amounts are read from), or the bare document itself, in canonical
-    form (C14N 1.0 without comments), so the same signed document is the same content
-    whether it comes bare or in a container, with or without an XML declaration. The
-    container around it (its ids, dates and signature) and the PDF are left out: suppliers
-    regenerate them when they resend. None when there is no XML. Bytes that cannot be
-    parsed (never the case after a successful extraction) are hashed as they are.
-    """
-    data = next((saved.data for saved in files if saved.kind == "xml"), None)
-    return None if data is None else _content_sha256_of(data)
-
-
-def _content_sha256_of(data: bytes) -> str:
-    limit = DEFAULT_LIMITS.max_xml_bytes
-    try:
-        root = safe_xml.parse(data, max_bytes=limit)
-        if root_kind(root) == ATTACHED_DOCUMENT:
-            description = root.find("{*}Attachment/{*}ExternalReference/{*}Description")
-            text = (description.text or "").strip() if description is not None else ""
-            if text:
-                root = safe_xml.parse(text.encode("utf-8"), max_bytes=limit, force_utf8=True)
-        canonical = etree.tostring(root, method="c14n", with_comments=False)
-    except (safe_xml.XmlRejected, etree.Error, ValueError):
-        canonical = data
-    return hashlib.sha256(canonical).hexdigest()
+    """The hash that decides whether two documents under one CUFE are the same content
+    (`dian.content`); None when there is no XML. The extractor's own hash, computed on the
+    tree it parsed, is used when it came with the file."""
+    saved = next((saved for saved in files if saved.kind == "xml"), None)
+    if saved is None:
+        return None
+    return saved.content_sha256 or content_sha256_of(saved.data)
 
 
 def file_content_sha256(path: Path) -> str | None:
@@ -69,7 +44,7 @@ def file_content_sha256(path: Path) -> str | None:
         data = path.read_bytes()
     except FileNotFoundError:
         return None
-    return _content_sha256_of(data)
+    return content_sha256_of(data)
 
 
 def make_private_dirs(folder: Path) -> None:
