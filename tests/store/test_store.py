@@ -271,6 +271,16 @@ def test_alert_claims_are_exclusive_until_they_expire(store: Store) -> None:
                                                                                       "t@e.co", None)
 
 
+def test_the_alert_records_of_many_accounts_are_each_accounts_own(store: Store) -> None:
+    for account, key in [("a", "1"), ("b", "1"), ("a", "2")]:
+        assert store.claim_alert(account, "k", key, now=T0, lease=LEASE) is not None
+    accounts = ["a", "b", "sin-alertas", *(f"otra{index}" for index in range(600))]  # more than one batch
+    found = store.alert_records_of(accounts)
+    assert set(found) == set(accounts)
+    assert found["a"] == store.alert_records("a") and [r.key for r in found["a"]] == ["1", "2"]
+    assert found["b"] == store.alert_records("b") and found["sin-alertas"] == [] and found["otra599"] == []
+
+
 def test_a_failed_alert_waits_for_its_retry_time(store: Store) -> None:
     claim = store.claim_alert("a", "k", "1", now=T0, lease=LEASE)
     assert claim is not None

@@ -35,6 +35,20 @@ BASIC_ACCOUNT = (
 )
 
 
+def many_accounts(count: int, **special: str) -> str:
+    """`count` IMAP account tables, «empresa0000»…; `special` maps an account id to extra
+    lines that replace its usuario and NIT (e.g. for a search to find it)."""
+    tables = []
+    for index in range(count):
+        account = f"empresa{index:04d}"
+        lines = special.get(account, f'usuario = "facturas{index}@empresa{index}.co"\nnit_receptor = "800{index:06d}"\n')
+        tables.append(f"[cuentas.{account}]\n"
+                      'proveedor = "generic"\ntipo_servidor = "basica"\nprotocolo = "imap"\n'
+                      f'servidor = "imap{index}.ejemplo.co"\npuerto = 993\nseguridad = "ssl"\n'
+                      f'secreto = "env:CLAVE_{index}"\n{lines}')
+    return "\n".join(tables)
+
+
 def write_config(tmp_path: Path, accounts: str = "") -> Path:
     """A config.toml whose store lives in tmp_path, plus the given account tables."""
     path = tmp_path / "config.toml"
@@ -160,3 +174,26 @@ def silent_account(port: int) -> str:
         f'servidor = "127.0.0.1"\npuerto = {port}\nseguridad = "ssl"\n'
         'usuario = "recepcion@empresa.co"\nsecreto = "env:NO_SE_USA"\n'
     )
+
+
+async def pick_account(pilot: Pilot, value: str, query: str = "", *, key: str = "ctrl+f") -> None:
+    """Open the account picker with `key`, type `query`, move to `value` with the arrow keys
+    and press Enter (ui/account_picker.py)."""
+    from tui_recepcion.ui.account_picker import AccountPicker
+
+    await pilot.press(key)
+    await wait_until(pilot, lambda: isinstance(pilot.app.screen, AccountPicker), what="abrir el buscador de cuentas")
+    picker = pilot.app.screen
+    if query:
+        await pilot.press(*query)
+    await wait_until(pilot, lambda: value in picker.shown, what=f"ver {value} en la lista")
+    listing = picker.query_one("#picker-list")
+    target = picker.shown.index(value)
+    for _ in range(len(picker.shown)):
+        if listing.highlighted == target:
+            break
+        await pilot.press("down" if (listing.highlighted or 0) < target else "up")
+    assert listing.highlighted == target, f"las flechas no llevaron a {value}"
+    await pilot.press("enter")
+    await wait_until(pilot, lambda: pilot.app.screen is not picker, what=f"elegir {value}")
+

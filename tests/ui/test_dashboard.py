@@ -137,7 +137,9 @@ NOTIFY = "tecnico@empresa.co"
 
 
 def banner(dashboard: DashboardScreen, account: str = "principal") -> str:
-    panel = dashboard.query_one(f"#tab-{account}").query_one(AccountPanel)
+    """The alert banner of the panel, which must be showing `account`."""
+    panel = dashboard.query_one(AccountPanel)
+    assert panel.board is dashboard.boards[account]
     return str(panel.query_one(".alert-banner").render())
 
 
@@ -194,7 +196,7 @@ async def test_a_wrong_password_from_the_dashboard_sends_one_authentication_aler
             await pilot.press("d")
             await wait_until(pilot, lambda: board.state == "inactivo", what="detener")
         assert "rechazó el usuario" in banner(dashboard)
-        assert dashboard.query_one("#tab-principal").query_one(".alert-banner").has_class("-error")
+        assert dashboard.query_one(AccountPanel).query_one(".alert-banner").has_class("-error")
 
     [alert] = clean_smtp.messages()
     subject = email.message_from_bytes(alert.raw, policy=email.policy.default)["Subject"]

@@ -21,7 +21,7 @@ from tui_recepcion.store import Outcome, Store
 from tui_recepcion.ui.app import create_app
 from tui_recepcion.ui.dashboard import AccountPanel, DashboardScreen
 from tui_recepcion.ui.documents import DocumentsScreen, detail_lines
-from tui_recepcion.ui.radian import BROKEN_SIGNATURE, CLOSING, PENDING_ACK, dashboard_counts
+from tui_recepcion.ui.radian import BROKEN_SIGNATURE, CLOSING, PENDING_ACK, dashboard_counts_by_account
 
 # Friday 20 March 2026, 15:00 in Bogotá; Monday 23 is a holiday (San José).
 NOW = datetime(2026, 3, 20, 20, 0, tzinfo=UTC)
@@ -67,9 +67,15 @@ def populated(tmp_path: Path) -> dict[str, str]:
 def test_dashboard_counts_closing_windows_and_broken_signatures(tmp_path: Path, populated) -> None:
     with Store.open(tmp_path / "recepcion.db") as store:
         # On Tuesday 24 (after the holiday) the windows close on Wednesday 25: within one business day.
-        assert dashboard_counts(store, "principal", date(2026, 3, 24), ClaimRules()) == (3, 1)
+        assert dashboard_counts_by_account(store, date(2026, 3, 24), ClaimRules()) == {"principal": (3, 1)}
         # On the day they arrived, three business days remain: nothing closes yet.
-        assert dashboard_counts(store, "principal", date(2026, 3, 20), ClaimRules()) == (0, 1)
+        assert dashboard_counts_by_account(store, date(2026, 3, 20), ClaimRules()) == {"principal": (0, 1)}
+    # Every account's counts come from the same queries, each to its own account.
+    with sqlite3.connect(tmp_path / "recepcion.db") as raw:
+        raw.execute("UPDATE documents SET account = 'otra' WHERE cufe IN (?, ?)", (populated["nueva"], populated["alterada"]))
+    with Store.open(tmp_path / "recepcion.db") as store:
+        assert dashboard_counts_by_account(store, date(2026, 3, 24), ClaimRules()) == {"principal": (1, 0),
+                                                                                       "otra": (2, 1)}
 
 
 def test_detail_shows_events_in_order_and_the_signatures(tmp_path: Path, populated) -> None:

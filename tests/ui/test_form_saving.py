@@ -12,7 +12,7 @@ import tomllib
 from datetime import date
 from pathlib import Path
 
-from tests.ui.support import SIZE, choose, row, type_into, wait_until, write_config
+from tests.ui.support import SIZE, pick_account, row, type_into, wait_until, write_config
 from tui_recepcion.ui.app import create_app
 from tui_recepcion.ui.dialogs import ChoiceDialog, ConfirmDialog
 from tui_recepcion.ui.form import NEW_ACCOUNT, FormScreen
@@ -48,7 +48,7 @@ async def test_a_new_account_cannot_take_an_existing_name(tmp_path: Path) -> Non
     app = create_app(config)
     async with app.run_test(size=SIZE) as pilot:
         form = await open_form(pilot)
-        await choose(pilot, "#f-selector", NEW_ACCOUNT)
+        await pick_account(pilot, NEW_ACCOUNT)
         name = form.query_one("#f-cuenta")
         assert name.value == ""
         assert name.placeholder != "principal"  # the example never names an existing account
@@ -151,7 +151,7 @@ async def test_status_lines_belong_to_one_account(tmp_path: Path) -> None:
         await type_into(pilot, "#f-correo_notificacion", "otro@empresa.co")
         await pilot.press("ctrl+s")
         await wait_until(pilot, lambda: "guardada" in status(form), what="guardar")
-        await choose(pilot, "#f-selector", NEW_ACCOUNT)
+        await pick_account(pilot, NEW_ACCOUNT)
         assert status(form) == ""  # «guardada» was about «principal», not this blank form
 
 

@@ -229,8 +229,11 @@ class Alerts:
             log.warning("No se pudo preparar el resumen de reclamos de la cuenta %s: %s", account.id, error)
 
     def status(self, accounts: Iterable[Account]) -> list[AlertStatus]:
+        """Each account's alert state, read in one query per 500 accounts (the dashboard has thousands)."""
         now = self._now()
-        return [self._status(account, now) for account in accounts]
+        chosen = list(accounts)
+        records = self._store.alert_records_of(account.id for account in chosen)
+        return [self._status(account, now, records[account.id]) for account in chosen]
 
     # ---- evaluation --------------------------------------------------------------------------
 
@@ -306,8 +309,7 @@ class Alerts:
 
     # ---- status ------------------------------------------------------------------------------
 
-    def _status(self, account: Account, now: datetime) -> AlertStatus:
-        records = self._store.alert_records(account.id)
+    def _status(self, account: Account, now: datetime, records: list[AlertRecord]) -> AlertStatus:
         expiry = account.password_expiry
         today = today_for(account, now)
         expiry_key = expiry.isoformat() if expiry is not None else None

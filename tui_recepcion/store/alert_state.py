@@ -8,6 +8,7 @@ sending leaves a claim that simply expires; the alert is then claimable again.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -25,6 +26,22 @@ class AlertState(StoreBase):
         with self._db.lock:
             rows = self._db.execute("SELECT * FROM alerts WHERE account = ? ORDER BY id", (account,)).fetchall()
             return [_alert_row(row, self._db.columns("alerts")) for row in rows]
+
+    @translated
+    def alert_records_of(self, accounts: Iterable[str]) -> dict[str, list[AlertRecord]]:
+        """`alert_records` of many accounts, one query per 500 (the dashboard's banner)."""
+        wanted = list(dict.fromkeys(accounts))
+        found: dict[str, list[AlertRecord]] = {account: [] for account in wanted}
+        with self._db.lock:
+            columns = self._db.columns("alerts")
+            for start in range(0, len(wanted), 500):
+                batch = wanted[start:start + 500]
+                rows = self._db.execute(f"SELECT * FROM alerts WHERE account IN ({','.join('?' * len(batch))}) "
+                                        "ORDER BY id", batch).fetchall()
+                for row in rows:
+                    record = _alert_row(row, columns)
+                    found[record.account].append(record)
+        return found
 
     @translated
     def claim_alert(self, account: str, kind: str, key: str, *, now: datetime, lease: timedelta,

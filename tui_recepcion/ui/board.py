@@ -3,6 +3,9 @@
 The screen applies events here as they arrive and repaints from this state a few times a
 second, so thousands of events cost a few repaints, not thousands. Rows and log lines are
 bounded: the dashboard shows the recent past; the ledger (Mensajes) keeps everything.
+There is one board per account but one panel on screen: a board keeps its recent rows and
+log lines (`recent_rows`, `recent_log`) so the panel can show them again when its account
+is chosen, and the ones not yet painted (`new_rows`, `new_log`) for the panel showing it.
 The alert banner comes from the store's alert state (`AlertStatus`), which the screen
 reads in a worker and hands over with `set_alert_status`.
 """
@@ -106,8 +109,12 @@ class AccountBoard:
         self.pass_done = 0
         self.last_run: datetime | None = None
         self.next_run = ""
-        self.new_rows: deque[MessageRow] = deque(maxlen=ROW_LIMIT)
+        self.recent_rows: deque[MessageRow] = deque(maxlen=ROW_LIMIT)
+        self.recent_log: deque[str] = deque(maxlen=LOG_LIMIT)
+        self.new_rows: deque[MessageRow] = deque(maxlen=ROW_LIMIT)  # the tail of recent_rows not painted yet
         self.new_log: deque[str] = deque(maxlen=LOG_LIMIT)
+        # Claim windows closing within a business day, documents with a broken signature.
+        self.radian = (0, 0)
         self.per_minute: Counter[datetime] = Counter()
         self.alert_status: AlertStatus | None = None  # None until the screen first reads it
         self.changed = True
@@ -116,7 +123,9 @@ class AccountBoard:
         return moment.astimezone(self.account.tzinfo)
 
     def _log(self, event: Event, text: str) -> None:
-        self.new_log.append(f"{self.local(event.at):%H:%M:%S} {text}")
+        line = f"{self.local(event.at):%H:%M:%S} {text}"
+        self.recent_log.append(line)
+        self.new_log.append(line)
 
     def apply(self, event: Event) -> None:
         self.changed = True
@@ -161,6 +170,7 @@ class AccountBoard:
     def remember(self, event: MessageHandled) -> None:
         """Add the message to the table and the per-minute counts (also for replayed history)."""
         row = message_row(event, self.local(event.at))
+        self.recent_rows.append(row)
         self.new_rows.append(row)
         self.per_minute[event.at.replace(second=0, microsecond=0)] += 1
 
@@ -178,6 +188,17 @@ class AccountBoard:
         """Messages in each of the last `minutes` minutes, oldest first."""
         end = now.replace(second=0, microsecond=0)
         return [self.per_minute.get(end - timedelta(minutes=back), 0) for back in range(minutes - 1, -1, -1)]
+
+    def take_all(self) -> tuple[list[MessageRow], list[str]]:
+        """Every recent row and log line, to show this board afresh; nothing is new after it."""
+        self.new_rows.clear()
+        self.new_log.clear()
+        return list(self.recent_rows), list(self.recent_log)
+
+    def set_radian(self, counts: tuple[int, int]) -> None:
+        if counts != self.radian:
+            self.radian = counts
+            self.changed = True
 
     def set_failed_now(self, count: int) -> None:
         if count != self.failed_now:

@@ -1,5 +1,9 @@
-"""The live dashboard: one tab per account with state, counters, progress, recent messages,
+"""The live dashboard: for the chosen account, its state, counters, progress, recent messages,
 a log and messages per minute; processing starts and stops here.
+
+Every account has its board (ui/board.py, no widgets), but only one panel is on screen: the
+account chosen with Ctrl+←/Ctrl+→ or found with Ctrl+F (ui/account_picker.py), so one
+account or 2,000 open as fast and only the shown panel is repainted.
 
 Processing runs in thread workers (`AccountProcessor.serve`, with the account's `Alerts`
 like `tui-recepcion procesar`) whose `emit` feeds the `EventBridge`; another thread follows
@@ -21,7 +25,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
-from textual.widgets import DataTable, Footer, ProgressBar, RichLog, Sparkline, Static, TabbedContent, TabPane, Tabs
+from textual.widgets import DataTable, Footer, ProgressBar, RichLog, Sparkline, Static, TabbedContent, TabPane
 
 from tui_recepcion import paths
 from tui_recepcion.alerts import Alerts, AlertStatus
@@ -31,12 +35,13 @@ from tui_recepcion.engine.reload import ServiceConfigStatus, service_config_stat
 from tui_recepcion.engine.service import AccountProcessor, EventFollower
 from tui_recepcion.events import AlertSent, ConfigApplied, MessageHandled, MessagesDisposed, PassFinished, StateChanged
 from tui_recepcion.store import StoreError
+from tui_recepcion.ui.account_picker import AccountPicker
 from tui_recepcion.ui.board import LOG_LIMIT, ROW_LIMIT, STATE_LABELS, AccountBoard, MessageRow, moment_text
 from tui_recepcion.ui.bridge import EventBridge
 from tui_recepcion.ui.dialogs import MessageDialog
 from tui_recepcion.ui.fleet import FLEET_SECONDS, FleetPanel, FleetRead
 from tui_recepcion.ui.navbar import NavBar
-from tui_recepcion.ui.radian import dashboard_counts, radian_counters
+from tui_recepcion.ui.radian import dashboard_counts_by_account, radian_counters
 from tui_recepcion.ui.screen import RecepcionScreen, WorkerResult, set_column_widths
 from tui_recepcion.vocabulary import FAILED, PROCESSED
 
@@ -51,6 +56,8 @@ HISTORY_EVENTS = 2000  # the log's recent past replayed into the table when the 
 COLUMNS = ("Hora", "Emisor", "Número", "Total", "Estado o motivo", "Destino")
 NARROW_WIDTHS = (8, 13, 8, 14, 13, 10)
 WIDE_WIDTHS = (8, 30, 12, 15, 27, 10)
+ACCOUNT_PANE = "cuenta"  # the one pane of accounts: its panel shows the chosen account's board
+FLEET_PANE = "flota"
 
 
 class AlertStatusesRead(WorkerResult):
@@ -83,13 +90,18 @@ class RadianCounted(WorkerResult):
 
 
 class AccountPanel(Vertical):
-    """Everything the dashboard shows for one account."""
+    """Everything the dashboard shows for one account: the chosen one. There is one panel
+    whatever the number of accounts (a panel of widgets per account made 2,000 accounts take
+    minutes to open); `show` puts another account's board in it."""
 
-    def __init__(self, board: AccountBoard) -> None:
-        super().__init__(classes="account-panel")
-        self.board = board
-        self.radian = (0, 0)  # claim windows closing within a business day, broken signatures
+    def __init__(self) -> None:
+        super().__init__(classes="account-panel", id="account-panel")
+        self.board: AccountBoard | None = None
         self.rows: dict[str, MessageRow] = {}  # by table row key, for the detail dialog
+
+    @property
+    def radian(self) -> tuple[int, int]:
+        return self.board.radian if self.board is not None else (0, 0)
 
     @on(DataTable.RowSelected)
     def _row_detail(self, event: DataTable.RowSelected) -> None:
@@ -123,8 +135,27 @@ class AccountPanel(Vertical):
     def on_resize(self, event: events.Resize) -> None:
         set_column_widths(self.query_one(DataTable), self._widths(self.app.size.width))
 
+    def show(self, board: AccountBoard, services_now, today) -> None:
+        """Show `board` afresh: its recent rows and log lines, then its counters."""
+        self.board = board
+        rows, lines = board.take_all()
+        table = self.query_one(DataTable)
+        table.clear()
+        self.rows.clear()
+        self._add_rows(rows, following=True)
+        log = self.query_one(RichLog)
+        log.clear()
+        for line in lines:
+            log.write(Text(line))
+        progress = self.query_one(ProgressBar)
+        progress.update(total=board.pass_total or 1, progress=min(board.pass_done, board.pass_total))
+        board.changed = False
+        self.repaint(services_now, today)
+
     def repaint(self, services_now, today) -> None:
         board = self.board
+        if board is None:
+            return
         self._state_line()
         # «En Fallidos» is what the folder holds now; the history counts every failure ever seen.
         counters = Content.assemble(
@@ -132,7 +163,7 @@ class AccountPanel(Vertical):
             "  En Fallidos ", ("—" if board.failed_now is None else str(board.failed_now), "bold"),
             (f" (historial {board.failed})", "dim"),
             "  Pendientes ", ("—" if board.pending is None else str(board.pending), "bold"),
-            *radian_counters(*self.radian),
+            *radian_counters(*board.radian),
             ("  por minuto:", "dim"),
         )
         self.query_one(".counters", Static).update(counters)
@@ -149,7 +180,8 @@ class AccountPanel(Vertical):
         progress = self.query_one(ProgressBar)
         if board.pass_total:
             progress.update(total=board.pass_total, progress=min(board.pass_done, board.pass_total))
-        self._append_rows()
+        table = self.query_one(DataTable)
+        self._add_rows(board.take_rows(), following=not table.has_focus or table.cursor_row >= table.row_count - 1)
         lines = board.take_log()
         if lines:
             log = self.query_one(RichLog)
@@ -158,6 +190,7 @@ class AccountPanel(Vertical):
 
     def _state_line(self) -> None:
         board = self.board
+        assert board is not None
         parts = [f"Estado: {STATE_LABELS.get(board.state, board.state)}"]
         if board.state == "error" and board.detail:
             parts.append(board.detail)
@@ -170,12 +203,10 @@ class AccountPanel(Vertical):
             line.set_class(board.state == state, f"-{state}")
         line.update(Content(" · ".join(parts)))
 
-    def _append_rows(self) -> None:
-        rows = self.board.take_rows()
+    def _add_rows(self, rows: list[MessageRow], *, following: bool) -> None:
         if not rows:
             return
         table = self.query_one(DataTable)
-        following = not table.has_focus or table.cursor_row >= table.row_count - 1
         for row in rows:
             self.rows[str(row.id)] = row
             outcome = Content.styled(row.outcome, "$text-error" if row.failed else "$text-success")
@@ -196,11 +227,13 @@ class DashboardScreen(RecepcionScreen):
         "El procesamiento en vivo de cada cuenta: estado, contadores, avance de la pasada, los "
         "últimos correos y el registro. I inicia el procesamiento de la cuenta visible (como "
         "servicio: una pasada cada intervalo), D lo detiene. Si «tui-recepcion procesar» ya corre "
-        "en esta máquina, el tablero muestra su avance. Ctrl+← y Ctrl+→ cambian de cuenta."
+        "en esta máquina, el tablero muestra su avance. Ctrl+← y Ctrl+→ cambian de cuenta; "
+        "Ctrl+F busca una cuenta por nombre, usuario o NIT."
     )
     BINDINGS = [
         Binding("i", "start", "Iniciar"),
         Binding("d", "stop", "Detener"),
+        Binding("ctrl+f", "pick_account", "Buscar cuenta"),
         Binding("ctrl+left", "previous_account", "Cuenta anterior", show=False),
         Binding("ctrl+right", "next_account", "Cuenta siguiente", show=False),
     ]
@@ -208,7 +241,8 @@ class DashboardScreen(RecepcionScreen):
     def __init__(self) -> None:
         super().__init__()
         self.bridge = EventBridge()
-        self.boards: dict[str, AccountBoard] = {}
+        self.boards: dict[str, AccountBoard] = {}  # every account's, in the configuration's order
+        self.shown: str | None = None  # the account whose board the panel shows
         self._cancels: dict[str, threading.Event] = {}
         self._stop_following = threading.Event()
         self.fleet_url: str | None = None  # the PostgreSQL store's URL, when there is a fleet to show
@@ -216,7 +250,9 @@ class DashboardScreen(RecepcionScreen):
     def compose(self) -> ComposeResult:
         yield NavBar(self.TITLE, "tablero")
         yield Static("No hay cuentas configuradas. Pulse F2 para crear una.", id="no-accounts")
-        yield TabbedContent(id="accounts")
+        with TabbedContent(id="accounts"):
+            with TabPane("Cuenta", id=ACCOUNT_PANE):
+                yield AccountPanel()
         yield Footer(compact=True)
 
     async def on_mount(self) -> None:
@@ -238,46 +274,93 @@ class DashboardScreen(RecepcionScreen):
     async def _build_tabs(self) -> None:
         tabs = self.query_one("#accounts", TabbedContent)
         counts = self.services.store.message_counts()
+        added: set[str] = set()
         for account in self.services.accounts:
             if account.id in self.boards:
                 self.boards[account.id].account = account
                 continue
             totals = counts.get(account.id, {})
-            board = AccountBoard(account, totals.get(PROCESSED, 0), totals.get(FAILED, 0))
-            self.boards[account.id] = board
-            await tabs.add_pane(TabPane(account.id, AccountPanel(board), id=f"tab-{account.id}"))
+            self.boards[account.id] = AccountBoard(account, totals.get(PROCESSED, 0), totals.get(FAILED, 0))
+            added.add(account.id)
         url = paths.database_path(self.services.config)
         if isinstance(url, str) and self.fleet_url is None:  # a PostgreSQL URL: a fleet to follow
             self.fleet_url = url
-            await tabs.add_pane(TabPane("Flota", FleetPanel(self.services.local_time), id="flota"))
-        self._replay_history()
+            await tabs.add_pane(TabPane("Flota", FleetPanel(self.services.local_time), id=FLEET_PANE))
+        self._replay_history(added)
         self.query_one("#no-accounts").display = not self.boards
         tabs.display = bool(self.boards) or self.fleet_url is not None
-        self._repaint(force=True)
+        if self.boards:
+            tabs.show_tab(ACCOUNT_PANE)
+            self.show_account(self.shown if self.shown in self.boards else next(iter(self.boards)))
+        elif self.fleet_url is not None:
+            tabs.hide_tab(ACCOUNT_PANE)
         self._refresh_alerts()
         self._refresh_facts()
 
-    def _replay_history(self) -> None:
-        """Fill the tables with the recent messages the event log still holds."""
+    def _replay_history(self, accounts: set[str]) -> None:
+        """Fill the new boards with the recent messages the event log still holds."""
+        if not accounts:
+            return
         store = self.services.store
         for event in EventFollower(store, max(0, store.last_event_id() - HISTORY_EVENTS)).poll(HISTORY_EVENTS):
-            board = self.boards.get(event.account)
-            if board is not None and isinstance(event, MessageHandled):
-                board.remember(event)
+            if event.account in accounts and isinstance(event, MessageHandled):
+                self.boards[event.account].remember(event)
 
     def accounts_changed(self) -> None:
         self.run_worker(self._build_tabs(), exclusive=True, group="pestanas", name="Actualizar cuentas")
 
+    def show_account(self, account_id: str) -> None:
+        """Put `account_id`'s board in the panel, and its name (and place) on the tab."""
+        self.shown = account_id
+        now = self.services.clock()
+        self.query_one(AccountPanel).show(self.boards[account_id], now, self.services.local_time(now).date())
+        label = account_id
+        if len(self.boards) > 1:
+            label += f" · {list(self.boards).index(account_id) + 1} de {len(self.boards)}"
+        self.query_one("#accounts", TabbedContent).get_tab(ACCOUNT_PANE).label = Content(label)
+
     def _visible_account(self) -> Account | None:
-        active = self.query_one("#accounts", TabbedContent).active
-        board = self.boards.get(active.removeprefix("tab-")) if active.startswith("tab-") else None
-        return board.account if board else None
+        if self.query_one("#accounts", TabbedContent).active != ACCOUNT_PANE or self.shown not in self.boards:
+            return None
+        return self.boards[self.shown].account
+
+    def _stops(self) -> list[str]:
+        """Where Ctrl+← and Ctrl+→ go, in order: every account, then the fleet."""
+        return list(self.boards) + ([FLEET_PANE] if self.fleet_url is not None else [])
+
+    def _go(self, stop: str) -> None:
+        tabs = self.query_one("#accounts", TabbedContent)
+        if stop == FLEET_PANE:
+            tabs.active = FLEET_PANE
+            return
+        self.show_account(stop)
+        tabs.active = ACCOUNT_PANE
+
+    def _step(self, step: int) -> None:
+        stops = self._stops()
+        if not stops:
+            return
+        here = FLEET_PANE if self.query_one("#accounts", TabbedContent).active == FLEET_PANE else self.shown
+        index = stops.index(here) if here in stops else 0
+        self._go(stops[(index + step) % len(stops)])
 
     def action_next_account(self) -> None:
-        self.query_one("#accounts", TabbedContent).query_one(Tabs).action_next_tab()
+        self._step(1)
 
     def action_previous_account(self) -> None:
-        self.query_one("#accounts", TabbedContent).query_one(Tabs).action_previous_tab()
+        self._step(-1)
+
+    def action_pick_account(self) -> None:
+        if not self.boards:
+            self.notify("No hay cuentas configuradas. Pulse F2 para crear una.", severity="warning")
+            return
+        accounts = [board.account for board in self.boards.values()]
+        picker = AccountPicker("Mostrar la cuenta", accounts, current=self.shown)
+        self.app.push_screen(picker, self._picked)
+
+    def _picked(self, account_id: str | None) -> None:
+        if account_id in self.boards:
+            self._go(account_id)
 
     # --- processing --------------------------------------------------------------------
 
@@ -392,12 +475,13 @@ class DashboardScreen(RecepcionScreen):
             board.set_stale_config(result.config.message if account_id in stale else None)
 
     def _repaint(self, *, force: bool = False) -> None:
-        now = self.services.clock()
-        today = self.services.local_time(now).date()
-        for panel in self.query(AccountPanel):
-            if force or panel.board.changed:
-                panel.board.changed = False
-                panel.repaint(now, today)
+        """Only the panel on screen: the other boards keep their changes until shown."""
+        panel = self.query_one(AccountPanel)
+        board = panel.board
+        if board is not None and (force or board.changed):
+            board.changed = False
+            now = self.services.clock()
+            panel.repaint(now, self.services.local_time(now).date())
 
     @on(TabbedContent.TabActivated)
     def _tab_changed(self) -> None:
@@ -412,19 +496,15 @@ class DashboardScreen(RecepcionScreen):
                             exit_on_error=False, group="alertas", name="Revisar las alertas")
 
     def _alert_statuses(self, accounts: list[Account]) -> None:
-        """Runs in a worker thread: a few indexed reads per account."""
+        """Runs in a worker thread: a few queries for all the accounts, not a few per account."""
         self.post_result(AlertStatusesRead(Alerts(self.services.store, clock=self.services.clock).status(accounts)))
         today, rules = self.services.local_time(self.services.clock()).date(), rules_for(self.services.config.general)
-        self.post_result(RadianCounted({account.id: dashboard_counts(self.services.store, account.id, today, rules)
-                                        for account in accounts}))
+        self.post_result(RadianCounted(dashboard_counts_by_account(self.services.store, today, rules)))
 
     @on(RadianCounted)
     def _radian_counted(self, result: RadianCounted) -> None:
-        for panel in self.query(AccountPanel):
-            counts = result.counts.get(panel.board.account.id, (0, 0))
-            if counts != panel.radian:
-                panel.radian = counts
-                panel.board.changed = True
+        for account_id, board in self.boards.items():
+            board.set_radian(result.counts.get(account_id, (0, 0)))
 
     @on(AlertStatusesRead)
     def _alert_statuses_read(self, result: AlertStatusesRead) -> None:

@@ -59,6 +59,7 @@ from tui_recepcion.providers.discovery import Discovery
 from tui_recepcion.providers.guardrails import basic_auth_warning
 from tui_recepcion.providers.manager import FALLBACK_PROVIDER
 from tui_recepcion.secrets import KeyringStatus, Secret, parse_secret_ref, secret_store
+from tui_recepcion.ui.account_picker import AccountPicker
 from tui_recepcion.ui.authorize import TuiAuthorizationUI
 from tui_recepcion.ui.company_form import CompanySection
 from tui_recepcion.ui.dialogs import ChoiceDialog, ConfirmDialog, MessageDialog, SecretStoreDialog
@@ -109,7 +110,12 @@ NAME_HELP = (
     "minúsculas, números, «-» o «_», p. ej. principal."
 )
 CONFIRMATION_HELP = "Escriba otra vez la contraseña, para descartar un error de digitación."
-SELECTOR_HELP = "Cuenta que se edita. Elija «Nueva cuenta» para configurar otro buzón de recepción."
+SELECTOR_HELP = (
+    "Cuenta que se edita. Enter (o Ctrl+F desde cualquier campo) abre la lista de cuentas: escriba parte "
+    "del nombre, del usuario o del NIT para encontrarla. Elija «Nueva cuenta…» para configurar otro buzón "
+    "de recepción."
+)
+NEW_ACCOUNT_LABEL = "Nueva cuenta…"
 OAUTH_NOTE = (
     "OAuth2 no usa contraseña: pulse Autorizar (Ctrl+O) e inicie sesión con la cuenta del buzón. "
     "El token se guarda aparte, nunca en config.toml."
@@ -245,7 +251,8 @@ class FormScreen(RecepcionScreen):
         "Configure aquí cada buzón de recepción. Tab y Mayús+Tab recorren los campos; "
         "F1 muestra la ayuda del campo; Ctrl+T prueba la conexión; Ctrl+S guarda; "
         "Ctrl+O autoriza una cuenta OAuth2 (la guarda antes si hace falta); "
-        "Ctrl+G abre la guía del proveedor (Esc la cierra). Los campos con * son obligatorios. "
+        "Ctrl+G abre la guía del proveedor (Esc la cierra); Ctrl+F busca otra cuenta por nombre, usuario "
+        "o NIT. Los campos con * son obligatorios. "
         "La sección «Avanzado» (Enter sobre su título la abre) tiene el certificado CA, las carpetas "
         "IMAP y el servidor SMTP; una cuenta POP3 necesita SMTP para reenviar al correo de respaldo. "
         "Esc cancela una prueba de conexión en curso."
@@ -256,6 +263,8 @@ class FormScreen(RecepcionScreen):
         # Not Ctrl+A: inputs use it to go to the start, and GNU screen takes it as its prefix.
         Binding("ctrl+o", "authorize", "Autorizar"),
         Binding("ctrl+g", "toggle_guidance", "Guía"),
+        # Not in the footer: it is full at 80 columns (F1, the palette and «Cuenta ▾» say it).
+        Binding("ctrl+f", "pick_account", "Buscar cuenta", show=False),
         Binding("escape", "cancel_test", "Cancelar prueba"),
     ]
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
@@ -306,9 +315,12 @@ class FormScreen(RecepcionScreen):
         yield NavBar(self.TITLE, "formulario")
         with Horizontal(id="form-body"):
             with VerticalScroll(id="form-fields"):
-                yield self._row("selector", Select(self._account_options(), value=initial or NEW_ACCOUNT,
-                                                   allow_blank=False, compact=True, id="f-selector"),
-                                label="Cuenta", help_text=SELECTOR_HELP, required=False)
+                # A button that opens the account picker (Ctrl+F): a list of every account made the
+                # form take seconds to open with thousands of them, and could not search.
+                self._first_account = initial or NEW_ACCOUNT
+                selector = Button(self._selector_label(self._first_account), compact=True, id="f-selector")
+                selector.styles.line_pad = 0  # aligned with the other fields (CSS refuses line-pad: 0)
+                yield self._row("selector", selector, label="Cuenta", help_text=SELECTOR_HELP, required=False)
                 yield self._row(ACCOUNT_NAME, Input(compact=True, id="f-cuenta", placeholder="principal"),
                                 label="Nombre de la cuenta", help_text=NAME_HELP, required=True)
                 providers = [(provider.name, provider.id) for provider in registry.providers.values()]
@@ -379,7 +391,7 @@ class FormScreen(RecepcionScreen):
             failed = "; ".join(str(failure) for failure in self.services.registry.failures)
             self.notify(f"Algunos complementos de proveedores no cargaron: {failed}", severity="warning",
                         title="Proveedores", timeout=15)
-        self.load(self.services.config.accounts.get(self.query_one("#f-selector", Select).value))  # type: ignore[arg-type]
+        self.load(self.services.config.accounts.get(self._first_account or NEW_ACCOUNT))
         (self._input(ACCOUNT_NAME) if self._editing is None else self._select("proveedor")).focus()
         if not self.services.config_path.exists():
             self._status(first_start_line(self.services.config_path))
@@ -387,9 +399,10 @@ class FormScreen(RecepcionScreen):
     def help_lines(self) -> list[str]:
         return [self.HELP, "", f"Archivo de configuración: {self.services.config_path}"]
 
-    def _account_options(self) -> list[tuple[str, str]]:
-        options = [(f"{account.id} ({account.username})", account.id) for account in self.services.accounts]
-        return options + [("Nueva cuenta…", NEW_ACCOUNT)]
+    def _selector_label(self, account_id: str) -> Content:
+        account = self.services.config.accounts.get(account_id)
+        shown = f"{account.id} ({account.username})" if account else NEW_ACCOUNT_LABEL
+        return Content(f"{shown} ▾")  # the marker says it opens a list, as a Select's does
 
     # --- reading and writing the widgets ---------------------------------------------
 
@@ -509,7 +522,7 @@ class FormScreen(RecepcionScreen):
             for key, text in texts.items():
                 self._input(key).value = text
             self.query_one("#f-permitir_sin_cifrado", Checkbox).value = shown.allow_plaintext
-        self._set_select("selector", account.id if account else NEW_ACCOUNT)
+        self._show_selector(account.id if account else NEW_ACCOUNT)
         self._set_select("proveedor", provider)
         self._set_select("protocolo", protocol)
         self._set_select("seguridad", shown.security)
@@ -735,13 +748,43 @@ class FormScreen(RecepcionScreen):
             self._set_select("proveedor", suggested)
             self._apply_provider(suggested, fill_server=True)
 
-    @on(Select.Changed, "#f-selector")
-    def _account_chosen(self, event: Select.Changed) -> None:
-        if not self._chosen(event):
+    def _show_selector(self, account_id: str) -> None:
+        self.query_one("#f-selector", Button).label = self._selector_label(account_id)
+
+    @on(Button.Pressed, "#f-selector")
+    def action_pick_account(self) -> None:
+        """Ctrl+F (or Enter on «Cuenta»): find the account to edit by name, user or NIT."""
+        current = self._editing.id if self._editing else NEW_ACCOUNT
+        picker = AccountPicker("Elegir la cuenta que se edita", self.services.accounts, current=current,
+                               extras=[(NEW_ACCOUNT_LABEL, NEW_ACCOUNT)])
+        self.app.push_screen(picker, self.switch_account)
+
+    def switch_account(self, choice: str | None) -> None:
+        """Show the chosen account (NEW_ACCOUNT: a blank one); unsaved changes are never lost
+        silently: the technician discards them or stays."""
+        current = self._editing.id if self._editing else NEW_ACCOUNT
+        if choice is None or (choice == current and choice != NEW_ACCOUNT):
+            return  # Esc, or the account already shown
+
+        def answered(answer: str | None) -> None:
+            if answer == "descartar":
+                self._load_choice(choice)
+
+        if self.unsaved_changes():
+            target = "una cuenta nueva" if choice == NEW_ACCOUNT else f"la cuenta «{choice}»"
+            lines = [f"La cuenta «{self.account_id or 'nueva'}» tiene cambios sin guardar.",
+                     f"¿Descartarlos y mostrar {target}? Para conservarlos, cancele y guarde con Ctrl+S."]
+            choices = [("descartar", "Descartar"), ("cancelar", "Cancelar")]
+            self.app.push_screen(ChoiceDialog("Cambios sin guardar", lines, choices, default="cancelar"), answered)
             return
-        self.load(self.services.config.accounts.get(str(event.value)))
-        if event.value == NEW_ACCOUNT:
+        self._load_choice(choice)
+
+    def _load_choice(self, choice: str) -> None:
+        self.load(self.services.config.accounts.get(choice))
+        if choice == NEW_ACCOUNT:
             self._input(ACCOUNT_NAME).focus()
+        else:
+            self.query_one("#f-selector", Button).focus()
 
     @on(Select.Changed, "#f-proveedor")
     def _provider_chosen(self, event: Select.Changed) -> None:
@@ -766,8 +809,7 @@ class FormScreen(RecepcionScreen):
             self._refresh()
 
     def action_new_account(self) -> None:
-        self.load(None)
-        self._input(ACCOUNT_NAME).focus()
+        self.switch_account(NEW_ACCOUNT)
 
     def action_toggle_guidance(self) -> None:
         self.app.push_screen(GuideScreen(self.query_one(GuidePanel).markdown))
@@ -985,7 +1027,6 @@ class FormScreen(RecepcionScreen):
             if choice == "recargar":
                 self.services.reload_config()
                 self.recepcion.accounts_changed()
-                self._set_select("selector", NEW_ACCOUNT, self._account_options())
                 self.load(self.services.config.accounts.get(result.account.id) if self._editing else None)
                 self._status("Formulario recargado con lo que dice config.toml ahora.")
 
@@ -1000,7 +1041,6 @@ class FormScreen(RecepcionScreen):
         self._status(f"No se guardó: {result.error}")
         self.services.reload_config()  # another process added it: the field's own check now says so
         self.recepcion.accounts_changed()
-        self._set_select("selector", NEW_ACCOUNT, self._account_options())
         self._refresh(show_all=True)
         self._input(ACCOUNT_NAME).focus()
 
@@ -1009,7 +1049,6 @@ class FormScreen(RecepcionScreen):
         account = result.account
         self.services.reload_config()
         self.recepcion.accounts_changed()
-        self._set_select("selector", account.id, self._account_options())
         self.load(self.services.config.accounts.get(account.id, account))
         self._snapshot = result.snapshot
         where = parse_secret_ref(account.secret_ref)

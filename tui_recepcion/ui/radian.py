@@ -3,6 +3,7 @@ the detail's events and signatures. Kept apart so the screen only adds columns a
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
@@ -42,12 +43,17 @@ def closes_soon(info: DocumentRadian, today: date) -> bool:
     return info.status.closes_by(next_business_day(today))
 
 
-def dashboard_counts(store: Store, account: str, today: date, rules: ClaimRules) -> tuple[int, int]:
-    """(invoices whose claim window closes within one business day, documents with a broken
-    signature) for one account; reads only the documents of the last weeks."""
+def dashboard_counts_by_account(store: Store, today: date, rules: ClaimRules) -> dict[str, tuple[int, int]]:
+    """{account: (invoices whose claim window closes within one business day, documents with a
+    broken signature)}, reading only the documents of the last weeks: the same few queries for
+    1 account or 2,000 (accounts with nothing to count are absent)."""
     since = datetime.combine(today - timedelta(days=RECENT_DAYS), time(), tzinfo=BOGOTA)
-    radian = store.radian_of(store.recently_received(account, since), today=today, rules=rules)
-    return sum(closes_soon(info, today) for info in radian), store.broken_signature_count(account)
+    closing: Counter[str] = Counter()
+    rows = store.recently_received(None, since)
+    for row, info in zip(rows, store.radian_of(rows, today=today, rules=rules), strict=True):
+        closing[row.account] += closes_soon(info, today)
+    broken = store.broken_signature_counts()
+    return {account: (closing[account], broken.get(account, 0)) for account in set(closing) | set(broken)}
 
 
 def radian_counters(closing: int, broken: int) -> list[tuple[str, str] | str]:
