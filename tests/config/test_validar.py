@@ -241,6 +241,21 @@ def test_every_secret_of_every_account_is_checked_and_listed(tmp_path: Path, mon
 # --- 6. One mailbox per account ----------------------------------------------------------------
 
 
+@pytest.mark.parametrize(("auth", "code", "tail"), [
+    ("basica", 0, "advertencia: cuentas.principal.proveedor: «retirado» no es un proveedor instalado "
+                  "(instalados: generic, gmail, outlook); la cuenta usará solo su propio servidor y puerto"),
+    ("oauth2", 1, "cuentas.principal.proveedor: «retirado» no es un proveedor instalado "
+                  "(instalados: generic, gmail, outlook); una cuenta OAuth2 lo necesita para obtener su token"),
+])
+def test_a_provider_that_is_not_installed_is_named_by_validar(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                               auth: str, code: int, tail: str) -> None:
+    text = account(secret=f"archivo:{_secret_file(tmp_path)}", auth=auth).replace('"generic"', '"retirado"')
+    path = write(tmp_path, text)
+    exit_code, output = validar(path, capsys)
+    assert exit_code == code
+    assert f"{path}:2: {tail}\n" in output
+
+
 def test_two_accounts_on_the_same_mailbox_are_an_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     text = account() + "\n" + account("copia", host="MAIL.Empresa.CO.", user="Recepcion@EMPRESA.co")
     path = write(tmp_path, text)

@@ -155,6 +155,22 @@ async def test_status_lines_belong_to_one_account(tmp_path: Path) -> None:
         assert status(form) == ""  # «guardada» was about «principal», not this blank form
 
 
+async def test_an_account_whose_provider_is_not_installed_opens_and_keeps_its_provider(tmp_path: Path) -> None:
+    # A plugin removed since, or a name written by hand: the form shows the account as it is.
+    config = write_config(tmp_path, PRINCIPAL.replace('proveedor = "generic"', 'proveedor = "proveedor-retirado"'))
+    app = create_app(config)
+    async with app.run_test(size=SIZE) as pilot:
+        form = await open_form(pilot)
+        assert form.query_one("#f-proveedor").value == "proveedor-retirado"
+        assert str(form.query_one("#f-servidor").value) == "imap.empresa.co"
+        assert "«proveedor-retirado» de esta cuenta no está instalado" in status(form)
+        await type_into(pilot, "#f-correo_notificacion", "otro@empresa.co")
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: "guardada" in status(form), what="guardar")
+    account = saved(config)["cuentas"]["principal"]
+    assert account["proveedor"] == "proveedor-retirado" and account["correo_notificacion"] == "otro@empresa.co"
+
+
 async def test_dates_are_shown_and_read_as_dd_mm_aaaa_and_a_past_one_is_confirmed(tmp_path: Path) -> None:
     config = write_config(tmp_path, PRINCIPAL)
     app = create_app(config)

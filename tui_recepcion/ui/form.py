@@ -311,7 +311,6 @@ class FormScreen(RecepcionScreen):
         initial = self._first_account if self._first_account in self.services.config.accounts else None
         if initial is None and accounts:
             initial = accounts[0].id
-        registry = self.services.registry
         yield NavBar(self.TITLE, "formulario")
         with Horizontal(id="form-body"):
             with VerticalScroll(id="form-fields"):
@@ -323,8 +322,8 @@ class FormScreen(RecepcionScreen):
                 yield self._row("selector", selector, label="Cuenta", help_text=SELECTOR_HELP, required=False)
                 yield self._row(ACCOUNT_NAME, Input(compact=True, id="f-cuenta", placeholder="principal"),
                                 label="Nombre de la cuenta", help_text=NAME_HELP, required=True)
-                providers = [(provider.name, provider.id) for provider in registry.providers.values()]
-                yield self._row("proveedor", Select(providers, allow_blank=False, compact=True, id="f-proveedor"))
+                yield self._row("proveedor", Select(self._provider_options(), allow_blank=False, compact=True,
+                                                    id="f-proveedor"))
                 yield self._row("tipo_servidor", Select(_options(AUTH_TYPE_LABELS), allow_blank=False, compact=True,
                                                         id="f-tipo_servidor"))
                 yield InlineNote("", id="auth-warning")
@@ -523,7 +522,7 @@ class FormScreen(RecepcionScreen):
                 self._input(key).value = text
             self.query_one("#f-permitir_sin_cifrado", Checkbox).value = shown.allow_plaintext
         self._show_selector(account.id if account else NEW_ACCOUNT)
-        self._set_select("proveedor", provider)
+        self._set_select("proveedor", provider, self._provider_options(provider))
         self._set_select("protocolo", protocol)
         self._set_select("seguridad", shown.security)
         self._set_select(smtp_field("seguridad"), shown.smtp.get("seguridad", STARTTLS))
@@ -537,6 +536,9 @@ class FormScreen(RecepcionScreen):
         self._input(ACCOUNT_NAME).placeholder = suggest_account_name(self.services.config.accounts)
         self._input(SMTP_PASSWORD).placeholder = placeholder if account and account.smtp and account.smtp.secret_ref else ""
         self._status("")  # what was said belonged to the account shown before
+        if provider not in registry.providers:
+            self._status(f"El proveedor «{provider}» de esta cuenta no está instalado: el formulario la muestra con "
+                         f"la ayuda del proveedor genérico y, al guardar, conserva «{provider}» mientras no elija otro.")
         self._refresh()
         self._loaded = self._shown_state(self.values())
 
@@ -578,9 +580,19 @@ class FormScreen(RecepcionScreen):
             with self._silently():
                 field.value = value
 
+    def _provider_options(self, shown: str | None = None) -> list[tuple[str, str]]:
+        """The installed providers, plus the account's own when it is not installed (a plugin
+        removed since, or a name written by hand): shown as it is, never replaced unasked."""
+        providers = self.services.registry.providers
+        options = [(provider.name, provider.id) for provider in providers.values()]
+        if shown is not None and shown not in providers:
+            options.append((f"{shown} (no instalado)", shown))
+        return options
+
     def _apply_provider(self, provider_id: str, *, fill_server: bool, force: bool = False) -> None:
         registry = self.services.registry
-        provider = registry.providers[provider_id]
+        provider = registry.providers.get(provider_id) or registry.providers.get(FALLBACK_PROVIDER) \
+            or next(iter(registry.providers.values()))
         # A provider just chosen brings its preferred sign-in; a loaded account keeps its own.
         current = self._choice("tipo_servidor")
         keep = not fill_server and current in provider.auth_types

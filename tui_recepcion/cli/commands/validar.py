@@ -1,8 +1,9 @@
 """`tui-recepcion validar`: every problem of the configuration file, with key and line.
 
-Besides the file's own rules it applies those that need the providers: a POP3 account needs
-an SMTP route (its [smtp] table or its provider's), and Outlook / Microsoft 365 refuse
-Autenticación Básica (a warning).
+Besides the file's own rules it applies those that need the providers: the account's provider
+must be installed (an error only for OAuth2, which needs it), a POP3 account needs an SMTP
+route (its [smtp] table or its provider's), and Outlook / Microsoft 365 refuse Autenticación
+Básica (a warning).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from tui_recepcion.config.toml_lines import key_lines, line_of
 from tui_recepcion.errors import ConfigError
 from tui_recepcion.providers import shared_registry
 from tui_recepcion.providers.guardrails import basic_auth_warning
+from tui_recepcion.vocabulary import OAUTH2
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -53,6 +55,13 @@ def provider_problems(config: Config, text: str, path: Path) -> list[Problem]:
     found: list[Problem] = []
     for account in config.accounts.values():
         provider = registry.get(account.provider)
+        if provider is None:
+            key = ("cuentas", account.id, "proveedor")
+            needs_it = account.auth_type == OAUTH2
+            found.append(Problem(path, key_name(key), line_of(lines, key), (
+                f"«{account.provider}» no es un proveedor instalado (instalados: {', '.join(sorted(registry.providers))}); "
+                + ("una cuenta OAuth2 lo necesita para obtener su token" if needs_it else
+                   "la cuenta usará solo su propio servidor y puerto")), warning=not needs_it))
         route = smtp_route_problem(account, provider_smtp=provider is not None and provider.smtp is not None)
         if route is not None:
             key = ("cuentas", account.id, "smtp")
