@@ -14,7 +14,7 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import tomlkit
@@ -166,7 +166,13 @@ def inbox_total(dovecot: DovecotServer, users: Iterable[MailUser]) -> int:
 
 _STAMP = r"(?P<at>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}) "
 _LOGIN = re.compile(_STAMP + r"imap-login: Info: Login: user=<(?P<user>[^>]*)>.*session=<(?P<session>[^>]+)>")
-_END = re.compile(_STAMP + r"imap\((?P<user>[^)]*)\)<\d+><(?P<session>[^>]+)>: Info: (?:Disconnected|Connection closed)")
+_END = re.compile(_STAMP + r"imap\((?P<user>[^)]*)\)<\d+><(?P<session>[^>]+)>: Info: "
+                  r"(?P<how>Disconnected: Logged out|Disconnected|Connection closed)")
+# Dovecot's log process stamps a line when it receives it, so a session's «Logged out» can be
+# stamped a few milliseconds after its LOGOUT was answered, and after the next session of the
+# mailbox (which waits for that answer) logged in. Only a clean logout gets this allowance: a
+# mailbox processed by two owners at once overlaps for a whole pass, hundreds of milliseconds.
+LOGOUT_LOG_LAG = timedelta(milliseconds=50)
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,20 +181,22 @@ class Session:
     session: str
     start: datetime
     end: datetime | None  # None: still connected when the log was read
+    logged_out: bool = False  # ended by LOGOUT, answered before the line was stamped
 
 
 def sessions(log_text: str) -> dict[str, list[Session]]:
     """Every IMAP session in Dovecot's log, by user, in order of login."""
     starts: dict[str, tuple[str, datetime]] = {}
-    ends: dict[str, datetime] = {}
+    ends: dict[str, tuple[datetime, bool]] = {}
     for line in log_text.splitlines():
         if (login := _LOGIN.match(line)) is not None:
             starts[login["session"]] = (login["user"], datetime.fromisoformat(login["at"]))
         elif (end := _END.match(line)) is not None:
-            ends.setdefault(end["session"], datetime.fromisoformat(end["at"]))
+            ends.setdefault(end["session"], (datetime.fromisoformat(end["at"]), end["how"].endswith("Logged out")))
     by_user: dict[str, list[Session]] = {}
     for session, (user, start) in starts.items():
-        by_user.setdefault(user, []).append(Session(user, session, start, ends.get(session)))
+        end_at, logged_out = ends.get(session, (None, False))
+        by_user.setdefault(user, []).append(Session(user, session, start, end_at, logged_out))
     for items in by_user.values():
         items.sort(key=lambda item: item.start)
     return by_user
@@ -199,6 +207,7 @@ def overlapping(by_user: dict[str, list[Session]]) -> list[tuple[Session, Sessio
     found: list[tuple[Session, Session]] = []
     for items in by_user.values():
         for earlier, later in zip(items, items[1:], strict=False):
-            if earlier.end is None or later.start < earlier.end:
+            lag = LOGOUT_LOG_LAG if earlier.logged_out else timedelta(0)
+            if earlier.end is None or later.start < earlier.end - lag:
                 found.append((earlier, later))
     return found
