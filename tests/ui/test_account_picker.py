@@ -40,6 +40,13 @@ def test_words_match_names_and_users_without_case_or_accents_and_nits_by_their_d
     assert not matches(norte, "901-234x")  # not a NIT as written: matched as text only
 
 
+async def open_picker(pilot) -> AccountPicker:
+    """Ctrl+F, as from any field of the form or the dashboard."""
+    await pilot.press("ctrl+f")
+    await wait_until(pilot, lambda: isinstance(pilot.app.screen, AccountPicker), what="abrir el buscador")
+    return pilot.app.screen
+
+
 async def open_form(pilot) -> FormScreen:
     await pilot.press("f2")
     await wait_until(pilot, lambda: isinstance(pilot.app.screen, FormScreen), what="abrir el formulario")
@@ -63,9 +70,7 @@ async def test_the_form_finds_an_account_by_search_and_loads_it(tmp_path: Path, 
     async with app.run_test(size=SIZE) as pilot:
         form = await open_form(pilot)
         assert form_shows(form, "imap0.ejemplo.co", "facturas0@empresa0.co")
-        await pilot.press("ctrl+f")
-        await wait_until(pilot, lambda: isinstance(app.screen, AccountPicker), what="abrir el buscador")
-        picker = app.screen
+        picker = await open_picker(pilot)
         # 300 accounts: the list is bounded, «Nueva cuenta…» is always in it.
         assert len(picker.shown) == 201 and picker.shown[-1] == NEW_ACCOUNT
         assert str(picker.query_one(".picker-summary").render()) == "300 cuentas; se muestran 200: escriba para acotar."
@@ -96,8 +101,7 @@ async def test_esc_cancels_the_picker_and_gives_the_focus_back(tmp_path: Path) -
     async with app.run_test(size=SIZE) as pilot:
         form = await open_form(pilot)
         await type_into(pilot, "#f-servidor", "otro.ejemplo.co")
-        await pilot.press("ctrl+f")
-        await wait_until(pilot, lambda: isinstance(app.screen, AccountPicker), what="abrir el buscador")
+        await open_picker(pilot)
         await pilot.press(*"empresa0007", "escape")
         await wait_until(pilot, lambda: app.screen is form, what="cerrar el buscador")
         assert app.focused is form.query_one("#f-servidor", Input)
@@ -180,9 +184,7 @@ async def test_the_dashboard_picker_esc_keeps_the_account_shown(tmp_path: Path) 
     async with app.run_test(size=SIZE) as pilot:
         await wait_until(pilot, lambda: isinstance(app.screen, DashboardScreen), what="abrir el tablero")
         dashboard = app.screen
-        await pilot.press("ctrl+f")
-        await wait_until(pilot, lambda: isinstance(app.screen, AccountPicker), what="abrir el buscador")
-        picker = app.screen
+        picker = await open_picker(pilot)
         assert picker.shown == ["empresa0000", "empresa0001", "empresa0002"]  # no «Nueva cuenta…» here
         assert picker.query_one(OptionList).highlighted == 0  # the account shown
         await pilot.press("down", "escape")
