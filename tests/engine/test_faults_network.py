@@ -20,7 +20,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -34,11 +34,11 @@ from tests.support.fault_support import (
     ERROR_LINE,
     REPO,
     Completed,
+    Rig,
     assert_all_gone,
     assert_clean_rerun,
     assert_documented_exit,
     assert_imap_converged,
-    assert_pop3_converged,
     assert_store_converged,
     auth_incidents,
     bad_of,
@@ -84,38 +84,6 @@ class CleanPass:
         offsets = set(starts[:-1])
         offsets.update((a + b) // 2 for a, b in zip(starts, starts[1:], strict=False))
         return sorted(offsets)
-
-
-@dataclass
-class Rig:
-    """A mailbox delivered, proxies in front of the servers, an account pointing at them."""
-
-    protocol: str
-    dovecot: DovecotServer
-    mails: list
-    mail_proxy: FaultProxy
-    smtp_proxy: FaultProxy | None
-    smtp: SmtpServer | None
-    config_path: Path
-    database: Path
-    proxies: list[FaultProxy] = field(default_factory=list)
-
-    def proxy(self, target: str) -> FaultProxy:
-        proxy = self.mail_proxy if target == "mail" else self.smtp_proxy
-        assert proxy is not None
-        return proxy
-
-    def disarm(self) -> None:
-        for proxy in self.proxies:
-            proxy.disarm()
-
-    def assert_converged(self, *, smtp_faulted: bool = False) -> None:
-        if self.protocol == "imap":
-            assert_imap_converged(self.dovecot, self.mails, self.database)
-        else:
-            assert self.smtp is not None
-            assert_pop3_converged(self.dovecot, self.smtp, self.mails, self.database,
-                                  duplicates_allowed=smtp_faulted)
 
 
 def _build_rig(tmp_path: Path, dovecot: DovecotServer, certs: TestCertificates, smtp: SmtpServer | None,

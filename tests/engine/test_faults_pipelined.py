@@ -15,7 +15,6 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -27,38 +26,15 @@ from tests.servers.faultproxy import ConnectionStats, Fault, FaultProxy
 from tests.servers.smtp import SmtpServer
 from tests.support.engine_support import ACCOUNT
 from tests.support.fault_support import (
+    Rig,
     assert_clean_rerun,
     assert_documented_exit,
-    assert_imap_converged,
-    assert_pop3_converged,
     mailbox,
     run_procesar,
     write_proxied_account,
 )
 
 GOOD = 12  # + one bad mail of each failure reason
-
-
-@dataclass
-class PlainRig:
-    protocol: str
-    dovecot: DovecotServer
-    mails: list
-    mail_proxy: FaultProxy
-    smtp_proxy: FaultProxy | None
-    smtp: SmtpServer | None
-    config_path: Path
-    database: Path
-
-    def proxies(self) -> list[FaultProxy]:
-        return [proxy for proxy in (self.mail_proxy, self.smtp_proxy) if proxy is not None]
-
-    def assert_converged(self) -> None:
-        if self.protocol == "imap":
-            assert_imap_converged(self.dovecot, self.mails, self.database)
-        else:
-            assert self.smtp is not None
-            assert_pop3_converged(self.dovecot, self.smtp, self.mails, self.database, duplicates_allowed=False)
 
 
 def _plaintext_smtp(config_path: Path) -> None:
@@ -81,9 +57,9 @@ def plaintext_smtp(tls_certs: TestCertificates) -> Iterator[SmtpServer]:
 @pytest.fixture
 def plain_rig(tmp_path: Path, clean_dovecot: DovecotServer, tls_certs: TestCertificates,
               plaintext_smtp: SmtpServer) -> Iterator:
-    made: list[PlainRig] = []
+    made: list[Rig] = []
 
-    def make(protocol: str) -> PlainRig:
+    def make(protocol: str) -> Rig:
         work = tmp_path / f"{protocol}-{len(made)}"
         work.mkdir()
         clean_dovecot.reset()
@@ -98,14 +74,14 @@ def plain_rig(tmp_path: Path, clean_dovecot: DovecotServer, tls_certs: TestCerti
                                         security="ninguna", smtp=smtp, smtp_proxy=smtp_proxy)
         if smtp is not None:
             _plaintext_smtp(account.config_path)
-        rig = PlainRig(protocol, clean_dovecot, mails, mail_proxy, smtp_proxy, smtp, account.config_path,
-                       account.database)
+        rig = Rig(protocol, clean_dovecot, mails, mail_proxy, smtp_proxy, smtp, account.config_path,
+                  account.database, [proxy for proxy in (mail_proxy, smtp_proxy) if proxy is not None])
         made.append(rig)
         return rig
 
     yield make
     for rig in made:
-        for proxy in rig.proxies():
+        for proxy in rig.proxies:
             proxy.stop()
 
 
@@ -125,14 +101,13 @@ def _nth(pattern: bytes, data: bytes | bytearray, index: int) -> int:
     return found[index]
 
 
-def _cut_and_converge(rig: PlainRig, proxy: FaultProxy, offset: int) -> ConnectionStats:
+def _cut_and_converge(rig: Rig, proxy: FaultProxy, offset: int) -> ConnectionStats:
     proxy.arm(Fault.cut(offset, "down"))
     run = run_procesar(rig.config_path)
     assert_documented_exit(run)
     assert proxy.fired() == 1, "the cut never fired: the test proved nothing"
     faulted = proxy.connections[0]
-    for other in rig.proxies():
-        other.disarm()
+    rig.disarm()
     assert_clean_rerun(rig.config_path)
     rig.assert_converged()
     return faulted

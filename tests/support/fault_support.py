@@ -21,7 +21,7 @@ import time
 import tomllib
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
@@ -406,3 +406,35 @@ def assert_pop3_converged(dovecot: DovecotServer, smtp: SmtpServer, mails: Itera
     for ids in repeated.values():
         assert ids[0] is not None and len(set(ids)) == 1, f"reenvío repetido con Resent-Message-ID distintos: {ids}"
     assert_store_converged(database, mails)
+
+
+@dataclass
+class Rig:
+    """A mailbox delivered, proxies in front of the servers, an account pointing at them."""
+
+    protocol: str
+    dovecot: DovecotServer
+    mails: list
+    mail_proxy: FaultProxy
+    smtp_proxy: FaultProxy | None
+    smtp: SmtpServer | None
+    config_path: Path
+    database: Path
+    proxies: list[FaultProxy] = field(default_factory=list)
+
+    def proxy(self, target: str) -> FaultProxy:
+        proxy = self.mail_proxy if target == "mail" else self.smtp_proxy
+        assert proxy is not None
+        return proxy
+
+    def disarm(self) -> None:
+        for proxy in self.proxies:
+            proxy.disarm()
+
+    def assert_converged(self, *, smtp_faulted: bool = False) -> None:
+        if self.protocol == "imap":
+            assert_imap_converged(self.dovecot, self.mails, self.database)
+        else:
+            assert self.smtp is not None
+            assert_pop3_converged(self.dovecot, self.smtp, self.mails, self.database,
+                                  duplicates_allowed=smtp_faulted)
