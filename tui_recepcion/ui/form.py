@@ -491,8 +491,7 @@ class FormScreen(RecepcionScreen):
         self._show_all = False
         self._provider_explicit = account is not None
         self._base = account_to_toml(account) if account else {}
-        provider = account.provider if account else (FALLBACK_PROVIDER if FALLBACK_PROVIDER in registry.providers
-                                                     else next(iter(registry.providers)))
+        provider = account.provider if account else self._default_provider()
         protocol = account.protocol if account else IMAP
         suggestion = suggest_server(registry, provider, protocol, account.security if account else None)
         self._suggested = {"servidor": suggestion.host or "", "puerto": str(suggestion.port)}
@@ -580,6 +579,11 @@ class FormScreen(RecepcionScreen):
             with self._silently():
                 field.value = value
 
+    def _default_provider(self) -> str:
+        """A new account's provider: the generic one, else the first installed."""
+        providers = self.services.registry.providers
+        return FALLBACK_PROVIDER if FALLBACK_PROVIDER in providers else next(iter(providers))
+
     def _provider_options(self, shown: str | None = None) -> list[tuple[str, str]]:
         """The installed providers, plus the account's own when it is not installed (a plugin
         removed since, or a name written by hand): shown as it is, never replaced unasked."""
@@ -591,8 +595,8 @@ class FormScreen(RecepcionScreen):
 
     def _apply_provider(self, provider_id: str, *, fill_server: bool, force: bool = False) -> None:
         registry = self.services.registry
-        provider = registry.providers.get(provider_id) or registry.providers.get(FALLBACK_PROVIDER) \
-            or next(iter(registry.providers.values()))
+        # An account whose provider is not installed gets the default provider's help and sign-ins.
+        provider = registry.providers.get(provider_id) or registry.providers[self._default_provider()]
         # A provider just chosen brings its preferred sign-in; a loaded account keeps its own.
         current = self._choice("tipo_servidor")
         keep = not fill_server and current in provider.auth_types
