@@ -285,6 +285,7 @@ class DovecotServer:
         options: DovecotOptions,
         cert: ServerCertificate,
         users: tuple[MailUser, ...] = (RECEPCION, RESPALDO, TILDES),
+        directory: Path | None = None,
     ) -> None:
         self.options = options
         self.users = users
@@ -293,7 +294,8 @@ class DovecotServer:
         self._process: subprocess.Popen[bytes] | None = None
         self._log_mark = 0
         self._names = count()
-        self.paths = DovecotPaths(Path(tempfile.mkdtemp(prefix=f"{options.name}-")))
+        # `directory`: where its folder goes (default: the temporary folder).
+        self.paths = DovecotPaths(Path(tempfile.mkdtemp(prefix=f"{options.name}-", dir=directory)))
         # mkdtemp makes 0700; mail processes run as `dovecot` and must reach the homes.
         self.paths.root.chmod(0o755)
         self.ports = self._pick_ports()
@@ -502,8 +504,9 @@ class DovecotServer:
 class DovecotPool:
     """Starts each variant the first time it is asked for and stops them all together."""
 
-    def __init__(self, cert: ServerCertificate) -> None:
+    def __init__(self, cert: ServerCertificate, directory: Path | None = None) -> None:
         self._cert = cert
+        self._directory = directory
         self._servers: dict[DovecotOptions, DovecotServer] = {}
 
     def get(self, options: DovecotOptions) -> DovecotServer:
@@ -514,7 +517,7 @@ class DovecotPool:
     def _start(self, options: DovecotOptions) -> DovecotServer:
         attempts_left = 3
         while True:
-            server = DovecotServer(options, self._cert)
+            server = DovecotServer(options, self._cert, directory=self._directory)
             try:
                 server.start()  # DovecotError carries the log tail
                 return server
