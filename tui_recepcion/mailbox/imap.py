@@ -17,10 +17,10 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 
 from imapclient import IMAPClient  # type: ignore[import-untyped]  # IMAPClient ships no py.typed
-from imapclient.response_parser import parse_fetch_response  # type: ignore[import-untyped]  # as above
 
 from tui_recepcion.errors import ConnectionProblem
 from tui_recepcion.mailbox.imap_folders import missing_folders, namespace_commands, namespace_from
+from tui_recepcion.mailbox.imap_listing import listing_from_fetch
 from tui_recepcion.mailbox.source import Decision, Disposal, Unreadable, bounded
 from tui_recepcion.mailbox.transport import Endpoint, close_quietly, connect_imap, connection_errors, interrupt
 from tui_recepcion.mailbox.transport.imap_pipelining import Answer, Command, pipelined, read_one, send, uid_set
@@ -229,13 +229,7 @@ class ImapSource:
         listing in one flight (then `list_keys` asks the classic way)."""
         if not answer.ok:
             return None
-        sizes: dict[int, int] = {}
-        fetched = parse_fetch_response(answer.untagged.get("FETCH", []), False, True)
-        for uid, fields in fetched.items():
-            flags = {flag.upper() for flag in fields.get(b"FLAGS", ())}
-            if b"\\DELETED" not in flags and b"RFC822.SIZE" in fields:
-                sizes[int(uid)] = int(fields[b"RFC822.SIZE"])
-        return sizes
+        return listing_from_fetch(answer.untagged.get("FETCH", []))
 
     def _reconnect(self, after: ConnectionProblem) -> IMAPClient:
         """A new session on the same INBOX, or `after` again when none may or can be had."""
