@@ -3,10 +3,11 @@
 IMAPClient's general parser costs tens of µs a message: most of a second of CPU for a backlog
 of 20,000 before the first message is fetched. Servers answer this command with one plain
 line a message, `12 (UID 34 RFC822.SIZE 65012 FLAGS (\\Seen $Label1))` (the three items in
-any order), and those lines are read here with one precompiled pattern each. An answer with
-anything else in it (a literal, another item, other spacing or case, a flag the pattern does
-not know) is read whole by IMAPClient's parser, as before: the result is the same for every
-answer, and an answer that parser rejects is rejected the same way.
+any order, the same one in every line), and those lines are read here by one precompiled
+pattern in one pass (about 1 µs a message). An answer with anything else in it (a literal,
+another item, other spacing or case, a flag the pattern does not know, two orders) is read
+whole by IMAPClient's parser, as before: the result is the same for every answer, and an
+answer that parser rejects is rejected the same way (tests/mailbox/test_imap_listing.py).
 """
 
 from __future__ import annotations
