@@ -119,6 +119,7 @@ class FileBatch:
         self._planned: dict[str, _Staged] = {}  # names this batch will create -> their staged file
         self._accounts: dict[str, str] = {}  # account -> its folder
         self._folders: set[str] = set()  # folders this batch made or found
+        self._folder_paths: dict[str, Path] = {}
         self._temporaries = _TemporaryNames()
 
     def add(self, account: str, document: Document, files: Iterable[SavedFile]) -> dict[str, Path]:
@@ -148,7 +149,8 @@ class FileBatch:
         file this batch already plans, or a new one written to a temporary name now."""
         digest = hashlib.sha256(data).hexdigest()
         for level, tag in enumerate((digest[:8], digest[:16], digest)):
-            target = f"{folder}/{stem}-{tag}.{kind}"
+            name = f"{stem}-{tag}.{kind}"
+            target = f"{folder}/{name}"
             planned = self._planned.get(target)
             if planned is not None:
                 if planned.digest == digest:
@@ -157,15 +159,21 @@ class FileBatch:
                 continue  # another file of this batch under this short hash: a longer name
             held = _holds(target, data)
             if held:
-                return Path(target)
+                return self._path(folder, name)
             if held is False:  # another file under this short hash: a longer name
                 continue
             staged = _Staged(self._temporary_copy(folder, data), folder, stem, kind, data, digest, level,
-                             Path(target), [paths])
+                             self._path(folder, name), [paths])
             self._planned[target] = staged
             self._staged.append(staged)
             return staged.path
         raise OSError(errno.EEXIST, "ningún nombre libre para el archivo", f"{folder}/{stem}.{kind}")
+
+    def _path(self, folder: str, name: str) -> Path:
+        folder_path = self._folder_paths.get(folder)
+        if folder_path is None:
+            folder_path = self._folder_paths[folder] = Path(folder)
+        return folder_path / name
 
     def _temporary_copy(self, folder: str, data: bytes) -> str:
         if folder not in self._folders:
@@ -293,10 +301,11 @@ def _link_into_place(staged: _Staged) -> None:
     """Give a temporary file its final name, never over an existing file, and the callers'
     mappings that name. A name taken meanwhile by the same bytes (another worker wrote
     them) is reused; by other bytes, a longer name is tried."""
-    for tag in (staged.digest[:8], staged.digest[:16], staged.digest)[staged.level:]:
+    tags = (staged.digest[:8], staged.digest[:16], staged.digest)[staged.level:]
+    for moved, tag in enumerate(tags):  # from the planned name on
         target = f"{staged.folder}/{staged.stem}-{tag}.{staged.kind}"
         if _link(staged.temporary, target, staged.data) or _holds(target, staged.data):
-            if target != os.fspath(staged.path):
+            if moved:
                 staged.path = Path(target)
                 for owner in staged.owners:
                     owner[staged.kind] = staged.path
