@@ -256,6 +256,24 @@ def test_a_provider_that_is_not_installed_is_named_by_validar(tmp_path: Path, ca
     assert f"{path}:2: {tail}\n" in output
 
 
+def test_provider_rules_reach_the_accounts_of_cuentas_d(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # An account in cuentas.d/ID.toml is checked like one in config.toml, and its problem names
+    # its own file and line (the body of an account file is the table without its header).
+    secret = _secret_file(tmp_path)
+    path = write(tmp_path, account(secret=f"archivo:{secret}"))
+    folder = tmp_path / "cuentas.d"
+    folder.mkdir()
+    body = account("otra", user="otra@empresa.co", secret=f"archivo:{secret}", auth="oauth2")
+    body = body.replace('"generic"', '"retirado"').split("\n", 1)[1]  # without [cuentas.otra]
+    (folder / "otra.toml").write_text(body, encoding="utf-8")
+    line = next(number for number, text in enumerate(body.splitlines(), 1) if text.startswith("proveedor"))
+    exit_code, output = validar(path, capsys)
+    assert exit_code == 1
+    assert (f"{folder / 'otra.toml'}:{line}: proveedor: «retirado» no es un proveedor instalado "
+            "(instalados: generic, gmail, outlook); una cuenta OAuth2 lo necesita para obtener su token\n") in output
+    assert "1 problema en" in output
+
+
 def test_two_accounts_on_the_same_mailbox_are_an_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     text = account() + "\n" + account("copia", host="MAIL.Empresa.CO.", user="Recepcion@EMPRESA.co")
     path = write(tmp_path, text)

@@ -22,6 +22,7 @@ from tui_recepcion.store import (
     Store,
     StoreError,
 )
+from tui_recepcion.store.documents import search_key
 
 
 def sha(data: bytes) -> str:
@@ -327,3 +328,14 @@ def test_subject_mismatches_are_kept_in_the_ledger(store: Store, factory: Sample
     assert len(entry.subject_mismatches) == 2
     assert any(text.startswith("numero: asunto «XX1» ≠ XML «") for text in entry.subject_mismatches)
     assert store.lookup_messages("a", ["k1"])["k1"].subject_mismatches == entry.subject_mismatches
+
+
+@pytest.mark.parametrize(("name", "key"), [
+    ("ALAMOS S.A.S.", "alamos s.a.s."),
+    ("Álamos Ñandú Cía", "alamos nandu cia"),
+    ("ﬁnca Straße", "finca strasse"),  # compatibility forms and ß fold too
+    ("Ｆｕｌｌ", "full"),
+])
+def test_search_key_folds_case_accents_and_compatibility_forms(name: str, key: str) -> None:
+    assert search_key(name) == key
+    assert search_key(name) == key  # cached: the same answer again

@@ -26,7 +26,7 @@ from tests.ui.support import (
 )
 from tui_recepcion.ui.app import create_app
 from tui_recepcion.ui.dialogs import MessageDialog
-from tui_recepcion.ui.form import FormScreen, TestProgress
+from tui_recepcion.ui.form import ConnectionTestProgress, FormScreen
 
 PASSWORD = "Clave-Secreta-123!"
 
@@ -143,7 +143,7 @@ async def test_a_connection_test_shows_its_progress_and_esc_cancels_it(silent_po
         await type_into(pilot, "#f-contrasena", "x")
         await type_into(pilot, "#f-confirmacion", "x")
         await pilot.press("ctrl+t")
-        progress = form.query_one(TestProgress)
+        progress = form.query_one(ConnectionTestProgress)
         step = form.query_one("#probe-step")
         await wait_until(pilot, lambda: "Conectando" in str(step.render()), what="mostrar el paso en curso")
         assert progress.display and progress.query_one(LoadingIndicator).display

@@ -9,6 +9,7 @@ records a batch, inside its transaction, with the functions of this module.
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 import unicodedata
@@ -289,9 +290,12 @@ def _decimal(text: str | None) -> Decimal | None:
     return None if text is None else Decimal(text)
 
 
+@functools.lru_cache(maxsize=4096)  # a mailbox's suppliers repeat: one key per name, not per document
 def search_key(text: str) -> str:
     """Case- and accent-insensitive form of a name, for searching."""
     decomposed = unicodedata.normalize("NFKD", text.casefold())
+    if decomposed.isascii():  # nothing to strip (most names), without a pass per character
+        return decomposed
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 

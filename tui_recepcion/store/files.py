@@ -20,10 +20,11 @@ import hashlib
 import os
 import platform
 import re
+import stat
 import sys
-import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import cast
 
@@ -105,49 +106,84 @@ class FileBatch:
     returned are final once `commit` returns. No SQL: the engine runs batches in worker
     processes before the store records them. File errors become a (picklable) `StoreError`;
     a full disk says so and is transient; no temporary file is left behind.
+
+    The file system is worked on `str` paths with `os` calls (a `Path` is built once per
+    file, for the caller): a chunk writes hundreds of files, and pathlib's parsing cost as
+    much as the writing. Folders are checked once per batch, and made again if removed
+    meanwhile.
     """
 
     def __init__(self, documents_dir: Path | None) -> None:
-        self._documents_dir = documents_dir
+        self._root = None if documents_dir is None else os.fspath(documents_dir)
         self._staged: list[_Staged] = []
-        self._planned: dict[Path, str] = {}  # names this batch will create -> their bytes' digest
+        self._planned: dict[str, _Staged] = {}  # names this batch will create -> their staged file
+        self._accounts: dict[str, str] = {}  # account -> its folder
+        self._folders: set[str] = set()  # folders this batch made or found
+        self._folder_paths: dict[str, Path] = {}
+        self._temporaries = _TemporaryNames()
 
     def add(self, account: str, document: Document, files: Iterable[SavedFile]) -> dict[str, Path]:
-        if self._documents_dir is None:
+        if self._root is None:
             return {}
-        folder = self._documents_dir / _safe_account(account) / f"{document.issue_date:%Y}" / f"{document.issue_date:%m}"
+        folder = self._folder(self._root, account, document.issue_date)
         stem = f"{document.cufe[:16]}-{_KIND_SLUGS.get(document.kind, 'documento')}"
         paths: dict[str, Path] = {}
         try:
             for saved in files:
                 if saved.kind not in paths:
-                    make_private_dirs(folder)
                     paths[saved.kind] = self._place(folder, stem, saved.kind, saved.data, paths)
         except OSError as error:
             self.discard()
             raise file_problem(error, error.filename or folder) from None
         return paths
 
-    def _place(self, folder: Path, stem: str, kind: str, data: bytes, paths: dict[str, Path]) -> Path:
+    def _folder(self, root: str, account: str, issued: date) -> str:
+        """`<account>/<YYYY>/<MM>` under the documents folder (the year as `%Y` writes it)."""
+        base = self._accounts.get(account)
+        if base is None:
+            base = self._accounts[account] = os.path.join(root, _safe_account(account))
+        return f"{base}/{issued.year}/{issued.month:02d}"
+
+    def _place(self, folder: str, stem: str, kind: str, data: bytes, paths: dict[str, Path]) -> Path:
         """The name that holds (or will hold) `data`: an existing file with these bytes, a
         file this batch already plans, or a new one written to a temporary name now."""
         digest = hashlib.sha256(data).hexdigest()
-        for tag in (digest[:8], digest[:16], digest):
-            target = folder / f"{stem}-{tag}.{kind}"
+        for level, tag in enumerate((digest[:8], digest[:16], digest)):
+            name = f"{stem}-{tag}.{kind}"
+            target = f"{folder}/{name}"
             planned = self._planned.get(target)
             if planned is not None:
-                if planned == digest:
-                    return target
+                if planned.digest == digest:
+                    planned.owners.append(paths)  # the final name may still change at the commit
+                    return planned.path
                 continue  # another file of this batch under this short hash: a longer name
             held = _holds(target, data)
             if held:
-                return target
+                return self._path(folder, name)
             if held is False:  # another file under this short hash: a longer name
                 continue
-            self._planned[target] = digest
-            self._staged.append(_Staged(_temporary_copy(folder, data), folder, stem, kind, data, digest, paths))
-            return target
-        raise OSError(errno.EEXIST, "ningún nombre libre para el archivo", str(folder / f"{stem}.{kind}"))
+            staged = _Staged(self._temporary_copy(folder, data), folder, stem, kind, data, digest, level,
+                             self._path(folder, name), [paths])
+            self._planned[target] = staged
+            self._staged.append(staged)
+            return staged.path
+        raise OSError(errno.EEXIST, "ningún nombre libre para el archivo", f"{folder}/{stem}.{kind}")
+
+    def _path(self, folder: str, name: str) -> Path:
+        folder_path = self._folder_paths.get(folder)
+        if folder_path is None:
+            folder_path = self._folder_paths[folder] = Path(folder)
+        return folder_path / name
+
+    def _temporary_copy(self, folder: str, data: bytes) -> str:
+        if folder not in self._folders:
+            make_private_dirs(Path(folder))
+            self._folders.add(folder)
+        try:
+            return _temporary_copy(folder, data, self._temporaries)
+        except FileNotFoundError:  # the folder was removed since this batch checked it
+            make_private_dirs(Path(folder))
+            return _temporary_copy(folder, data, self._temporaries)
 
     def commit(self) -> None:
         if not self._staged:
@@ -156,7 +192,7 @@ class FileBatch:
         try:
             _make_durable([staged.temporary for staged in self._staged], folders)  # the bytes
             for staged in self._staged:
-                staged.paths[staged.kind] = _link_into_place(staged)
+                _link_into_place(staged)
             _make_durable([], folders)  # the names
         except OSError as error:
             raise file_problem(error, error.filename or next(iter(folders))) from None
@@ -166,61 +202,118 @@ class FileBatch:
     def discard(self) -> None:
         """Remove the temporary files (after `commit`, or instead of it)."""
         for staged in self._staged:
-            Path(staged.temporary).unlink(missing_ok=True)
+            _remove(staged.temporary)
         self._staged.clear()
         self._planned.clear()
+        self._folders.clear()
 
 
 @dataclass(slots=True)
 class _Staged:
     temporary: str
-    folder: Path
+    folder: str
     stem: str
     kind: str
     data: bytes
     digest: str
-    paths: dict[str, Path]  # the caller's mapping, whose entry `kind` gets the final name
+    level: int  # how much of the digest the planned name carries: 0 → 8, 1 → 16, 2 → all
+    path: Path  # the planned name
+    owners: list[dict[str, Path]]  # the callers' mappings, whose entry `kind` gets the final name
 
 
-def _holds(target: Path, data: bytes) -> bool | None:
+def _holds(target: str, data: bytes) -> bool | None:
     """True when `target` holds exactly `data`, False when it holds something else, None
     when there is no such file."""
     try:
-        with open(target, "rb") as stream:
-            if os.fstat(stream.fileno()).st_size != len(data):
-                return False
-            return stream.read() == data
+        status = os.stat(target)
     except FileNotFoundError:
+        return None
+    if not stat.S_ISREG(status.st_mode) or status.st_size != len(data):
+        return False
+    try:
+        with open(target, "rb") as stream:
+            return stream.read() == data
+    except FileNotFoundError:  # removed since
         return None
 
 
-def _temporary_copy(folder: Path, data: bytes) -> str:
+_CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+
+
+class _TemporaryNames:
+    """`.tmp-<random>-<n>` names: random per batch (another worker, a crashed run's
+    leftovers), counted within it; a name found taken draws a new random part."""
+
+    def __init__(self) -> None:
+        self._prefix = ""
+        self._count = 0
+
+    def next(self, folder: str, *, taken: bool = False) -> str:
+        if taken or not self._prefix:
+            self._prefix = f".tmp-{os.urandom(6).hex()}-"
+        self._count += 1
+        return f"{folder}/{self._prefix}{self._count}"
+
+
+def _temporary_copy(folder: str, data: bytes, names: _TemporaryNames) -> str:
     """`data` in a new 0600 temporary file of `folder` (flushed to disk by the commit)."""
-    handle, temporary = tempfile.mkstemp(dir=folder, prefix=".tmp-")
+    temporary = names.next(folder)
+    for _ in range(_TEMPORARY_ATTEMPTS):
+        try:
+            descriptor = os.open(temporary, _CREATE, 0o600)
+            break
+        except FileExistsError:  # never opened, never overwritten: another name
+            temporary = names.next(folder, taken=True)
+    else:
+        raise OSError(errno.EEXIST, "ningún nombre temporal libre", folder)
     try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
+        try:
+            _write_all(descriptor, data)
+        finally:
+            os.close(descriptor)
     except BaseException:
-        Path(temporary).unlink(missing_ok=True)
+        _remove(temporary)
         raise
     return temporary
+
+
+_TEMPORARY_ATTEMPTS = 100
+
+
+def _write_all(descriptor: int, data: bytes) -> None:
+    """`os.write` may write less than asked (a signal, a disk about to fill up)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(descriptor, view):]
+
+
+def _remove(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
 
 
 _NO_HARD_LINKS = frozenset({errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK})
 
 
-def _link_into_place(staged: _Staged) -> Path:
-    """Give a temporary file its final name, never over an existing file. A name taken
-    meanwhile by the same bytes (another worker wrote them) is reused; by other bytes, a
-    longer name is tried."""
-    for tag in (staged.digest[:8], staged.digest[:16], staged.digest):
-        target = staged.folder / f"{staged.stem}-{tag}.{staged.kind}"
+def _link_into_place(staged: _Staged) -> None:
+    """Give a temporary file its final name, never over an existing file, and the callers'
+    mappings that name. A name taken meanwhile by the same bytes (another worker wrote
+    them) is reused; by other bytes, a longer name is tried."""
+    tags = (staged.digest[:8], staged.digest[:16], staged.digest)[staged.level:]
+    for moved, tag in enumerate(tags):  # from the planned name on
+        target = f"{staged.folder}/{staged.stem}-{tag}.{staged.kind}"
         if _link(staged.temporary, target, staged.data) or _holds(target, staged.data):
-            return target
-    raise OSError(errno.EEXIST, "ningún nombre libre para el archivo", str(staged.folder / f"{staged.stem}.{staged.kind}"))
+            if moved:
+                staged.path = Path(target)
+                for owner in staged.owners:
+                    owner[staged.kind] = staged.path
+            return
+    raise OSError(errno.EEXIST, "ningún nombre libre para el archivo", f"{staged.folder}/{staged.stem}.{staged.kind}")
 
 
-def _link(temporary: str, target: Path, data: bytes) -> bool:
+def _link(temporary: str, target: str, data: bytes) -> bool:
     """False when the name is taken. Where hard links are not supported, an exclusive
     create of the final name, fsynced before it counts."""
     try:
@@ -232,22 +325,27 @@ def _link(temporary: str, target: Path, data: bytes) -> bool:
         if error.errno not in _NO_HARD_LINKS:
             raise
     try:
-        descriptor = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600)
+        descriptor = os.open(target, _CREATE, 0o600)
     except FileExistsError:
         return False
-    with os.fdopen(descriptor, "wb") as stream:
-        stream.write(data)
-        stream.flush()
-        os.fsync(stream.fileno())
+    try:
+        try:
+            _write_all(descriptor, data)
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
+    except BaseException:
+        _remove(target)  # this process created it: incomplete bytes never keep the name
+        raise
     return True
 
 
-def _make_durable(files: list[str], folders: set[Path]) -> None:
+def _make_durable(files: list[str], folders: set[str]) -> None:
     """Flush to disk the bytes of `files` and the entries of `folders`: one syncfs(2) per file
     system where the kernel reports its write errors (Linux 5.8 and later), else an fsync of
     each file and each folder."""
     if _SYNCFS is not None:
-        devices: dict[int, Path] = {}
+        devices: dict[int, str] = {}
         for folder in folders:
             devices.setdefault(os.stat(folder).st_dev, folder)
         for folder in devices.values():
@@ -263,7 +361,7 @@ def _make_durable(files: list[str], folders: set[Path]) -> None:
         _fsync_directory(folder)
 
 
-def _sync_file_system(folder: Path, syncfs: Callable[[int], int]) -> None:
+def _sync_file_system(folder: str, syncfs: Callable[[int], int]) -> None:
     descriptor = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0))
     try:
         if syncfs(descriptor) != 0:
@@ -292,7 +390,7 @@ def _find_syncfs() -> Callable[[int], int] | None:
 _SYNCFS = _find_syncfs()
 
 
-def _fsync_directory(folder: Path) -> None:
+def _fsync_directory(folder: str) -> None:
     """Make the new names durable (the files' contents were flushed before linking)."""
     try:
         descriptor = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))

@@ -12,7 +12,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from tui_recepcion.dian.model import Document, Extraction
+from tui_recepcion.dian.model import Document, Extraction, compact_pickling
 from tui_recepcion.dian.reasons import Reason
 from tui_recepcion.vocabulary import FAILED, PROCESSED
 
@@ -56,6 +56,7 @@ class LedgerEntry:
         return self.reason == Reason.REENVIO_RECHAZADO and self.disposed_at is None
 
 
+@compact_pickling
 @dataclass(frozen=True, slots=True)
 class Outcome:
     """One message's result, ready to be recorded by `Store.record_outcomes`."""

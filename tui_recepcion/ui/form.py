@@ -156,13 +156,13 @@ class InlineNote(Static):
         self.update(Content(text or ""))
 
 
-class TestProgress(Horizontal):
+class ConnectionTestProgress(Horizontal):
     """A spinner and the step a connection test is on; Esc cancels the test."""
 
     DEFAULT_CSS = """
-    TestProgress { height: 1; display: none; }
-    TestProgress LoadingIndicator { width: 6; height: 1; min-height: 1; background: transparent; }
-    TestProgress Static { width: 1fr; color: $text-muted; }
+    ConnectionTestProgress { height: 1; display: none; }
+    ConnectionTestProgress LoadingIndicator { width: 6; height: 1; min-height: 1; background: transparent; }
+    ConnectionTestProgress Static { width: 1fr; color: $text-muted; }
     """
 
     def compose(self) -> ComposeResult:
@@ -361,7 +361,7 @@ class FormScreen(RecepcionScreen):
                     yield Button("Probar conexión", id="probar", compact=True)
                     yield Button("Autorizar", id="autorizar", compact=True)
                     yield Button("Guardar", variant="primary", id="guardar", compact=True)
-                yield TestProgress(id="probe-progress")
+                yield ConnectionTestProgress(id="probe-progress")
                 yield Static("", id="form-status")
             yield GuidePanel(id="guidance")
         yield Footer(compact=True)
@@ -844,7 +844,7 @@ class FormScreen(RecepcionScreen):
         self._cancel_test()
         self._probe_cancel = cancel = threading.Event()
         self._status(f"Probando la conexión con {account.host}:{account.port}…")
-        progress = self.query_one(TestProgress)
+        progress = self.query_one(ConnectionTestProgress)
         progress.step(FIRST_STEP)
         progress.display = True
         self.refresh_bindings()  # Esc now cancels the test
@@ -884,13 +884,13 @@ class FormScreen(RecepcionScreen):
     def _test_ended(self) -> None:
         self._probe_cancel = None
         if self.is_mounted:
-            self.query_one(TestProgress).display = False
+            self.query_one(ConnectionTestProgress).display = False
             self.refresh_bindings()
 
     @on(TestStep)
     def _test_step(self, result: TestStep) -> None:
         if result.generation == self._generation:
-            self.query_one(TestProgress).step(result.step)
+            self.query_one(ConnectionTestProgress).step(result.step)
 
     @on(ConnectionTested)
     def _tested(self, result: ConnectionTested) -> None:

@@ -25,10 +25,14 @@ from tui_recepcion.config import (
     smtp_route_problem,
     validate_config,
 )
-from tui_recepcion.config.toml_lines import key_lines, line_of
+from tui_recepcion.config.account_files import MAX_ACCOUNT_FILE_BYTES, AccountFile, locate
+from tui_recepcion.config.account_files import SUFFIX as ACCOUNT_FILE_SUFFIX
+from tui_recepcion.config.location import accounts_dir
+from tui_recepcion.config.toml_lines import KeyPath, key_lines, line_of
 from tui_recepcion.errors import ConfigError
 from tui_recepcion.providers import shared_registry
 from tui_recepcion.providers.guardrails import basic_auth_warning
+from tui_recepcion.secrets import FileRefused, read_regular_file
 from tui_recepcion.vocabulary import OAUTH2
 
 
@@ -49,35 +53,49 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def provider_problems(config: Config, text: str, path: Path) -> list[Problem]:
     """The rules that need the providers: the SMTP route (error) and known refusals (warning);
-    and a NIT that seems to carry its check digit glued on (warning)."""
+    and a NIT that seems to carry its check digit glued on (warning). `config` holds the
+    accounts of cuentas.d too: their problems name their own file and line."""
     registry = shared_registry()
     lines = key_lines(text)
     found: list[Problem] = []
+
+    def add(key: KeyPath, message: str, *, warning: bool = False) -> None:
+        origin = None if key[:2] in lines else _account_file(path, key[1])  # not config.toml's: cuentas.d's
+        found.append(locate(key, message, origin, warning=warning) if origin is not None else
+                     Problem(path, key_name(key), line_of(lines, key), message, warning=warning))
+
     for account in config.accounts.values():
         provider = registry.get(account.provider)
         if provider is None:
-            key = ("cuentas", account.id, "proveedor")
             needs_it = account.auth_type == OAUTH2
-            found.append(Problem(path, key_name(key), line_of(lines, key), (
+            add(("cuentas", account.id, "proveedor"), (
                 f"«{account.provider}» no es un proveedor instalado (instalados: {', '.join(sorted(registry.providers))}); "
                 + ("una cuenta OAuth2 lo necesita para obtener su token" if needs_it else
-                   "la cuenta usará solo su propio servidor y puerto")), warning=not needs_it))
+                   "la cuenta usará solo su propio servidor y puerto")), warning=not needs_it)
         route = smtp_route_problem(account, provider_smtp=provider is not None and provider.smtp is not None)
         if route is not None:
-            key = ("cuentas", account.id, "smtp")
-            found.append(Problem(path, key_name(key), line_of(lines, key), route))
+            add(("cuentas", account.id, "smtp"), route)
         nit = account.receiver_nit
         if nit and len(nit) == 10 and account.receiver_check_digit is None and check_digit(nit[:-1]) == nit[-1]:
-            key = ("cuentas", account.id, "nit_receptor")
-            found.append(Problem(path, key_name(key), line_of(lines, key), (
+            add(("cuentas", account.id, "nit_receptor"), (
                 f"parece incluir el dígito de verificación al final ({format_nit(nit[:-1], nit[-1])}); si es así, "
                 f'escriba nit_receptor = "{nit[:-1]}" y dv_receptor = "{nit[-1]}", o cada documento irá a '
-                "Fallidos con receptor_no_coincide"), warning=True))
+                "Fallidos con receptor_no_coincide"), warning=True)
         warning = basic_auth_warning(account.provider, account.host, account.auth_type)
         if warning is not None:
-            key = ("cuentas", account.id, "tipo_servidor")
-            found.append(Problem(path, key_name(key), line_of(lines, key), warning, warning=True))
+            add(("cuentas", account.id, "tipo_servidor"), warning, warning=True)
     return found
+
+
+def _account_file(config_path: Path, account_id: str) -> AccountFile | None:
+    """The file of an account read from cuentas.d (read again only when it has a problem, for
+    its lines); None if it cannot be read now, and the problem names config.toml instead."""
+    path = accounts_dir(config_path) / f"{account_id}{ACCOUNT_FILE_SUFFIX}"
+    try:
+        data, _ = read_regular_file(path, MAX_ACCOUNT_FILE_BYTES)
+        return AccountFile(account_id, path, data.decode("utf-8"))
+    except (FileRefused, UnicodeDecodeError):
+        return None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -88,9 +106,10 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as error:
         print(error, file=sys.stderr)
         return 1
-    config, _ = parse_config(text, path, allow_unknown=True)
-    if config is not None:
-        problems = sorted(problems + provider_problems(config, text, path), key=lambda problem: problem.line or 0)
+    config, _ = parse_config(text, path, allow_unknown=True, account_files=True)
+    if config is not None:  # config.toml's problems first, then each account file's, by line
+        problems = sorted(problems + provider_problems(config, text, path),
+                          key=lambda problem: (problem.file != path, str(problem.file), problem.line or 0))
     shown = printable(str(path))
     for problem in problems:
         print(problem)
