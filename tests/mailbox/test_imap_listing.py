@@ -15,7 +15,12 @@ from hypothesis import strategies as st
 from imapclient.exceptions import ProtocolError
 
 from tests.servers.dovecot import RECEPCION, DovecotServer
+from tui_recepcion.errors import ConnectionProblem
+from tui_recepcion.mailbox.imap import ImapSource
 from tui_recepcion.mailbox.imap_listing import listing_by_imapclient, listing_from_fetch, plain_listing
+from tui_recepcion.mailbox.transport import Endpoint, connection_errors
+from tui_recepcion.mailbox.transport.imap_pipelining import Answer
+from tui_recepcion.vocabulary import SSL
 
 ITEM_NAMES = (b"UID", b"RFC822.SIZE", b"FLAGS")
 PLAIN_FLAGS = [b"\\Seen", b"\\Answered", b"\\Flagged", b"\\Draft", b"\\Recent", b"\\Deleted", b"\\DELETED",
@@ -227,6 +232,22 @@ def test_a_huge_line_that_is_not_plain_is_left_to_imapclient() -> None:
     data = [PLAIN] * 10 + [b"2 (UID 6 RFC822.SIZE 7 FLAGS (%s \\Deleted%%))" % flags]
     assert plain_listing(data) is None
     assert listing_from_fetch(data) == {5: 10}
+
+
+@pytest.mark.parametrize("line", [
+    b"1 (UID 1 RFC822.SIZE diez FLAGS ())",  # a size that is no number
+    b"1 (UID 1 RFC822.SIZE 10 FLAGS (0))",  # a flag that is a number
+    b"1 (UID 1 RFC822.SIZE 10 FLAGS NIL)",  # FLAGS that are no list
+])
+def test_an_unreadable_listing_is_a_protocol_problem_of_the_server(line: bytes) -> None:
+    """Whatever the parser raises on a hostile answer, the engine gets the typed problem it
+    classifies (`ConnectionProblem`, code `protocolo`), naming the server, not a bare error."""
+    answer = Answer("OK", [b"FETCH completed"], {"FETCH": [line]})
+    endpoint = Endpoint("imap.proveedor.co", 993, SSL)
+    with pytest.raises(ConnectionProblem) as caught, connection_errors(endpoint, "IMAP"):
+        ImapSource._listing_from(answer)
+    assert caught.value.code == "protocolo"
+    assert "imap.proveedor.co" in str(caught.value) and "listado de INBOX ilegible" in str(caught.value)
 
 
 # --- the real thing -------------------------------------------------------------------------

@@ -229,7 +229,12 @@ class ImapSource:
         listing in one flight (then `list_keys` asks the classic way)."""
         if not answer.ok:
             return None
-        return listing_from_fetch(answer.untagged.get("FETCH", []))
+        try:
+            return listing_from_fetch(answer.untagged.get("FETCH", []))
+        except (ValueError, TypeError, AttributeError) as error:
+            # A size that is no number, FLAGS that are no list: the server's answer is at fault,
+            # and it becomes the protocol problem the caller's `_errors` makes of any other.
+            raise imaplib.IMAP4.error(f"listado de INBOX ilegible ({type(error).__name__})") from None
 
     def _reconnect(self, after: ConnectionProblem) -> IMAPClient:
         """A new session on the same INBOX, or `after` again when none may or can be had."""
