@@ -7,6 +7,7 @@ takes `tmp_path` or `postgres_url` directly instead.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,3 +20,13 @@ from tui_recepcion.store import Store
 def store(store_location: Path | str, tmp_path: Path) -> Iterator[Store]:
     with Store.open(store_location, tmp_path / "documentos") as opened:
         yield opened
+
+
+@pytest.fixture
+def permissive_umask() -> Iterator[None]:
+    """A umask that would let group and others read: the store's own modes must not depend on it."""
+    previous = os.umask(0o022)
+    try:
+        yield
+    finally:
+        os.umask(previous)

@@ -10,7 +10,6 @@ import hashlib
 import os
 import shutil
 import stat
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -41,15 +40,6 @@ def temporaries(folder: Path) -> list[str]:
 def document(factory: SampleFactory) -> tuple[Document, list[SavedFile]]:
     generated = factory.document()
     return extract_file("f.xml", generated.xml).documents[0], [SavedFile("xml", generated.xml), SavedFile("pdf", PDF)]
-
-
-@pytest.fixture
-def permissive_umask() -> Iterator[None]:
-    previous = os.umask(0o022)
-    try:
-        yield
-    finally:
-        os.umask(previous)
 
 
 def test_two_workers_writing_the_same_document_share_one_file(tmp_path: Path,

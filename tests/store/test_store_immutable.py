@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import platform
 import re
 import sqlite3
 import stat
 import sys
-from collections.abc import Iterator
 from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
@@ -305,15 +303,6 @@ def test_syncfs_is_used_where_linux_reports_its_write_errors() -> None:
 
 
 # ---- permissions ---------------------------------------------------------------------------
-
-
-@pytest.fixture
-def permissive_umask() -> Iterator[None]:
-    previous = os.umask(0o022)
-    try:
-        yield
-    finally:
-        os.umask(previous)
 
 
 def mode(path: Path) -> int:
