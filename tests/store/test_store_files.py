@@ -187,3 +187,41 @@ def test_without_hard_links_a_failed_write_leaves_no_final_name(
     assert retry.add(ACCOUNT, *document) == paths
     retry.commit()
     assert paths["pdf"].read_bytes() == PDF
+
+
+@pytest.fixture
+def undeletable_temporaries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """unlink(2) refused for the temporary names (EACCES: a folder whose mode changed)."""
+    unlink = os.unlink
+
+    def refuse(path: str, *args: object, **kwargs: object) -> None:
+        if os.path.basename(path).startswith(".tmp-"):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), path)
+        unlink(path, *args, **kwargs)  # type: ignore[arg-type]  # os.unlink's own keywords
+
+    monkeypatch.setattr(files_module.os, "unlink", refuse)
+
+
+def test_a_temporary_file_that_cannot_be_removed_does_not_undo_a_commit(
+        tmp_path: Path, document: tuple[Document, list[SavedFile]], undeletable_temporaries: None) -> None:
+    # The files are durable under their final names: the leftover is harmless, like a crash's.
+    batch = FileBatch(tmp_path)
+    paths = batch.add(ACCOUNT, *document)
+    batch.commit()
+    assert paths["pdf"].read_bytes() == PDF and paths["xml"].read_bytes() == document[1][0].data
+    assert len(temporaries(tmp_path)) == 2
+
+
+def test_a_temporary_file_that_cannot_be_removed_does_not_hide_the_real_error(
+        tmp_path: Path, document: tuple[Document, list[SavedFile]], undeletable_temporaries: None,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    batch = FileBatch(tmp_path)
+    batch.add(ACCOUNT, *document)
+
+    def disk_full(*args: object) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(files_module.os, "link", disk_full)
+    with pytest.raises(StoreError, match="disco está lleno") as caught:
+        batch.commit()
+    assert caught.value.transient

@@ -288,9 +288,12 @@ def _write_all(descriptor: int, data: bytes) -> None:
 
 
 def _remove(path: str) -> None:
+    """Best effort: a file that cannot be removed (EACCES, a read-only remount) stays as a
+    harmless leftover no row refers to, like one a crash leaves, and the error that matters
+    (the batch's own, or none after a commit) is the one the caller sees."""
     try:
         os.unlink(path)
-    except FileNotFoundError:
+    except OSError:
         pass
 
 
