@@ -260,9 +260,8 @@ def effective_cores(workers: int = 2, count: int = 3_000_000) -> float:
 
 
 def file_creation_microseconds(folder: Path, count: int = 300) -> float:
-    """What creating one small file costs on the store's disk now. On ext4 without a journal
-    it grows for a minute or more after many files were deleted (the kernel skips those
-    inodes), which the engine's document files would pay: run the bench on a quiet disk."""
+    """What creating one small file costs on the store's disk now: high right after many
+    deletions (see `mail_server_directory`), which the engine's document files would pay."""
     folder.mkdir()
     started = time.perf_counter()
     for index in range(count):

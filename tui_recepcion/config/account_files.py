@@ -71,21 +71,34 @@ def read_account_files(config_path: Path | None) -> tuple[list[AccountFile], lis
     except OSError as error:
         return [], [Problem(directory, "(archivo)", None, f"no se puede leer la carpeta: {error.strerror or error}")]
     for entry in entries:
-        path = directory / entry.name
-        try:
-            data, _ = read_regular_file(path, MAX_ACCOUNT_FILE_BYTES)
-        except FileRefused as refused:
-            if not refused.missing:  # removed between the listing and the read: simply gone
-                problems.append(Problem(path, "(archivo)", None, f"el archivo de cuenta {refused.reason}"))
-            continue
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError as error:
-            line = data.count(b"\n", 0, error.start) + 1
-            problems.append(Problem(path, "(archivo)", line, f"no está en UTF-8 (byte {error.start + 1})"))
-            continue
-        files.append(AccountFile(entry.name[: -len(SUFFIX)], path, text))
+        read = _read(directory / entry.name)
+        if isinstance(read, AccountFile):
+            files.append(read)
+        elif read is not None:
+            problems.append(read)
     return files, problems
+
+
+def read_account_file(config_path: Path, account_id: str) -> AccountFile | None:
+    """The file of one account of cuentas.d, or None when it cannot be read now."""
+    read = _read(accounts_dir(config_path) / f"{account_id}{SUFFIX}")
+    return read if isinstance(read, AccountFile) else None
+
+
+def _read(path: Path) -> AccountFile | Problem | None:
+    """One account file, or the problem that stops reading it (None: removed meanwhile)."""
+    try:
+        data, _ = read_regular_file(path, MAX_ACCOUNT_FILE_BYTES)
+    except FileRefused as refused:
+        if refused.missing:  # removed between the listing and the read: simply gone
+            return None
+        return Problem(path, "(archivo)", None, f"el archivo de cuenta {refused.reason}")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        return Problem(path, "(archivo)", line, f"no está en UTF-8 (byte {error.start + 1})")
+    return AccountFile(path.name[: -len(SUFFIX)], path, text)
 
 
 def locate(problem_path: KeyPath, message: str, origin: AccountFile, *, warning: bool = False) -> Problem:

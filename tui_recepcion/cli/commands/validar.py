@@ -25,14 +25,11 @@ from tui_recepcion.config import (
     smtp_route_problem,
     validate_config,
 )
-from tui_recepcion.config.account_files import MAX_ACCOUNT_FILE_BYTES, AccountFile, locate
-from tui_recepcion.config.account_files import SUFFIX as ACCOUNT_FILE_SUFFIX
-from tui_recepcion.config.location import accounts_dir
+from tui_recepcion.config.account_files import locate, read_account_file
 from tui_recepcion.config.toml_lines import KeyPath, key_lines, line_of
 from tui_recepcion.errors import ConfigError
 from tui_recepcion.providers import shared_registry
 from tui_recepcion.providers.guardrails import basic_auth_warning
-from tui_recepcion.secrets import FileRefused, read_regular_file
 from tui_recepcion.vocabulary import OAUTH2
 
 
@@ -60,7 +57,7 @@ def provider_problems(config: Config, text: str, path: Path) -> list[Problem]:
     found: list[Problem] = []
 
     def add(key: KeyPath, message: str, *, warning: bool = False) -> None:
-        origin = None if key[:2] in lines else _account_file(path, key[1])  # not config.toml's: cuentas.d's
+        origin = None if key[:2] in lines else read_account_file(path, key[1])  # not config.toml's: cuentas.d's
         found.append(locate(key, message, origin, warning=warning) if origin is not None else
                      Problem(path, key_name(key), line_of(lines, key), message, warning=warning))
 
@@ -85,17 +82,6 @@ def provider_problems(config: Config, text: str, path: Path) -> list[Problem]:
         if warning is not None:
             add(("cuentas", account.id, "tipo_servidor"), warning, warning=True)
     return found
-
-
-def _account_file(config_path: Path, account_id: str) -> AccountFile | None:
-    """The file of an account read from cuentas.d (read again only when it has a problem, for
-    its lines); None if it cannot be read now, and the problem names config.toml instead."""
-    path = accounts_dir(config_path) / f"{account_id}{ACCOUNT_FILE_SUFFIX}"
-    try:
-        data, _ = read_regular_file(path, MAX_ACCOUNT_FILE_BYTES)
-        return AccountFile(account_id, path, data.decode("utf-8"))
-    except (FileRefused, UnicodeDecodeError):
-        return None
 
 
 def run(args: argparse.Namespace) -> int:
