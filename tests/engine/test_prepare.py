@@ -13,7 +13,15 @@ from pathlib import Path
 import pytest
 
 from tui_recepcion.demo.samples import SampleFactory
-from tui_recepcion.engine.prepare import POOL_THRESHOLD, Preparer, PrepareSettings, helper_environment
+from tui_recepcion.engine.pipeline import PREPARE_CHUNK
+from tui_recepcion.engine.prepare import (
+    MIN_TASK_MESSAGES,
+    POOL_THRESHOLD,
+    Preparer,
+    PrepareSettings,
+    helper_environment,
+    task_size,
+)
 
 
 def items() -> list[tuple[str, bytes]]:
@@ -55,6 +63,16 @@ def test_a_dead_worker_does_not_fail_the_pass(tmp_path: Path) -> None:
 def test_small_passes_stay_inline() -> None:
     assert Preparer.workers_for(POOL_THRESHOLD - 1) == 1
     assert Preparer.workers_for(POOL_THRESHOLD) >= 1
+
+
+def test_a_streamed_chunk_goes_to_one_worker_task_and_a_backlog_is_balanced() -> None:
+    # A task commits its files in two flushes: the chunks a pass streams in are not split.
+    assert PREPARE_CHUNK <= MIN_TASK_MESSAGES
+    assert task_size(PREPARE_CHUNK, 2) == MIN_TASK_MESSAGES
+    assert task_size(PREPARE_CHUNK, 4) == MIN_TASK_MESSAGES
+    # A long list still goes as two tasks per worker.
+    assert task_size(2_000, 2) == 500
+    assert task_size(2_001, 4) == 251
 
 
 def test_helper_processes_keep_only_what_python_needs() -> None:

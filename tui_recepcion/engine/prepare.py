@@ -38,6 +38,9 @@ log = logging.getLogger(__name__)
 # Below this many messages a pass runs inline: a worker pool takes ~0.3 s to start.
 POOL_THRESHOLD = 200
 MAX_WORKERS = 4
+# Each task a worker takes commits its own FileBatch, two file-system flushes: a task of
+# fewer messages than this pays those flushes (a disk cache flush each) for too little work.
+MIN_TASK_MESSAGES = 16
 
 Extract = Callable[..., Extraction]
 
@@ -230,6 +233,12 @@ def _prepare_chunk(settings: PrepareSettings, items: Sequence[tuple[str, bytes]]
     return outcomes
 
 
+def task_size(count: int, workers: int) -> int:
+    """Messages per worker task: two tasks per worker balance uneven mail, but never fewer
+    than MIN_TASK_MESSAGES, so the chunks a pass streams in (pipeline.PREPARE_CHUNK) go whole."""
+    return max(MIN_TASK_MESSAGES, -(-count // (2 * workers)))
+
+
 class Preparer:
     """Prepares batches inline or, with `workers > 1`, in a pool of worker processes."""
 
@@ -264,7 +273,7 @@ class Preparer:
         pool = self._pool
         if pool is None or len(items) < 2:
             return self._start_inline(items)
-        size = -(-len(items) // (2 * self._workers))  # two chunks per worker balance uneven mail
+        size = task_size(len(items), self._workers)
         try:
             futures = [
                 pool.submit(_prepare_chunk, self._settings, items[start : start + size])
